@@ -1,0 +1,94 @@
+"""Composition root: builds every service in order and hands them to the UI.
+
+The core (store, capture, phone) is built here without Qt; the desktop shell
+in :mod:`softclock.ui.application` wires it to windows and the event bridge.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from softclock import paths
+from softclock.capture import Capture, Change
+from softclock.events import Event
+from softclock.phone import Phone
+from softclock.settings import AccountSettings, Settings, load, split_host_port
+from softclock.store.db import Store, open_store
+
+log = logging.getLogger("softclock.app")
+
+
+@dataclass
+class Core:
+    settings: Settings
+    settings_path: Path
+    data_dir: Path
+    store: Store
+    capture: Capture
+    phone: Phone
+    engine: object  # softclock.sip.engine.SipEngine; typed loosely to keep pjsua2 out of the core
+
+
+def engine_account(account: AccountSettings, password: str) -> object:
+    """The SIP layer's account config for ``account``."""
+    from softclock.sip.engine import AccountConfig
+
+    return AccountConfig(
+        user=account.user,
+        domain=account.sip_domain,
+        server=account.server,
+        auth_id=account.auth_id,
+        password=password,
+        transport=account.transport,
+        outbound_proxy=account.outbound_proxy,
+        display_name=account.display_name,
+        auto_answer=account.auto_answer,
+        expires_s=account.register_expires_s,
+        retry_interval_s=account.retry_interval_s,
+    )
+
+
+def build_core(
+    settings_path: Path,
+    data_dir: Path,
+    sink: Callable[[Event], None],
+    on_change: Callable[[Change], None],
+    settings: Settings | None = None,
+) -> Core:
+    """Open the store, recover crashed calls, start the SIP engine."""
+    from softclock.sip.engine import EngineConfig, SipEngine
+
+    settings = settings or load(settings_path)
+    store = open_store(data_dir)
+    capture = Capture(
+        store,
+        timekeeper=lambda: settings.timekeeper or getpass.getuser(),
+        region=lambda: settings.billing.default_region,
+        on_change=on_change,
+    )
+    recovered = capture.recover()
+    if recovered:
+        log.warning("%d call(s) left open by a crash were closed and flagged", recovered)
+    engine = SipEngine(
+        sink,
+        EngineConfig(
+            bind_address=settings.sip.bind_address,
+            local_port=settings.sip.local_port,
+            null_audio=settings.sip.null_audio,
+            log_level=settings.sip.log_level,
+        ),
+    )
+    engine.start()
+    phone = Phone(engine, settings.account.sip_domain if settings.account.configured else "")
+    return Core(settings, settings_path, data_dir, store, capture, phone, engine)
+
+
+def default_paths(config: str | None, data: str | None) -> tuple[Path, Path]:
+    return paths.config_path(config), paths.data_dir(data)
+
+
+__all__ = ["Core", "build_core", "default_paths", "engine_account", "split_host_port"]

@@ -1,0 +1,368 @@
+"""Call events -> call records, segments and draft time entries.
+
+Capture is the single writer of capture data. It runs on the thread that
+delivers events (the UI's main thread in the app); each event is one short
+SQLite transaction in WAL mode (well under a millisecond on a laptop disk).
+
+Time semantics (``../shared/DESIGN.md``): billable talk time runs from the
+SIP answer (CONFIRMED) to DISCONNECTED, or to the moment the user pressed hang
+up if that was earlier. Durations are differences of the monotonic clock read
+in the SIP callbacks; wall-clock UTC only stamps when things happened. Ring
+time is recorded, never billed. A call that never connected still gets a call
+record, with a disposition and no entry.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+
+from softclock import events as ev
+from softclock.matching import number_from_uri
+from softclock.store.db import Store
+from softclock.store.models import Call, Segment, TimeEntry
+from softclock.store.queries import utc_naive
+
+log = logging.getLogger("softclock.capture")
+
+# How far the monotonic duration may differ from pjsua2's connectDuration
+# before we log it (pjsua2 counts from its own CONFIRMED timestamp).
+CROSS_CHECK_TOLERANCE_S = 1.0
+
+
+class Disposition(enum.Enum):
+    IN_PROGRESS = "in_progress"
+    ANSWERED = "answered"
+    MISSED = "missed"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    BUSY = "busy"
+    FAILED = "failed"
+
+
+class ChangeKind(enum.Enum):
+    CALL_STARTED = "call_started"
+    CALL_CONNECTED = "call_connected"
+    CALL_ENDED = "call_ended"
+    ENTRY_CHANGED = "entry_changed"
+    RECOVERED = "recovered"
+
+
+@dataclass(frozen=True)
+class Change:
+    """What capture changed: broadcast so views decide whether to refresh."""
+
+    kind: ChangeKind
+    sip_call_id: str = ""
+    entry_id: str = ""
+
+
+@dataclass
+class _Live:
+    call_row: int
+    direction: ev.Direction
+    invited_mono: float
+    remote_number: str | None
+    connected_mono: float | None = None
+    connected_utc: datetime | None = None
+    hangup_mono: float | None = None
+    matter_id: int | None = None
+    matter_chosen: bool = False
+    entry_id: str | None = None
+    segment_id: int | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _naive(dt: datetime) -> datetime:
+    return utc_naive(dt)
+
+
+class Capture:
+    """Turns call events into stored calls and draft entries.
+
+    Args:
+        store: the local store.
+        timekeeper: who the entries belong to (a callable, as it may change
+            when the account does).
+        region: default region for numbers without a country code.
+        on_change: called after every committed change.
+        mono: the monotonic clock (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        timekeeper: Callable[[], str],
+        region: Callable[[], str] = lambda: "US",
+        on_change: Callable[[Change], None] | None = None,
+        mono: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._timekeeper = timekeeper
+        self._region = region
+        self._on_change = on_change or (lambda change: None)
+        self._mono = mono
+        self._live: dict[str, _Live] = {}
+
+    # ------------------------------------------------------------------ queries
+
+    def is_live(self, sip_call_id: str) -> bool:
+        return sip_call_id in self._live
+
+    def live_calls(self) -> list[str]:
+        return list(self._live)
+
+    def talk_seconds(self, sip_call_id: str, now: float | None = None) -> float:
+        live = self._live.get(sip_call_id)
+        if live is None or live.connected_mono is None:
+            return 0.0
+        end = now if now is not None else self._mono()
+        if live.hangup_mono is not None:
+            end = min(end, live.hangup_mono)
+        return max(0.0, end - live.connected_mono)
+
+    def connected_mono(self, sip_call_id: str) -> float | None:
+        live = self._live.get(sip_call_id)
+        return live.connected_mono if live else None
+
+    def matter_of(self, sip_call_id: str) -> int | None:
+        live = self._live.get(sip_call_id)
+        return live.matter_id if live else None
+
+    # ------------------------------------------------------------------ events
+
+    def handle(self, event: ev.Event) -> None:
+        """Record one SIP event. Unknown calls and repeated events are ignored."""
+        if isinstance(event, ev.CallStarted):
+            self._start(event, ev.Direction.OUTGOING, event.remote_uri, event.display_name)
+        elif isinstance(event, ev.CallRinging):
+            if event.direction is ev.Direction.INCOMING:
+                self._start(event, ev.Direction.INCOMING, event.remote_uri, event.display_name)
+        elif isinstance(event, ev.CallConnected):
+            self._connected(event)
+        elif isinstance(event, ev.CallHangupRequested):
+            live = self._live.get(event.call_id)
+            if live is not None and live.hangup_mono is None:
+                live.hangup_mono = event.mono
+        elif isinstance(event, ev.CallEnded):
+            self._ended(event)
+
+    def _start(self, event: ev.CallStarted | ev.CallRinging, direction: ev.Direction, uri: str, name: str) -> None:
+        if event.call_id in self._live:
+            return
+        number = number_from_uri(uri, self._region())
+        with self._store.session() as s, s.begin():
+            if s.scalars(select(Call.id).where(Call.sip_call_id == event.call_id)).first() is not None:
+                log.warning("call %s is recorded already; ignoring a repeated start", event.call_id)
+                return
+            call = Call(
+                sip_call_id=event.call_id,
+                direction=direction.value,
+                account=event.account,
+                remote_uri=uri,
+                remote_number=number,
+                display_name=name,
+                invited_utc=_naive(event.utc),
+                disposition=Disposition.IN_PROGRESS.value,
+                last_heartbeat_utc=_naive(event.utc),
+            )
+            s.add(call)
+            s.flush()
+            row = call.id
+        self._live[event.call_id] = _Live(row, direction, event.mono, number)
+        self._on_change(Change(ChangeKind.CALL_STARTED, event.call_id))
+
+    def _connected(self, event: ev.CallConnected) -> None:
+        live = self._live.get(event.call_id)
+        if live is None or live.connected_mono is not None:
+            return
+        live.connected_mono = event.mono
+        live.connected_utc = event.utc
+        started = _naive(event.utc)
+        with self._store.session() as s, s.begin():
+            s.execute(
+                update(Call)
+                .where(Call.id == live.call_row)
+                .values(
+                    answered_utc=started,
+                    ring_seconds=max(0.0, event.mono - live.invited_mono),
+                    last_heartbeat_utc=started,
+                )
+            )
+            segment = Segment(call_id=live.call_row, matter_id=live.matter_id, start_utc=started)
+            s.add(segment)
+            s.flush()
+            entry = TimeEntry(
+                call_id=live.call_row,
+                segment_id=segment.id,
+                timekeeper=self._timekeeper(),
+                matter_id=live.matter_id,
+                work_date=event.utc.astimezone().date(),
+                started_utc=started,
+                raw_seconds=0.0,
+                activity_code="A106" if live.matter_id else "",
+                status="draft",
+                created_utc=started,
+                updated_utc=started,
+            )
+            s.add(entry)
+            s.flush()
+            live.entry_id = entry.id
+            live.segment_id = segment.id
+        self._on_change(Change(ChangeKind.CALL_CONNECTED, event.call_id, live.entry_id or ""))
+
+    def _disposition(self, live: _Live, event: ev.CallEnded) -> Disposition:
+        if live.connected_mono is not None:
+            return Disposition.ANSWERED
+        code = event.sip_status
+        if live.direction is ev.Direction.INCOMING:
+            if event.local_hangup:
+                return Disposition.DECLINED
+            return Disposition.MISSED
+        if event.local_hangup or code == 487:
+            return Disposition.CANCELLED
+        if code in (486, 600):
+            return Disposition.BUSY
+        if code == 603:
+            return Disposition.DECLINED
+        return Disposition.FAILED
+
+    def _ended(self, event: ev.CallEnded) -> None:
+        live = self._live.pop(event.call_id, None)
+        if live is None:
+            return
+        disposition = self._disposition(live, event)
+        end_mono = event.mono if live.hangup_mono is None else min(event.mono, live.hangup_mono)
+        talk = 0.0
+        if live.connected_mono is not None:
+            talk = max(0.0, end_mono - live.connected_mono)
+            if abs(talk - event.connect_duration_s) > CROSS_CHECK_TOLERANCE_S and event.connect_duration_s > 0:
+                log.warning(
+                    "call %s: monotonic talk time %.3f s differs from pjsua2's %.3f s",
+                    event.call_id,
+                    talk,
+                    event.connect_duration_s,
+                )
+        ring = (live.connected_mono if live.connected_mono is not None else end_mono) - live.invited_mono
+        ended = _naive(event.utc)
+        values: dict[str, object] = {
+            "ended_utc": ended,
+            "talk_seconds": talk,
+            "disposition": disposition.value,
+            "sip_status": event.sip_status,
+            "sip_reason": event.reason[:255],
+            "connect_duration_s": event.connect_duration_s,
+            "last_heartbeat_utc": ended,
+        }
+        if live.connected_mono is None:
+            values["ring_seconds"] = max(0.0, ring)
+        with self._store.session() as s, s.begin():
+            s.execute(update(Call).where(Call.id == live.call_row).values(**values))
+            if live.segment_id is not None:
+                s.execute(
+                    update(Segment).where(Segment.id == live.segment_id).values(end_utc=ended, seconds=talk)
+                )
+            if live.entry_id is not None:
+                s.execute(
+                    update(TimeEntry)
+                    .where(TimeEntry.id == live.entry_id)
+                    .values(raw_seconds=talk, updated_utc=ended)
+                )
+        log.info("call %s ended: %s, talk %.3f s", event.call_id, disposition.value, talk)
+        self._on_change(Change(ChangeKind.CALL_ENDED, event.call_id, live.entry_id or ""))
+
+    # ------------------------------------------------------------------ during a call
+
+    def heartbeat(self) -> None:
+        """Persist the running talk time of every live call (crash insurance)."""
+        if not self._live:
+            return
+        now = self._mono()
+        stamp = datetime.now(UTC).replace(tzinfo=None)
+        with self._store.session() as s, s.begin():
+            for call_id, live in self._live.items():
+                talk = self.talk_seconds(call_id, now)
+                s.execute(
+                    update(Call).where(Call.id == live.call_row).values(last_heartbeat_utc=stamp, talk_seconds=talk)
+                )
+                if live.entry_id is not None:
+                    s.execute(
+                        update(TimeEntry)
+                        .where(TimeEntry.id == live.entry_id)
+                        .values(raw_seconds=talk, updated_utc=stamp)
+                    )
+
+    def assign_matter(self, sip_call_id: str, matter_id: int | None) -> None:
+        """Tag the call's current entry with ``matter_id`` (None: decide later)."""
+        live = self._live.get(sip_call_id)
+        stamp = datetime.now(UTC).replace(tzinfo=None)
+        if live is not None:
+            live.matter_id = matter_id
+            live.matter_chosen = True
+            if live.entry_id is None:
+                return
+            entry_id: str | None = live.entry_id
+            segment_id = live.segment_id
+        else:
+            # After the call: the prompt may still be open when the far end hangs up.
+            with self._store.session() as s:
+                row = s.execute(
+                    select(TimeEntry.id, TimeEntry.segment_id)
+                    .join(Call, Call.id == TimeEntry.call_id)
+                    .where(Call.sip_call_id == sip_call_id, TimeEntry.status == "draft")
+                    .order_by(TimeEntry.started_utc.desc())
+                ).first()
+            if row is None:
+                return
+            entry_id, segment_id = row
+        with self._store.session() as s, s.begin():
+            s.execute(
+                update(TimeEntry)
+                .where(TimeEntry.id == entry_id)
+                .values(matter_id=matter_id, activity_code="A106" if matter_id else "", updated_utc=stamp)
+            )
+            if segment_id is not None:
+                s.execute(update(Segment).where(Segment.id == segment_id).values(matter_id=matter_id))
+        self._on_change(Change(ChangeKind.ENTRY_CHANGED, sip_call_id, entry_id or ""))
+
+    # ------------------------------------------------------------------ start-up
+
+    def recover(self) -> int:
+        """Close calls a crash left open, at their last heartbeat; flag them.
+
+        Returns how many calls were recovered.
+        """
+        with self._store.session() as s, s.begin():
+            open_calls = list(s.scalars(select(Call).where(Call.disposition == Disposition.IN_PROGRESS.value)))
+            for call in open_calls:
+                if call.sip_call_id in self._live:
+                    continue
+                last = call.last_heartbeat_utc or call.invited_utc
+                call.ended_utc = last
+                call.recovered = True
+                call.sip_reason = "recovered after the app stopped mid-call"
+                if call.answered_utc is not None:
+                    call.disposition = Disposition.ANSWERED.value
+                    talk = max(call.talk_seconds, (last - call.answered_utc).total_seconds())
+                    call.talk_seconds = talk
+                    for entry in s.scalars(select(TimeEntry).where(TimeEntry.call_id == call.id)):
+                        entry.raw_seconds = max(entry.raw_seconds, talk)
+                        entry.updated_utc = last
+                    for segment in call.segments:
+                        if segment.end_utc is None:
+                            segment.end_utc = last
+                            segment.seconds = talk
+                else:
+                    call.disposition = (
+                        Disposition.MISSED.value if call.direction == "incoming" else Disposition.FAILED.value
+                    )
+                log.warning("recovered call %s, closed at %s", call.sip_call_id, last)
+        if open_calls:
+            self._on_change(Change(ChangeKind.RECOVERED))
+        return len(open_calls)

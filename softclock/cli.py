@@ -1,0 +1,295 @@
+"""``softclock`` and its subcommands.
+
+With no subcommand it starts the desktop app. Every error that a person can
+fix is printed as one sentence on stderr with exit code 2; nothing prints a
+password.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from softclock import paths
+
+log = logging.getLogger("softclock.cli")
+
+
+class UsageError(Exception):
+    """Something the user can fix; printed without a traceback."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="softclock", description="Softclock: a softphone that turns calls into time entries."
+    )
+    parser.add_argument("--config", help="settings file (default: the platform's config dir; env SOFTCLOCK_CONFIG)")
+    parser.add_argument("--data-dir", help="data directory (default: the platform's data dir; env SOFTCLOCK_DATA_DIR)")
+    parser.add_argument("--version", action="version", version="softclock 0.1.0")
+    sub = parser.add_subparsers(dest="command")
+
+    sub.add_parser("run", help="start the desktop app (the default)")
+
+    p = sub.add_parser("calls", help="list recorded calls")
+    p.add_argument("--json", action="store_true", help="one JSON array")
+
+    p = sub.add_parser("entries", help="list time entries")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--status", help="only entries with this status (draft, approved, ...)")
+
+    p = sub.add_parser("matters", help="manage local matters")
+    msub = p.add_subparsers(dest="matters_command", required=True)
+    m = msub.add_parser("add", help="add a matter")
+    m.add_argument("code")
+    m.add_argument("name")
+    m.add_argument("--client", required=True)
+    m = msub.add_parser("import", help="import matters from CSV: code,name,client")
+    m.add_argument("file")
+    m = msub.add_parser("list", help="list open matters")
+    m.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("dial", help="dial in the running app (or start it and dial)")
+    p.add_argument("uri")
+
+    p = sub.add_parser("account", help="manage the SIP account")
+    asub = p.add_subparsers(dest="account_command", required=True)
+    a = asub.add_parser("add", help="set the account; the password is read from stdin or prompted")
+    a.add_argument("--server", required=True, help="registrar HOST[:PORT]")
+    a.add_argument("--user", required=True)
+    a.add_argument("--auth-id", default="")
+    a.add_argument("--domain", default="")
+    a.add_argument("--transport", choices=("udp", "tcp"), default="udp")
+    a.add_argument("--outbound-proxy", default="")
+    a.add_argument("--display-name", default="")
+    a.add_argument("--auto-answer", action="store_true")
+    asub.add_parser("show", help="show the account (never the password)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except UsageError as exc:
+        print(f"softclock: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from softclock.secrets import KeyringUnavailable
+    from softclock.settings import SettingsError
+    from softclock.store.db import StoreError
+    from softclock.store.queries import InputError
+
+    config = paths.config_path(args.config)
+    data = paths.data_dir(args.data_dir)
+    try:
+        if args.command in (None, "run"):
+            return _run(config, data, None)
+        if args.command == "dial":
+            return _dial(config, data, args.uri)
+        if args.command == "account":
+            return _account(args, config)
+        return _store_command(args, data)
+    except (KeyringUnavailable, SettingsError, StoreError, InputError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _run(config: Path, data: Path, dial: str | None) -> int:
+    from softclock import logs
+    from softclock.settings import load
+
+    paths.ensure_private_dir(data)
+    logs.setup(data, level=logging.WARNING)
+    load(config)  # a broken settings file is reported before any window opens
+    from softclock.ui.application import run_gui
+
+    return run_gui(config, data, dial)
+
+
+def _dial(config: Path, data: Path, uri: str) -> int:
+    from softclock.dialing import DialError, to_sip_uri
+    from softclock.settings import load
+
+    settings = load(config)
+    try:
+        to_sip_uri(uri, settings.account.sip_domain if settings.account.configured else "localhost")
+    except DialError as exc:
+        raise UsageError(str(exc)) from None
+    from softclock.ui.ipc import send_to_running
+
+    if send_to_running(paths.runtime_socket_name(data), f"dial {uri}"):
+        print(f"Dialling {uri} in the running Softclock.")
+        return 0
+    return _run(config, data, uri)
+
+
+def _read_password(prompt: str) -> str:
+    if sys.stdin.isatty():
+        password = getpass.getpass(prompt)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise UsageError("No password given: pass it on standard input or type it at the prompt.")
+    return password
+
+
+def _account(args: argparse.Namespace, config: Path) -> int:
+    from softclock import secrets
+    from softclock.settings import AccountSettings, load, save, validate_account
+
+    settings = load(config)
+    if args.account_command == "show":
+        acct = settings.account
+        if not acct.configured:
+            print("No account is set up.")
+            return 0
+        print(f"{acct.address} via {acct.server} ({acct.transport.upper()})")
+        return 0
+    account = AccountSettings(
+        server=args.server,
+        user=args.user,
+        auth_id=args.auth_id,
+        domain=args.domain,
+        transport=args.transport,
+        outbound_proxy=args.outbound_proxy,
+        display_name=args.display_name,
+        auto_answer=args.auto_answer,
+    )
+    problem = validate_account(account, "x")
+    if problem:
+        raise UsageError(problem)
+    password = _read_password(f"SIP password for {account.address}: ")
+    secrets.set_sip_password(account.address, password)
+    settings.account = account
+    save(settings, config)
+    print(f"Account {account.address} saved; the password is in the keyring.")
+    return 0
+
+
+def _store_command(args: argparse.Namespace, data: Path) -> int:
+    from softclock.store import queries
+    from softclock.store.db import open_store
+
+    store = open_store(data)
+    try:
+        with store.session() as s:
+            if args.command == "calls":
+                return _print_calls(queries.calls_between(s), args.json)
+            if args.command == "entries":
+                return _print_entries(queries.entries(s, status=args.status), args.json)
+            if args.command == "matters":
+                return _matters(args, s)
+    finally:
+        store.close()
+    raise UsageError(f"unknown command {args.command}")
+
+
+def _matters(args: argparse.Namespace, s: object) -> int:
+    from sqlalchemy.orm import Session
+
+    from softclock.store import queries
+
+    assert isinstance(s, Session)
+    if args.matters_command == "add":
+        with s.begin():
+            matter = queries.add_matter(s, args.code, args.name, args.client)
+        print(f"Added matter {matter.code}.")
+        return 0
+    if args.matters_command == "import":
+        path = Path(args.file)
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except OSError as exc:
+            raise UsageError(f"Cannot read {path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+        try:
+            with s.begin():
+                count = queries.import_matters(s, text)
+        except queries.InputError as exc:
+            raise UsageError(f"{path}: {exc}; nothing was imported") from None
+        print(f"Imported {count} matters from {path}.")
+        return 0
+    rows = queries.search_matters(s, "", limit=100000)
+    if args.json:
+        print(json.dumps([{"id": r.id, "code": r.code, "name": r.name, "client": r.client} for r in rows], indent=1))
+    else:
+        for r in rows:
+            print(f"{r.code}\t{r.client}\t{r.name}")
+    return 0
+
+
+def _iso(value: object) -> str | None:
+    return value.isoformat() + "Z" if value is not None else None  # type: ignore[attr-defined]
+
+
+def _print_calls(calls: list, as_json: bool) -> int:  # type: ignore[type-arg]
+    from softclock.store.queries import fmt_duration
+
+    rows = [
+        {
+            "sip_call_id": c.sip_call_id,
+            "direction": c.direction,
+            "remote_uri": c.remote_uri,
+            "remote_number": c.remote_number,
+            "display_name": c.display_name,
+            "invited_utc": _iso(c.invited_utc),
+            "answered_utc": _iso(c.answered_utc),
+            "ended_utc": _iso(c.ended_utc),
+            "ring_seconds": round(c.ring_seconds, 3),
+            "talk_seconds": round(c.talk_seconds, 3),
+            "disposition": c.disposition,
+            "sip_status": c.sip_status,
+            "recovered": c.recovered,
+        }
+        for c in calls
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    for r in rows:
+        who = r["display_name"] or r["remote_number"] or r["remote_uri"]
+        print(f"{r['invited_utc']}\t{r['direction']}\t{who}\t{r['disposition']}\t{fmt_duration(r['talk_seconds'])}")
+    return 0
+
+
+def _print_entries(entries: list, as_json: bool) -> int:  # type: ignore[type-arg]
+    from softclock.store.queries import fmt_duration
+
+    rows = [
+        {
+            "id": e.id,
+            "sip_call_id": e.call.sip_call_id if e.call else None,
+            "timekeeper": e.timekeeper,
+            "matter": e.matter.code if e.matter else None,
+            "client": e.matter.client.name if e.matter else None,
+            "work_date": e.work_date.isoformat(),
+            "started_utc": _iso(e.started_utc),
+            "raw_seconds": round(e.raw_seconds, 3),
+            "billed_units": e.billed_units,
+            "activity_code": e.activity_code,
+            "narrative": e.narrative,
+            "billable": e.billable,
+            "status": e.status,
+            "version": e.version,
+        }
+        for e in entries
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    for r in rows:
+        print(f"{r['started_utc']}\t{r['matter'] or 'unassigned'}\t{fmt_duration(r['raw_seconds'])}\t{r['status']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Plain, frozen events that leave the SIP layer.
+
+The SIP layer (``softclock.sip``) turns pjsua2 callbacks into these events;
+nothing else in the program ever sees a pjsua2 type. Every event carries the
+monotonic time (``time.monotonic()``) and the wall-clock UTC time at which the
+callback fired, so durations never depend on the wall clock or on how long the
+event waited in a queue.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class Direction(enum.Enum):
+    OUTGOING = "outgoing"
+    INCOMING = "incoming"
+
+
+class RegState(enum.Enum):
+    UNREGISTERED = "unregistered"
+    REGISTERING = "registering"
+    REGISTERED = "registered"
+    FAILED = "failed"
+    LOCAL = "local"  # an account without a registrar (the demo line)
+
+
+@dataclass(frozen=True)
+class Event:
+    mono: float
+    utc: datetime
+
+
+@dataclass(frozen=True)
+class RegistrationChanged(Event):
+    state: RegState
+    account: str
+    code: int
+    reason: str
+    message: str  # a sentence for the user
+    retry_in_s: int | None = None
+
+
+@dataclass(frozen=True)
+class CallStarted(Event):
+    """An outgoing call was placed (the INVITE is on its way)."""
+
+    call_id: str  # the SIP Call-ID
+    handle: int  # the engine's handle for call control
+    account: str
+    remote_uri: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class CallRinging(Event):
+    """An incoming call is ringing here, or an outgoing one rings at the far end."""
+
+    call_id: str
+    handle: int
+    direction: Direction
+    account: str
+    remote_uri: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class CallConnected(Event):
+    """The call was answered (INVITE session CONFIRMED): billable time starts."""
+
+    call_id: str
+    handle: int
+
+
+@dataclass(frozen=True)
+class CallHangupRequested(Event):
+    """The user pressed hang up; billable time stops here at the latest."""
+
+    call_id: str
+    handle: int
+
+
+@dataclass(frozen=True)
+class CallEnded(Event):
+    """The call is over (DISCONNECTED)."""
+
+    call_id: str
+    handle: int
+    sip_status: int
+    reason: str
+    connect_duration_s: float  # pjsua2's own figure, for the cross-check
+    local_hangup: bool
+
+
+@dataclass(frozen=True)
+class CallFailed(Event):
+    """A call could not even be placed (bad URI, unknown host ...)."""
+
+    handle: int
+    remote_uri: str
+    message: str
+
+
+CallEvent = CallStarted | CallRinging | CallConnected | CallHangupRequested | CallEnded

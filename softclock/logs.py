@@ -1,0 +1,58 @@
+"""Logging set-up: one logger per subsystem, secrets redacted everywhere."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import threading
+from pathlib import Path
+
+_secrets: set[str] = set()
+_lock = threading.Lock()
+
+
+def register_secret(value: str) -> None:
+    """Never let ``value`` reach a log record (defence in depth: we never log it)."""
+    if value and len(value) >= 3:
+        with _lock:
+            _secrets.add(value)
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _secrets:
+            return True
+        text = record.getMessage()
+        with _lock:
+            secrets = list(_secrets)
+        if any(s in text for s in secrets):
+            for secret in secrets:
+                text = text.replace(secret, "********")
+            record.msg, record.args = text, None
+        return True
+
+
+def setup(data_dir: Path | None, level: int = logging.INFO, to_stderr: bool = True) -> None:
+    root = logging.getLogger()
+    if getattr(root, "_softclock", False):
+        return
+    root.setLevel(logging.DEBUG)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact = RedactingFilter()
+    if to_stderr:
+        err = logging.StreamHandler()
+        err.setLevel(int(os.environ.get("SOFTCLOCK_LOG_LEVEL", level)))
+        err.setFormatter(fmt)
+        err.addFilter(redact)
+        root.addHandler(err)
+    if data_dir is not None:
+        path = data_dir / "softclock.log"
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+        handler.setLevel(logging.DEBUG if os.environ.get("SOFTCLOCK_DEBUG") else logging.INFO)
+        handler.setFormatter(fmt)
+        handler.addFilter(redact)
+        root.addHandler(handler)
+        if os.name == "posix":
+            os.chmod(path, 0o600)
+    root._softclock = True  # type: ignore[attr-defined]

@@ -1,0 +1,59 @@
+"""Passwords through the OS keyring, and nowhere else.
+
+Automation picks a backend with keyring's own ``PYTHON_KEYRING_BACKEND``.
+Errors raised here never contain a password.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import keyring
+import keyring.backends.fail
+import keyring.errors
+
+log = logging.getLogger("softclock.secrets")
+
+SERVICE = "softclock"
+
+
+class KeyringUnavailable(RuntimeError):
+    """No usable keyring backend; the message tells the user what to do."""
+
+
+def _sip_key(address: str) -> str:
+    return f"sip:{address}"
+
+
+def _backend() -> keyring.backend.KeyringBackend:
+    backend = keyring.get_keyring()
+    if isinstance(backend, keyring.backends.fail.Keyring):
+        raise KeyringUnavailable(
+            "No usable keyring backend to keep the password in. Install and unlock a "
+            "Secret Service keyring (GNOME Keyring or KWallet), or choose a backend "
+            "with PYTHON_KEYRING_BACKEND."
+        )
+    return backend
+
+
+def set_sip_password(address: str, password: str) -> None:
+    try:
+        _backend().set_password(SERVICE, _sip_key(address), password)
+    except keyring.errors.KeyringError as exc:
+        raise KeyringUnavailable(f"The keyring refused to store the password: {type(exc).__name__}") from None
+
+
+def get_sip_password(address: str) -> str | None:
+    try:
+        return _backend().get_password(SERVICE, _sip_key(address))
+    except keyring.errors.KeyringError as exc:
+        raise KeyringUnavailable(f"The keyring could not be read: {type(exc).__name__}") from None
+
+
+def delete_sip_password(address: str) -> None:
+    try:
+        _backend().delete_password(SERVICE, _sip_key(address))
+    except keyring.errors.PasswordDeleteError:
+        pass
+    except keyring.errors.KeyringError as exc:
+        raise KeyringUnavailable(f"The keyring could not be changed: {type(exc).__name__}") from None

@@ -1,0 +1,189 @@
+"""Every setting, declared once, typed, with its default.
+
+Settings live in a TOML file (see :mod:`softclock.paths`). Passwords never do:
+they are in the OS keyring (:mod:`softclock.secrets`). Unknown keys are kept
+out and reported, so a typo does not silently do nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+log = logging.getLogger("softclock.settings")
+
+TRANSPORTS = ("udp", "tcp")
+
+
+def split_host_port(value: str) -> tuple[str, int | None]:
+    """``"host:5060"`` -> ``("host", 5060)``; ``"[::1]:5060"`` -> ``("::1", 5060)``."""
+    value = value.strip()
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    else:
+        host, port = value, ""
+    if port and not port.isdigit():
+        raise SettingsError(f"{value!r}: the port must be a number")
+    return host, int(port) if port else None
+
+
+class SettingsError(ValueError):
+    """The settings file cannot be used; the message says which key and why."""
+
+
+@dataclass
+class AccountSettings:
+    """The SIP account. Empty ``server`` means no account is configured."""
+
+    server: str = ""  # registrar host[:port]
+    user: str = ""
+    auth_id: str = ""  # digest user name, when it differs from ``user``
+    domain: str = ""  # SIP domain of the address of record; defaults to the server host
+    transport: str = "udp"
+    outbound_proxy: str = ""  # host[:port]; empty means none
+    display_name: str = ""
+    auto_answer: bool = False
+    register_expires_s: int = 300
+    retry_interval_s: int = 30
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.server and self.user)
+
+    @property
+    def sip_domain(self) -> str:
+        if self.domain:
+            return self.domain
+        return split_host_port(self.server)[0]
+
+    @property
+    def address(self) -> str:
+        """``user@domain``: the account as people read it."""
+        return f"{self.user}@{self.sip_domain}"
+
+
+@dataclass
+class SipSettings:
+    bind_address: str = ""  # local address for SIP and RTP; "" = all interfaces
+    local_port: int = 0  # 0: any free port
+    null_audio: bool = True  # no sound device (sound is a later issue)
+    log_level: int = 3  # pjsip log level sent to the softclock.pjsip logger
+
+
+@dataclass
+class BillingSettings:
+    timekeeper: str = ""  # defaults to the account user, then the OS user
+    default_region: str = "US"  # for numbers dialled without a country code
+
+
+@dataclass
+class DemoSettings:
+    ring_ms: int = 1500  # how long the demo line rings before it answers
+
+
+@dataclass
+class Settings:
+    account: AccountSettings = field(default_factory=AccountSettings)
+    sip: SipSettings = field(default_factory=SipSettings)
+    billing: BillingSettings = field(default_factory=BillingSettings)
+    demo: DemoSettings = field(default_factory=DemoSettings)
+
+    @property
+    def timekeeper(self) -> str:
+        if self.billing.timekeeper:
+            return self.billing.timekeeper
+        if self.account.user:
+            return self.account.user
+        try:
+            return os.getlogin()
+        except OSError:
+            return os.environ.get("USER", "me")
+
+
+_SECTIONS = {f.name: f.type for f in dataclasses.fields(Settings)}
+
+
+def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(default, str):
+        if isinstance(value, str):
+            return value
+    raise SettingsError(
+        f"[{section}] {key} must be {type(default).__name__}, not {type(value).__name__} ({value!r})"
+    )
+
+
+def validate(settings: Settings) -> None:
+    acct = settings.account
+    if acct.transport not in TRANSPORTS:
+        raise SettingsError(f"[account] transport must be one of {', '.join(TRANSPORTS)}, not {acct.transport!r}")
+
+
+def load(path: Path) -> Settings:
+    """Read settings from ``path``; a missing file gives the defaults."""
+    settings = Settings()
+    if not path.exists():
+        return settings
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    for section, values in raw.items():
+        if section not in _SECTIONS or not isinstance(values, dict):
+            log.warning("%s: ignoring unknown section [%s]", path, section)
+            continue
+        target = getattr(settings, section)
+        known = {f.name: f for f in dataclasses.fields(target)}
+        for key, value in values.items():
+            if key not in known:
+                log.warning("%s: ignoring unknown key [%s] %s", path, section, key)
+                continue
+            setattr(target, key, _coerce(section, key, value, getattr(target, key)))
+    validate(settings)
+    return settings
+
+
+def save(settings: Settings, path: Path) -> None:
+    """Write settings atomically (mode 0600: it names the account)."""
+    validate(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {name: dataclasses.asdict(getattr(settings, name)) for name in _SECTIONS}
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        tomli_w.dump(data, fh)
+    os.replace(tmp, path)
+
+
+def validate_account(account: AccountSettings, password: str) -> str:
+    """The first problem with the form, as a sentence, or ``""``."""
+    if not account.server:
+        return "Enter the SIP server (host name or address, optionally :port)."
+    try:
+        host, _ = split_host_port(account.server)
+        if account.outbound_proxy:
+            split_host_port(account.outbound_proxy)
+    except SettingsError as exc:
+        return str(exc)
+    if not host or " " in host:
+        return f"{account.server!r} is not a valid server name."
+    if not account.user:
+        return "Enter the username of your phone account."
+    if not password:
+        return "Enter the password of your phone account."
+    return ""

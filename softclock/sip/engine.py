@@ -1,0 +1,560 @@
+"""The SIP engine: the only code that touches pjsua2.
+
+Threading (chosen by measurement, see ``../shared/TESTING.md`` and the
+benchmarks):
+
+* ``libCreate`` and every call into pjsua2 run on one *command thread* owned
+  by the engine. Callers enqueue closures; nothing waits on the network on the
+  caller's (the UI's) thread.
+* pjsua2 runs with ``threadCnt=0``; an *event thread* of ours polls
+  ``libHandleEvents(100)``. Timers still fire on time (the poll waits for the
+  next timer at most), and an idle engine wakes 10 times a second instead of
+  the 100 of pjsua's own worker thread.
+* Callbacks run on those two threads. They never block: they turn the
+  callback into a frozen event (:mod:`softclock.events`) and hand it to the
+  ``sink`` given at construction. The UI's sink is the Qt bridge.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pjsua2 as pj
+
+from softclock import events as ev
+from softclock.sip import messages
+
+log = logging.getLogger("softclock.sip")
+pjlog = logging.getLogger("softclock.pjsip")
+
+Sink = Callable[[ev.Event], None]
+
+_TCP_NODELAY = (6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY, on
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """What the engine needs to register one account. ``password`` is never logged."""
+
+    user: str
+    domain: str
+    server: str = ""  # host[:port]; empty: a local account with no registrar
+    auth_id: str = ""
+    password: str = field(default="", repr=False)
+    transport: str = "udp"
+    outbound_proxy: str = ""
+    display_name: str = ""
+    auto_answer: bool = False
+    expires_s: int = 300
+    retry_interval_s: int = 30
+
+    @property
+    def address(self) -> str:
+        return f"{self.user}@{self.domain}"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    bind_address: str = ""  # "" = all interfaces
+    public_address: str = ""
+    local_port: int = 0
+    null_audio: bool = True
+    log_level: int = 3
+    user_agent: str = "Softclock"
+
+
+def _now() -> tuple[float, datetime]:
+    return time.monotonic(), datetime.now(UTC)
+
+
+class _LogWriter(pj.LogWriter):
+    def write(self, entry: pj.LogEntry) -> None:  # noqa: D102 - pjsua2 override
+        pjlog.debug("%s", entry.msg.rstrip())
+
+
+class _Account(pj.Account):
+    def __init__(self, engine: SipEngine, config: AccountConfig) -> None:
+        super().__init__()
+        self.engine = engine
+        self.config = config
+
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:  # noqa: N802 - pjsua2 override
+        self.engine._guard(self.engine._on_reg_state, self, prm)
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
+        self.engine._guard(self.engine._on_incoming_call, self, prm)
+
+
+class _Call(pj.Call):
+    def __init__(self, engine: SipEngine, account: _Account, handle: int, call_id: int = pj.PJSUA_INVALID_ID) -> None:
+        super().__init__(account, call_id)
+        self.engine = engine
+        self.handle = handle
+        self.sip_call_id = ""
+        self.lock = threading.Lock()
+        self.announced = False  # CallStarted/CallRinging sent; later events may flow
+        self.pending: list[ev.Event] = []
+        self.local_hangup = False
+        self.rang = False
+        self.connected = False
+        self.ended = False
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
+        self.engine._guard(self.engine._on_call_state, self, prm)
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
+        self.engine._guard(self.engine._on_call_media_state, self, prm)
+
+
+class SipEngine:
+    """Owns the pjsua2 Endpoint, one account and its calls.
+
+    Every public method is safe to call from any thread and returns at once;
+    outcomes arrive at the sink as events.
+    """
+
+    def __init__(self, sink: Sink, config: EngineConfig | None = None) -> None:
+        self._sink = sink
+        self._config = config or EngineConfig()
+        self._commands: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._handles = itertools.count(1)
+        self._calls: dict[int, _Call] = {}
+        self._calls_lock = threading.Lock()
+        self._all_ended = threading.Condition(self._calls_lock)
+        self._account: _Account | None = None
+        self._ep: pj.Endpoint | None = None
+        self._writer: _LogWriter | None = None
+        self._udp_port = 0
+        self._tcp_id: int | None = None
+        self._running = threading.Event()
+        self._stopping = threading.Event()
+        self._started = threading.Event()
+        self._start_error: BaseException | None = None
+        self._cmd_thread = threading.Thread(target=self._command_loop, name="sip-command", daemon=True)
+        self._evt_thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Create the endpoint and its transports; raises if pjsua2 fails to start."""
+        self._cmd_thread.start()
+        if not self._started.wait(timeout):
+            raise RuntimeError("The SIP engine did not start in time")
+        if self._start_error is not None:
+            raise RuntimeError(f"The SIP engine could not start: {self._start_error}")
+
+    @property
+    def local_port(self) -> int:
+        return self._udp_port
+
+    def _command_loop(self) -> None:
+        try:
+            self._create_endpoint()
+        except Exception as exc:  # pjsua2 raises pj.Error; reported to start()
+            log.exception("SIP engine failed to start")
+            self._start_error = exc
+            self._started.set()
+            return
+        self._started.set()
+        while True:
+            job = self._commands.get()
+            if job is None:
+                break
+            try:
+                job()
+            except pj.Error as exc:
+                log.error("SIP command failed: %s", exc.info() if hasattr(exc, "info") else exc)
+            except Exception:
+                log.exception("SIP command raised")
+        self._destroy_endpoint()
+
+    def _create_endpoint(self) -> None:
+        cfg = self._config
+        ep = pj.Endpoint()
+        ep.libCreate()
+        ep_cfg = pj.EpConfig()
+        ep_cfg.uaConfig.threadCnt = 0
+        ep_cfg.uaConfig.mainThreadOnly = False
+        ep_cfg.uaConfig.userAgent = cfg.user_agent
+        self._writer = _LogWriter()
+        ep_cfg.logConfig.writer = self._writer
+        ep_cfg.logConfig.level = cfg.log_level
+        ep_cfg.logConfig.consoleLevel = cfg.log_level
+        ep_cfg.logConfig.decor = 0
+        ep.libInit(ep_cfg)
+        tcfg = self._transport_config(cfg.local_port)
+        udp_id = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        self._udp_port = ep.transportGetInfo(udp_id).localName.rsplit(":", 1)[1]
+        self._udp_port = int(self._udp_port)
+        ep.libStart()
+        if cfg.null_audio or ep.audDevManager().getDevCount() == 0:
+            ep.audDevManager().setNullDev()
+        self._ep = ep
+        self._running.set()
+        self._evt_thread = threading.Thread(target=self._event_loop, name="sip-events", daemon=True)
+        self._evt_thread.start()
+        log.info("SIP engine started on UDP port %d", self._udp_port)
+
+    def _transport_config(self, port: int) -> pj.TransportConfig:
+        tcfg = pj.TransportConfig()
+        tcfg.port = port
+        if self._config.bind_address:
+            tcfg.boundAddress = self._config.bind_address
+        public = self._config.public_address or self._config.bind_address
+        if public:
+            tcfg.publicAddress = public
+        return tcfg
+
+    def _ensure_tcp(self) -> None:
+        if self._tcp_id is not None or self._ep is None:
+            return
+        tcfg = self._transport_config(0)
+        # pjsip leaves Nagle on: each request over TCP would wait ~40 ms for an ACK.
+        opts = pj.SockOptVector()
+        level, name, value = _TCP_NODELAY
+        opts.append(pj.SockOpt(level, name, value))
+        tcfg.sockOptParams.sockOptions = opts
+        self._tcp_id = self._ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, tcfg)
+
+    def _event_loop(self) -> None:
+        assert self._ep is not None
+        self._ep.libRegisterThread("sip-events")
+        while self._running.is_set():
+            self._ep.libHandleEvents(100)
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Hang up every call, unregister, destroy the endpoint. Idempotent."""
+        if not self._cmd_thread.is_alive():
+            return
+        self._stopping.set()
+        self._commands.put(None)
+        self._cmd_thread.join(timeout + 5.0)
+
+    def _destroy_endpoint(self) -> None:
+        ep = self._ep
+        if ep is None:
+            return
+        try:
+            if self._calls:
+                ep.hangupAllCalls()
+                with self._all_ended:
+                    self._all_ended.wait_for(lambda: not self._calls, timeout=3.0)
+            if self._account is not None:
+                self._account.shutdown()
+        except pj.Error as exc:
+            log.warning("SIP shutdown: %s", exc.info())
+        self._running.clear()
+        if self._evt_thread is not None:
+            self._evt_thread.join(2.0)
+        with self._calls_lock:
+            self._calls.clear()
+        self._account = None
+        gc.collect()
+        ep.libDestroy()
+        self._ep = None
+        log.info("SIP engine stopped")
+
+    # ------------------------------------------------------------------ helpers
+
+    def _submit(self, job: Callable[[], None]) -> None:
+        if self._stopping.is_set():
+            log.debug("SIP engine is stopping; command dropped")
+            return
+        self._commands.put(job)
+
+    def _emit(self, event: ev.Event) -> None:
+        try:
+            self._sink(event)
+        except Exception:
+            log.exception("event sink raised on %s", type(event).__name__)
+
+    def _emit_call(self, call: _Call, event: ev.Event) -> None:
+        with call.lock:
+            if not call.announced:
+                call.pending.append(event)
+                return
+        self._emit(event)
+
+    def _announce(self, call: _Call, event: ev.Event) -> None:
+        with call.lock:
+            self._emit(event)
+            for later in call.pending:
+                self._emit(later)
+            call.pending.clear()
+            call.announced = True
+
+    def _guard(self, fn: Callable[..., None], *args: object) -> None:
+        """Run a callback body; a bug is logged, never thrown back into pjsua2."""
+        try:
+            fn(*args)
+        except pj.Error as exc:
+            log.error("pjsua2 error in %s: %s", fn.__name__, exc.info())
+        except Exception:
+            log.exception("bug in SIP callback %s", fn.__name__)
+
+    def run_on_engine(self, job: Callable[[], None]) -> None:
+        """Run ``job`` on the command thread (where pjsua2 may be called)."""
+        self._submit(job)
+
+    def sync(self, timeout: float = 5.0) -> bool:
+        """Wait until every command submitted so far has run (for scripts and tests)."""
+        done = threading.Event()
+        self._submit(done.set)
+        return done.wait(timeout)
+
+    # ------------------------------------------------------------------ account
+
+    def set_account(self, config: AccountConfig) -> None:
+        """Replace the account (registering it when it has a server)."""
+        self._submit(lambda: self._do_set_account(config))
+
+    def _do_set_account(self, config: AccountConfig) -> None:
+        assert self._ep is not None
+        if self._account is not None:
+            self._account.shutdown()
+            self._account = None
+            gc.collect()
+        acfg = pj.AccountConfig()
+        name = f'"{config.display_name}" ' if config.display_name else ""
+        acfg.idUri = f"{name}<sip:{config.user}@{config.domain}>" if name else f"sip:{config.user}@{config.domain}"
+        tparam = ""
+        if config.transport == "tcp":
+            self._ensure_tcp()
+            tparam = ";transport=tcp"
+        if config.server:
+            acfg.regConfig.registrarUri = f"sip:{config.server}{tparam}"
+            acfg.regConfig.timeoutSec = config.expires_s
+            acfg.regConfig.retryIntervalSec = config.retry_interval_s
+            acfg.regConfig.firstRetryIntervalSec = config.retry_interval_s
+            acfg.regConfig.randomRetryIntervalSec = 0
+            proxy = config.outbound_proxy or config.server
+            proxies = pj.StringVector()
+            proxies.append(f"sip:{proxy};lr{tparam}")
+            acfg.sipConfig.proxies = proxies
+            cred = pj.AuthCredInfo("digest", "*", config.auth_id or config.user, 0, config.password)
+            acfg.sipConfig.authCreds.append(cred)
+        else:
+            acfg.regConfig.registrarUri = ""
+            acfg.regConfig.registerOnAdd = False
+        if config.transport == "tcp" and self._tcp_id is not None:
+            acfg.sipConfig.transportId = self._tcp_id
+        # Loopback and LAN tests must not have their Contact rewritten to another address.
+        acfg.natConfig.contactRewriteUse = 0
+        acfg.natConfig.viaRewriteUse = 0
+        acfg.natConfig.sdpNatRewriteUse = 0
+        acfg.natConfig.sipOutboundUse = 0
+        account = _Account(self, config)
+        self._account = account
+        if config.server:
+            mono, utc = _now()
+            self._emit(
+                ev.RegistrationChanged(
+                    mono, utc, ev.RegState.REGISTERING, config.address, 0, "", f"Registering as {config.address}…"
+                )
+            )
+        account.create(acfg, True)
+        if not config.server:
+            mono, utc = _now()
+            self._emit(
+                ev.RegistrationChanged(
+                    mono, utc, ev.RegState.LOCAL, config.address, 200, "", f"Ready as {config.address} (no server)"
+                )
+            )
+
+    def _on_reg_state(self, account: _Account, prm: pj.OnRegStateParam) -> None:
+        if account is not self._account or self._stopping.is_set():
+            return
+        info = account.getInfo()
+        code = int(prm.code)
+        reason = str(prm.reason)
+        cfg = account.config
+        if info.regIsActive and 200 <= code < 300:
+            state = ev.RegState.REGISTERED
+            retry = None
+        elif 200 <= code < 300:
+            state, retry = ev.RegState.UNREGISTERED, None
+        else:
+            state = ev.RegState.FAILED
+            retry = None if code in (401, 403, 407) else cfg.retry_interval_s
+        mono, utc = _now()
+        text = messages.registration(code, reason, cfg.address, bool(info.regIsActive), retry)
+        log.info("registration %s: %d %s", cfg.address, code, reason)
+        self._emit(ev.RegistrationChanged(mono, utc, state, cfg.address, code, reason, text, retry))
+
+    # ------------------------------------------------------------------ calls
+
+    def make_call(self, uri: str) -> int:
+        """Place a call to ``uri``; returns the handle used by later events."""
+        handle = next(self._handles)
+        self._submit(lambda: self._do_make_call(handle, uri))
+        return handle
+
+    def _fail(self, handle: int, uri: str, message: str) -> None:
+        mono, utc = _now()
+        self._emit(ev.CallFailed(mono, utc, handle, uri, message))
+
+    def _do_make_call(self, handle: int, uri: str) -> None:
+        assert self._ep is not None
+        account = self._account
+        if account is None:
+            self._fail(handle, uri, "No account is set up: set up an account or start the demo line.")
+            return
+        if self._ep.utilVerifySipUri(uri) != 0:
+            self._fail(handle, uri, f"Cannot dial {uri!r}: it is not a valid SIP address.")
+            return
+        call = _Call(self, account, handle)
+        with self._calls_lock:
+            self._calls[handle] = call
+        prm = pj.CallOpParam(True)
+        try:
+            call.makeCall(uri, prm)
+        except pj.Error as exc:
+            with self._calls_lock:
+                self._calls.pop(handle, None)
+                self._all_ended.notify_all()
+            self._fail(handle, uri, messages.call_failure(int(exc.status) if exc.status < 1000 else 503, exc.reason))
+            log.info("makeCall to %s failed: %s", uri, exc.info())
+            return
+        mono, utc = _now()
+        info = call.getInfo()
+        call.sip_call_id = info.callIdString
+        started = ev.CallStarted(mono, utc, info.callIdString, handle, account.config.address, info.remoteUri, "")
+        self._announce(call, started)
+
+    def _on_incoming_call(self, account: _Account, prm: pj.OnIncomingCallParam) -> None:
+        handle = next(self._handles)
+        call = _Call(self, account, handle, prm.callId)
+        if self._stopping.is_set():
+            call.hangup(pj.CallOpParam(True))
+            return
+        with self._calls_lock:
+            self._calls[handle] = call
+        info = call.getInfo()
+        call.sip_call_id = info.callIdString
+        mono, utc = _now()
+        from softclock.dialing import display_name
+
+        ringing = ev.CallRinging(
+            mono,
+            utc,
+            info.callIdString,
+            handle,
+            ev.Direction.INCOMING,
+            account.config.address,
+            info.remoteUri,
+            display_name(info.remoteUri),
+        )
+        self._announce(call, ringing)
+        answer = pj.CallOpParam()
+        answer.statusCode = 180
+        call.answer(answer)
+        if account.config.auto_answer:
+            self._submit(lambda: self._do_answer(handle))
+
+    def _on_call_state(self, call: _Call, prm: pj.OnCallStateParam) -> None:
+        info = call.getInfo()
+        mono, utc = _now()
+        state = info.state
+        if state == pj.PJSIP_INV_STATE_EARLY and not call.rang and info.role == pj.PJSIP_ROLE_UAC:
+            call.rang = True
+            self._emit_call(
+                call,
+                ev.CallRinging(
+                    mono,
+                    utc,
+                    info.callIdString,
+                    call.handle,
+                    ev.Direction.OUTGOING,
+                    call.engine._account.config.address if call.engine._account else "",
+                    info.remoteUri,
+                    "",
+                ),
+            )
+        elif state == pj.PJSIP_INV_STATE_CONFIRMED and not call.connected:
+            call.connected = True
+            self._emit_call(call, ev.CallConnected(mono, utc, info.callIdString, call.handle))
+        elif state == pj.PJSIP_INV_STATE_DISCONNECTED and not call.ended:
+            call.ended = True
+            duration = info.connectDuration.sec + info.connectDuration.msec / 1000.0
+            self._emit_call(
+                call,
+                ev.CallEnded(
+                    mono,
+                    utc,
+                    info.callIdString,
+                    call.handle,
+                    int(info.lastStatusCode),
+                    str(info.lastReason),
+                    duration if call.connected else 0.0,
+                    call.local_hangup,
+                ),
+            )
+            # The wrapper must outlive this callback: drop it on the command thread.
+            self._commands.put(lambda: self._forget(call.handle))
+
+    def _forget(self, handle: int) -> None:
+        with self._calls_lock:
+            self._calls.pop(handle, None)
+            self._all_ended.notify_all()
+
+    def _on_call_media_state(self, call: _Call, prm: pj.OnCallMediaStateParam) -> None:
+        if self._ep is None:
+            return
+        info = call.getInfo()
+        for index, media in enumerate(info.media):
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                audio = call.getAudioMedia(index)
+                mgr = self._ep.audDevManager()
+                audio.startTransmit(mgr.getPlaybackDevMedia())
+                mgr.getCaptureDevMedia().startTransmit(audio)
+
+    def _call(self, handle: int) -> _Call | None:
+        with self._calls_lock:
+            return self._calls.get(handle)
+
+    def answer(self, handle: int) -> None:
+        self._submit(lambda: self._do_answer(handle))
+
+    def _do_answer(self, handle: int) -> None:
+        call = self._call(handle)
+        if call is None or call.ended:
+            return
+        prm = pj.CallOpParam()
+        prm.statusCode = 200
+        call.answer(prm)
+
+    def decline(self, handle: int, code: int = 486) -> None:
+        """Refuse a ringing call with 486 Busy Here or 603 Decline."""
+        if code not in (486, 603):
+            raise ValueError("decline with 486 or 603")
+        self._submit(lambda: self._do_hangup(handle, code))
+
+    def hangup(self, handle: int) -> None:
+        """Hang up (or cancel) a call; billable time stops now."""
+        call = self._call(handle)
+        if call is not None and call.sip_call_id and call.connected and not call.ended:
+            mono, utc = _now()
+            self._emit_call(call, ev.CallHangupRequested(mono, utc, call.sip_call_id, handle))
+        self._submit(lambda: self._do_hangup(handle, 0))
+
+    def _do_hangup(self, handle: int, code: int) -> None:
+        call = self._call(handle)
+        if call is None or call.ended:
+            return
+        call.local_hangup = True
+        prm = pj.CallOpParam(True)
+        if code:
+            prm.statusCode = code
+        call.hangup(prm)
+
+    def active_handles(self) -> list[int]:
+        with self._calls_lock:
+            return [h for h, c in self._calls.items() if not c.ended]

@@ -1,0 +1,109 @@
+"""The local store's tables (SQLAlchemy 2 declarative).
+
+The schema is created and changed only by the Alembic migrations next to this
+module; these classes must match them (a test compares the two).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Client(Base):
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+    matters: Mapped[list[Matter]] = relationship(back_populates="client")
+
+
+class Matter(Base):
+    __tablename__ = "matters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+
+    client: Mapped[Client] = relationship(back_populates="matters")
+
+
+class Call(Base):
+    """The immutable capture of one SIP call; entries are edited, calls never."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sip_call_id: Mapped[str] = mapped_column(String(255), unique=True)
+    direction: Mapped[str] = mapped_column(String(16))
+    account: Mapped[str] = mapped_column(String(255))
+    remote_uri: Mapped[str] = mapped_column(String(500))
+    remote_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    invited_utc: Mapped[datetime] = mapped_column(DateTime, index=True)
+    answered_utc: Mapped[datetime | None] = mapped_column(DateTime)
+    ended_utc: Mapped[datetime | None] = mapped_column(DateTime)
+    talk_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    ring_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    hold_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    # in_progress | answered | missed | declined | cancelled | failed | busy
+    disposition: Mapped[str] = mapped_column(String(16), default="in_progress", index=True)
+    sip_status: Mapped[int | None] = mapped_column(Integer)
+    sip_reason: Mapped[str] = mapped_column(String(255), default="")
+    connect_duration_s: Mapped[float | None] = mapped_column(Float)
+    last_heartbeat_utc: Mapped[datetime | None] = mapped_column(DateTime)
+    recovered: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    segments: Mapped[list[Segment]] = relationship(back_populates="call", order_by="Segment.id")
+
+
+class Segment(Base):
+    """A stretch of one call spent on one matter."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    matter_id: Mapped[int | None] = mapped_column(ForeignKey("matters.id"))
+    start_utc: Mapped[datetime] = mapped_column(DateTime)
+    end_utc: Mapped[datetime | None] = mapped_column(DateTime)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    held: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    call: Mapped[Call] = relationship(back_populates="segments")
+
+
+class TimeEntry(Base):
+    __tablename__ = "time_entries"
+    __table_args__ = (UniqueConstraint("segment_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("segments.id"))
+    timekeeper: Mapped[str] = mapped_column(String(100))
+    matter_id: Mapped[int | None] = mapped_column(ForeignKey("matters.id"), index=True)
+    work_date: Mapped[date] = mapped_column(Date, index=True)
+    started_utc: Mapped[datetime] = mapped_column(DateTime)
+    raw_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    billed_units: Mapped[int | None] = mapped_column(Integer)
+    activity_code: Mapped[str] = mapped_column(String(8), default="")
+    task_code: Mapped[str] = mapped_column(String(8), default="")
+    narrative: Mapped[str] = mapped_column(Text, default="")
+    billable: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_utc: Mapped[datetime] = mapped_column(DateTime)
+    updated_utc: Mapped[datetime] = mapped_column(DateTime)
+
+    call: Mapped[Call | None] = relationship()
+    matter: Mapped[Matter | None] = relationship()

@@ -1,0 +1,159 @@
+"""Reads and small writes on the local store, shared by the CLI and the UI."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from softclock.store.models import Call, Client, Matter, TimeEntry
+
+
+class InputError(ValueError):
+    """Bad user input; the message names the field or line."""
+
+
+@dataclass(frozen=True)
+class MatterRow:
+    id: int
+    code: str
+    name: str
+    client: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.code} — {self.client}: {self.name}"
+
+
+def add_matter(session: Session, code: str, name: str, client_name: str) -> Matter:
+    code, name, client_name = code.strip(), name.strip(), client_name.strip()
+    if not code:
+        raise InputError("The matter code is empty.")
+    if not name:
+        raise InputError(f"Matter {code}: the name is empty.")
+    if not client_name:
+        raise InputError(f"Matter {code}: the client is empty.")
+    if session.scalars(select(Matter).where(Matter.code == code)).first():
+        raise InputError(f"Matter {code} exists already.")
+    client = session.scalars(select(Client).where(Client.name == client_name)).first()
+    if client is None:
+        client = Client(name=client_name)
+        session.add(client)
+        session.flush()
+    matter = Matter(code=code, name=name, client_id=client.id, status="open")
+    session.add(matter)
+    session.flush()
+    return matter
+
+
+def import_matters(session: Session, text: str) -> int:
+    """Import ``code,name,client`` rows (a header row is optional).
+
+    All or nothing: the first bad line raises :class:`InputError` naming it.
+    """
+    reader = csv.reader(io.StringIO(text))
+    count = 0
+    seen: set[str] = set()
+    for lineno, row in enumerate(reader, start=1):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if lineno == 1 and [c.strip().lower() for c in row[:3]] == ["code", "name", "client"]:
+            continue
+        if len(row) != 3:
+            raise InputError(f"line {lineno}: expected 3 fields (code,name,client), found {len(row)}")
+        code = row[0].strip()
+        if code in seen:
+            raise InputError(f"line {lineno}: matter {code} appears twice in the file")
+        seen.add(code)
+        try:
+            add_matter(session, row[0], row[1], row[2])
+        except InputError as exc:
+            raise InputError(f"line {lineno}: {exc}") from None
+        count += 1
+    return count
+
+
+def search_matters(session: Session, text: str = "", limit: int = 50) -> list[MatterRow]:
+    """Open matters whose code, name or client contains every word of ``text``."""
+    stmt = select(Matter.id, Matter.code, Matter.name, Client.name).join(Client).where(Matter.status == "open")
+    for word in text.split():
+        pattern = f"%{word}%"
+        stmt = stmt.where(or_(Matter.code.ilike(pattern), Matter.name.ilike(pattern), Client.name.ilike(pattern)))
+    stmt = stmt.order_by(Client.name, Matter.code).limit(limit)
+    return [MatterRow(*row) for row in session.execute(stmt)]
+
+
+def matter_row(session: Session, matter_id: int) -> MatterRow | None:
+    stmt = select(Matter.id, Matter.code, Matter.name, Client.name).join(Client).where(Matter.id == matter_id)
+    row = session.execute(stmt).first()
+    return MatterRow(*row) if row else None
+
+
+def local_day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The UTC (naive) interval covering the local calendar day ``day``."""
+    start = datetime.combine(day, time.min).astimezone().astimezone(UTC).replace(tzinfo=None)
+    return start, start + timedelta(days=1)
+
+
+def calls_between(session: Session, start: datetime | None = None, end: datetime | None = None) -> list[Call]:
+    stmt = select(Call).order_by(Call.invited_utc)
+    if start is not None:
+        stmt = stmt.where(Call.invited_utc >= start)
+    if end is not None:
+        stmt = stmt.where(Call.invited_utc < end)
+    return list(session.scalars(stmt))
+
+
+def call_by_sip_id(session: Session, sip_call_id: str) -> Call | None:
+    return session.scalars(select(Call).where(Call.sip_call_id == sip_call_id)).first()
+
+
+def entries(session: Session, status: str | None = None, day: date | None = None) -> list[TimeEntry]:
+    stmt = (
+        select(TimeEntry)
+        .options(joinedload(TimeEntry.matter).joinedload(Matter.client), joinedload(TimeEntry.call))
+        .order_by(TimeEntry.started_utc)
+    )
+    if status:
+        stmt = stmt.where(TimeEntry.status == status)
+    if day is not None:
+        stmt = stmt.where(TimeEntry.work_date == day)
+    return list(session.scalars(stmt).unique())
+
+
+def today_calls(session: Session, today: date | None = None) -> list[tuple[Call, list[TimeEntry]]]:
+    """Today's calls (local day), each with its entries, newest first."""
+    day = today or datetime.now().date()
+    start, end = local_day_bounds(day)
+    calls = calls_between(session, start, end)
+    if not calls:
+        return []
+    ids = [c.id for c in calls]
+    stmt = (
+        select(TimeEntry)
+        .options(joinedload(TimeEntry.matter).joinedload(Matter.client))
+        .where(TimeEntry.call_id.in_(ids))
+    )
+    by_call: dict[int, list[TimeEntry]] = {}
+    for entry in session.scalars(stmt).unique():
+        by_call.setdefault(entry.call_id or 0, []).append(entry)
+    return [(c, by_call.get(c.id, [])) for c in reversed(calls)]
+
+
+def fmt_duration(seconds: float) -> str:
+    total = int(seconds)
+    return f"{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+def utc_naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def as_local(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC).astimezone()

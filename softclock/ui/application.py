@@ -1,0 +1,210 @@
+"""The desktop shell: QApplication, the main window, and their wiring."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QWidget
+
+from softclock import events as ev
+from softclock import secrets
+from softclock.app import Core, build_core, engine_account
+from softclock.capture import Change
+from softclock.logs import register_secret
+from softclock.paths import runtime_socket_name
+from softclock.settings import AccountSettings, save
+from softclock.sip.demo import DemoLine
+from softclock.ui.account_dialog import AccountDialog
+from softclock.ui.bridge import EventBridge
+from softclock.ui.ipc import InstanceServer
+from softclock.ui.main_window import MainWindow
+
+log = logging.getLogger("softclock.ui")
+
+_STYLE = """
+#regLabel { font-weight: 600; padding: 4px; }
+#regLabel[state="registered"], #regLabel[state="local"] { color: #1b7f3b; }
+#regLabel[state="failed"] { color: #b3261e; }
+#errorText { color: #b3261e; }
+#callWho { font-size: 15px; font-weight: 600; }
+#callTimer { font-size: 22px; font-family: monospace; }
+#hint { color: #666; }
+#answerButton { background: #1b7f3b; color: white; padding: 4px 14px; }
+#hangupButton { background: #b3261e; color: white; padding: 4px 14px; }
+#sectionTitle, #promptTitle, #incomingTitle { font-weight: 600; }
+"""
+
+
+class DesktopApp(QObject):
+    """Owns the core services and the windows; implements the window's Controller.
+
+    Signals:
+        demo_ready(str): the demo line's SIP URI, once it answers.
+    """
+
+    demo_ready = Signal(str)
+
+    def __init__(self, settings_path: Path, data_dir: Path, listen: bool = True) -> None:
+        super().__init__()
+        self.bridge = EventBridge(self)
+        self._window: MainWindow | None = None
+        self._demo: DemoLine | None = None
+        self.core: Core = build_core(settings_path, data_dir, self.bridge.sink, self._on_capture_changed)
+        self.window = MainWindow(self, self.core.phone, self.core.store, self.core.capture)
+        self._window = self.window
+        self._server: InstanceServer | None = None
+        if listen:
+            self._server = InstanceServer(runtime_socket_name(data_dir), self)
+            self._server.dial_requested.connect(self._on_server_dial_requested)
+            self._server.show_requested.connect(self._on_server_show_requested)
+        self._connect_signals()
+        self._start_account()
+
+    def _connect_signals(self) -> None:
+        self.bridge.event_arrived.connect(self._on_bridge_event_arrived)
+
+    # ------------------------------------------------------------------ Controller
+
+    @property
+    def account_configured(self) -> bool:
+        return self.core.settings.account.configured
+
+    @property
+    def demo_running(self) -> bool:
+        return self._demo is not None and self._demo.running
+
+    @property
+    def region(self) -> str:
+        return self.core.settings.billing.default_region
+
+    def open_account_setup(self, parent: QWidget) -> None:
+        dialog = AccountDialog(self.core.settings.account, parent)
+        while dialog.exec():
+            try:
+                self.apply_account(dialog.account(), dialog.password())
+            except secrets.KeyringUnavailable as exc:
+                dialog.show_error(str(exc))
+                continue
+            break
+
+    def apply_account(self, account: AccountSettings, password: str) -> None:
+        """Store the password in the keyring, save the settings, register."""
+        secrets.set_sip_password(account.address, password)
+        register_secret(password)
+        self.core.settings.account = account
+        save(self.core.settings, self.core.settings_path)
+        self._stop_demo()
+        self._register(account, password)
+
+    def start_demo(self) -> None:
+        if self.demo_running:
+            return
+        self._demo = DemoLine(
+            on_ready=lambda uri: self.bridge.run_on_main(lambda: self._on_demo_ready(uri)),
+            on_error=lambda text: self.bridge.run_on_main(lambda: self.window.reg_label.setText(text)),
+            ring_ms=self.core.settings.demo.ring_ms,
+        )
+        self._demo.start()
+
+    def demo_call_me(self) -> None:
+        if self._demo is not None and self._demo.running:
+            port = self.core.engine.local_port  # type: ignore[attr-defined]
+            self._demo.call_me(f"sip:you@127.0.0.1:{port}")
+
+    # ------------------------------------------------------------------ internals
+
+    def _start_account(self) -> None:
+        account = self.core.settings.account
+        if not account.configured:
+            return
+        try:
+            password = secrets.get_sip_password(account.address)
+        except secrets.KeyringUnavailable as exc:
+            self.window.reg_label.setText(str(exc))
+            return
+        if password is None:
+            self.window.reg_label.setText(
+                f"No password for {account.address} in the keyring: open Account… to enter it."
+            )
+            return
+        register_secret(password)
+        self._register(account, password)
+
+    def _register(self, account: AccountSettings, password: str) -> None:
+        self.core.engine.set_account(engine_account(account, password))  # type: ignore[attr-defined]
+        self.core.phone.domain = account.sip_domain
+        self.core.phone.ready = True
+        self.window.refresh_welcome()
+
+    def _on_demo_ready(self, uri: str) -> None:
+        host = uri.split("@", 1)[1]
+        port = self.core.engine.local_port  # type: ignore[attr-defined]
+        local = replace(AccountSettings(), user="you", domain=f"127.0.0.1:{port}", display_name="You")
+        self.core.engine.set_account(engine_account(local, ""))  # type: ignore[attr-defined]
+        self.core.phone.domain = host
+        self.core.phone.ready = True
+        self.window.demo_button.setEnabled(True)
+        self.window.refresh_welcome()
+        self.window.dial_edit.setText("demo")
+        self.window.show_message("Demo line ready: press Call to ring it, or have it call you.")
+        self.demo_ready.emit(uri)
+
+    def _stop_demo(self) -> None:
+        if self._demo is not None:
+            self._demo.stop()
+            self._demo = None
+
+    def _on_bridge_event_arrived(self, event: ev.Event) -> None:
+        try:
+            self.core.capture.handle(event)
+        except Exception:
+            # A bug in capture must not take the call or the window down with it.
+            log.exception("capture failed on %s", type(event).__name__)
+        self.window.on_sip_event(event)
+
+    def _on_capture_changed(self, change: Change) -> None:
+        if self._window is not None:
+            self._window.on_capture_changed(change)
+
+    def _on_server_dial_requested(self, uri: str) -> None:
+        self._on_server_show_requested()
+        self.window.dial(uri)
+
+    def _on_server_show_requested(self) -> None:
+        self.window.show()
+        self.window.raise_()
+        self.window.activateWindow()
+
+    def shutdown(self) -> None:
+        """Stop everything in order: calls, engine, demo, store."""
+        if self._server is not None:
+            self._server.close()
+        self.core.engine.shutdown()  # type: ignore[attr-defined]
+        self._stop_demo()
+        self.core.store.close()
+
+
+def run_gui(settings_path: Path, data_dir: Path, dial: str | None = None) -> int:
+    """Start the desktop app; returns the process exit code."""
+    from softclock.ui.ipc import send_to_running
+
+    if send_to_running(runtime_socket_name(data_dir), f"dial {dial}" if dial else "show"):
+        print("Softclock is already running; handed over to it.")
+        return 0
+    app = QApplication.instance() or QApplication(sys.argv)
+    app.setApplicationName("Softclock")
+    app.setStyleSheet(_STYLE)
+    desktop = DesktopApp(settings_path, data_dir)
+    app.aboutToQuit.connect(desktop.shutdown)
+    desktop.window.show()
+    log.info("main window shown")
+    if dial:
+        QTimer.singleShot(0, lambda: desktop.window.dial(dial))
+    if os.environ.get("SOFTCLOCK_QUIT_AFTER_MS"):  # used by the desktop benchmark
+        QTimer.singleShot(int(os.environ["SOFTCLOCK_QUIT_AFTER_MS"]), app.quit)
+    return int(app.exec())

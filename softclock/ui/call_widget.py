@@ -1,0 +1,98 @@
+"""One call on screen: who, state, live timer, matter, controls."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from softclock.store.queries import fmt_duration
+
+
+class CallWidget(QFrame):
+    """Shows one call.
+
+    Signals:
+        hangup_clicked(int): the engine handle.
+        answer_clicked(int), decline_clicked(int)
+        change_matter_clicked(str): the SIP Call-ID.
+    """
+
+    hangup_clicked = Signal(int)
+    answer_clicked = Signal(int)
+    decline_clicked = Signal(int)
+    change_matter_clicked = Signal(str)
+
+    def __init__(self, handle: int, call_id: str, who: str, detail: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("callWidget")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.handle = handle
+        self.call_id = call_id
+        self.who_label = QLabel(who)
+        self.who_label.setObjectName("callWho")
+        self.detail_label = QLabel(detail)
+        self.detail_label.setObjectName("callDetail")
+        self.state_label = QLabel("")
+        self.state_label.setObjectName("callState")
+        self.timer_label = QLabel("0:00:00")
+        self.timer_label.setObjectName("callTimer")
+        self.timer_label.hide()
+        self.matter_label = QLabel("Matter: not chosen yet")
+        self.matter_button = QPushButton("Change matter…")
+        self.answer_button = QPushButton("Answer")
+        self.answer_button.setObjectName("answerButton")
+        self.decline_button = QPushButton("Decline")
+        self.hangup_button = QPushButton("Hang up")
+        self.hangup_button.setObjectName("hangupButton")
+        self.answer_button.hide()
+        self.decline_button.hide()
+
+        top = QHBoxLayout()
+        names = QVBoxLayout()
+        names.addWidget(self.who_label)
+        names.addWidget(self.detail_label)
+        top.addLayout(names, 1)
+        top.addWidget(self.timer_label)
+        matter_row = QHBoxLayout()
+        matter_row.addWidget(self.matter_label, 1)
+        matter_row.addWidget(self.matter_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.state_label, 1)
+        buttons.addWidget(self.answer_button)
+        buttons.addWidget(self.decline_button)
+        buttons.addWidget(self.hangup_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(matter_row)
+        layout.addLayout(buttons)
+        self._connect_signals()
+
+    def _connect_signals(self) -> None:
+        self.hangup_button.clicked.connect(lambda: self.hangup_clicked.emit(self.handle))
+        self.answer_button.clicked.connect(lambda: self.answer_clicked.emit(self.handle))
+        self.decline_button.clicked.connect(lambda: self.decline_clicked.emit(self.handle))
+        self.matter_button.clicked.connect(lambda: self.change_matter_clicked.emit(self.call_id))
+
+    def set_state(self, text: str) -> None:
+        self.state_label.setText(text)
+
+    def set_ringing_in(self, ringing: bool) -> None:
+        self.answer_button.setVisible(ringing)
+        self.decline_button.setVisible(ringing)
+
+    def set_connected(self) -> None:
+        self.set_ringing_in(False)
+        self.timer_label.show()
+        self.set_state("Connected")
+
+    def set_elapsed(self, seconds: float) -> None:
+        self.timer_label.setText(fmt_duration(seconds))
+
+    def set_matter(self, text: str) -> None:
+        self.matter_label.setText(f"Matter: {text}")
+
+    def set_ended(self, text: str) -> None:
+        self.set_ringing_in(False)
+        self.hangup_button.hide()
+        self.matter_button.setText("Change matter…")
+        self.set_state(text)

@@ -1,0 +1,45 @@
+"""The ringing window: who is calling, answer or decline."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+
+class IncomingCallWindow(QWidget):
+    """A small top-level window raised for an incoming call.
+
+    Signals:
+        answer_clicked(int), decline_clicked(int): the engine handle.
+    """
+
+    answer_clicked = Signal(int)
+    decline_clicked = Signal(int)
+
+    def __init__(self, handle: int, name: str, number: str, hint: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window | Qt.WindowType.WindowStaysOnTopHint)
+        self.setObjectName("incomingCall")
+        self.setWindowTitle(f"Incoming call — {name or number}")
+        self.handle = handle
+        title = QLabel("Incoming call")
+        title.setObjectName("incomingTitle")
+        self.name_label = QLabel(name or number)
+        self.name_label.setObjectName("callWho")
+        self.number_label = QLabel(number if name else "")
+        self.hint_label = QLabel(hint)
+        self.hint_label.setObjectName("hint")
+        self.answer_button = QPushButton("Answer")
+        self.answer_button.setObjectName("answerButton")
+        self.answer_button.setDefault(True)
+        self.decline_button = QPushButton("Decline")
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addWidget(self.name_label)
+        layout.addWidget(self.number_label)
+        layout.addWidget(self.hint_label)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.decline_button)
+        buttons.addWidget(self.answer_button)
+        layout.addLayout(buttons)
+        self.answer_button.clicked.connect(lambda: self.answer_clicked.emit(self.handle))
+        self.decline_button.clicked.connect(lambda: self.decline_clicked.emit(self.handle))

@@ -1,0 +1,428 @@
+"""The main window: registration state, dialer, calls, matter prompt, Today."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QStatusBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from softclock import events as ev
+from softclock.capture import Capture, Change, ChangeKind
+from softclock.dialing import DialError, display_name
+from softclock.matching import number_from_uri, pretty, suggest_matter
+from softclock.phone import Phone
+from softclock.sip import messages
+from softclock.store import queries
+from softclock.store.db import Store
+from softclock.ui.call_widget import CallWidget
+from softclock.ui.incoming import IncomingCallWindow
+from softclock.ui.matter_prompt import MatterPrompt
+from softclock.ui.today import TodayList
+
+log = logging.getLogger("softclock.ui")
+
+_ENDED_TEXT = {
+    "answered": "Call ended",
+    "missed": "Missed call",
+    "declined": "Declined",
+    "cancelled": "Cancelled",
+    "busy": "Busy",
+    "failed": "Call failed",
+}
+
+
+class Controller(Protocol):
+    """What the window asks of the application (``softclock.app``)."""
+
+    def open_account_setup(self, parent: QWidget) -> None: ...
+    def start_demo(self) -> None: ...
+    def demo_call_me(self) -> None: ...
+    @property
+    def demo_running(self) -> bool: ...
+    @property
+    def account_configured(self) -> bool: ...
+    @property
+    def region(self) -> str: ...
+
+
+@dataclass
+class _CallView:
+    handle: int
+    call_id: str
+    widget: CallWidget
+    who: str
+    number: str | None
+    incoming: bool
+    connected: bool = False
+    ended: bool = False
+
+
+class MainWindow(QMainWindow):
+    """The softphone's window.
+
+    Signals:
+        ringing_shown(str): the SIP Call-ID of an incoming call whose ringing window is shown.
+        registration_shown(str): the registration sentence now on screen.
+    """
+
+    ringing_shown = Signal(str)
+    registration_shown = Signal(str)
+
+    def __init__(self, controller: Controller, phone: Phone, store: Store, capture: Capture) -> None:
+        super().__init__()
+        self.setWindowTitle("Softclock")
+        self.setObjectName("mainWindow")
+        self._controller = controller
+        self._phone = phone
+        self._store = store
+        self._capture = capture
+        self._views: dict[int, _CallView] = {}  # by engine handle
+        self._by_call_id: dict[str, int] = {}
+        self._incoming: dict[int, IncomingCallWindow] = {}
+        self._pending_dial: str | None = None
+
+        self.reg_label = QLabel("No account set up")
+        self.reg_label.setObjectName("regLabel")
+        self.account_button = QPushButton("Account…")
+        self.dial_edit = QLineEdit()
+        self.dial_edit.setObjectName("dialEdit")
+        self.dial_edit.setPlaceholderText("Number, extension or SIP address")
+        self.call_button = QPushButton("Call")
+        self.call_button.setObjectName("callButton")
+        self.dial_error = QLabel("")
+        self.dial_error.setObjectName("errorText")
+        self.dial_error.setWordWrap(True)
+
+        self.welcome = QFrame()
+        self.welcome.setObjectName("welcome")
+        self.setup_button = QPushButton("Set up an account")
+        self.demo_button = QPushButton("Start the demo line")
+        welcome_text = QLabel(
+            "<b>Welcome to Softclock.</b><br>Connect to your firm's phone system, or try the "
+            "built-in demo line: a local phone that rings you and answers when you call it."
+        )
+        welcome_text.setWordWrap(True)
+        wl = QVBoxLayout(self.welcome)
+        wl.addWidget(welcome_text)
+        wb = QHBoxLayout()
+        wb.addWidget(self.setup_button)
+        wb.addWidget(self.demo_button)
+        wb.addStretch(1)
+        wl.addLayout(wb)
+        self.demo_call_me_button = QPushButton("Have the demo client call me")
+        self.demo_call_me_button.hide()
+
+        self.calls_box = QVBoxLayout()
+        self.calls_box.addStretch(1)
+        self.prompt = MatterPrompt(self._search_matters)
+        self.today = TodayList()
+        today_title = QLabel("Today")
+        today_title.setObjectName("sectionTitle")
+
+        top = QHBoxLayout()
+        top.addWidget(self.reg_label, 1)
+        top.addWidget(self.demo_call_me_button)
+        top.addWidget(self.account_button)
+        dial = QHBoxLayout()
+        dial.addWidget(self.dial_edit, 1)
+        dial.addWidget(self.call_button)
+        middle = QHBoxLayout()
+        calls_holder = QWidget()
+        calls_holder.setLayout(self.calls_box)
+        middle.addWidget(calls_holder, 1)
+        middle.addWidget(self.prompt, 1)
+        body = QVBoxLayout()
+        body.addLayout(top)
+        body.addLayout(dial)
+        body.addWidget(self.dial_error)
+        body.addWidget(self.welcome)
+        body.addLayout(middle)
+        body.addWidget(today_title)
+        body.addWidget(self.today, 1)
+        central = QWidget()
+        central.setLayout(body)
+        self.setCentralWidget(central)
+        self.setStatusBar(QStatusBar())
+        self.resize(760, 620)
+
+        # Ticks only while a call is live: an idle phone must not wake the CPU.
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(1000)
+        self._connect_signals()
+        self.refresh_welcome()
+        self.refresh_today()
+
+    def _connect_signals(self) -> None:
+        self.call_button.clicked.connect(self._on_call_button_clicked)
+        self.dial_edit.returnPressed.connect(self._on_call_button_clicked)
+        self.account_button.clicked.connect(self._on_account_button_clicked)
+        self.setup_button.clicked.connect(self._on_account_button_clicked)
+        self.demo_button.clicked.connect(self._on_demo_button_clicked)
+        self.demo_call_me_button.clicked.connect(self._on_demo_call_me_button_clicked)
+        self.prompt.matter_chosen.connect(self._on_prompt_matter_chosen)
+        self._ticker.timeout.connect(self._on_ticker_timeout)
+        QShortcut(QKeySequence("Ctrl+L"), self, activated=self.dial_edit.setFocus)
+
+    # ------------------------------------------------------------------ public
+
+    def refresh_welcome(self) -> None:
+        configured = self._controller.account_configured or self._controller.demo_running
+        self.welcome.setVisible(not configured)
+        self.demo_call_me_button.setVisible(self._controller.demo_running)
+
+    def refresh_today(self) -> None:
+        with self._store.session() as s:
+            rows = queries.today_calls(s)
+            self.today.show_rows(rows)
+
+    def dial(self, text: str) -> None:
+        """Dial ``text`` now, or as soon as an account is ready."""
+        if not self._phone.ready:
+            self._pending_dial = text
+            self.dial_edit.setText(text)
+            self.dial_error.setText("The call will be placed as soon as the account is ready.")
+            return
+        self.dial_edit.setText(text)
+        self._on_call_button_clicked()
+
+    def show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 10000)
+
+    # ------------------------------------------------------------------ events in
+
+    def on_sip_event(self, event: ev.Event) -> None:
+        """Every SIP event, on the main thread, after capture has recorded it."""
+        if isinstance(event, ev.RegistrationChanged):
+            self._show_registration(event)
+        elif isinstance(event, ev.CallStarted):
+            self._on_call_started(event)
+        elif isinstance(event, ev.CallRinging):
+            self._on_call_ringing(event)
+        elif isinstance(event, ev.CallConnected):
+            self._on_call_connected(event)
+        elif isinstance(event, ev.CallEnded):
+            self._on_call_ended(event)
+        elif isinstance(event, ev.CallFailed):
+            view = self._views.get(event.handle)
+            self.dial_error.setText(event.message)
+            if view is not None:
+                self._retire(view, event.message)
+
+    def on_capture_changed(self, change: Change) -> None:
+        if change.kind in (ChangeKind.CALL_ENDED, ChangeKind.ENTRY_CHANGED, ChangeKind.RECOVERED):
+            self.refresh_today()
+
+    def _show_registration(self, event: ev.RegistrationChanged) -> None:
+        self.reg_label.setText(event.message)
+        state = event.state.value
+        self.reg_label.setProperty("state", state)
+        self.reg_label.style().unpolish(self.reg_label)
+        self.reg_label.style().polish(self.reg_label)
+        self.refresh_welcome()
+        self.registration_shown.emit(event.message)
+        if event.state in (ev.RegState.REGISTERED, ev.RegState.LOCAL) and self._pending_dial:
+            text, self._pending_dial = self._pending_dial, None
+            self.dial(text)
+
+    def _who(self, uri: str, name: str) -> tuple[str, str | None, str]:
+        number = number_from_uri(uri, self._controller.region)
+        shown = pretty(number) if number else uri.strip("<>")
+        return (name or shown), number, (shown if name else "")
+
+    def _add_view(self, handle: int, call_id: str, uri: str, name: str, incoming: bool) -> _CallView:
+        who, number, detail = self._who(uri, name)
+        widget = CallWidget(handle, call_id, who, detail)
+        widget.hangup_clicked.connect(self._on_call_hangup_clicked)
+        widget.answer_clicked.connect(self._on_answer_clicked)
+        widget.decline_clicked.connect(self._on_decline_clicked)
+        widget.change_matter_clicked.connect(self._on_change_matter_clicked)
+        self._clear_finished()
+        self.calls_box.insertWidget(0, widget)
+        view = _CallView(handle, call_id, widget, who, number, incoming)
+        self._views[handle] = view
+        self._by_call_id[call_id] = handle
+        return view
+
+    def _on_call_started(self, event: ev.CallStarted) -> None:
+        view = self._views.get(event.handle)
+        if view is None:
+            view = self._add_view(event.handle, event.call_id, event.remote_uri, event.display_name, False)
+        else:
+            view.call_id = event.call_id
+            view.widget.call_id = event.call_id
+            self._by_call_id[event.call_id] = event.handle
+        view.widget.set_state("Calling…")
+        self._open_prompt(view)
+
+    def _on_call_ringing(self, event: ev.CallRinging) -> None:
+        if event.direction is ev.Direction.OUTGOING:
+            view = self._views.get(event.handle)
+            if view is not None:
+                view.widget.set_state("Ringing…")
+            return
+        view = self._add_view(event.handle, event.call_id, event.remote_uri, event.display_name, True)
+        view.widget.set_state("Incoming call")
+        view.widget.set_ringing_in(True)
+        suggestion = self._suggestion(view.number)
+        hint = f"Likely: {suggestion.label}" if suggestion else ""
+        window = IncomingCallWindow(event.handle, display_name(event.remote_uri), view.widget.detail_label.text() or view.who, hint)
+        if not display_name(event.remote_uri):
+            window.name_label.setText(view.who)
+        window.answer_clicked.connect(self._on_answer_clicked)
+        window.decline_clicked.connect(self._on_decline_clicked)
+        self._incoming[event.handle] = window
+        window.show()
+        window.raise_()
+        window.activateWindow()
+        self.ringing_shown.emit(event.call_id)
+
+    def _on_call_connected(self, event: ev.CallConnected) -> None:
+        view = self._views.get(event.handle)
+        if view is None:
+            return
+        view.connected = True
+        self._close_incoming(event.handle)
+        view.widget.set_connected()
+        if view.incoming and (not self.prompt.isVisible() or self.prompt.call_id != view.call_id):
+            self._open_prompt(view)
+        self._refresh_matter_label(view)
+        if not self._ticker.isActive():
+            self._ticker.start()
+        self._on_ticker_timeout()
+
+    def _on_call_ended(self, event: ev.CallEnded) -> None:
+        view = self._views.get(event.handle)
+        if view is None:
+            return
+        self._close_incoming(event.handle)
+        with self._store.session() as s:
+            call = queries.call_by_sip_id(s, event.call_id)
+        disposition = call.disposition if call else "answered"
+        text = _ENDED_TEXT.get(disposition, "Call ended")
+        if disposition in ("busy", "failed", "cancelled") and event.sip_status >= 300 and not event.local_hangup:
+            text = messages.call_failure(event.sip_status, event.reason)
+        if view.connected:
+            text = f"{text} · {queries.fmt_duration(call.talk_seconds if call else 0.0)}"
+        self._retire(view, text)
+        if not any(v.connected and not v.ended for v in self._views.values()):
+            self._ticker.stop()
+
+    def _retire(self, view: _CallView, text: str) -> None:
+        view.ended = True
+        view.widget.set_ended(text)
+        if self.prompt.isVisible() and self.prompt.call_id == view.call_id and not view.connected:
+            self.prompt.close_prompt()
+
+    def _clear_finished(self) -> None:
+        for handle, view in list(self._views.items()):
+            if view.ended and not (self.prompt.isVisible() and self.prompt.call_id == view.call_id):
+                view.widget.deleteLater()
+                del self._views[handle]
+                self._by_call_id.pop(view.call_id, None)
+
+    def _close_incoming(self, handle: int) -> None:
+        window = self._incoming.pop(handle, None)
+        if window is not None:
+            window.close()
+            window.deleteLater()
+
+    # ------------------------------------------------------------------ matter
+
+    def _search_matters(self, text: str) -> list[queries.MatterRow]:
+        with self._store.session() as s:
+            return queries.search_matters(s, text)
+
+    def _suggestion(self, number: str | None) -> queries.MatterRow | None:
+        with self._store.session() as s:
+            matter = suggest_matter(s, number)
+            return queries.matter_row(s, matter.id) if matter else None
+
+    def _open_prompt(self, view: _CallView) -> None:
+        self.prompt.open_for(view.call_id, view.who, self._suggestion(view.number))
+
+    def _refresh_matter_label(self, view: _CallView) -> None:
+        matter_id = self._capture.matter_of(view.call_id)
+        if matter_id is None:
+            return
+        with self._store.session() as s:
+            row = queries.matter_row(s, matter_id)
+        if row:
+            view.widget.set_matter(row.label)
+
+    def _on_prompt_matter_chosen(self, call_id: str, matter_id: object) -> None:
+        self._capture.assign_matter(call_id, matter_id if isinstance(matter_id, int) else None)
+        handle = self._by_call_id.get(call_id)
+        view = self._views.get(handle) if handle is not None else None
+        if view is None:
+            return
+        if matter_id is None:
+            view.widget.set_matter("decide later")
+        else:
+            with self._store.session() as s:
+                row = queries.matter_row(s, int(matter_id))  # type: ignore[call-overload]
+            view.widget.set_matter(row.label if row else "?")
+
+    def _on_change_matter_clicked(self, call_id: str) -> None:
+        handle = self._by_call_id.get(call_id)
+        if handle is not None:
+            self._open_prompt(self._views[handle])
+
+    # ------------------------------------------------------------------ user actions
+
+    def _on_call_button_clicked(self) -> None:
+        text = self.dial_edit.text()
+        self.dial_error.setText("")
+        try:
+            handle, uri = self._phone.dial(text)
+        except DialError as exc:
+            self.dial_error.setText(str(exc))
+            return
+        self._add_view(handle, f"pending-{handle}", uri, "", False).widget.set_state("Dialling…")
+        self.dial_edit.clear()
+
+    def _on_call_hangup_clicked(self, handle: int) -> None:
+        self._phone.hangup(handle)
+
+    def _on_answer_clicked(self, handle: int) -> None:
+        self._close_incoming(handle)
+        self._phone.answer(handle)
+
+    def _on_decline_clicked(self, handle: int) -> None:
+        self._close_incoming(handle)
+        self._phone.decline(handle, busy=True)
+
+    def _on_account_button_clicked(self) -> None:
+        self._controller.open_account_setup(self)
+
+    def _on_demo_button_clicked(self) -> None:
+        self.demo_button.setEnabled(False)
+        self.reg_label.setText("Starting the demo line…")
+        self._controller.start_demo()
+
+    def _on_demo_call_me_button_clicked(self) -> None:
+        self._controller.demo_call_me()
+
+    def _on_ticker_timeout(self) -> None:
+        for view in self._views.values():
+            if view.connected and not view.ended:
+                view.widget.set_elapsed(self._capture.talk_seconds(view.call_id))
+        self._capture.heartbeat()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        for window in self._incoming.values():
+            window.close()
+        super().closeEvent(event)

@@ -1,0 +1,131 @@
+"""The matter prompt: opens beside a call, never blocks it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from softclock.store.queries import MatterRow
+
+Search = Callable[[str], list[MatterRow]]
+
+
+class MatterPrompt(QFrame):
+    """Pick the client/matter for a call by typing; Enter picks.
+
+    Signals:
+        matter_chosen(str, object): SIP Call-ID and the matter id, or None for "decide later".
+    """
+
+    matter_chosen = Signal(str, object)
+
+    def __init__(self, search: Search, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("matterPrompt")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self._search = search
+        self._call_id = ""
+        self._title = QLabel("Which matter is this call for?")
+        self._title.setObjectName("promptTitle")
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Type a client, matter code or name…")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.results = QListWidget()
+        self.results.setMinimumWidth(320)
+        self.later_button = QPushButton("Decide later")
+        self._hint = QLabel("Enter picks · Esc decides later")
+        self._hint.setObjectName("hint")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._title)
+        layout.addWidget(self.filter_edit)
+        layout.addWidget(self.results, 1)
+        row = QHBoxLayout()
+        row.addWidget(self._hint, 1)
+        row.addWidget(self.later_button)
+        layout.addLayout(row)
+        self._connect_signals()
+        self.hide()
+
+    def _connect_signals(self) -> None:
+        self.filter_edit.textChanged.connect(self._on_filter_text_changed)
+        self.filter_edit.returnPressed.connect(self._on_filter_return_pressed)
+        self.filter_edit.installEventFilter(self)
+        self.results.itemActivated.connect(self._on_results_item_activated)
+        self.later_button.clicked.connect(self._on_later_button_clicked)
+
+    @property
+    def call_id(self) -> str:
+        return self._call_id
+
+    def open_for(self, call_id: str, who: str, suggestion: MatterRow | None = None) -> None:
+        """Show the prompt for the call ``call_id``; ``suggestion`` is preselected."""
+        self._call_id = call_id
+        self._title.setText(f"Which matter is the call with {who} for?" if who else "Which matter is this call for?")
+        self.filter_edit.blockSignals(True)
+        self.filter_edit.clear()
+        self.filter_edit.blockSignals(False)
+        self._refresh("", suggestion)
+        self.show()
+        self.filter_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def close_prompt(self) -> None:
+        self.hide()
+
+    def _refresh(self, text: str, suggestion: MatterRow | None = None) -> None:
+        rows = self._search(text)
+        if suggestion is not None:
+            rows = [suggestion] + [r for r in rows if r.id != suggestion.id]
+        self.results.clear()
+        for row in rows:
+            item = QListWidgetItem(row.label)
+            item.setData(Qt.ItemDataRole.UserRole, row.id)
+            self.results.addItem(item)
+        if rows:
+            self.results.setCurrentRow(0)
+        if suggestion is not None and self.results.count():
+            self.results.item(0).setText(f"{suggestion.label}   (suggested)")
+
+    def _pick(self, item: QListWidgetItem | None) -> None:
+        if item is None:
+            return
+        self.hide()
+        self.matter_chosen.emit(self._call_id, int(item.data(Qt.ItemDataRole.UserRole)))
+
+    def _on_filter_text_changed(self, text: str) -> None:
+        self._refresh(text)
+
+    def _on_filter_return_pressed(self) -> None:
+        self._pick(self.results.currentItem())
+
+    def _on_results_item_activated(self, item: QListWidgetItem) -> None:
+        self._pick(item)
+
+    def _on_later_button_clicked(self) -> None:
+        self.hide()
+        self.matter_chosen.emit(self._call_id, None)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if watched is self.filter_edit and event.type() == QEvent.Type.KeyPress:
+            key = QKeyEvent(event).key() if not isinstance(event, QKeyEvent) else event.key()
+            if key in (Qt.Key.Key_Down, Qt.Key.Key_Up):
+                step = 1 if key == Qt.Key.Key_Down else -1
+                row = max(0, min(self.results.count() - 1, self.results.currentRow() + step))
+                self.results.setCurrentRow(row)
+                return True
+            if key == Qt.Key.Key_Escape:
+                self._on_later_button_clicked()
+                return True
+        return super().eventFilter(watched, event)

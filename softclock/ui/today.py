@@ -1,0 +1,69 @@
+"""Today's calls and their draft entries."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
+
+from softclock.matching import pretty
+from softclock.store.models import Call, TimeEntry
+from softclock.store.queries import as_local, fmt_duration
+
+_DISPOSITIONS = {
+    "answered": "",
+    "missed": "Missed",
+    "declined": "Declined",
+    "cancelled": "Cancelled",
+    "busy": "Busy",
+    "failed": "Failed",
+    "in_progress": "In progress",
+}
+
+COLUMNS = ("Start", "Who", "Matter", "Duration", "Status")
+
+
+class TodayList(QTreeWidget):
+    """A row per call today; answered calls show their draft entry."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("todayList")
+        self.setColumnCount(len(COLUMNS))
+        self.setHeaderLabels(list(COLUMNS))
+        self.setRootIsDecorated(False)
+        self.setAlternatingRowColors(True)
+        self.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+
+    def show_rows(self, rows: list[tuple[Call, list[TimeEntry]]]) -> None:
+        self.clear()
+        for call, entries in rows:
+            who = call.display_name or pretty(call.remote_number) or call.remote_uri
+            arrow = "→ " if call.direction == "outgoing" else "← "
+            status = _DISPOSITIONS.get(call.disposition, call.disposition)
+            if call.recovered:
+                status = (status + " · recovered").strip(" ·")
+            if not entries:
+                started = as_local(call.invited_utc)
+                item = QTreeWidgetItem(
+                    [started.strftime("%H:%M") if started else "", arrow + who, "—", "no billable time", status]
+                )
+                self.addTopLevelItem(item)
+                continue
+            for entry in entries:
+                started = as_local(entry.started_utc)
+                matter = (
+                    f"{entry.matter.code} — {entry.matter.client.name}: {entry.matter.name}"
+                    if entry.matter
+                    else "Unassigned"
+                )
+                item = QTreeWidgetItem(
+                    [
+                        started.strftime("%H:%M") if started else "",
+                        arrow + who,
+                        matter,
+                        fmt_duration(entry.raw_seconds),
+                        entry.status.capitalize() if not status else status,
+                    ]
+                )
+                self.addTopLevelItem(item)
+        for col in (0, 1, 3, 4):
+            self.resizeColumnToContents(col)

@@ -1,7 +1,7 @@
 """A keyring backend for tests only: an in-memory dict, optionally mirrored to a
 private file named by ``SOFTCLOCK_TEST_KEYRING`` so that a CLI subprocess and the
 app under test see the same passwords. Select it with
-``PYTHON_KEYRING_BACKEND=tests.helpers.keyring_backend.TestKeyring``.
+``PYTHON_KEYRING_BACKEND=tests.helpers.keyring_backend.MemoryKeyring``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from keyring.errors import PasswordDeleteError
 _memory: dict[str, str] = {}
 
 
-class TestKeyring(KeyringBackend):
+class MemoryKeyring(KeyringBackend):
     priority = 1  # type: ignore[assignment]
 
     def _path(self) -> Path | None:
@@ -26,7 +26,7 @@ class TestKeyring(KeyringBackend):
     def _load(self) -> dict[str, str]:
         path = self._path()
         if path is None:
-            return _memory
+            return dict(_memory)
         if not path.exists():
             return {}
         return dict(json.loads(path.read_text()))

@@ -1,0 +1,66 @@
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from softclock.store import queries
+from softclock.store.db import open_memory_store, open_store
+from softclock.store.models import Base
+
+
+def test_store_files_are_private_and_wal(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    store = open_store(data)
+    with store.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    assert data.stat().st_mode & 0o777 == 0o700
+    assert (data / "softclock.db").stat().st_mode & 0o777 == 0o600
+    store.close()
+
+
+def test_migrations_match_the_models(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    insp = inspect(store.engine)
+    for table in Base.metadata.sorted_tables:
+        columns = {c["name"] for c in insp.get_columns(table.name)}
+        assert columns == {c.name for c in table.columns}, table.name
+    store.close()
+
+
+def test_reopen_keeps_data(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    with store.session() as s, s.begin():
+        queries.add_matter(s, "M-1", "Lease", "Acme")
+    store.close()
+    store = open_store(tmp_path)
+    with store.session() as s:
+        assert [m.code for m in queries.search_matters(s)] == ["M-1"]
+
+
+def test_import_names_the_bad_line_and_imports_nothing() -> None:
+    store = open_memory_store()
+    bad = "code,name,client\nM-1,Lease,Acme\nM-2,Will\nM-3,Trust,Beta\n"
+    with store.session() as s:
+        with pytest.raises(queries.InputError, match="line 3: expected 3 fields"):
+            with s.begin():
+                queries.import_matters(s, bad)
+    with store.session() as s:
+        assert queries.search_matters(s) == []
+
+
+def test_import_and_search() -> None:
+    store = open_memory_store()
+    good = "M-1,Contract review,Acme Corp\nM-2,Lease,Beta LLC\nM-3,Trademark,Acme Corp\n"
+    with store.session() as s, s.begin():
+        assert queries.import_matters(s, good) == 3
+    with store.session() as s:
+        assert [m.code for m in queries.search_matters(s, "acme")] == ["M-1", "M-3"]
+        assert [m.code for m in queries.search_matters(s, "acme trade")] == ["M-3"]
+        assert [m.code for m in queries.search_matters(s, "lease")] == ["M-2"]
+
+
+def test_duplicate_matter_in_file_is_named() -> None:
+    store = open_memory_store()
+    with store.session() as s:
+        with pytest.raises(queries.InputError, match="line 2: matter M-1 appears twice"):
+            queries.import_matters(s, "M-1,a,b\nM-1,c,d\n")

@@ -1,0 +1,184 @@
+"""Capture with hand-made events on a real (in-memory) SQLite store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from softclock import events as ev
+from softclock.capture import Capture, Change, ChangeKind
+from softclock.store.db import Store, open_memory_store
+from softclock.store.models import Call, Segment, TimeEntry
+from softclock.store.queries import add_matter
+
+T0 = datetime(2026, 11, 26, 15, 0, 0, tzinfo=UTC)
+
+
+class Clock:
+    """Monotonic and wall clocks that the test moves independently."""
+
+    def __init__(self) -> None:
+        self.mono = 1000.0
+        self.wall = T0
+
+    def at(self, seconds: float, wall_jump: float = 0.0) -> tuple[float, datetime]:
+        return self.mono + seconds, self.wall + timedelta(seconds=seconds + wall_jump)
+
+
+@pytest.fixture
+def store() -> Store:
+    return open_memory_store()
+
+
+@pytest.fixture
+def changes() -> list[Change]:
+    return []
+
+
+@pytest.fixture
+def capture(store: Store, changes: list[Change]) -> Capture:
+    return Capture(store, timekeeper=lambda: "alice", on_change=changes.append, mono=lambda: 1000.0)
+
+
+def outgoing(clock: Clock, call_id: str = "c1") -> ev.CallStarted:
+    return ev.CallStarted(*clock.at(0), call_id, 1, "alice@sip.test", "sip:+12025550143@sip.test", "")
+
+
+def test_answered_call_bills_confirmed_to_disconnected(capture: Capture, store: Store) -> None:
+    clock = Clock()
+    capture.handle(outgoing(clock))
+    capture.handle(ev.CallRinging(*clock.at(0.1), "c1", 1, ev.Direction.OUTGOING, "a", "sip:x@y", ""))
+    capture.handle(ev.CallConnected(*clock.at(4.0), "c1", 1))
+    capture.handle(ev.CallEnded(*clock.at(7.25), "c1", 1, 200, "Normal call clearing", 3.25, False))
+    with store.session() as s:
+        call = s.scalars(select(Call)).one()
+        entry = s.scalars(select(TimeEntry)).one()
+    assert call.disposition == "answered"
+    assert call.ring_seconds == pytest.approx(4.0)
+    assert call.talk_seconds == pytest.approx(3.25)
+    assert call.remote_number == "+12025550143"
+    assert entry.raw_seconds == pytest.approx(3.25)
+    assert entry.status == "draft"
+    assert entry.matter_id is None
+    assert entry.timekeeper == "alice"
+
+
+def test_hangup_press_ends_billing_before_disconnected(capture: Capture, store: Store) -> None:
+    clock = Clock()
+    capture.handle(outgoing(clock))
+    capture.handle(ev.CallConnected(*clock.at(1.0), "c1", 1))
+    capture.handle(ev.CallHangupRequested(*clock.at(11.0), "c1", 1))
+    capture.handle(ev.CallEnded(*clock.at(13.5), "c1", 1, 200, "OK", 12.5, True))
+    with store.session() as s:
+        assert s.scalars(select(TimeEntry.raw_seconds)).one() == pytest.approx(10.0)
+
+
+def test_wall_clock_jump_does_not_change_duration(capture: Capture, store: Store) -> None:
+    clock = Clock()
+    capture.handle(outgoing(clock))
+    capture.handle(ev.CallConnected(*clock.at(1.0), "c1", 1))
+    # The system clock is set back an hour mid-call; the monotonic clock is not.
+    capture.handle(ev.CallEnded(*clock.at(61.0, wall_jump=-3600), "c1", 1, 200, "OK", 60.0, False))
+    with store.session() as s:
+        assert s.scalars(select(TimeEntry.raw_seconds)).one() == pytest.approx(60.0)
+
+
+@pytest.mark.parametrize(
+    ("direction", "local_hangup", "status", "disposition"),
+    [
+        (ev.Direction.INCOMING, False, 487, "missed"),
+        (ev.Direction.INCOMING, True, 486, "declined"),
+        (ev.Direction.OUTGOING, True, 487, "cancelled"),
+        (ev.Direction.OUTGOING, False, 486, "busy"),
+        (ev.Direction.OUTGOING, False, 603, "declined"),
+        (ev.Direction.OUTGOING, False, 404, "failed"),
+    ],
+)
+def test_unanswered_calls_are_recorded_without_billable_time(
+    capture: Capture, store: Store, direction: ev.Direction, local_hangup: bool, status: int, disposition: str
+) -> None:
+    clock = Clock()
+    if direction is ev.Direction.INCOMING:
+        capture.handle(ev.CallRinging(*clock.at(0), "c1", 1, direction, "a", '"Pat" <sip:+12025550143@x>', "Pat"))
+    else:
+        capture.handle(outgoing(clock))
+    capture.handle(ev.CallEnded(*clock.at(5.0), "c1", 1, status, "r", 0.0, local_hangup))
+    with store.session() as s:
+        call = s.scalars(select(Call)).one()
+        assert s.scalars(select(TimeEntry)).all() == []
+    assert call.disposition == disposition
+    assert call.talk_seconds == 0.0
+    assert call.ring_seconds == pytest.approx(5.0)
+    assert call.sip_status == status
+
+
+def test_matter_chosen_before_answer_lands_on_the_entry(capture: Capture, store: Store) -> None:
+    with store.session() as s, s.begin():
+        matter_id = add_matter(s, "M-7", "Lease", "Acme").id
+    clock = Clock()
+    capture.handle(outgoing(clock))
+    capture.assign_matter("c1", matter_id)
+    capture.handle(ev.CallConnected(*clock.at(1.0), "c1", 1))
+    capture.handle(ev.CallEnded(*clock.at(2.0), "c1", 1, 200, "OK", 1.0, False))
+    with store.session() as s:
+        entry = s.scalars(select(TimeEntry)).one()
+        segment = s.scalars(select(Segment)).one()
+    assert entry.matter_id == matter_id
+    assert entry.activity_code == "A106"
+    assert segment.matter_id == matter_id
+
+
+def test_matter_chosen_after_the_call_ended(capture: Capture, store: Store, changes: list[Change]) -> None:
+    with store.session() as s, s.begin():
+        matter_id = add_matter(s, "M-8", "Will", "Beta").id
+    clock = Clock()
+    capture.handle(outgoing(clock))
+    capture.handle(ev.CallConnected(*clock.at(1.0), "c1", 1))
+    capture.handle(ev.CallEnded(*clock.at(2.0), "c1", 1, 200, "OK", 1.0, False))
+    capture.assign_matter("c1", matter_id)
+    with store.session() as s:
+        assert s.scalars(select(TimeEntry.matter_id)).one() == matter_id
+    assert changes[-1].kind is ChangeKind.ENTRY_CHANGED
+
+
+def test_heartbeat_writes_running_time(store: Store) -> None:
+    now = [1000.0]
+    capture = Capture(store, timekeeper=lambda: "alice", mono=lambda: now[0])
+    capture.handle(ev.CallStarted(1000.0, T0, "c1", 1, "a", "sip:x@y", ""))
+    capture.handle(ev.CallConnected(1001.0, T0, "c1", 1))
+    now[0] = 1005.5
+    capture.heartbeat()
+    with store.session() as s:
+        assert s.scalars(select(TimeEntry.raw_seconds)).one() == pytest.approx(4.5)
+        assert s.scalars(select(Call.talk_seconds)).one() == pytest.approx(4.5)
+
+
+def test_recover_closes_a_crashed_call_at_its_last_heartbeat(store: Store) -> None:
+    now = [1000.0]
+    first = Capture(store, timekeeper=lambda: "alice", mono=lambda: now[0])
+    first.handle(ev.CallStarted(1000.0, T0, "c1", 1, "a", "sip:x@y", ""))
+    first.handle(ev.CallConnected(1001.0, T0 + timedelta(seconds=1), "c1", 1))
+    now[0] = 1009.0
+    first.heartbeat()
+    # The process dies here; a new one starts and recovers.
+    second = Capture(store, timekeeper=lambda: "alice")
+    assert second.recover() == 1
+    with store.session() as s:
+        call = s.scalars(select(Call)).one()
+        entry = s.scalars(select(TimeEntry)).one()
+    assert call.recovered is True
+    assert call.disposition == "answered"
+    assert entry.raw_seconds == pytest.approx(8.0, abs=0.01)
+    assert second.recover() == 0
+
+
+def test_repeated_and_unknown_events_are_ignored(capture: Capture, store: Store) -> None:
+    clock = Clock()
+    capture.handle(ev.CallConnected(*clock.at(1.0), "nope", 9))
+    capture.handle(ev.CallEnded(*clock.at(2.0), "nope", 9, 200, "OK", 1.0, False))
+    capture.handle(outgoing(clock))
+    capture.handle(outgoing(clock))
+    with store.session() as s:
+        assert len(s.scalars(select(Call)).all()) == 1

@@ -1,0 +1,169 @@
+"""The real desktop app (in-process, offscreen) against Kamailio and sipp."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from sqlalchemy import select
+
+from softclock import events as ev
+from softclock import secrets
+from softclock.settings import AccountSettings, Settings, save
+from softclock.store import queries
+from softclock.store.models import Call, TimeEntry
+from softclock.ui.application import DesktopApp
+from tests.helpers import sipp
+
+
+def _settings(tmp_path: Path, account: AccountSettings | None = None) -> Path:
+    settings = Settings()
+    settings.sip.bind_address = "127.0.0.1"
+    if account is not None:
+        settings.account = account
+    path = tmp_path / "settings.toml"
+    save(settings, path)
+    return path
+
+
+def _account(kamailio, **kw: object) -> AccountSettings:  # type: ignore[no-untyped-def]
+    return AccountSettings(
+        server=f"{kamailio.host}:{kamailio.port}", user="alice", domain=kamailio.domain, **kw  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def make_app(qtbot, tmp_path: Path) -> Iterator:  # type: ignore[no-untyped-def,type-arg]
+    apps: list[DesktopApp] = []
+
+    def make(account: AccountSettings | None = None, password: str | None = None) -> DesktopApp:
+        if account is not None and password is not None:
+            secrets.set_sip_password(account.address, password)
+        app = DesktopApp(_settings(tmp_path, account), tmp_path / "data")
+        qtbot.addWidget(app.window)
+        app.window.show()
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.shutdown()
+
+
+def _wait_registration(qtbot, app: DesktopApp, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(lambda: app.window.reg_label.text().startswith(prefix), timeout=10000)
+
+
+def test_welcome_offers_setup_and_demo(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    assert app.window.welcome.isVisible()
+    assert app.window.setup_button.text() == "Set up an account"
+    assert app.window.demo_button.text() == "Start the demo line"
+
+
+def test_wrong_password_is_shown(qtbot, make_app, kamailio) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(_account(kamailio), "wrong-password")
+    _wait_registration(qtbot, app, "Wrong username or password")
+    assert app.window.reg_label.property("state") == "failed"
+    assert "wrong-password" not in app.window.reg_label.text()
+
+
+def test_unparseable_dial_string_is_explained(qtbot, make_app, kamailio) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(_account(kamailio), "alicepass")
+    _wait_registration(qtbot, app, "Registered as alice@sip.test")
+    qtbot.keyClicks(app.window.dial_edit, "call my client please")
+    qtbot.keyClick(app.window.dial_edit, Qt.Key.Key_Return)
+    assert "characters a number or SIP address cannot have" in app.window.dial_error.text()
+    assert app.window.dial_edit.text() == "call my client please"
+
+
+def test_incoming_call_answered_by_click_and_tagged_by_typing(qtbot, make_app, kamailio) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(_account(kamailio), "alicepass")
+    with app.core.store.session() as s, s.begin():
+        queries.add_matter(s, "2024-001", "Contract review", "Acme Corp")
+        queries.add_matter(s, "2024-002", "Lease dispute", "Beta LLC")
+    _wait_registration(qtbot, app, "Registered as alice@sip.test")
+    with sipp.uac(kamailio, "alice", talk_ms=2500, from_user="+12025550143", display_name="Pat Caller") as far:
+        with qtbot.waitSignal(app.window.ringing_shown, timeout=10000) as ringing:
+            pass
+        call_id = ringing.args[0]
+        window = app.window._incoming[app.window._by_call_id[call_id]]
+        assert window.isVisible()
+        assert window.name_label.text() == "Pat Caller"
+        assert "+1 202-555-0143" in window.number_label.text()
+        qtbot.mouseClick(window.answer_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: app.window.prompt.isVisible(), timeout=5000)
+        view = app.window._views[app.window._by_call_id[call_id]]
+        qtbot.waitUntil(lambda: view.widget.timer_label.isVisible(), timeout=5000)
+        qtbot.keyClicks(app.window.prompt.filter_edit, "beta")
+        assert app.window.prompt.results.count() == 1
+        qtbot.keyClick(app.window.prompt.filter_edit, Qt.Key.Key_Return)
+        assert not app.window.prompt.isVisible()
+        assert "2024-002" in view.widget.matter_label.text()
+        with qtbot.waitSignal(app.bridge.event_arrived, timeout=10000, check_params_cb=lambda e: isinstance(e, ev.CallEnded)):
+            pass
+        assert far.wait(10) == 0
+    with app.core.store.session() as s:
+        entry = s.scalars(select(TimeEntry)).one()
+        call = s.scalars(select(Call)).one()
+        assert entry.matter is not None and entry.matter.code == "2024-002"
+    assert call.disposition == "answered"
+    assert 1.5 < entry.raw_seconds < 2.7  # answered by a click some time after ringing began
+    texts = [app.window.today.topLevelItem(0).text(i) for i in range(5)]
+    assert texts[1] == "← Pat Caller"
+    assert texts[2].startswith("2024-002")
+
+
+def test_outgoing_call_shows_live_timer_and_lands_in_today(qtbot, make_app, kamailio) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(_account(kamailio), "alicepass")
+    _wait_registration(qtbot, app, "Registered as alice@sip.test")
+    with sipp.uas(kamailio, "bob", "bobpass", talk_ms=2200, ring_ms=500) as far:
+        qtbot.keyClicks(app.window.dial_edit, "bob")
+        qtbot.keyClick(app.window.dial_edit, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: app.window.prompt.isVisible(), timeout=5000)
+        (view,) = app.window._views.values()
+        qtbot.waitUntil(lambda: view.widget.timer_label.text() == "0:00:01", timeout=5000)
+        qtbot.mouseClick(app.window.prompt.later_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: view.ended, timeout=10000)
+        assert far.wait(10) == 0
+    assert view.widget.state_label.text().startswith("Call ended")
+    texts = [app.window.today.topLevelItem(0).text(i) for i in range(5)]
+    assert texts[2] == "Unassigned"
+    assert texts[3] == "0:00:02"
+
+
+def test_missed_call_shows_in_today_without_time(qtbot, make_app, kamailio) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(_account(kamailio), "alicepass")
+    _wait_registration(qtbot, app, "Registered as alice@sip.test")
+    with sipp.uac(kamailio, "alice", cancel_after_ms=600) as far:
+        with qtbot.waitSignal(app.window.ringing_shown, timeout=10000):
+            pass
+        qtbot.waitUntil(lambda: not app.window._incoming, timeout=10000)
+        assert far.wait(10) == 0
+    qtbot.waitUntil(lambda: app.window.today.topLevelItemCount() == 1, timeout=5000)
+    texts = [app.window.today.topLevelItem(0).text(i) for i in range(5)]
+    assert texts[3] == "no billable time"
+    assert texts[4] == "Missed"
+
+
+def test_demo_line_rings_and_answers(qtbot, make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    with qtbot.waitSignal(app.demo_ready, timeout=15000):
+        qtbot.mouseClick(app.window.demo_button, Qt.MouseButton.LeftButton)
+    assert not app.window.welcome.isVisible()
+    qtbot.mouseClick(app.window.call_button, Qt.MouseButton.LeftButton)
+    (view,) = app.window._views.values()
+    qtbot.waitUntil(lambda: view.connected, timeout=10000)
+    qtbot.mouseClick(view.widget.hangup_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.ended, timeout=10000)
+    # And the demo client calls us: it rings here.
+    with qtbot.waitSignal(app.window.ringing_shown, timeout=10000):
+        qtbot.mouseClick(app.window.demo_call_me_button, Qt.MouseButton.LeftButton)
+    (handle,) = app.window._incoming
+    qtbot.mouseClick(app.window._incoming[handle].decline_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: app.window._views[handle].ended, timeout=10000)
+    with app.core.store.session() as s:
+        dispositions = sorted(c.disposition for c in s.scalars(select(Call)))
+    assert dispositions == ["answered", "declined"]

@@ -42,7 +42,8 @@ def setup(data_dir: Path | None, level: int = logging.INFO, to_stderr: bool = Tr
     redact = RedactingFilter()
     if to_stderr:
         err = logging.StreamHandler()
-        err.setLevel(int(os.environ.get("SOFTCLOCK_LOG_LEVEL", level)))
+        wanted = os.environ.get("SOFTCLOCK_LOG_LEVEL", "")
+        err.setLevel(logging.getLevelNamesMapping().get(wanted.upper(), level))
         err.setFormatter(fmt)
         err.addFilter(redact)
         root.addHandler(err)

@@ -202,7 +202,8 @@ def run_gui(settings_path: Path, data_dir: Path, dial: str | None = None) -> int
     desktop = DesktopApp(settings_path, data_dir)
     app.aboutToQuit.connect(desktop.shutdown)
     desktop.window.show()
-    log.info("main window shown")
+    # Logged from the event loop's first turn, i.e. once the window is up.
+    QTimer.singleShot(0, lambda: log.info("main window shown"))
     if dial:
         QTimer.singleShot(0, lambda: desktop.window.dial(dial))
     if os.environ.get("SOFTCLOCK_QUIT_AFTER_MS"):  # used by the desktop benchmark

@@ -233,6 +233,7 @@ class MainWindow(QMainWindow):
         self.reg_label.style().unpolish(self.reg_label)
         self.reg_label.style().polish(self.reg_label)
         self.refresh_welcome()
+        log.info("registration shown: %s", event.message)
         self.registration_shown.emit(event.message)
         if event.state in (ev.RegState.REGISTERED, ev.RegState.LOCAL) and self._pending_dial:
             text, self._pending_dial = self._pending_dial, None
@@ -288,6 +289,7 @@ class MainWindow(QMainWindow):
         window.show()
         window.raise_()
         window.activateWindow()
+        log.info("ringing window shown for %s", event.call_id)
         self.ringing_shown.emit(event.call_id)
 
     def _on_call_connected(self, event: ev.CallConnected) -> None:

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install what the tests need (Debian/Ubuntu packages, a virtualenv) and run them.
+# Usage: scripts/test.sh [pytest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# Real SIP peers and servers for the end-to-end tests, Xvfb for screenshots,
+# and the X/EGL libraries Qt loads even on the offscreen platform.
+PACKAGES="kamailio kamailio-extra-modules kamailio-tls-modules sip-tester baresip
+  xvfb xauth libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
+  libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-cursor0"
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "Installing:$missing"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+PY="${PYTHON:-python3}"
+"$PY" -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
+VENV="${SOFTCLOCK_TEST_VENV:-.venv}"
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -m pip install -q -e '.[test]' >"$VENV/pip.log" 2>&1; then
+  cat "$VENV/pip.log" >&2; echo "pip install failed" >&2; exit 1
+fi
+
+export QT_QPA_PLATFORM=offscreen
+export PYTHON_KEYRING_BACKEND=tests.helpers.keyring_backend.MemoryKeyring
+exec "$VENV/bin/python" -m pytest "$@"

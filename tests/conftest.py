@@ -5,6 +5,6 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("PYTHON_KEYRING_BACKEND", "tests.helpers.keyring_backend.TestKeyring")
+os.environ.setdefault("PYTHON_KEYRING_BACKEND", "tests.helpers.keyring_backend.MemoryKeyring")
 
 from tests.helpers.sipfixtures import kamailio, kamailio_factory  # noqa: E402,F401

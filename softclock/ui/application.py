@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
 from softclock import events as ev
@@ -189,6 +191,30 @@ class DesktopApp(QObject):
         self.core.store.close()
 
 
+def _quit_on_signals(app: QApplication) -> None:
+    """SIGTERM/SIGINT quit through the event loop, so calls are hung up and saved.
+
+    Python runs signal handlers only when it gets control; the wake-up fd makes
+    the Qt loop wake at once instead of polling with a timer.
+    """
+    rsock, wsock = socket.socketpair()
+    rsock.setblocking(False)
+    wsock.setblocking(False)
+    signal.set_wakeup_fd(wsock.fileno())
+    notifier = QSocketNotifier(rsock.fileno(), QSocketNotifier.Type.Read, app)
+
+    def drain() -> None:
+        try:
+            rsock.recv(64)
+        except OSError:
+            pass
+
+    notifier.activated.connect(drain)
+    app._signal_sockets = (rsock, wsock, notifier)  # type: ignore[attr-defined]
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: app.quit())
+
+
 def run_gui(settings_path: Path, data_dir: Path, dial: str | None = None) -> int:
     """Start the desktop app; returns the process exit code."""
     from softclock.ui.ipc import send_to_running
@@ -201,6 +227,7 @@ def run_gui(settings_path: Path, data_dir: Path, dial: str | None = None) -> int
     app.setStyleSheet(_STYLE)
     desktop = DesktopApp(settings_path, data_dir)
     app.aboutToQuit.connect(desktop.shutdown)
+    _quit_on_signals(app)
     desktop.window.show()
     # Logged from the event loop's first turn, i.e. once the window is up.
     QTimer.singleShot(0, lambda: log.info("main window shown"))

@@ -1,0 +1,119 @@
+"""The ``softclock`` command as users and IT run it: real subprocesses, real store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from softclock import events as ev
+from tests.helpers import sipp
+from tests.helpers.app_process import AppProcess, cli_env, softclock
+from tests.helpers.harness import PhoneHarness
+
+
+def test_account_add_reads_the_password_from_stdin_into_the_keyring(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    result = softclock(
+        ["account", "add", "--server", "pbx.example.org:5080", "--user", "alice", "--transport", "tcp"],
+        env,
+        stdin="Sup3r-Secret\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "saved; the password is in the keyring" in result.stdout
+    settings = (tmp_path / "settings.toml").read_text()
+    assert 'server = "pbx.example.org:5080"' in settings
+    assert "Sup3r-Secret" not in settings + result.stdout + result.stderr
+    assert json.loads((tmp_path / "keyring.json").read_text()) == {"softclock\0sip:alice@pbx.example.org": "Sup3r-Secret"}
+    shown = softclock(["account", "show"], env)
+    assert shown.stdout.strip() == "alice@pbx.example.org via pbx.example.org:5080 (TCP)"
+
+
+def test_no_keyring_backend_is_a_clear_error(tmp_path: Path) -> None:
+    env = cli_env(tmp_path, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    result = softclock(["account", "add", "--server", "pbx", "--user", "alice"], env, stdin="Sup3r-Secret\n")
+    assert result.returncode == 2
+    assert "No usable keyring backend" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Sup3r-Secret" not in result.stdout + result.stderr
+    assert not (tmp_path / "settings.toml").exists()
+
+
+def test_account_add_without_a_password_says_so(tmp_path: Path) -> None:
+    result = softclock(["account", "add", "--server", "pbx", "--user", "alice"], cli_env(tmp_path), stdin="")
+    assert result.returncode == 2
+    assert "No password given" in result.stderr
+
+
+def test_matters_add_import_and_list(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    assert softclock(["matters", "add", "2024-001", "Contract review", "--client", "Acme Corp"], env).returncode == 0
+    good = tmp_path / "good.csv"
+    good.write_text("code,name,client\n2024-002,Lease dispute,Beta LLC\n2024-003,Trademark,Acme Corp\n")
+    result = softclock(["matters", "import", str(good)], env)
+    assert result.returncode == 0 and "Imported 2 matters" in result.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("2024-004,Will,Gamma\n2024-005,Trust\n")
+    result = softclock(["matters", "import", str(bad)], env)
+    assert result.returncode == 2
+    assert "line 2: expected 3 fields" in result.stderr and "nothing was imported" in result.stderr
+    listed = json.loads(softclock(["matters", "list", "--json"], env).stdout)
+    assert [m["code"] for m in listed] == ["2024-001", "2024-003", "2024-002"]
+    dup = softclock(["matters", "add", "2024-001", "Again", "--client", "Acme Corp"], env)
+    assert dup.returncode == 2 and "exists already" in dup.stderr
+
+
+def test_calls_and_entries_as_json_after_a_real_call(tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
+    phone = PhoneHarness(tmp_path / "data")
+    try:
+        phone.account(kamailio)
+        phone.registered()
+        with sipp.uas(kamailio, "bob", "bobpass", talk_ms=1000) as far:
+            phone.engine.make_call("sip:bob@sip.test")
+            phone.wait_for(ev.CallEnded)
+            assert far.wait(10) == 0
+    finally:
+        phone.close()
+    env = cli_env(tmp_path)
+    calls = json.loads(softclock(["calls", "--json"], env).stdout)
+    entries = json.loads(softclock(["entries", "--json"], env).stdout)
+    assert len(calls) == 1 and calls[0]["disposition"] == "answered" and calls[0]["direction"] == "outgoing"
+    assert len(entries) == 1 and entries[0]["status"] == "draft" and entries[0]["matter"] is None
+    assert abs(entries[0]["raw_seconds"] - 1.0) < 0.2
+    assert entries[0]["sip_call_id"] == calls[0]["sip_call_id"]
+    text = softclock(["entries"], env).stdout
+    assert "unassigned" in text and "0:00:01" in text
+
+
+def test_dial_hands_the_number_to_the_running_app(tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
+    env = cli_env(tmp_path)
+    (tmp_path / "settings.toml").write_text('[sip]\nbind_address = "127.0.0.1"\n')
+    result = softclock(
+        ["account", "add", "--server", f"127.0.0.1:{kamailio.port}", "--user", "alice", "--domain", "sip.test"],
+        env,
+        stdin="alicepass\n",
+    )
+    assert result.returncode == 0, result.stderr
+    app = AppProcess(env)
+    try:
+        app.wait_for_line("registration shown: Registered as alice@sip.test")
+        with sipp.uas(kamailio, "bob", "bobpass", talk_ms=1000) as far:
+            handed = softclock(["dial", "bob"], env)
+            assert handed.returncode == 0, handed.stderr
+            assert "running Softclock" in handed.stdout
+            assert far.wait(15) == 0
+        app.wait_for_line("ended: answered")
+    finally:
+        code = app.stop()
+    assert code == 0, "\n".join(app.lines[-20:])
+    calls = json.loads(softclock(["calls", "--json"], env).stdout)
+    assert [c["remote_uri"] for c in calls] == ["sip:bob@sip.test"]
+    assert "alicepass" not in "\n".join(app.lines)
+    log_file = tmp_path / "data" / "softclock.log"
+    assert log_file.stat().st_mode & 0o777 == 0o600
+    assert "alicepass" not in log_file.read_text()
+
+
+def test_bad_dial_string_on_the_cli(tmp_path: Path) -> None:
+    result = softclock(["dial", "not a number"], cli_env(tmp_path))
+    assert result.returncode == 2
+    assert "characters a number or SIP address cannot have" in result.stderr

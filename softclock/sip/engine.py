@@ -245,12 +245,13 @@ class SipEngine:
         try:
             if self._calls:
                 ep.hangupAllCalls()
-                with self._all_ended:
-                    self._all_ended.wait_for(lambda: not self._calls, timeout=3.0)
+                self._run_pending_until(lambda: not self._calls, timeout=3.0)
             if self._account is not None:
                 self._account.shutdown()
         except pj.Error as exc:
             log.warning("SIP shutdown: %s", exc.info())
+        # Jobs queued by late callbacks (wrapper clean-up) run now, not never.
+        self._run_pending_until(lambda: False, timeout=0.0)
         self._running.clear()
         if self._evt_thread is not None:
             self._evt_thread.join(2.0)
@@ -263,6 +264,25 @@ class SipEngine:
         log.info("SIP engine stopped")
 
     # ------------------------------------------------------------------ helpers
+
+    def _run_pending_until(self, done: Callable[[], bool], timeout: float) -> None:
+        """On the command thread during shutdown: run queued jobs until ``done()``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._calls_lock:
+                if done():
+                    return
+            try:
+                job = self._commands.get(timeout=max(0.0, min(0.05, deadline - time.monotonic())))
+            except queue.Empty:
+                if time.monotonic() >= deadline:
+                    return
+                continue
+            if job is not None:
+                try:
+                    job()
+                except Exception:
+                    log.exception("SIP job failed during shutdown")
 
     def _submit(self, job: Callable[[], None]) -> None:
         if self._stopping.is_set():
@@ -498,7 +518,10 @@ class SipEngine:
                 ),
             )
             # The wrapper must outlive this callback: drop it on the command thread.
-            self._commands.put(lambda: self._forget(call.handle))
+            # The job holds the handle, not the call, so nothing keeps a wrapper
+            # alive past libDestroy() (its destructor would then abort the process).
+            handle = call.handle
+            self._commands.put(lambda: self._forget(handle))
 
     def _forget(self, handle: int) -> None:
         with self._calls_lock:

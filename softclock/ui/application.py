@@ -10,7 +10,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
 from softclock import events as ev
@@ -143,8 +143,20 @@ class DesktopApp(QObject):
         self.core.phone.ready = True
         self.window.refresh_welcome()
 
+    def _seed_demo_matters(self) -> None:
+        """A newcomer with no matters yet gets two sample ones to pick from."""
+        from softclock.store import queries
+
+        with self.core.store.session() as s, s.begin():
+            if queries.search_matters(s, "", limit=1):
+                return
+            queries.add_matter(s, "DEMO-1", "Contract review (sample)", "Demo Client")
+            queries.add_matter(s, "DEMO-2", "Lease negotiation (sample)", "Demo Client")
+
     def _on_demo_ready(self, uri: str) -> None:
+        self._seed_demo_matters()
         host = uri.split("@", 1)[1]
+        self.window.known_names[f"demo@{host}"] = "Demo line"
         port = self.core.engine.local_port  # type: ignore[attr-defined]
         local = replace(AccountSettings(), user="you", domain=f"127.0.0.1:{port}", display_name="You")
         self.core.engine.set_account(engine_account(local, ""))  # type: ignore[attr-defined]
@@ -187,6 +199,9 @@ class DesktopApp(QObject):
         if self._server is not None:
             self._server.close()
         self.core.engine.shutdown()  # type: ignore[attr-defined]
+        # Calls hung up by the shutdown reported their end through the bridge:
+        # deliver those events now so capture records them before the store closes.
+        QCoreApplication.sendPostedEvents(self.bridge)
         self._stop_demo()
         self.core.store.close()
 

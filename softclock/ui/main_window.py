@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         self._by_call_id: dict[str, int] = {}
         self._incoming: dict[int, IncomingCallWindow] = {}
         self._pending_dial: str | None = None
+        self.known_names: dict[str, str] = {}  # bare address -> name (e.g. the demo line)
 
         self.reg_label = QLabel("No account set up")
         self.reg_label.setObjectName("regLabel")
@@ -241,7 +242,8 @@ class MainWindow(QMainWindow):
 
     def _who(self, uri: str, name: str) -> tuple[str, str | None, str]:
         number = number_from_uri(uri, self._controller.region)
-        shown = pretty(number) if number else uri.strip("<>")
+        shown = pretty(number) if number else _bare_address(uri)
+        name = name or self.known_names.get(_bare_address(uri), "")
         return (name or shown), number, (shown if name else "")
 
     def _add_view(self, handle: int, call_id: str, uri: str, name: str, incoming: bool) -> _CallView:
@@ -318,7 +320,9 @@ class MainWindow(QMainWindow):
         if disposition in ("busy", "failed", "cancelled") and event.sip_status >= 300 and not event.local_hangup:
             text = messages.call_failure(event.sip_status, event.reason)
         if view.connected:
-            text = f"{text} · {queries.fmt_duration(call.talk_seconds if call else 0.0)}"
+            talk = call.talk_seconds if call else 0.0
+            view.widget.set_elapsed(talk)
+            text = f"{text} · {queries.fmt_duration(talk)}"
         self._retire(view, text)
         if not any(v.connected and not v.ended for v in self._views.values()):
             self._ticker.stop()
@@ -355,6 +359,7 @@ class MainWindow(QMainWindow):
 
     def _open_prompt(self, view: _CallView) -> None:
         self.prompt.open_for(view.call_id, view.who, self._suggestion(view.number))
+        self._clear_finished()
 
     def _refresh_matter_label(self, view: _CallView) -> None:
         matter_id = self._capture.matter_of(view.call_id)
@@ -428,3 +433,14 @@ class MainWindow(QMainWindow):
         for window in self._incoming.values():
             window.close()
         super().closeEvent(event)
+
+
+def _bare_address(uri: str) -> str:
+    """``"X" <sip:bob@host:5060;transport=udp>`` -> ``bob@host:5060``."""
+    inner = uri
+    if "<" in inner and ">" in inner:
+        inner = inner[inner.index("<") + 1 : inner.index(">")]
+    for scheme in ("sip:", "sips:"):
+        if inner.lower().startswith(scheme):
+            inner = inner[len(scheme) :]
+    return inner.split(";", 1)[0]

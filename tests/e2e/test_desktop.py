@@ -167,3 +167,24 @@ def test_demo_line_rings_and_answers(qtbot, make_app) -> None:  # type: ignore[n
     with app.core.store.session() as s:
         dispositions = sorted(c.disposition for c in s.scalars(select(Call)))
     assert dispositions == ["answered", "declined"]
+
+
+def test_quitting_mid_call_keeps_the_call(qtbot, make_app, kamailio, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from softclock.store.db import open_store
+
+    app = make_app(_account(kamailio), "alicepass")
+    _wait_registration(qtbot, app, "Registered as alice@sip.test")
+    with sipp.uas(kamailio, "bob", "bobpass", talk_ms=30000, hangup="remote") as far:
+        app.window.dial("bob")
+        (view,) = app.window._views.values()
+        qtbot.waitUntil(lambda: view.connected, timeout=5000)
+        qtbot.waitUntil(lambda: view.widget.timer_label.text() == "0:00:01", timeout=5000)
+        app.shutdown()
+        assert far.wait(10) == 0
+    store = open_store(tmp_path / "data")
+    with store.session() as s:
+        call = s.scalars(select(Call)).one()
+        entry = s.scalars(select(TimeEntry)).one()
+    store.close()
+    assert call.disposition == "answered" and not call.recovered
+    assert entry.raw_seconds >= 1.0

@@ -155,3 +155,27 @@ def test_registrar_that_does_not_answer(phone: PhoneHarness) -> None:
     assert reg.state is ev.RegState.FAILED
     assert reg.message.startswith("Server not answering")
     assert reg.message.endswith("retrying in 30 s")
+
+
+def test_shutdown_mid_call_hangs_up_and_records_it(tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
+    """Quitting during a call sends BYE, keeps the talk time, and leaves no
+    pjsua2 wrapper alive to abort the process at a later garbage collection."""
+    import gc
+
+    phone = PhoneHarness(tmp_path / "data")
+    phone.account(kamailio)
+    phone.registered()
+    with sipp.uas(kamailio, "bob", "bobpass", talk_ms=20000, hangup="remote") as far:
+        phone.engine.make_call("sip:bob@sip.test")
+        phone.wait_for(ev.CallConnected)
+        phone.close()
+        assert far.wait(10) == 0
+    gc.collect()
+    from softclock.store.db import open_store
+
+    store = open_store(tmp_path / "data")
+    with store.session() as s:
+        call = s.scalars(select(Call)).one()
+    store.close()
+    assert call.disposition == "answered"
+    assert call.ended_utc is not None

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 
 from softclock import events as ev
+from softclock.changes import Change, ChangeKind
 from softclock.matching import number_from_uri
 from softclock.store.db import Store
 from softclock.store.models import Call, Segment, TimeEntry
@@ -44,23 +45,6 @@ class Disposition(enum.Enum):
     CANCELLED = "cancelled"
     BUSY = "busy"
     FAILED = "failed"
-
-
-class ChangeKind(enum.Enum):
-    CALL_STARTED = "call_started"
-    CALL_CONNECTED = "call_connected"
-    CALL_ENDED = "call_ended"
-    ENTRY_CHANGED = "entry_changed"
-    RECOVERED = "recovered"
-
-
-@dataclass(frozen=True)
-class Change:
-    """What capture changed: broadcast so views decide whether to refresh."""
-
-    kind: ChangeKind
-    sip_call_id: str = ""
-    entry_id: str = ""
 
 
 @dataclass

@@ -83,10 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from softclock.secrets import KeyringUnavailable
-    from softclock.settings import SettingsError
-    from softclock.store.db import StoreError
-    from softclock.store.queries import InputError
+    from softclock.errors import UserError
 
     config = paths.config_path(args.config)
     data = paths.data_dir(args.data_dir)
@@ -98,7 +95,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.command == "account":
             return _account(args, config)
         return _store_command(args, data)
-    except (KeyringUnavailable, SettingsError, StoreError, InputError) as exc:
+    except UserError as exc:
         raise UsageError(str(exc)) from None
 
 

@@ -12,13 +12,13 @@ import keyring
 import keyring.backends.fail
 import keyring.errors
 
+from softclock.errors import KeyringUnavailable
+
 log = logging.getLogger("softclock.secrets")
 
 SERVICE = "softclock"
 
 
-class KeyringUnavailable(RuntimeError):
-    """No usable keyring backend; the message tells the user what to do."""
 
 
 def _sip_key(address: str) -> str:

@@ -17,6 +17,8 @@ from typing import Any
 
 import tomli_w
 
+from softclock.errors import SettingsError
+
 log = logging.getLogger("softclock.settings")
 
 TRANSPORTS = ("udp", "tcp")
@@ -37,8 +39,6 @@ def split_host_port(value: str) -> tuple[str, int | None]:
     return host, int(port) if port else None
 
 
-class SettingsError(ValueError):
-    """The settings file cannot be used; the message says which key and why."""
 
 
 @dataclass

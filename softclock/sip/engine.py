@@ -223,16 +223,24 @@ class SipEngine:
             tcfg.publicAddress = public
         return tcfg
 
-    def _ensure_tcp(self) -> None:
-        if self._tcp_id is not None or self._ep is None:
-            return
+    def tcp_transport_config(self) -> pj.TransportConfig:
+        """The TCP transport's config: TCP_NODELAY on.
+
+        pjsip leaves Nagle on, so each request over TCP would wait ~40 ms for
+        the peer's delayed ACK (measured: 49 ms call set-up instead of 5 ms).
+        Note the field is ``sockOpts``: SWIG silently accepts a misspelt name.
+        """
         tcfg = self._transport_config(0)
-        # pjsip leaves Nagle on: each request over TCP would wait ~40 ms for an ACK.
         opts = pj.SockOptVector()
         level, name, value = _TCP_NODELAY
         opts.append(pj.SockOpt(level, name, value))
-        tcfg.sockOptParams.sockOptions = opts
-        self._tcp_id = self._ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, tcfg)
+        tcfg.sockOptParams.sockOpts = opts
+        return tcfg
+
+    def _ensure_tcp(self) -> None:
+        if self._tcp_id is not None or self._ep is None:
+            return
+        self._tcp_id = self._ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, self.tcp_transport_config())
 
     def _event_loop(self) -> None:
         assert self._ep is not None

@@ -4,29 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from softclock.errors import InputError
+from softclock.formatting import MatterRow, as_local, fmt_duration  # noqa: F401 - re-exported
 from softclock.store.models import Call, Client, Matter, TimeEntry
 
 
-class InputError(ValueError):
-    """Bad user input; the message names the field or line."""
-
-
-@dataclass(frozen=True)
-class MatterRow:
-    id: int
-    code: str
-    name: str
-    client: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.code} — {self.client}: {self.name}"
 
 
 def add_matter(session: Session, code: str, name: str, client_name: str) -> Matter:
@@ -144,16 +131,5 @@ def today_calls(session: Session, today: date | None = None) -> list[tuple[Call,
     return [(c, by_call.get(c.id, [])) for c in reversed(calls)]
 
 
-def fmt_duration(seconds: float) -> str:
-    total = int(seconds)
-    return f"{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
-
-
 def utc_naive(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
-def as_local(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC).astimezone()

@@ -7,16 +7,16 @@ import os
 import signal
 import socket
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier, QThread, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
 from softclock import events as ev
-from softclock import secrets
-from softclock.app import Core, build_core, engine_account
-from softclock.capture import Change
+from softclock.changes import Change
 from softclock.logs import register_secret
 from softclock.paths import runtime_socket_name
 from softclock.settings import AccountSettings, save
@@ -25,6 +25,9 @@ from softclock.ui.account_dialog import AccountDialog
 from softclock.ui.bridge import EventBridge
 from softclock.ui.ipc import InstanceServer
 from softclock.ui.main_window import MainWindow
+
+if TYPE_CHECKING:
+    from softclock.app import Core
 
 log = logging.getLogger("softclock.ui")
 
@@ -45,36 +48,83 @@ _STYLE = """
 class DesktopApp(QObject):
     """Owns the core services and the windows; implements the window's Controller.
 
+    The window is built first; the core (store, migrations, keyring, SIP
+    engine: most of the start-up cost is importing SQLAlchemy and pjsua2) is
+    built either at once (``background=False``, for tests) or on a helper
+    thread while the window is already on screen.
+
     Signals:
+        core_ready(): the services are attached to the window.
         demo_ready(str): the demo line's SIP URI, once it answers.
     """
 
+    core_ready = Signal()
     demo_ready = Signal(str)
 
-    def __init__(self, settings_path: Path, data_dir: Path, listen: bool = True) -> None:
+    def __init__(self, settings_path: Path, data_dir: Path, listen: bool = True, background: bool = False) -> None:
         super().__init__()
+        self._settings_path = settings_path
+        self._data_dir = data_dir
         self.bridge = EventBridge(self)
-        self._window: MainWindow | None = None
         self._demo: DemoLine | None = None
-        self.core: Core = build_core(settings_path, data_dir, self.bridge.sink, self._on_capture_changed)
-        self.window = MainWindow(self, self.core.phone, self.core.store, self.core.capture)
-        self._window = self.window
+        self.core: Core | None = None
+        self.window = MainWindow(self)
         self._server: InstanceServer | None = None
         if listen:
             self._server = InstanceServer(runtime_socket_name(data_dir), self)
             self._server.dial_requested.connect(self._on_server_dial_requested)
             self._server.show_requested.connect(self._on_server_show_requested)
         self._connect_signals()
-        self._start_account()
+        if background:
+            threading.Thread(target=self._build_in_background, name="start-up", daemon=True).start()
+        else:
+            self._attach(*self._build())
 
     def _connect_signals(self) -> None:
         self.bridge.event_arrived.connect(self._on_bridge_event_arrived)
+
+    def _build(self) -> tuple[Core, str | None, str]:
+        """Build the core; returns it, the SIP password (if any) and a problem sentence."""
+        from softclock import secrets
+        from softclock.app import build_core
+
+        core = build_core(self._settings_path, self._data_dir, self.bridge.sink, self._on_capture_changed)
+        account = core.settings.account
+        if not account.configured:
+            return core, None, ""
+        try:
+            password = secrets.get_sip_password(account.address)
+        except secrets.KeyringUnavailable as exc:
+            return core, None, str(exc)
+        if password is None:
+            return core, None, f"No password for {account.address} in the keyring: open Account… to enter it."
+        return core, password, ""
+
+    def _build_in_background(self) -> None:
+        try:
+            result = self._build()
+        except Exception as exc:  # StoreError, SettingsError, engine start-up: shown, and logged
+            log.exception("start-up failed")
+            text = str(exc)
+            self.bridge.run_on_main(lambda: self.window.reg_label.setText(f"Softclock could not start: {text}"))
+            return
+        self.bridge.run_on_main(lambda: self._attach(*result))
+
+    def _attach(self, core: Core, password: str | None, problem: str) -> None:
+        self.core = core
+        self.window.attach(core.phone, core.store, core.capture)
+        if password is not None:
+            register_secret(password)
+            self._register(core.settings.account, password)
+        elif problem:
+            self.window.reg_label.setText(problem)
+        self.core_ready.emit()
 
     # ------------------------------------------------------------------ Controller
 
     @property
     def account_configured(self) -> bool:
-        return self.core.settings.account.configured
+        return self.core is not None and self.core.settings.account.configured
 
     @property
     def demo_running(self) -> bool:
@@ -82,9 +132,13 @@ class DesktopApp(QObject):
 
     @property
     def region(self) -> str:
-        return self.core.settings.billing.default_region
+        return self.core.settings.billing.default_region if self.core is not None else "US"
 
     def open_account_setup(self, parent: QWidget) -> None:
+        from softclock import secrets
+
+        if self.core is None:
+            return
         dialog = AccountDialog(self.core.settings.account, parent)
         while dialog.exec():
             try:
@@ -96,6 +150,9 @@ class DesktopApp(QObject):
 
     def apply_account(self, account: AccountSettings, password: str) -> None:
         """Store the password in the keyring, save the settings, register."""
+        from softclock import secrets
+
+        assert self.core is not None
         secrets.set_sip_password(account.address, password)
         register_secret(password)
         self.core.settings.account = account
@@ -104,7 +161,7 @@ class DesktopApp(QObject):
         self._register(account, password)
 
     def start_demo(self) -> None:
-        if self.demo_running:
+        if self.demo_running or self.core is None:
             return
         self._demo = DemoLine(
             on_ready=lambda uri: self.bridge.run_on_main(lambda: self._on_demo_ready(uri)),
@@ -114,31 +171,15 @@ class DesktopApp(QObject):
         self._demo.start()
 
     def demo_call_me(self) -> None:
-        if self._demo is not None and self._demo.running:
+        if self.core is not None and self._demo is not None and self._demo.running:
             port = self.core.engine.local_port  # type: ignore[attr-defined]
             self._demo.call_me(f"sip:you@127.0.0.1:{port}")
 
     # ------------------------------------------------------------------ internals
 
-    def _start_account(self) -> None:
-        account = self.core.settings.account
-        if not account.configured:
-            return
-        try:
-            password = secrets.get_sip_password(account.address)
-        except secrets.KeyringUnavailable as exc:
-            self.window.reg_label.setText(str(exc))
-            return
-        if password is None:
-            self.window.reg_label.setText(
-                f"No password for {account.address} in the keyring: open Account… to enter it."
-            )
-            return
-        register_secret(password)
-        self._register(account, password)
-
     def _register(self, account: AccountSettings, password: str) -> None:
-        self.core.engine.set_account(engine_account(account, password))  # type: ignore[attr-defined]
+        assert self.core is not None
+        self.core.engine.set_account(_engine_account(account, password))  # type: ignore[attr-defined]
         self.core.phone.domain = account.sip_domain
         self.core.phone.ready = True
         self.window.refresh_welcome()
@@ -147,6 +188,7 @@ class DesktopApp(QObject):
         """A newcomer with no matters yet gets two sample ones to pick from."""
         from softclock.store import queries
 
+        assert self.core is not None
         with self.core.store.session() as s, s.begin():
             if queries.search_matters(s, "", limit=1):
                 return
@@ -154,12 +196,13 @@ class DesktopApp(QObject):
             queries.add_matter(s, "DEMO-2", "Lease negotiation (sample)", "Demo Client")
 
     def _on_demo_ready(self, uri: str) -> None:
+        assert self.core is not None
         self._seed_demo_matters()
         host = uri.split("@", 1)[1]
         self.window.known_names[f"demo@{host}"] = "Demo line"
         port = self.core.engine.local_port  # type: ignore[attr-defined]
         local = replace(AccountSettings(), user="you", domain=f"127.0.0.1:{port}", display_name="You")
-        self.core.engine.set_account(engine_account(local, ""))  # type: ignore[attr-defined]
+        self.core.engine.set_account(_engine_account(local, ""))  # type: ignore[attr-defined]
         self.core.phone.domain = host
         self.core.phone.ready = True
         self.window.demo_button.setEnabled(True)
@@ -174,6 +217,8 @@ class DesktopApp(QObject):
             self._demo = None
 
     def _on_bridge_event_arrived(self, event: ev.Event) -> None:
+        if self.core is None:
+            return
         try:
             self.core.capture.handle(event)
         except Exception:
@@ -182,8 +227,11 @@ class DesktopApp(QObject):
         self.window.on_sip_event(event)
 
     def _on_capture_changed(self, change: Change) -> None:
-        if self._window is not None:
-            self._window.on_capture_changed(change)
+        if QThread.currentThread() is not self.thread():
+            # Crash recovery runs on the start-up thread.
+            self.bridge.run_on_main(lambda: self.window.on_capture_changed(change))
+            return
+        self.window.on_capture_changed(change)
 
     def _on_server_dial_requested(self, uri: str) -> None:
         self._on_server_show_requested()
@@ -198,6 +246,8 @@ class DesktopApp(QObject):
         """Stop everything in order: calls, engine, demo, store."""
         if self._server is not None:
             self._server.close()
+        if self.core is None:
+            return
         self.core.engine.shutdown()  # type: ignore[attr-defined]
         # Calls hung up by the shutdown reported their end through the bridge:
         # deliver those events now so capture records them before the store closes.
@@ -240,14 +290,20 @@ def run_gui(settings_path: Path, data_dir: Path, dial: str | None = None) -> int
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("Softclock")
     app.setStyleSheet(_STYLE)
-    desktop = DesktopApp(settings_path, data_dir)
+    desktop = DesktopApp(settings_path, data_dir, background=True)
     app.aboutToQuit.connect(desktop.shutdown)
     _quit_on_signals(app)
     desktop.window.show()
     # Logged from the event loop's first turn, i.e. once the window is up.
     QTimer.singleShot(0, lambda: log.info("main window shown"))
     if dial:
-        QTimer.singleShot(0, lambda: desktop.window.dial(dial))
+        desktop.window.dial(dial)  # placed once the account is ready
     if os.environ.get("SOFTCLOCK_QUIT_AFTER_MS"):  # used by the desktop benchmark
         QTimer.singleShot(int(os.environ["SOFTCLOCK_QUIT_AFTER_MS"]), app.quit)
     return int(app.exec())
+
+
+def _engine_account(account: AccountSettings, password: str) -> object:
+    from softclock.app import engine_account
+
+    return engine_account(account, password)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from softclock.store.queries import fmt_duration
+from softclock.formatting import fmt_duration
 
 
 class CallWidget(QFrame):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
@@ -21,17 +21,19 @@ from PySide6.QtWidgets import (
 )
 
 from softclock import events as ev
-from softclock.capture import Capture, Change, ChangeKind
+from softclock.changes import Change, ChangeKind
 from softclock.dialing import DialError, display_name
-from softclock.matching import number_from_uri, pretty, suggest_matter
+from softclock.formatting import MatterRow, fmt_duration
 from softclock.phone import Phone
 from softclock.sip import messages
-from softclock.store import queries
-from softclock.store.db import Store
 from softclock.ui.call_widget import CallWidget
 from softclock.ui.incoming import IncomingCallWindow
 from softclock.ui.matter_prompt import MatterPrompt
 from softclock.ui.today import TodayList
+
+if TYPE_CHECKING:  # the store and capture pull in SQLAlchemy: loaded after the window shows
+    from softclock.capture import Capture
+    from softclock.store.db import Store
 
 log = logging.getLogger("softclock.ui")
 
@@ -82,14 +84,14 @@ class MainWindow(QMainWindow):
     ringing_shown = Signal(str)
     registration_shown = Signal(str)
 
-    def __init__(self, controller: Controller, phone: Phone, store: Store, capture: Capture) -> None:
+    def __init__(self, controller: Controller) -> None:
         super().__init__()
         self.setWindowTitle("Softclock")
         self.setObjectName("mainWindow")
         self._controller = controller
-        self._phone = phone
-        self._store = store
-        self._capture = capture
+        self._phone: Phone | None = None
+        self._store: Store | None = None
+        self._capture: Capture | None = None
         self._views: dict[int, _CallView] = {}  # by engine handle
         self._by_call_id: dict[str, int] = {}
         self._incoming: dict[int, IncomingCallWindow] = {}
@@ -164,8 +166,23 @@ class MainWindow(QMainWindow):
         self._ticker = QTimer(self)
         self._ticker.setInterval(1000)
         self._connect_signals()
+        self.reg_label.setText("Starting…")
+        self.setup_button.setEnabled(False)
+        self.demo_button.setEnabled(False)
+
+    def attach(self, phone: Phone, store: Store, capture: Capture) -> None:
+        """Hand over the services once they are up (the window shows before)."""
+        self._phone = phone
+        self._store = store
+        self._capture = capture
+        self.reg_label.setText("No account set up")
+        self.setup_button.setEnabled(True)
+        self.demo_button.setEnabled(True)
         self.refresh_welcome()
         self.refresh_today()
+        if self._pending_dial and phone.ready:
+            text, self._pending_dial = self._pending_dial, None
+            self.dial(text)
 
     def _connect_signals(self) -> None:
         self.call_button.clicked.connect(self._on_call_button_clicked)
@@ -186,13 +203,17 @@ class MainWindow(QMainWindow):
         self.demo_call_me_button.setVisible(self._controller.demo_running)
 
     def refresh_today(self) -> None:
+        if self._store is None:
+            return
+        from softclock.store import queries
+
         with self._store.session() as s:
             rows = queries.today_calls(s)
             self.today.show_rows(rows)
 
     def dial(self, text: str) -> None:
         """Dial ``text`` now, or as soon as an account is ready."""
-        if not self._phone.ready:
+        if self._phone is None or not self._phone.ready:
             self._pending_dial = text
             self.dial_edit.setText(text)
             self.dial_error.setText("The call will be placed as soon as the account is ready.")
@@ -241,6 +262,8 @@ class MainWindow(QMainWindow):
             self.dial(text)
 
     def _who(self, uri: str, name: str) -> tuple[str, str | None, str]:
+        from softclock.matching import number_from_uri, pretty
+
         number = number_from_uri(uri, self._controller.region)
         shown = pretty(number) if number else _bare_address(uri)
         name = name or self.known_names.get(_bare_address(uri), "")
@@ -313,6 +336,9 @@ class MainWindow(QMainWindow):
         if view is None:
             return
         self._close_incoming(event.handle)
+        from softclock.store import queries
+
+        assert self._store is not None
         with self._store.session() as s:
             call = queries.call_by_sip_id(s, event.call_id)
         disposition = call.disposition if call else "answered"
@@ -322,7 +348,7 @@ class MainWindow(QMainWindow):
         if view.connected:
             talk = call.talk_seconds if call else 0.0
             view.widget.set_elapsed(talk)
-            text = f"{text} · {queries.fmt_duration(talk)}"
+            text = f"{text} · {fmt_duration(talk)}"
         self._retire(view, text)
         if not any(v.connected and not v.ended for v in self._views.values()):
             self._ticker.stop()
@@ -348,11 +374,20 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ matter
 
-    def _search_matters(self, text: str) -> list[queries.MatterRow]:
+    def _search_matters(self, text: str) -> list[MatterRow]:
+        from softclock.store import queries
+
+        if self._store is None:
+            return []
         with self._store.session() as s:
             return queries.search_matters(s, text)
 
-    def _suggestion(self, number: str | None) -> queries.MatterRow | None:
+    def _suggestion(self, number: str | None) -> MatterRow | None:
+        from softclock.matching import suggest_matter
+        from softclock.store import queries
+
+        if self._store is None:
+            return None
         with self._store.session() as s:
             matter = suggest_matter(s, number)
             return queries.matter_row(s, matter.id) if matter else None
@@ -362,6 +397,9 @@ class MainWindow(QMainWindow):
         self._clear_finished()
 
     def _refresh_matter_label(self, view: _CallView) -> None:
+        from softclock.store import queries
+
+        assert self._capture is not None and self._store is not None
         matter_id = self._capture.matter_of(view.call_id)
         if matter_id is None:
             return
@@ -371,6 +409,9 @@ class MainWindow(QMainWindow):
             view.widget.set_matter(row.label)
 
     def _on_prompt_matter_chosen(self, call_id: str, matter_id: object) -> None:
+        from softclock.store import queries
+
+        assert self._capture is not None and self._store is not None
         self._capture.assign_matter(call_id, matter_id if isinstance(matter_id, int) else None)
         handle = self._by_call_id.get(call_id)
         view = self._views.get(handle) if handle is not None else None
@@ -393,6 +434,9 @@ class MainWindow(QMainWindow):
     def _on_call_button_clicked(self) -> None:
         text = self.dial_edit.text()
         self.dial_error.setText("")
+        if self._phone is None:
+            self.dial(text)
+            return
         try:
             handle, uri = self._phone.dial(text)
         except DialError as exc:
@@ -402,15 +446,18 @@ class MainWindow(QMainWindow):
         self.dial_edit.clear()
 
     def _on_call_hangup_clicked(self, handle: int) -> None:
-        self._phone.hangup(handle)
+        if self._phone is not None:
+            self._phone.hangup(handle)
 
     def _on_answer_clicked(self, handle: int) -> None:
         self._close_incoming(handle)
-        self._phone.answer(handle)
+        if self._phone is not None:
+            self._phone.answer(handle)
 
     def _on_decline_clicked(self, handle: int) -> None:
         self._close_incoming(handle)
-        self._phone.decline(handle, busy=True)
+        if self._phone is not None:
+            self._phone.decline(handle, busy=True)
 
     def _on_account_button_clicked(self) -> None:
         self._controller.open_account_setup(self)
@@ -424,6 +471,8 @@ class MainWindow(QMainWindow):
         self._controller.demo_call_me()
 
     def _on_ticker_timeout(self) -> None:
+        if self._capture is None:
+            return
         for view in self._views.values():
             if view.connected and not view.ended:
                 view.widget.set_elapsed(self._capture.talk_seconds(view.call_id))

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from softclock.store.queries import MatterRow
+from softclock.formatting import MatterRow
 
 Search = Callable[[str], list[MatterRow]]
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
-from softclock.matching import pretty
-from softclock.store.models import Call, TimeEntry
-from softclock.store.queries import as_local, fmt_duration
+from softclock.formatting import as_local, fmt_duration
+
+if TYPE_CHECKING:
+    from softclock.store.models import Call, TimeEntry
 
 _DISPOSITIONS = {
     "answered": "",
@@ -34,6 +37,8 @@ class TodayList(QTreeWidget):
         self.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
 
     def show_rows(self, rows: list[tuple[Call, list[TimeEntry]]]) -> None:
+        from softclock.matching import pretty
+
         self.clear()
         for call, entries in rows:
             who = call.display_name or pretty(call.remote_number) or call.remote_uri

@@ -179,3 +179,15 @@ def test_shutdown_mid_call_hangs_up_and_records_it(tmp_path: Path, kamailio) -> 
     store.close()
     assert call.disposition == "answered"
     assert call.ended_utc is not None
+
+
+def test_registers_and_calls_over_tcp(phone: PhoneHarness, kamailio) -> None:  # type: ignore[no-untyped-def]
+    phone.account(kamailio, transport="tcp")
+    assert phone.registered().state is ev.RegState.REGISTERED
+    with sipp.uas(kamailio, "bob", "bobpass", talk_ms=1000) as far:
+        phone.engine.make_call("sip:bob@sip.test")
+        phone.wait_for(ev.CallConnected)
+        phone.wait_for(ev.CallEnded)
+        assert far.wait(10) == 0
+    (entry,) = _entries(phone)
+    assert entry.raw_seconds == pytest.approx(1.0, abs=0.2)

@@ -64,3 +64,33 @@ def test_duplicate_matter_in_file_is_named() -> None:
     with store.session() as s:
         with pytest.raises(queries.InputError, match="line 2: matter M-1 appears twice"):
             queries.import_matters(s, "M-1,a,b\nM-1,c,d\n")
+
+
+def test_schema_head_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from softclock.store.db import SCHEMA_HEAD, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == SCHEMA_HEAD
+
+
+def _schema(engine) -> dict[str, tuple[set[str], set[str]]]:  # type: ignore[no-untyped-def]
+    insp = inspect(engine)
+    return {
+        t: ({c["name"] for c in insp.get_columns(t)}, {i["name"] for i in insp.get_indexes(t)})
+        for t in insp.get_table_names()
+    }
+
+
+def test_new_store_fast_path_equals_running_every_migration(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine
+
+    from softclock.store.db import run_migrations
+
+    fast = open_store(tmp_path / "fast")
+    migrated = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+    run_migrations(migrated)
+    assert _schema(fast.engine) == _schema(migrated)
+    with fast.engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+    fast.close()

@@ -423,7 +423,8 @@ class SipEngine:
             state = ev.RegState.FAILED
             retry = None if code in (401, 403, 407) else cfg.retry_interval_s
         mono, utc = _now()
-        text = messages.registration(code, reason, cfg.address, bool(info.regIsActive), retry)
+        host = cfg.server.rsplit(":", 1)[0] if cfg.server.count(":") == 1 else cfg.server
+        text = messages.registration(code, reason, cfg.address, bool(info.regIsActive), retry, host)
         log.info("registration %s: %d %s", cfg.address, code, reason)
         self._emit(ev.RegistrationChanged(mono, utc, state, cfg.address, code, reason, text, retry))
 
@@ -458,7 +459,9 @@ class SipEngine:
             with self._calls_lock:
                 self._calls.pop(handle, None)
                 self._all_ended.notify_all()
-            self._fail(handle, uri, messages.call_failure(int(exc.status) if exc.status < 1000 else 503, exc.reason))
+            host = uri.split("@", 1)[-1].split(";", 1)[0]
+            code = int(exc.status) if exc.status < 1000 else 503
+            self._fail(handle, uri, messages.call_failure(code, exc.reason, host))
             log.info("makeCall to %s failed: %s", uri, exc.info())
             return
         mono, utc = _now()

@@ -28,21 +28,27 @@ _CALL = {
 }
 
 
-def call_failure(code: int, reason: str = "") -> str:
+def _is_dns_failure(code: int, reason: str) -> bool:
+    low = reason.lower()
+    return "eresolve" in low or "resolve" in low or "gethostbyname" in low or "getaddrinfo" in low or "dns" in low
+
+
+def call_failure(code: int, reason: str = "", host: str = "") -> str:
     """A sentence for a call that ended without being answered."""
+    if _is_dns_failure(code, reason):
+        return f"Unknown host: {host or 'the server name'} could not be found (DNS lookup failed)."
     if code in _CALL:
         text = _CALL[code]
     elif 400 <= code < 700:
         text = f"The call failed: {reason or 'error'} ({code})."
     else:
         text = f"The call ended: {reason or 'unknown reason'} ({code})."
-    low = reason.lower()
-    if "dns" in low or "resolve" in low or "not found" in low and code == 502:
-        text = f"Unknown host: the server name could not be resolved ({code} {reason})."
     return text
 
 
-def registration(code: int, reason: str, address: str, active: bool, retry_in_s: int | None) -> str:
+def registration(
+    code: int, reason: str, address: str, active: bool, retry_in_s: int | None, server: str = ""
+) -> str:
     """A sentence for the registration state after a REGISTER exchange."""
     if active and 200 <= code < 300:
         return f"Registered as {address}"
@@ -50,12 +56,12 @@ def registration(code: int, reason: str, address: str, active: bool, retry_in_s:
         return f"Wrong username or password ({code})"
     retry = f", retrying in {retry_in_s} s" if retry_in_s else ""
     low = reason.lower()
+    if _is_dns_failure(code, reason):
+        return f"Unknown server host {server or ''} (DNS lookup failed){retry}".replace("host  (", "host (")
     if code in (408, 0) or "timeout" in low or "timed out" in low:
         return f"Server not answering{retry}"
     if code == 503 and ("refused" in low or "transport" in low or "connect" in low or "unreachable" in low):
         return f"Server not answering ({reason}){retry}"
-    if code == 502 or "resolve" in low or "dns" in low or "getaddrinfo" in low:
-        return f"Unknown server host ({reason}){retry}"
     if code == 404:
         return f"Unknown account on this server (404){retry}"
     if 200 <= code < 300:

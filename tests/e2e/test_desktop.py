@@ -188,3 +188,42 @@ def test_quitting_mid_call_keeps_the_call(qtbot, make_app, kamailio, tmp_path: P
     store.close()
     assert call.disposition == "answered" and not call.recovered
     assert entry.raw_seconds >= 1.0
+
+
+def test_account_setup_without_a_keyring_says_so_and_saves_nothing(qtbot, make_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import keyring
+    import keyring.backends.fail
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from softclock.ui.account_dialog import AccountDialog
+
+    app = make_app()
+    seen: list[str] = []
+
+    def fill() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, AccountDialog)
+        dialog.server_edit.setText("pbx.example.org")
+        dialog.user_edit.setText("alice")
+        dialog.password_edit.setText("Sup3r-Secret")
+        QTimer.singleShot(0, read_error)
+        qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Save), Qt.MouseButton.LeftButton)
+
+    def read_error() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, AccountDialog)
+        seen.append(dialog.error_label.text())
+        dialog.reject()
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    try:
+        QTimer.singleShot(0, fill)
+        app.open_account_setup(app.window)
+    finally:
+        keyring.set_keyring(previous)
+    assert seen and seen[0].startswith("No usable keyring backend")
+    assert "Sup3r-Secret" not in (tmp_path / "settings.toml").read_text()
+    assert 'server = ""' in (tmp_path / "settings.toml").read_text()
+    assert not app.account_configured

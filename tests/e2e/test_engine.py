@@ -191,3 +191,22 @@ def test_registers_and_calls_over_tcp(phone: PhoneHarness, kamailio) -> None:  #
         assert far.wait(10) == 0
     (entry,) = _entries(phone)
     assert entry.raw_seconds == pytest.approx(1.0, abs=0.2)
+
+
+def test_registrar_that_swallows_udp_times_out_in_words(phone: PhoneHarness) -> None:
+    """A registrar that receives but never answers: pjsip's timer B (32 s) fires."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+
+        class Silent:
+            domain = "sip.test"
+            host = "127.0.0.1"
+            port = silent.getsockname()[1]
+
+        phone.account(Silent())
+        reg = phone.registered(timeout=45)
+        received, _ = silent.recvfrom(65535)
+    assert received.startswith(b"REGISTER ")
+    assert reg.state is ev.RegState.FAILED
+    assert reg.code == 408
+    assert reg.message == "Server not answering, retrying in 30 s"

@@ -24,8 +24,10 @@ def test_connection_refused_is_server_not_answering() -> None:
 
 
 def test_dns_failure_is_unknown_host() -> None:
-    text = messages.registration(502, "Unable to resolve", "a@b", False, 30)
-    assert text.startswith("Unknown server host")
+    text = messages.registration(502, "gethostbyname() has returned error (PJ_ERESOLVE)", "a@b", False, 30, "pbx.x")
+    assert text == "Unknown server host pbx.x (DNS lookup failed), retrying in 30 s"
+    call = messages.call_failure(503, "gethostbyname() has returned error (PJ_ERESOLVE)", "other.x")
+    assert call == "Unknown host: other.x could not be found (DNS lookup failed)."
 
 
 @pytest.mark.parametrize(

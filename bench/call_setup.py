@@ -70,7 +70,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.helpers.kamailio import HOST, Kamailio, free_udp_port, kamailio_binary  # noqa: E402
-from tests.helpers.sipp import _free_media_port, register, sipp_binary, unregister  # noqa: E402
+from tests.helpers.sipp import _free_media_port, _udp_port_in_use, register, sipp_binary, unregister  # noqa: E402
 
 SCENARIOS = BENCH / "scenarios"
 REMOTE_BYE = SCENARIOS / "uas_multi_remote_bye.xml"
@@ -193,17 +193,6 @@ def _on_signal(signum: int, _frame: object) -> None:
 # ---------------------------------------------------------------- sipp, many calls
 
 
-def _udp_port_taken(port: int) -> bool:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind((HOST, port))
-        return False
-    except OSError:
-        return True
-    finally:
-        s.close()
-
-
 class MultiUas:
     """One sipp process registered as bob that answers ``calls`` sequential calls."""
 
@@ -245,7 +234,7 @@ class MultiUas:
             with open(self.stdout_log, "wb") as out:
                 self.proc = CHILDREN.spawn(self.cmd, stdout=out, stderr=subprocess.STDOUT, cwd=str(self.dir))
             deadline = time.monotonic() + 5
-            while not _udp_port_taken(self.local_port):
+            while not _udp_port_in_use(self.local_port):
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"sipp did not start: {self.stdout_log.read_text(errors='replace')}")
                 time.sleep(0.005)

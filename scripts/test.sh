@@ -4,23 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+. scripts/apt-ensure.sh
 
 # Real SIP peers and servers for the end-to-end tests, Xvfb for screenshots,
-# and the X/EGL libraries Qt loads even on the offscreen platform.
-PACKAGES="kamailio kamailio-extra-modules kamailio-tls-modules sip-tester baresip
+# the X/EGL libraries Qt loads even on the offscreen platform, iproute2 for the
+# loopback-only network namespace of the unknown-host test.
+PACKAGES="python3-venv iproute2 kamailio kamailio-extra-modules kamailio-tls-modules sip-tester baresip
   xvfb xauth libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
   libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-cursor0"
-missing=""
-for p in $PACKAGES; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-  echo "Installing:$missing"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
-fi
+apt_ensure $PACKAGES
 
 PY="${PYTHON:-python3}"
 "$PY" -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'

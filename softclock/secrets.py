@@ -7,6 +7,7 @@ Errors raised here never contain a password.
 from __future__ import annotations
 
 import logging
+import os
 
 import keyring
 import keyring.backends.fail
@@ -26,7 +27,13 @@ def _sip_key(address: str) -> str:
 
 
 def _backend() -> keyring.backend.KeyringBackend:
-    backend = keyring.get_keyring()
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:  # keyring raises ValueError/ImportError for a bad PYTHON_KEYRING_BACKEND
+        chosen = os.environ.get("PYTHON_KEYRING_BACKEND", "")
+        raise KeyringUnavailable(
+            f"The keyring backend could not be loaded (PYTHON_KEYRING_BACKEND={chosen!r}): {type(exc).__name__}."
+        ) from None
     if isinstance(backend, keyring.backends.fail.Keyring):
         raise KeyringUnavailable(
             "No usable keyring backend to keep the password in. Install and unlock a "

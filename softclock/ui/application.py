@@ -96,6 +96,10 @@ class DesktopApp(QObject):
             password = secrets.get_sip_password(account.address)
         except secrets.KeyringUnavailable as exc:
             return core, None, str(exc)
+        except Exception:
+            # A keyring backend bug must not keep the phone from starting.
+            log.exception("reading the keyring failed")
+            return core, None, "The keyring could not be read (details in the log): open Account… to retry."
         if password is None:
             return core, None, f"No password for {account.address} in the keyring: open Account… to enter it."
         return core, password, ""

@@ -24,3 +24,15 @@ def test_no_backend_is_a_clear_error_without_the_password() -> None:
         assert info.value.__cause__ is None
     finally:
         keyring.set_keyring(MemoryKeyring())
+
+
+def test_a_broken_backend_choice_is_a_clear_error(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import keyring.core
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "no.such.Backend")
+    monkeypatch.setattr(keyring.core, "_keyring_backend", None)
+    try:
+        with pytest.raises(secrets.KeyringUnavailable, match="could not be loaded"):
+            secrets.get_sip_password("alice@sip.test")
+    finally:
+        keyring.set_keyring(MemoryKeyring())

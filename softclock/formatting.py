@@ -29,3 +29,14 @@ def as_local(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC).astimezone()
+
+
+def bare_address(uri: str) -> str:
+    """``"X" <sip:bob@host:5060;transport=udp>`` -> ``bob@host:5060``."""
+    inner = uri
+    if "<" in inner and ">" in inner:
+        inner = inner[inner.index("<") + 1 : inner.index(">")]
+    for scheme in ("sip:", "sips:"):
+        if inner.lower().startswith(scheme):
+            inner = inner[len(scheme) :]
+    return inner.split(";", 1)[0]

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from softclock import events as ev
 from softclock.changes import Change, ChangeKind
 from softclock.dialing import DialError, display_name
-from softclock.formatting import MatterRow, fmt_duration
+from softclock.formatting import MatterRow, bare_address, fmt_duration
 from softclock.phone import Phone
 from softclock.sip import messages
 from softclock.ui.call_widget import CallWidget
@@ -132,7 +132,7 @@ class MainWindow(QMainWindow):
         self.calls_box = QVBoxLayout()
         self.calls_box.addStretch(1)
         self.prompt = MatterPrompt(self._search_matters)
-        self.today = TodayList()
+        self.today = TodayList(self.known_names)
         today_title = QLabel("Today")
         today_title.setObjectName("sectionTitle")
 
@@ -265,8 +265,8 @@ class MainWindow(QMainWindow):
         from softclock.matching import number_from_uri, pretty
 
         number = number_from_uri(uri, self._controller.region)
-        shown = pretty(number) if number else _bare_address(uri)
-        name = name or self.known_names.get(_bare_address(uri), "")
+        shown = pretty(number) if number else bare_address(uri)
+        name = name or self.known_names.get(bare_address(uri), "")
         return (name or shown), number, (shown if name else "")
 
     def _add_view(self, handle: int, call_id: str, uri: str, name: str, incoming: bool) -> _CallView:
@@ -483,13 +483,3 @@ class MainWindow(QMainWindow):
             window.close()
         super().closeEvent(event)
 
-
-def _bare_address(uri: str) -> str:
-    """``"X" <sip:bob@host:5060;transport=udp>`` -> ``bob@host:5060``."""
-    inner = uri
-    if "<" in inner and ">" in inner:
-        inner = inner[inner.index("<") + 1 : inner.index(">")]
-    for scheme in ("sip:", "sips:"):
-        if inner.lower().startswith(scheme):
-            inner = inner[len(scheme) :]
-    return inner.split(";", 1)[0]

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
-from softclock.formatting import as_local, fmt_duration
+from softclock.formatting import as_local, bare_address, fmt_duration
 
 if TYPE_CHECKING:
     from softclock.store.models import Call, TimeEntry
@@ -27,8 +27,9 @@ COLUMNS = ("Start", "Who", "Matter", "Duration", "Status")
 class TodayList(QTreeWidget):
     """A row per call today; answered calls show their draft entry."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, known_names: dict[str, str] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._names = known_names if known_names is not None else {}
         self.setObjectName("todayList")
         self.setColumnCount(len(COLUMNS))
         self.setHeaderLabels(list(COLUMNS))
@@ -41,7 +42,8 @@ class TodayList(QTreeWidget):
 
         self.clear()
         for call, entries in rows:
-            who = call.display_name or pretty(call.remote_number) or call.remote_uri
+            bare = bare_address(call.remote_uri)
+            who = call.display_name or pretty(call.remote_number) or self._names.get(bare, bare)
             arrow = "→ " if call.direction == "outgoing" else "← "
             status = _DISPOSITIONS.get(call.disposition, call.disposition)
             if call.recovered:

@@ -49,3 +49,10 @@ def test_uri_parts() -> None:
     assert display_name(addr) == "Pat Caller"
     assert uri_user("sip:bob@x") == "bob"
     assert display_name("sip:bob@x") == ""
+
+
+def test_bare_address() -> None:
+    from softclock.formatting import bare_address
+
+    assert bare_address('"X" <sip:bob@host:5060;transport=udp>') == "bob@host:5060"
+    assert bare_address("sips:alice@example.org") == "alice@example.org"

@@ -60,6 +60,8 @@ class _Live:
     matter_chosen: bool = False
     entry_id: str | None = None
     segment_id: int | None = None
+    hold_started: float | None = None
+    hold_seconds: float = 0.0
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -136,6 +138,20 @@ class Capture:
                 live.hangup_mono = event.mono
         elif isinstance(event, ev.CallEnded):
             self._ended(event)
+        elif isinstance(event, ev.CallHoldChanged):
+            self._hold_changed(event)
+
+    def _hold_changed(self, event: ev.CallHoldChanged) -> None:
+        # Held time is recorded on the call; whether it bills is firm policy.
+        live = self._live.get(event.call_id)
+        if live is None:
+            return
+        if event.hold is ev.HoldState.NONE:
+            if live.hold_started is not None:
+                live.hold_seconds += event.mono - live.hold_started
+                live.hold_started = None
+        elif live.hold_started is None:
+            live.hold_started = event.mono
 
     def _start(self, event: ev.CallStarted | ev.CallRinging, direction: ev.Direction, uri: str, name: str) -> None:
         if event.call_id in self._live:
@@ -233,6 +249,8 @@ class Capture:
                     talk,
                     event.connect_duration_s,
                 )
+        if live.hold_started is not None:
+            live.hold_seconds += max(0.0, end_mono - live.hold_started)
         ring = (live.connected_mono if live.connected_mono is not None else end_mono) - live.invited_mono
         ended = _naive(event.utc)
         values: dict[str, object] = {
@@ -242,6 +260,7 @@ class Capture:
             "sip_status": event.sip_status,
             "sip_reason": event.reason[:255],
             "connect_duration_s": event.connect_duration_s,
+            "hold_seconds": live.hold_seconds,
             "last_heartbeat_utc": ended,
         }
         if live.connected_mono is None:

@@ -94,6 +94,57 @@ class CallEnded(Event):
     local_hangup: bool
 
 
+class HoldState(enum.Enum):
+    NONE = "none"
+    LOCAL = "local"  # we put the call on hold
+    REMOTE = "remote"  # the far end did
+
+
+@dataclass(frozen=True)
+class CallHoldChanged(Event):
+    """The call's media went on hold or came back (from the SDP direction)."""
+
+    call_id: str
+    handle: int
+    hold: HoldState
+
+
+@dataclass(frozen=True)
+class CallMuteChanged(Event):
+    call_id: str
+    handle: int
+    muted: bool
+
+
+@dataclass(frozen=True)
+class DtmfReceived(Event):
+    call_id: str
+    handle: int
+    digit: str
+    method: str  # "rfc2833" or "info"
+
+
+@dataclass(frozen=True)
+class CallTransferProgress(Event):
+    """NOTIFY about a transfer we asked for (REFER): 1xx trying, 2xx done, else failed."""
+
+    call_id: str
+    handle: int
+    code: int
+    reason: str
+    final: bool
+
+
+@dataclass(frozen=True)
+class MessageWaiting(Event):
+    """Voicemail waiting indicator (MWI NOTIFY)."""
+
+    account: str
+    waiting: bool
+    new: int
+    old: int
+
+
 @dataclass(frozen=True)
 class CallFailed(Event):
     """A call could not even be placed (bad URI, unknown host ...)."""
@@ -103,4 +154,14 @@ class CallFailed(Event):
     message: str
 
 
-CallEvent = CallStarted | CallRinging | CallConnected | CallHangupRequested | CallEnded
+CallEvent = (
+    CallStarted
+    | CallRinging
+    | CallConnected
+    | CallHangupRequested
+    | CallEnded
+    | CallHoldChanged
+    | CallMuteChanged
+    | DtmfReceived
+    | CallTransferProgress
+)

@@ -16,9 +16,14 @@ log = logging.getLogger("softclock.phone")
 
 class Engine(Protocol):
     def make_call(self, uri: str) -> int: ...
-    def answer(self, handle: int) -> None: ...
+    def answer(self, handle: int, hold_others: bool = True) -> None: ...
     def decline(self, handle: int, code: int = 486) -> None: ...
     def hangup(self, handle: int) -> None: ...
+    def hold(self, handle: int) -> None: ...
+    def resume(self, handle: int) -> None: ...
+    def mute(self, handle: int, muted: bool) -> None: ...
+    def send_dtmf(self, handle: int, digits: str, method: str = "rfc2833") -> None: ...
+    def transfer(self, handle: int, uri: str) -> None: ...
 
 
 class Phone:
@@ -33,6 +38,7 @@ class Phone:
         self._engine = engine
         self.domain = domain
         self.ready = False  # an account is configured (registered or local)
+        self.last_dialled = ""
 
     def dial(self, text: str) -> tuple[int, str]:
         """Call what the user typed; returns the call handle and the URI.
@@ -44,6 +50,7 @@ class Phone:
             raise DialError("No account is set up yet: set up an account or start the demo line.")
         uri = to_sip_uri(text, self.domain)
         log.info("dialling %s", uri)
+        self.last_dialled = text
         return self._engine.make_call(uri), uri
 
     def answer(self, handle: int) -> None:
@@ -54,3 +61,31 @@ class Phone:
 
     def hangup(self, handle: int) -> None:
         self._engine.hangup(handle)
+
+    def hold(self, handle: int) -> None:
+        self._engine.hold(handle)
+
+    def resume(self, handle: int) -> None:
+        self._engine.resume(handle)
+
+    def mute(self, handle: int, muted: bool) -> None:
+        self._engine.mute(handle, muted)
+
+    def send_dtmf(self, handle: int, digits: str, method: str = "rfc2833") -> None:
+        self._engine.send_dtmf(handle, digits, method)
+
+    def transfer(self, handle: int, text: str) -> str:
+        """Blind-transfer the call to what the user typed; returns the URI.
+
+        Raises:
+            DialError: the target is not a number or SIP address.
+        """
+        uri = to_sip_uri(text, self.domain)
+        self._engine.transfer(handle, uri)
+        return uri
+
+    def redial(self) -> tuple[int, str]:
+        """Call the last number dialled again."""
+        if not self.last_dialled:
+            raise DialError("Nothing to redial yet.")
+        return self.dial(self.last_dialled)

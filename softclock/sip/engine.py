@@ -40,6 +40,26 @@ pjlog = logging.getLogger("softclock.pjsip")
 
 Sink = Callable[[ev.Event], None]
 
+DTMF_DIGITS = frozenset("0123456789*#ABCD")
+
+
+def parse_mwi(message: str) -> tuple[bool, int, int]:
+    """``Messages-Waiting: yes`` / ``Voice-Message: 2/8`` -> (True, 2, 8)."""
+    waiting, new, old = False, 0, 0
+    for line in message.splitlines():
+        name, _, value = line.partition(":")
+        name, value = name.strip().lower(), value.strip()
+        if name == "messages-waiting":
+            waiting = value.lower() == "yes"
+        elif name == "voice-message":
+            counts = value.split()[0] if value else ""
+            left, _, right = counts.partition("/")
+            if left.isdigit():
+                new = int(left)
+            if right.isdigit():
+                old = int(right)
+    return waiting, new, old
+
 _TCP_NODELAY = (6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY, on
 
 
@@ -95,6 +115,9 @@ class _Account(pj.Account):
     def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
         self.engine._guard(self.engine._on_incoming_call, self, prm)
 
+    def onMwiInfo(self, prm: pj.OnMwiInfoParam) -> None:  # noqa: N802
+        self.engine._guard(self.engine._on_mwi_info, self, prm)
+
 
 class _Call(pj.Call):
     def __init__(self, engine: SipEngine, account: _Account, handle: int, call_id: int = pj.PJSUA_INVALID_ID) -> None:
@@ -109,12 +132,20 @@ class _Call(pj.Call):
         self.rang = False
         self.connected = False
         self.ended = False
+        self.hold = ev.HoldState.NONE
+        self.muted = False
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
         self.engine._guard(self.engine._on_call_state, self, prm)
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
         self.engine._guard(self.engine._on_call_media_state, self, prm)
+
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:  # noqa: N802
+        self.engine._guard(self.engine._on_dtmf_digit, self, prm)
+
+    def onCallTransferStatus(self, prm: pj.OnCallTransferStatusParam) -> None:  # noqa: N802
+        self.engine._guard(self.engine._on_transfer_status, self, prm)
 
 
 class SipEngine:
@@ -551,17 +582,56 @@ class SipEngine:
         if not self._stopping.is_set():
             self._close_sound_if_idle()
 
+    _HOLD_BY_STATUS = {
+        pj.PJSUA_CALL_MEDIA_ACTIVE: ev.HoldState.NONE,
+        pj.PJSUA_CALL_MEDIA_LOCAL_HOLD: ev.HoldState.LOCAL,
+        pj.PJSUA_CALL_MEDIA_REMOTE_HOLD: ev.HoldState.REMOTE,
+    }
+
     def _on_call_media_state(self, call: _Call, prm: pj.OnCallMediaStateParam) -> None:
         if self._ep is None:
             return
         info = call.getInfo()
         for index, media in enumerate(info.media):
-            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+            if media.type != pj.PJMEDIA_TYPE_AUDIO:
+                continue
+            hold = self._HOLD_BY_STATUS.get(media.status)
+            if hold is not None and hold is not call.hold:
+                call.hold = hold
+                mono, utc = _now()
+                self._emit_call(call, ev.CallHoldChanged(mono, utc, call.sip_call_id, call.handle, hold))
+            if media.status in (pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD):
                 self._open_sound()
                 audio = call.getAudioMedia(index)
                 mgr = self._ep.audDevManager()
                 audio.startTransmit(mgr.getPlaybackDevMedia())
                 mgr.getCaptureDevMedia().startTransmit(audio)
+                # A re-INVITE can renew the stream's port: keep a mute in force.
+                audio.adjustRxLevel(0.0 if call.muted else 1.0)
+
+    def _on_dtmf_digit(self, call: _Call, prm: pj.OnDtmfDigitParam) -> None:
+        method = "info" if prm.method == pj.PJSUA_DTMF_METHOD_SIP_INFO else "rfc2833"
+        mono, utc = _now()
+        self._emit_call(call, ev.DtmfReceived(mono, utc, call.sip_call_id, call.handle, str(prm.digit), method))
+
+    def _on_transfer_status(self, call: _Call, prm: pj.OnCallTransferStatusParam) -> None:
+        mono, utc = _now()
+        code = int(prm.statusCode)
+        self._emit_call(
+            call,
+            ev.CallTransferProgress(
+                mono, utc, call.sip_call_id, call.handle, code, str(prm.reason), bool(prm.finalNotify)
+            ),
+        )
+        if 200 <= code < 300 and prm.finalNotify:
+            # The far end reached the transfer target: our leg is done.
+            self._submit(lambda: self._do_hangup(call.handle, 0))
+
+    def _on_mwi_info(self, account: _Account, prm: pj.OnMwiInfoParam) -> None:
+        body = str(prm.rdata.wholeMsg)
+        waiting, new, old = parse_mwi(body)
+        mono, utc = _now()
+        self._emit(ev.MessageWaiting(mono, utc, account.config.address, waiting, new, old))
 
     def _open_sound(self) -> None:
         if self._sound_open or self._ep is None:
@@ -587,16 +657,90 @@ class SipEngine:
         with self._calls_lock:
             return self._calls.get(handle)
 
-    def answer(self, handle: int) -> None:
-        self._submit(lambda: self._do_answer(handle))
+    def answer(self, handle: int, hold_others: bool = True) -> None:
+        """Answer a ringing call; with ``hold_others`` (call waiting) the calls
+        in progress are put on hold first."""
+        self._submit(lambda: self._do_answer(handle, hold_others))
 
-    def _do_answer(self, handle: int) -> None:
+    def _do_answer(self, handle: int, hold_others: bool = False) -> None:
         call = self._call(handle)
         if call is None or call.ended:
             return
+        if hold_others:
+            with self._calls_lock:
+                others = [c for h, c in self._calls.items() if h != handle and c.connected and not c.ended]
+            for other in others:
+                if other.hold is not ev.HoldState.LOCAL:
+                    other.setHold(pj.CallOpParam(True))
         prm = pj.CallOpParam()
         prm.statusCode = 200
         call.answer(prm)
+
+    def hold(self, handle: int) -> None:
+        self._submit(lambda: self._with_call(handle, lambda c: c.setHold(pj.CallOpParam(True))))
+
+    def resume(self, handle: int) -> None:
+        def go(call: _Call) -> None:
+            prm = pj.CallOpParam(True)
+            prm.opt.flag = pj.PJSUA_CALL_UNHOLD
+            call.reinvite(prm)
+
+        self._submit(lambda: self._with_call(handle, go))
+
+    def mute(self, handle: int, muted: bool) -> None:
+        """Stop (or restart) sending our microphone on this call."""
+
+        def go(call: _Call) -> None:
+            call.muted = muted
+            info = call.getInfo()
+            for index, media in enumerate(info.media):
+                if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status in (
+                    pj.PJSUA_CALL_MEDIA_ACTIVE,
+                    pj.PJSUA_CALL_MEDIA_REMOTE_HOLD,
+                ):
+                    # Rx of the call's port = what the bridge hands it to send.
+                    call.getAudioMedia(index).adjustRxLevel(0.0 if muted else 1.0)
+            mono, utc = _now()
+            self._emit_call(call, ev.CallMuteChanged(mono, utc, call.sip_call_id, handle, muted))
+
+        self._submit(lambda: self._with_call(handle, go))
+
+    def send_dtmf(self, handle: int, digits: str, method: str = "rfc2833") -> None:
+        """Send DTMF digits (0-9 * # A-D) in RTP (RFC 2833/4733) or SIP INFO."""
+        bad = sorted({d for d in digits.upper() if d not in DTMF_DIGITS})
+        if bad or not digits:
+            raise ValueError(f"not DTMF digits: {' '.join(bad) or '(none)'}")
+        if method not in ("rfc2833", "info"):
+            raise ValueError("DTMF method is rfc2833 or info")
+
+        def go(call: _Call) -> None:
+            prm = pj.CallSendDtmfParam()
+            prm.method = pj.PJSUA_DTMF_METHOD_SIP_INFO if method == "info" else pj.PJSUA_DTMF_METHOD_RFC2833
+            prm.digits = digits.upper()
+            call.sendDtmf(prm)
+
+        self._submit(lambda: self._with_call(handle, go))
+
+    def transfer(self, handle: int, uri: str) -> None:
+        """Blind transfer (REFER) of the call to ``uri``."""
+        self._submit(lambda: self._with_call(handle, lambda c: c.xfer(uri, pj.CallOpParam(True))))
+
+    def transfer_to_call(self, handle: int, target_handle: int) -> None:
+        """Attended transfer: connect the far end of ``handle`` to that of ``target_handle``."""
+
+        def go(call: _Call) -> None:
+            target = self._call(target_handle)
+            if target is None or target.ended:
+                return
+            call.xferReplaces(target, pj.CallOpParam(True))
+
+        self._submit(lambda: self._with_call(handle, go))
+
+    def _with_call(self, handle: int, action: Callable[[_Call], object]) -> None:
+        call = self._call(handle)
+        if call is None or call.ended:
+            return
+        action(call)
 
     def decline(self, handle: int, code: int = 486) -> None:
         """Refuse a ringing call with 486 Busy Here or 603 Decline."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from softclock.formatting import fmt_duration
 
@@ -21,6 +21,10 @@ class CallWidget(QFrame):
     answer_clicked = Signal(int)
     decline_clicked = Signal(int)
     change_matter_clicked = Signal(str)
+    hold_toggled = Signal(int, bool)
+    mute_toggled = Signal(int, bool)
+    dtmf_typed = Signal(int, str)
+    transfer_requested = Signal(int, str)
 
     def __init__(self, handle: int, call_id: str, who: str, detail: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -46,6 +50,27 @@ class CallWidget(QFrame):
         self.hangup_button.setObjectName("hangupButton")
         self.answer_button.hide()
         self.decline_button.hide()
+        self.hold_button = QPushButton("Hold")
+        self.hold_button.setCheckable(True)
+        self.mute_button = QPushButton("Mute")
+        self.mute_button.setCheckable(True)
+        self.keypad_button = QPushButton("Keypad")
+        self.keypad_button.setCheckable(True)
+        self.transfer_button = QPushButton("Transfer…")
+        self.transfer_button.setCheckable(True)
+        self.keypad_edit = QLineEdit()
+        self.keypad_edit.setPlaceholderText("Type digits: each is sent as DTMF")
+        self.keypad_edit.hide()
+        self.transfer_edit = QLineEdit()
+        self.transfer_edit.setPlaceholderText("Transfer to: number or SIP address, Enter")
+        self.transfer_edit.hide()
+        self.controls = QWidget()
+        controls = QHBoxLayout(self.controls)
+        controls.setContentsMargins(0, 0, 0, 0)
+        for button in (self.hold_button, self.mute_button, self.keypad_button, self.transfer_button):
+            controls.addWidget(button)
+        controls.addStretch(1)
+        self.controls.hide()
 
         top = QHBoxLayout()
         names = QVBoxLayout()
@@ -64,6 +89,9 @@ class CallWidget(QFrame):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(matter_row)
+        layout.addWidget(self.controls)
+        layout.addWidget(self.keypad_edit)
+        layout.addWidget(self.transfer_edit)
         layout.addLayout(buttons)
         self._connect_signals()
 
@@ -72,6 +100,40 @@ class CallWidget(QFrame):
         self.answer_button.clicked.connect(lambda: self.answer_clicked.emit(self.handle))
         self.decline_button.clicked.connect(lambda: self.decline_clicked.emit(self.handle))
         self.matter_button.clicked.connect(lambda: self.change_matter_clicked.emit(self.call_id))
+        self.hold_button.clicked.connect(lambda on: self.hold_toggled.emit(self.handle, on))
+        self.mute_button.clicked.connect(lambda on: self.mute_toggled.emit(self.handle, on))
+        self.keypad_button.toggled.connect(self._on_keypad_button_toggled)
+        self.transfer_button.toggled.connect(self._on_transfer_button_toggled)
+        self.keypad_edit.textEdited.connect(self._on_keypad_edit_text_edited)
+        self.transfer_edit.returnPressed.connect(self._on_transfer_edit_return_pressed)
+
+    def _on_keypad_button_toggled(self, on: bool) -> None:
+        self.keypad_edit.setVisible(on)
+        if on:
+            self.keypad_edit.setFocus()
+
+    def _on_transfer_button_toggled(self, on: bool) -> None:
+        self.transfer_edit.setVisible(on)
+        if on:
+            self.transfer_edit.setFocus()
+
+    def _on_keypad_edit_text_edited(self, text: str) -> None:
+        if text:
+            self.dtmf_typed.emit(self.handle, text[-1])
+
+    def _on_transfer_edit_return_pressed(self) -> None:
+        target = self.transfer_edit.text().strip()
+        if target:
+            self.transfer_requested.emit(self.handle, target)
+
+    def set_hold(self, text: str, local: bool) -> None:
+        self.hold_button.setChecked(local)
+        self.hold_button.setText("Resume" if local else "Hold")
+        self.set_state(text)
+
+    def set_muted(self, muted: bool) -> None:
+        self.mute_button.setChecked(muted)
+        self.mute_button.setText("Unmute" if muted else "Mute")
 
     def set_state(self, text: str) -> None:
         self.state_label.setText(text)
@@ -82,6 +144,7 @@ class CallWidget(QFrame):
 
     def set_connected(self) -> None:
         self.set_ringing_in(False)
+        self.controls.show()
         self.timer_label.show()
         self.set_state("Connected")
 
@@ -93,6 +156,9 @@ class CallWidget(QFrame):
 
     def set_ended(self, text: str) -> None:
         self.set_ringing_in(False)
+        self.controls.hide()
+        self.keypad_edit.hide()
+        self.transfer_edit.hide()
         self.hangup_button.hide()
         self.matter_button.setText("Change matter…")
         self.set_state(text)

@@ -106,6 +106,11 @@ class MainWindow(QMainWindow):
         self.dial_edit.setPlaceholderText("Number, extension or SIP address")
         self.call_button = QPushButton("Call")
         self.call_button.setObjectName("callButton")
+        self.redial_button = QPushButton("Redial")
+        self.redial_button.setToolTip("Call the last number again (Ctrl+R)")
+        self.mwi_label = QLabel("")
+        self.mwi_label.setObjectName("mwiLabel")
+        self.mwi_label.hide()
         self.dial_error = QLabel("")
         self.dial_error.setObjectName("errorText")
         self.dial_error.setWordWrap(True)
@@ -138,11 +143,13 @@ class MainWindow(QMainWindow):
 
         top = QHBoxLayout()
         top.addWidget(self.reg_label, 1)
+        top.addWidget(self.mwi_label)
         top.addWidget(self.demo_call_me_button)
         top.addWidget(self.account_button)
         dial = QHBoxLayout()
         dial.addWidget(self.dial_edit, 1)
         dial.addWidget(self.call_button)
+        dial.addWidget(self.redial_button)
         middle = QHBoxLayout()
         calls_holder = QWidget()
         calls_holder.setLayout(self.calls_box)
@@ -193,7 +200,9 @@ class MainWindow(QMainWindow):
         self.demo_call_me_button.clicked.connect(self._on_demo_call_me_button_clicked)
         self.prompt.matter_chosen.connect(self._on_prompt_matter_chosen)
         self._ticker.timeout.connect(self._on_ticker_timeout)
+        self.redial_button.clicked.connect(self._on_redial_button_clicked)
         QShortcut(QKeySequence("Ctrl+L"), self, activated=self.dial_edit.setFocus)
+        QShortcut(QKeySequence("Ctrl+R"), self, activated=self._on_redial_button_clicked)
 
     # ------------------------------------------------------------------ public
 
@@ -238,6 +247,33 @@ class MainWindow(QMainWindow):
             self._on_call_connected(event)
         elif isinstance(event, ev.CallEnded):
             self._on_call_ended(event)
+        elif isinstance(event, ev.CallHoldChanged):
+            view = self._views.get(event.handle)
+            if view is not None and not view.ended:
+                text = {
+                    ev.HoldState.NONE: "Connected",
+                    ev.HoldState.LOCAL: "On hold",
+                    ev.HoldState.REMOTE: "Put on hold by the other side",
+                }[event.hold]
+                view.widget.set_hold(text, event.hold is ev.HoldState.LOCAL)
+        elif isinstance(event, ev.CallMuteChanged):
+            view = self._views.get(event.handle)
+            if view is not None:
+                view.widget.set_muted(event.muted)
+        elif isinstance(event, ev.CallTransferProgress):
+            view = self._views.get(event.handle)
+            if view is not None and not view.ended:
+                if event.code < 200:
+                    view.widget.set_state(f"Transferring… ({event.code} {event.reason})")
+                elif event.code < 300:
+                    view.widget.set_state("Transferred")
+                else:
+                    view.widget.set_state(f"Transfer failed: {messages.call_failure(event.code, event.reason)}")
+        elif isinstance(event, ev.DtmfReceived):
+            self.show_message(f"The other side pressed {event.digit}")
+        elif isinstance(event, ev.MessageWaiting):
+            self.mwi_label.setVisible(event.waiting)
+            self.mwi_label.setText(f"Voicemail: {event.new} new" if event.new else "Voicemail waiting")
         elif isinstance(event, ev.CallFailed):
             view = self._views.get(event.handle)
             self.dial_error.setText(event.message)
@@ -276,6 +312,10 @@ class MainWindow(QMainWindow):
         widget.answer_clicked.connect(self._on_answer_clicked)
         widget.decline_clicked.connect(self._on_decline_clicked)
         widget.change_matter_clicked.connect(self._on_change_matter_clicked)
+        widget.hold_toggled.connect(self._on_call_hold_toggled)
+        widget.mute_toggled.connect(self._on_call_mute_toggled)
+        widget.dtmf_typed.connect(self._on_call_dtmf_typed)
+        widget.transfer_requested.connect(self._on_call_transfer_requested)
         self._clear_finished()
         self.calls_box.insertWidget(0, widget)
         view = _CallView(handle, call_id, widget, who, number, incoming)
@@ -444,6 +484,41 @@ class MainWindow(QMainWindow):
             return
         self._add_view(handle, f"pending-{handle}", uri, "", False).widget.set_state("Dialling…")
         self.dial_edit.clear()
+
+    def _on_redial_button_clicked(self) -> None:
+        if self._phone is None or not self._phone.last_dialled:
+            self.dial_error.setText("Nothing to redial yet.")
+            return
+        self.dial(self._phone.last_dialled)
+
+    def _on_call_hold_toggled(self, handle: int, on: bool) -> None:
+        if self._phone is not None:
+            (self._phone.hold if on else self._phone.resume)(handle)
+
+    def _on_call_mute_toggled(self, handle: int, on: bool) -> None:
+        if self._phone is not None:
+            self._phone.mute(handle, on)
+
+    def _on_call_dtmf_typed(self, handle: int, digit: str) -> None:
+        if self._phone is None:
+            return
+        try:
+            self._phone.send_dtmf(handle, digit)
+        except ValueError:
+            self.show_message(f"{digit!r} is not a keypad key (0-9, *, #, A-D)")
+
+    def _on_call_transfer_requested(self, handle: int, target: str) -> None:
+        if self._phone is None:
+            return
+        view = self._views.get(handle)
+        try:
+            uri = self._phone.transfer(handle, target)
+        except DialError as exc:
+            if view is not None:
+                view.widget.set_state(str(exc))
+            return
+        if view is not None:
+            view.widget.set_state(f"Transferring to {bare_address(uri)}…")
 
     def _on_call_hangup_clicked(self, handle: int) -> None:
         if self._phone is not None:

@@ -47,6 +47,7 @@ def engine_account(account: AccountSettings, password: str) -> object:
         outbound_proxy=account.outbound_proxy,
         display_name=account.display_name,
         auto_answer=account.auto_answer,
+        backup_servers=account.backups,
         expires_s=account.register_expires_s,
         retry_interval_s=account.retry_interval_s,
     )

@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--domain", default="")
     a.add_argument("--transport", choices=("udp", "tcp"), default="udp")
     a.add_argument("--outbound-proxy", default="")
+    a.add_argument(
+        "--backup-server", action="append", default=[], help="registrar HOST[:PORT] used while the server is down"
+    )
     a.add_argument("--display-name", default="")
     a.add_argument("--auto-answer", action="store_true")
     asub.add_parser("show", help="show the account (never the password)")
@@ -159,6 +162,7 @@ def _account(args: argparse.Namespace, config: Path) -> int:
         outbound_proxy=args.outbound_proxy,
         display_name=args.display_name,
         auto_answer=args.auto_answer,
+        backup_servers=", ".join(args.backup_server),
     )
     problem = validate_account(account, "x")
     if problem:

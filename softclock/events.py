@@ -41,6 +41,7 @@ class RegistrationChanged(Event):
     reason: str
     message: str  # a sentence for the user
     retry_in_s: int | None = None
+    server: str = ""  # the registrar this is about
 
 
 @dataclass(frozen=True)

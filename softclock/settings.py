@@ -53,6 +53,7 @@ class AccountSettings:
     outbound_proxy: str = ""  # host[:port]; empty means none
     display_name: str = ""
     auto_answer: bool = False
+    backup_servers: str = ""  # comma-separated host[:port] registrars, tried when `server` stops answering
     register_expires_s: int = 300
     retry_interval_s: int = 30
 
@@ -65,6 +66,10 @@ class AccountSettings:
         if self.domain:
             return self.domain
         return split_host_port(self.server)[0]
+
+    @property
+    def backups(self) -> tuple[str, ...]:
+        return tuple(s.strip() for s in self.backup_servers.split(",") if s.strip())
 
     @property
     def address(self) -> str:
@@ -178,6 +183,8 @@ def validate_account(account: AccountSettings, password: str) -> str:
         host, _ = split_host_port(account.server)
         if account.outbound_proxy:
             split_host_port(account.outbound_proxy)
+        for backup in account.backups:
+            split_host_port(backup)
     except SettingsError as exc:
         return str(exc)
     if not host or " " in host:

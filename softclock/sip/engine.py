@@ -34,6 +34,7 @@ import pjsua2 as pj
 
 from softclock import events as ev
 from softclock.sip import messages
+from softclock.sip.failover import RegistrarWatch
 
 log = logging.getLogger("softclock.sip")
 pjlog = logging.getLogger("softclock.pjsip")
@@ -76,6 +77,7 @@ class AccountConfig:
     outbound_proxy: str = ""
     display_name: str = ""
     auto_answer: bool = False
+    backup_servers: tuple[str, ...] = ()  # tried in order when the server stops answering
     expires_s: int = 300
     retry_interval_s: int = 30
 
@@ -108,6 +110,7 @@ class _Account(pj.Account):
         super().__init__()
         self.engine = engine
         self.config = config
+        self.server = config.server  # the registrar in use (a backup after failover)
 
     def onRegState(self, prm: pj.OnRegStateParam) -> None:  # noqa: N802 - pjsua2 override
         self.engine._guard(self.engine._on_reg_state, self, prm)
@@ -164,6 +167,7 @@ class SipEngine:
         self._calls_lock = threading.Lock()
         self._all_ended = threading.Condition(self._calls_lock)
         self._account: _Account | None = None
+        self._watch: RegistrarWatch | None = None
         self._ep: pj.Endpoint | None = None
         self._writer: _LogWriter | None = None
         self._udp_port = 0
@@ -291,6 +295,9 @@ class SipEngine:
         ep = self._ep
         if ep is None:
             return
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
         try:
             if self._calls:
                 ep.hangupAllCalls()
@@ -387,24 +394,53 @@ class SipEngine:
 
     def _do_set_account(self, config: AccountConfig) -> None:
         assert self._ep is not None
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
         if self._account is not None:
             self._account.shutdown()
             self._account = None
             gc.collect()
+        if config.transport == "tcp":
+            self._ensure_tcp()
+        account = _Account(self, config)
+        account.server = config.server
+        self._account = account
+        if config.server:
+            mono, utc = _now()
+            self._emit(
+                ev.RegistrationChanged(
+                    mono, utc, ev.RegState.REGISTERING, config.address, 0, "", f"Registering as {config.address}…"
+                )
+            )
+        account.create(self._account_config(config, config.server), True)
+        if not config.server:
+            mono, utc = _now()
+            self._emit(
+                ev.RegistrationChanged(
+                    mono, utc, ev.RegState.LOCAL, config.address, 200, "", f"Ready as {config.address} (no server)"
+                )
+            )
+        elif config.backup_servers:
+            servers = [config.server, *config.backup_servers]
+            self._watch = RegistrarWatch(
+                servers, config.transport, lambda index: self._submit(lambda: self._switch_server(account, index))
+            )
+            self._watch.start()
+
+    def _account_config(self, config: AccountConfig, server: str) -> pj.AccountConfig:
         acfg = pj.AccountConfig()
         name = f'"{config.display_name}" ' if config.display_name else ""
         acfg.idUri = f"{name}<sip:{config.user}@{config.domain}>" if name else f"sip:{config.user}@{config.domain}"
-        tparam = ""
-        if config.transport == "tcp":
-            self._ensure_tcp()
-            tparam = ";transport=tcp"
-        if config.server:
-            acfg.regConfig.registrarUri = f"sip:{config.server}{tparam}"
+        tparam = ";transport=tcp" if config.transport == "tcp" else ""
+        if server:
+            acfg.regConfig.registrarUri = f"sip:{server}{tparam}"
             acfg.regConfig.timeoutSec = config.expires_s
             acfg.regConfig.retryIntervalSec = config.retry_interval_s
             acfg.regConfig.firstRetryIntervalSec = config.retry_interval_s
             acfg.regConfig.randomRetryIntervalSec = 0
-            proxy = config.outbound_proxy or config.server
+            # With backups, the primary's proxy would outlive it: route via the server in use.
+            proxy = config.outbound_proxy if config.outbound_proxy and not config.backup_servers else server
             proxies = pj.StringVector()
             proxies.append(f"sip:{proxy};lr{tparam}")
             acfg.sipConfig.proxies = proxies
@@ -420,23 +456,34 @@ class SipEngine:
         acfg.natConfig.viaRewriteUse = 0
         acfg.natConfig.sdpNatRewriteUse = 0
         acfg.natConfig.sipOutboundUse = 0
-        account = _Account(self, config)
-        self._account = account
-        if config.server:
-            mono, utc = _now()
-            self._emit(
-                ev.RegistrationChanged(
-                    mono, utc, ev.RegState.REGISTERING, config.address, 0, "", f"Registering as {config.address}…"
-                )
+        return acfg
+
+    def _switch_server(self, account: _Account, index: int) -> None:
+        """Register with another of the account's servers (failover or return)."""
+        if account is not self._account or self._stopping.is_set():
+            return
+        config = account.config
+        servers = [config.server, *config.backup_servers]
+        server = servers[index]
+        if server == account.server:
+            return
+        log.warning("registrar failover: %s -> %s", account.server, server)
+        account.server = server
+        mono, utc = _now()
+        label = "primary server" if index == 0 else "backup server"
+        self._emit(
+            ev.RegistrationChanged(
+                mono,
+                utc,
+                ev.RegState.REGISTERING,
+                config.address,
+                0,
+                "",
+                f"Registering as {config.address} with the {label} {server}…",
+                server=server,
             )
-        account.create(acfg, True)
-        if not config.server:
-            mono, utc = _now()
-            self._emit(
-                ev.RegistrationChanged(
-                    mono, utc, ev.RegState.LOCAL, config.address, 200, "", f"Ready as {config.address} (no server)"
-                )
-            )
+        )
+        account.modify(self._account_config(config, server))
 
     def _on_reg_state(self, account: _Account, prm: pj.OnRegStateParam) -> None:
         if account is not self._account or self._stopping.is_set():
@@ -454,10 +501,12 @@ class SipEngine:
             state = ev.RegState.FAILED
             retry = None if code in (401, 403, 407) else cfg.retry_interval_s
         mono, utc = _now()
-        host = cfg.server.rsplit(":", 1)[0] if cfg.server.count(":") == 1 else cfg.server
+        host = account.server.rsplit(":", 1)[0] if account.server.count(":") == 1 else account.server
         text = messages.registration(code, reason, cfg.address, bool(info.regIsActive), retry, host)
-        log.info("registration %s: %d %s", cfg.address, code, reason)
-        self._emit(ev.RegistrationChanged(mono, utc, state, cfg.address, code, reason, text, retry))
+        if state is ev.RegState.REGISTERED and account.server != cfg.server:
+            text += f" (backup server {account.server})"
+        log.info("registration %s via %s: %d %s", cfg.address, account.server, code, reason)
+        self._emit(ev.RegistrationChanged(mono, utc, state, cfg.address, code, reason, text, retry, account.server))
 
     # ------------------------------------------------------------------ calls
 

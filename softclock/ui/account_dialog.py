@@ -43,6 +43,8 @@ class AccountDialog(QDialog):
         self.transport_box.setCurrentIndex(TRANSPORTS.index(account.transport))
         self.proxy_edit = QLineEdit(account.outbound_proxy)
         self.proxy_edit.setPlaceholderText("optional")
+        self.backup_edit = QLineEdit(account.backup_servers)
+        self.backup_edit.setPlaceholderText("optional: host[:port], … used while the server is down")
         self.auto_answer_box = QCheckBox("Answer incoming calls automatically")
         self.auto_answer_box.setChecked(account.auto_answer)
         self.error_label = QLabel("")
@@ -58,6 +60,7 @@ class AccountDialog(QDialog):
         form.addRow("Domain", self.domain_edit)
         form.addRow("Transport", self.transport_box)
         form.addRow("Outbound proxy", self.proxy_edit)
+        form.addRow("Backup servers", self.backup_edit)
         form.addRow("", self.auto_answer_box)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         layout = QVBoxLayout(self)
@@ -77,6 +80,7 @@ class AccountDialog(QDialog):
             transport=TRANSPORTS[self.transport_box.currentIndex()],
             outbound_proxy=self.proxy_edit.text().strip(),
             auto_answer=self.auto_answer_box.isChecked(),
+            backup_servers=self.backup_edit.text().strip(),
         )
 
     def password(self) -> str:

@@ -20,6 +20,18 @@ Policy implemented by the generated config (see ``_CFG_TEMPLATE``):
 * Record-Route on; in-dialog requests are routed with ``loose_route``; CANCEL
   is matched with ``t_check_trans``; ``OPTIONS sip:127.0.0.1:<port>`` (no user)
   is answered ``200`` locally (used as the readiness probe).
+
+TLS (``Kamailio(..., tls=True)`` or ``tls_ca=make_test_ca(dir)``): in addition to
+UDP/TCP on ``port``, Kamailio listens with TLS on ``127.0.0.1:<tls_port>`` (a
+separate free port) with the test CA's server certificate (CN/SAN ``sip.test``,
+SAN ``localhost`` and ``IP:127.0.0.1``; see :mod:`tests.helpers.tlsca`).  The
+``tls.cfg`` allows TLS 1.2 and newer and never asks clients for a certificate
+(``verify_certificate = no``, ``require_certificate = no``).  The routing script
+is the same for every transport, so digest auth, registration and relaying work
+over TLS exactly as over UDP/TCP.  Clients use ``tls_registrar_uri``
+(``sip:127.0.0.1:<tls_port>;transport=tls``) and ``tls_proxy_uri`` (the same with
+``;lr``).  Readiness additionally requires an ``OPTIONS`` over TLS (handshake
+verified against the test CA) to be answered.
 """
 
 from __future__ import annotations
@@ -29,10 +41,13 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import uuid
 from pathlib import Path
+
+from tests.helpers.tlsca import TestCA, make_test_ca
 
 KAMAILIO_BIN = "kamailio"
 HOST = "127.0.0.1"
@@ -84,6 +99,20 @@ def free_udp_tcp_port(host: str = HOST, attempts: int = 50) -> int:
     raise RuntimeError("could not find a port free for both UDP and TCP")
 
 
+def free_tcp_port(host: str = HOST, avoid: tuple[int, ...] = ()) -> int:
+    """A currently free TCP port on ``host`` (not one of ``avoid``)."""
+    for _ in range(50):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        finally:
+            s.close()
+        if port not in avoid:
+            return port
+    raise RuntimeError("could not find a free TCP port")
+
+
 def free_udp_port(host: str = HOST) -> int:
     """A currently free UDP port on ``host``."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -116,9 +145,11 @@ disable_tcp=no
 tcp_connection_lifetime=3605
 listen=udp:__HOST__:__PORT__
 listen=tcp:__HOST__:__PORT__
+__TLS_LISTEN__
 alias="__DOMAIN__"
 
 mpath="__MPATH__"
+__TLS_MODULE__
 loadmodule "kex.so"
 loadmodule "corex.so"
 loadmodule "tm.so"
@@ -312,10 +343,18 @@ route[EXTERNAL] {
 
 
 class Kamailio:
-    """A Kamailio registrar + proxy on 127.0.0.1 with a free UDP/TCP port."""
+    """A Kamailio registrar + proxy on 127.0.0.1 with a free UDP/TCP port.
 
-    def __init__(self, workdir: Path, users: dict[str, str], domain: str = "sip.test"):
+    ``tls=True`` (or ``tls_ca=TestCA``) adds a TLS listener on ``tls_port``."""
+
+    def __init__(self, workdir: Path, users: dict[str, str], domain: str = "sip.test",
+                 *, tls: bool = False, tls_ca: TestCA | None = None):
         self.workdir = Path(workdir)
+        # TLS: on if asked for or a CA is given; the CA defaults to make_test_ca(workdir/"tls")
+        self._tls = bool(tls or tls_ca is not None)
+        self._tls_ca = tls_ca
+        self._tls_port: int | None = None
+        self.tls_cfg_path = self.workdir / "tls.cfg"
         self.users = dict(users)
         self._domain = domain
         self._port: int | None = None
@@ -375,6 +414,37 @@ class Kamailio:
         except FileNotFoundError:
             return ""
 
+    # -- TLS ----------------------------------------------------------
+    @property
+    def tls_enabled(self) -> bool:
+        return self._tls
+
+    @property
+    def tls_ca(self) -> TestCA:
+        """The test CA whose server certificate Kamailio presents (TLS only)."""
+        if not self._tls:
+            raise RuntimeError("Kamailio was created without tls=True")
+        if self._tls_ca is None:
+            self._tls_ca = make_test_ca(self.workdir / "tls")
+        return self._tls_ca
+
+    @property
+    def tls_port(self) -> int:
+        if not self._tls:
+            raise RuntimeError("Kamailio was created without tls=True")
+        if self._tls_port is None:
+            raise RuntimeError("Kamailio not started")
+        return self._tls_port
+
+    @property
+    def tls_registrar_uri(self) -> str:
+        return f"sip:{HOST}:{self.tls_port};transport=tls"
+
+    @property
+    def tls_proxy_uri(self) -> str:
+        """Loose-routing outbound proxy URI for TLS clients."""
+        return f"sip:{HOST}:{self.tls_port};transport=tls;lr"
+
     # -- config -------------------------------------------------------
     def _write_db(self) -> None:
         self.db_dir.mkdir(parents=True, exist_ok=True)
@@ -399,14 +469,47 @@ class Kamailio:
         mpath = _module_dir()
         if mpath is None:
             raise RuntimeError("Kamailio modules directory (with db_text.so) not found")
+        if self._tls:
+            self._write_tls_cfg()
+            tls_listen = (f"enable_tls=yes\n"
+                          f"listen=tls:{HOST}:{self._tls_port}\n")
+            # tls first: it must initialise OpenSSL before anything else uses it
+            tls_module = (f'loadmodule "tls.so"\n'
+                          f'modparam("tls", "config", "{self.tls_cfg_path}")\n')
+        else:
+            tls_listen = tls_module = ""
         cfg = (
-            _CFG_TEMPLATE.replace("__HOST__", HOST)
+            _CFG_TEMPLATE.replace("__TLS_LISTEN__\n", tls_listen)
+            .replace("__TLS_MODULE__\n", tls_module)
+            .replace("__HOST__", HOST)
             .replace("__PORT__", str(self._port))
             .replace("__DOMAIN__", self._domain)
             .replace("__MPATH__", mpath)
             .replace("__DBDIR__", str(self.db_dir))
         )
         self.cfg_path.write_text(cfg)
+
+    def _write_tls_cfg(self) -> None:
+        ca = self.tls_ca
+        for path in (ca.server_chain, ca.server_key, ca.ca_cert):
+            for ch in '"\n':
+                if ch in str(path):
+                    raise ValueError(f"unsupported character {ch!r} in TLS file path {path}")
+        self.tls_cfg_path.write_text(
+            "# generated by tests/helpers/kamailio.py\n"
+            "[server:default]\n"
+            "method = TLSv1.2+\n"
+            "verify_certificate = no\n"
+            "require_certificate = no\n"
+            f"certificate = {ca.server_chain}\n"
+            f"private_key = {ca.server_key}\n"
+            f"ca_list = {ca.ca_cert}\n"
+            "\n"
+            "[client:default]\n"
+            "method = TLSv1.2+\n"
+            "verify_certificate = no\n"
+            "require_certificate = no\n"
+        )
 
     # -- lifecycle ----------------------------------------------------
     def _probe(self, timeout: float = 0.2) -> bool:
@@ -442,6 +545,44 @@ class Kamailio:
         except OSError:
             return False
 
+    def tls_probe(self, timeout: float = 0.5) -> bool:
+        """TLS handshake (chain verified against ``tls_ca.ca_cert``) + OPTIONS over it.
+
+        True if a SIP reply comes back.  The certificate's names are not checked
+        here (tests may deliberately use a certificate without ``IP:127.0.0.1``);
+        a chain verification failure is a configuration error and raises
+        ``ssl.SSLCertVerificationError``."""
+        ctx = ssl.create_default_context(cafile=str(self.tls_ca.ca_cert))
+        ctx.check_hostname = False
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            with socket.create_connection((HOST, self.tls_port), timeout=timeout) as raw:
+                with ctx.wrap_socket(raw, server_hostname=HOST) as s:
+                    lport = s.getsockname()[1]
+                    branch = "z9hG4bK" + uuid.uuid4().hex
+                    msg = (
+                        f"OPTIONS sip:{HOST}:{self.tls_port};transport=tls SIP/2.0\r\n"
+                        f"Via: SIP/2.0/TLS {HOST}:{lport};branch={branch};rport\r\n"
+                        f"Max-Forwards: 70\r\n"
+                        f"From: <sip:probe@{HOST}>;tag={uuid.uuid4().hex[:8]}\r\n"
+                        f"To: <sip:{HOST}:{self.tls_port}>\r\n"
+                        f"Call-ID: {uuid.uuid4().hex}@{HOST}\r\n"
+                        f"CSeq: 1 OPTIONS\r\n"
+                        f"Content-Length: 0\r\n\r\n"
+                    )
+                    s.sendall(msg.encode())
+                    data = s.recv(65535)
+                    return data.startswith(b"SIP/2.0 ")
+        except ssl.SSLCertVerificationError:
+            raise
+        except (OSError, ssl.SSLError):
+            return False
+
+    def _ready(self) -> bool:
+        if not (self._probe() and self._tcp_ready()):
+            return False
+        return not self._tls or self.tls_probe()
+
     def start(self, timeout: float = 10.0) -> "Kamailio":
         if self.running:
             return self
@@ -454,9 +595,12 @@ class Kamailio:
         last_err = ""
         for _attempt in range(3):  # retry if someone grabbed the port meanwhile
             self._port = free_udp_tcp_port()
+            if self._tls:
+                self._tls_port = free_tcp_port(avoid=(self._port,))
             self._write_cfg()
             self._logf = open(self._log_path, "ab", buffering=0)
-            self._logf.write(f"==== starting kamailio on {HOST}:{self._port}\n".encode())
+            tls_note = f" (tls {self._tls_port})" if self._tls else ""
+            self._logf.write(f"==== starting kamailio on {HOST}:{self._port}{tls_note}\n".encode())
             cmd = [binary, "-DD", "-E", "-f", str(self.cfg_path), "-Y", str(self.run_dir),
                    "-P", str(self.pid_path), "-m", "64", "-M", "8"]
             self._proc = subprocess.Popen(
@@ -467,8 +611,12 @@ class Kamailio:
             while time.monotonic() < deadline:
                 if self._proc.poll() is not None:
                     break
-                if self._probe() and self._tcp_ready():
-                    return self
+                try:
+                    if self._ready():
+                        return self
+                except ssl.SSLCertVerificationError as e:
+                    self.stop()
+                    raise RuntimeError(f"Kamailio's TLS certificate does not verify: {e}") from e
                 time.sleep(0.02)
             last_err = self.log_text()[-3000:]
             self.stop()

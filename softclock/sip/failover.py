@@ -1,0 +1,118 @@
+"""Registrar failover: watch each registrar with SIP OPTIONS and say which to use.
+
+pjsip re-registers only when a registration expires or a request fails, so a
+dead registrar would go unnoticed for minutes. A small watcher thread sends
+OPTIONS (plain sockets, no pjsua2) to every configured server every few
+second; two misses in a row (0.7 s each) mark a server down, one answer marks
+it up, so a silent primary is left within about 3.5 s. The engine registers
+with the first server that is up: the primary as soon as it answers again.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+import threading
+from collections.abc import Callable, Sequence
+
+from softclock.settings import split_host_port
+
+log = logging.getLogger("softclock.sip.failover")
+
+
+def options_ping(server: str, transport: str = "udp", timeout: float = 1.0) -> bool:
+    """True when ``server`` (``host[:port]``) answers a SIP OPTIONS at all."""
+    host, port = split_host_port(server)
+    port = port or 5060
+    branch = "z9hG4bK-sc-" + secrets.token_hex(6)
+    call_id = "sc-ping-" + secrets.token_hex(8)
+    proto = "TCP" if transport == "tcp" else "UDP"
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0][0]
+    except OSError:
+        return False
+    kind = socket.SOCK_STREAM if transport == "tcp" else socket.SOCK_DGRAM
+    try:
+        with socket.socket(family, kind) as sock:
+            sock.settimeout(timeout)
+            sock.connect((host, port))
+            local_host, local_port = sock.getsockname()[:2]
+            request = (
+                f"OPTIONS sip:{host}:{port} SIP/2.0\r\n"
+                f"Via: SIP/2.0/{proto} {local_host}:{local_port};branch={branch};rport\r\n"
+                "Max-Forwards: 70\r\n"
+                f"From: <sip:softclock@{local_host}>;tag={secrets.token_hex(4)}\r\n"
+                f"To: <sip:{host}:{port}>\r\n"
+                f"Call-ID: {call_id}\r\n"
+                "CSeq: 1 OPTIONS\r\n"
+                "Content-Length: 0\r\n\r\n"
+            )
+            sock.sendall(request.encode())
+            data = sock.recv(4096)
+    except OSError:
+        return False
+    return data.startswith(b"SIP/2.0 ") and call_id.encode() in data
+
+
+class RegistrarWatch:
+    """Pings ``servers`` and calls ``on_change(index)`` with the server to use.
+
+    Args:
+        servers: ``host[:port]`` strings, primary first.
+        on_change: called on the watcher thread when the preferred server changes.
+        interval_s: seconds between rounds of pings.
+        ping: injectable for tests.
+    """
+
+    def __init__(
+        self,
+        servers: Sequence[str],
+        transport: str,
+        on_change: Callable[[int], None],
+        interval_s: float = 1.0,
+        timeout_s: float = 0.7,
+        ping: Callable[[str, str, float], bool] = options_ping,
+    ) -> None:
+        self.servers = list(servers)
+        self._transport = transport
+        self._on_change = on_change
+        self._interval = interval_s
+        self._timeout = timeout_s
+        self._ping = ping
+        self._misses = [0] * len(self.servers)
+        self._up = [True] * len(self.servers)
+        self.preferred = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="registrar-watch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(self._timeout + self._interval + 1)
+
+    def check_once(self) -> int:
+        """One round of pings; returns the preferred server's index."""
+        for index, server in enumerate(self.servers):
+            if self._ping(server, self._transport, self._timeout):
+                self._misses[index] = 0
+                if not self._up[index]:
+                    log.info("registrar %s answers again", server)
+                self._up[index] = True
+            else:
+                self._misses[index] += 1
+                if self._misses[index] >= 2 and self._up[index]:
+                    log.warning("registrar %s stopped answering", server)
+                    self._up[index] = False
+        preferred = next((i for i, up in enumerate(self._up) if up), self.preferred)
+        if preferred != self.preferred:
+            self.preferred = preferred
+            self._on_change(preferred)
+        return preferred
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.check_once()

@@ -48,6 +48,8 @@ def engine_account(account: AccountSettings, password: str) -> object:
         display_name=account.display_name,
         auto_answer=account.auto_answer,
         backup_servers=account.backups,
+        srtp=account.srtp,
+        tls_ca_file=account.tls_ca_file,
         expires_s=account.register_expires_s,
         retry_interval_s=account.retry_interval_s,
     )

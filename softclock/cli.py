@@ -63,7 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--user", required=True)
     a.add_argument("--auth-id", default="")
     a.add_argument("--domain", default="")
-    a.add_argument("--transport", choices=("udp", "tcp"), default="udp")
+    a.add_argument("--transport", choices=("udp", "tcp", "tls"), default="udp")
+    a.add_argument("--srtp", choices=("off", "optional", "mandatory"), default="off", help="encrypted media")
+    a.add_argument("--tls-ca-file", default="", help="CA certificates (PEM) for TLS; default: the system's")
     a.add_argument("--outbound-proxy", default="")
     a.add_argument(
         "--backup-server", action="append", default=[], help="registrar HOST[:PORT] used while the server is down"
@@ -163,6 +165,8 @@ def _account(args: argparse.Namespace, config: Path) -> int:
         display_name=args.display_name,
         auto_answer=args.auto_answer,
         backup_servers=", ".join(args.backup_server),
+        srtp=args.srtp,
+        tls_ca_file=args.tls_ca_file,
     )
     problem = validate_account(account, "x")
     if problem:

@@ -21,7 +21,8 @@ from softclock.errors import SettingsError
 
 log = logging.getLogger("softclock.settings")
 
-TRANSPORTS = ("udp", "tcp")
+TRANSPORTS = ("udp", "tcp", "tls")
+SRTP_MODES = ("off", "optional", "mandatory")
 
 
 def split_host_port(value: str) -> tuple[str, int | None]:
@@ -53,6 +54,8 @@ class AccountSettings:
     outbound_proxy: str = ""  # host[:port]; empty means none
     display_name: str = ""
     auto_answer: bool = False
+    srtp: str = "off"  # off | optional | mandatory: encrypted media (SDES keys)
+    tls_ca_file: str = ""  # CA certificates (PEM) that the TLS server must chain to; "" = the system's
     backup_servers: str = ""  # comma-separated host[:port] registrars, tried when `server` stops answering
     register_expires_s: int = 300
     retry_interval_s: int = 30
@@ -137,6 +140,8 @@ def validate(settings: Settings) -> None:
     acct = settings.account
     if acct.transport not in TRANSPORTS:
         raise SettingsError(f"[account] transport must be one of {', '.join(TRANSPORTS)}, not {acct.transport!r}")
+    if acct.srtp not in SRTP_MODES:
+        raise SettingsError(f"[account] srtp must be one of {', '.join(SRTP_MODES)}, not {acct.srtp!r}")
 
 
 def load(path: Path) -> Settings:

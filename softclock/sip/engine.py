@@ -43,6 +43,25 @@ Sink = Callable[[ev.Event], None]
 
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
 
+_SRTP_USE = {
+    "off": pj.PJMEDIA_SRTP_DISABLED,
+    "optional": pj.PJMEDIA_SRTP_OPTIONAL,
+    "mandatory": pj.PJMEDIA_SRTP_MANDATORY,
+}
+
+_CA_BUNDLES = (
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu
+    "/etc/pki/tls/certs/ca-bundle.crt",  # Fedora, RHEL
+    "/etc/ssl/cert.pem",  # macOS, Alpine
+)
+
+
+def system_ca_bundle() -> str:
+    """The OS's CA bundle (the wheel's OpenSSL 1.0.2 does not find it by itself)."""
+    import os
+
+    return next((path for path in _CA_BUNDLES if os.path.exists(path)), "")
+
 
 def parse_mwi(message: str) -> tuple[bool, int, int]:
     """``Messages-Waiting: yes`` / ``Voice-Message: 2/8`` -> (True, 2, 8)."""
@@ -78,6 +97,8 @@ class AccountConfig:
     display_name: str = ""
     auto_answer: bool = False
     backup_servers: tuple[str, ...] = ()  # tried in order when the server stops answering
+    srtp: str = "off"  # off | optional | mandatory (SDES keys; over TLS only when mandatory)
+    tls_ca_file: str = ""  # "" = the system's CA bundle
     expires_s: int = 300
     retry_interval_s: int = 30
 
@@ -98,6 +119,22 @@ class EngineConfig:
 
 def _now() -> tuple[float, datetime]:
     return time.monotonic(), datetime.now(UTC)
+
+
+class _Endpoint(pj.Endpoint):
+    """Keeps the last TLS verification complaint so registration can name it."""
+
+    def __init__(self, engine: SipEngine) -> None:
+        super().__init__()
+        self.engine = engine
+
+    def onTransportState(self, prm: pj.OnTransportStateParam) -> None:  # noqa: N802 - pjsua2 override
+        try:
+            tls = prm.tlsInfo
+            if not tls.isEmpty() and tls.verifyStatus != 0:
+                self.engine._tls_problem = "; ".join(str(m) for m in tls.verifyMsgs) or "certificate rejected"
+        except Exception:
+            log.exception("bug in onTransportState")
 
 
 class _LogWriter(pj.LogWriter):
@@ -172,6 +209,9 @@ class SipEngine:
         self._writer: _LogWriter | None = None
         self._udp_port = 0
         self._tcp_id: int | None = None
+        self._tls_id: int | None = None
+        self._tls_ca = ""
+        self._tls_problem = ""  # the last certificate complaint, for the registration sentence
         self._running = threading.Event()
         self._stopping = threading.Event()
         self._started = threading.Event()
@@ -216,7 +256,7 @@ class SipEngine:
 
     def _create_endpoint(self) -> None:
         cfg = self._config
-        ep = pj.Endpoint()
+        ep = _Endpoint(self)
         ep.libCreate()
         ep_cfg = pj.EpConfig()
         ep_cfg.uaConfig.threadCnt = 0
@@ -271,6 +311,27 @@ class SipEngine:
         opts.append(pj.SockOpt(level, name, value))
         tcfg.sockOptParams.sockOpts = opts
         return tcfg
+
+    def tls_transport_config(self, ca_file: str) -> pj.TransportConfig:
+        """TLS 1.2 (what the bundled OpenSSL 1.0.2 offers at most), server verified."""
+        tcfg = self.tcp_transport_config()
+        tls = tcfg.tlsConfig
+        tls.CaListFile = ca_file or system_ca_bundle()
+        tls.verifyServer = True
+        tls.method = pj.PJSIP_TLSV1_2_METHOD
+        tls.proto = pj.PJ_SSL_SOCK_PROTO_TLS1_2
+        tls.msecTimeout = 5000
+        return tcfg
+
+    def _ensure_tls(self, ca_file: str) -> None:
+        if self._ep is None:
+            return
+        if self._tls_id is not None and ca_file == self._tls_ca:
+            return
+        if self._tls_id is not None:
+            self._ep.transportClose(self._tls_id)
+        self._tls_id = self._ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, self.tls_transport_config(ca_file))
+        self._tls_ca = ca_file
 
     def _ensure_tcp(self) -> None:
         if self._tcp_id is not None or self._ep is None:
@@ -403,6 +464,8 @@ class SipEngine:
             gc.collect()
         if config.transport == "tcp":
             self._ensure_tcp()
+        elif config.transport == "tls":
+            self._ensure_tls(config.tls_ca_file)
         account = _Account(self, config)
         account.server = config.server
         self._account = account
@@ -432,7 +495,7 @@ class SipEngine:
         acfg = pj.AccountConfig()
         name = f'"{config.display_name}" ' if config.display_name else ""
         acfg.idUri = f"{name}<sip:{config.user}@{config.domain}>" if name else f"sip:{config.user}@{config.domain}"
-        tparam = ";transport=tcp" if config.transport == "tcp" else ""
+        tparam = {"tcp": ";transport=tcp", "tls": ";transport=tls"}.get(config.transport, "")
         if server:
             acfg.regConfig.registrarUri = f"sip:{server}{tparam}"
             acfg.regConfig.timeoutSec = config.expires_s
@@ -451,6 +514,11 @@ class SipEngine:
             acfg.regConfig.registerOnAdd = False
         if config.transport == "tcp" and self._tcp_id is not None:
             acfg.sipConfig.transportId = self._tcp_id
+        if config.transport == "tls" and self._tls_id is not None:
+            acfg.sipConfig.transportId = self._tls_id
+        acfg.mediaConfig.srtpUse = _SRTP_USE[config.srtp]
+        # Keys travel in the SDP: insist on TLS for them only when SRTP is required.
+        acfg.mediaConfig.srtpSecureSignaling = 1 if config.srtp == "mandatory" and config.transport == "tls" else 0
         # Loopback and LAN tests must not have their Contact rewritten to another address.
         acfg.natConfig.contactRewriteUse = 0
         acfg.natConfig.viaRewriteUse = 0
@@ -502,7 +570,9 @@ class SipEngine:
             retry = None if code in (401, 403, 407) else cfg.retry_interval_s
         mono, utc = _now()
         host = account.server.rsplit(":", 1)[0] if account.server.count(":") == 1 else account.server
-        text = messages.registration(code, reason, cfg.address, bool(info.regIsActive), retry, host)
+        text = messages.registration(
+            code, reason, cfg.address, bool(info.regIsActive), retry, host, tls_problem=self._tls_problem
+        )
         if state is ev.RegState.REGISTERED and account.server != cfg.server:
             text += f" (backup server {account.server})"
         log.info("registration %s via %s: %d %s", cfg.address, account.server, code, reason)

@@ -47,7 +47,13 @@ def call_failure(code: int, reason: str = "", host: str = "") -> str:
 
 
 def registration(
-    code: int, reason: str, address: str, active: bool, retry_in_s: int | None, server: str = ""
+    code: int,
+    reason: str,
+    address: str,
+    active: bool,
+    retry_in_s: int | None,
+    server: str = "",
+    tls_problem: str = "",
 ) -> str:
     """A sentence for the registration state after a REGISTER exchange."""
     if active and 200 <= code < 300:
@@ -56,6 +62,11 @@ def registration(
         return f"Wrong username or password ({code})"
     retry = f", retrying in {retry_in_s} s" if retry_in_s else ""
     low = reason.lower()
+    if "ecertverif" in low or "certificate" in low:
+        detail = tls_problem or "verification failed"
+        return f"The server's TLS certificate was refused: {detail} (check the CA file){retry}"
+    if "tls" in low or "ssl" in low or "handshake" in low:
+        return f"TLS connection to the server failed: {reason}{retry}"
     if _is_dns_failure(code, reason):
         return f"Unknown server host {server or ''} (DNS lookup failed){retry}".replace("host  (", "host (")
     if code in (408, 0) or "timeout" in low or "timed out" in low:

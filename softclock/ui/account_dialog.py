@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from softclock.settings import TRANSPORTS, AccountSettings, validate_account
+from softclock.settings import SRTP_MODES, TRANSPORTS, AccountSettings, validate_account
 
 
 class AccountDialog(QDialog):
@@ -45,6 +45,11 @@ class AccountDialog(QDialog):
         self.proxy_edit.setPlaceholderText("optional")
         self.backup_edit = QLineEdit(account.backup_servers)
         self.backup_edit.setPlaceholderText("optional: host[:port], … used while the server is down")
+        self.srtp_box = QComboBox()
+        self.srtp_box.addItems(["Off", "Optional", "Mandatory"])
+        self.srtp_box.setCurrentIndex(SRTP_MODES.index(account.srtp))
+        self.ca_edit = QLineEdit(account.tls_ca_file)
+        self.ca_edit.setPlaceholderText("TLS only: CA file (PEM); empty = the system's")
         self.auto_answer_box = QCheckBox("Answer incoming calls automatically")
         self.auto_answer_box.setChecked(account.auto_answer)
         self.error_label = QLabel("")
@@ -59,6 +64,8 @@ class AccountDialog(QDialog):
         form.addRow("Auth ID", self.auth_edit)
         form.addRow("Domain", self.domain_edit)
         form.addRow("Transport", self.transport_box)
+        form.addRow("Encrypted media (SRTP)", self.srtp_box)
+        form.addRow("TLS CA file", self.ca_edit)
         form.addRow("Outbound proxy", self.proxy_edit)
         form.addRow("Backup servers", self.backup_edit)
         form.addRow("", self.auto_answer_box)
@@ -81,6 +88,8 @@ class AccountDialog(QDialog):
             outbound_proxy=self.proxy_edit.text().strip(),
             auto_answer=self.auto_answer_box.isChecked(),
             backup_servers=self.backup_edit.text().strip(),
+            srtp=SRTP_MODES[self.srtp_box.currentIndex()],
+            tls_ca_file=self.ca_edit.text().strip(),
         )
 
     def password(self) -> str:

@@ -132,7 +132,9 @@ class Baresip:
         silence_seconds: int = 600,
         sip_trace: bool = False,
         display_name: str | None = None,
+        mediaenc: str | None = None,
     ):
+        self.mediaenc = mediaenc  # e.g. "srtp-mand": SDES-keyed SRTP required (loads srtp.so)
         self.workdir = Path(workdir)
         self.kamailio = kamailio
         self.user = user
@@ -245,7 +247,7 @@ class Baresip:
             "audio_path\t\t/usr/share/baresip",
             "rtp_stats\t\tyes",
             f"module_path\t\t{mdir}",
-            *[f"module\t\t\t{m}" for m in modules],
+            *[f"module\t\t\t{m}" for m in [*modules, *(["srtp.so"] if self.mediaenc else [])]],
             "module_app\t\taccount.so",
             "module_app\t\tmenu.so",
             "module_app\t\tctrl_tcp.so",
@@ -262,6 +264,7 @@ class Baresip:
             f'outbound="sip:{HOST}:{kport};transport=udp"',
             "regint=3600",
             "answermode=" + ("auto" if self.auto_answer else "manual"),
+            *([f"mediaenc={self.mediaenc}"] if self.mediaenc else []),
         ]
         (self.conf_dir / "accounts").write_text(
             f"{name}<sip:{self.user}@{self.domain};transport=udp>;" + ";".join(params) + "\n")

@@ -49,6 +49,8 @@ def engine_account(account: AccountSettings, password: str) -> object:
         auto_answer=account.auto_answer,
         backup_servers=account.backups,
         srtp=account.srtp,
+        ice=account.ice,
+        keepalive_s=account.keepalive_s,
         tls_ca_file=account.tls_ca_file,
         expires_s=account.register_expires_s,
         retry_interval_s=account.retry_interval_s,
@@ -83,6 +85,7 @@ def build_core(
             local_port=settings.sip.local_port,
             null_audio=settings.sip.null_audio,
             log_level=settings.sip.log_level,
+            stun_server=settings.sip.stun_server,
         ),
     )
     engine.start()

@@ -56,6 +56,8 @@ class AccountSettings:
     auto_answer: bool = False
     srtp: str = "off"  # off | optional | mandatory: encrypted media (SDES keys)
     tls_ca_file: str = ""  # CA certificates (PEM) that the TLS server must chain to; "" = the system's
+    ice: bool = False  # ICE for media behind NAT (needs a STUN server to help)
+    keepalive_s: int = 15  # UDP keep-alives to the server so NAT bindings stay open; 0 = off
     backup_servers: str = ""  # comma-separated host[:port] registrars, tried when `server` stops answering
     register_expires_s: int = 300
     retry_interval_s: int = 30
@@ -86,6 +88,7 @@ class SipSettings:
     local_port: int = 0  # 0: any free port
     null_audio: bool = True  # no sound device (sound is a later issue)
     log_level: int = 3  # pjsip log level sent to the softclock.pjsip logger
+    stun_server: str = ""  # host[:port] of a STUN server for NAT discovery; "" = none
 
 
 @dataclass

@@ -29,13 +29,15 @@ PortAudio's callback threads, each taking the GIL):
   ``std::vector``); the frame bytes are copied with ``ctypes`` straight from the
   vector's storage instead (~4 us read, ~9 us write), checked once at import
   against the slow path and used only if they agree;
-* each ring has an adaptive target: an underrun plays (or sends) silence,
-  counts, and raises the target by 10 ms (up to 120 ms); a level above
-  target + one producer chunk + one consumer chunk is trimmed back (counted as an
-  overrun): this also absorbs clock drift between pjmedia's clock and the sound
-  card's (50-300 ppm on real cards: one ~20 ms trim or fill every 1-7 minutes;
-  the measured drift is in :meth:`SoundBridge.stats`); after 15 s without an
-  underrun the target creeps back down by 10 ms.
+* each ring has an adaptive target (see :class:`JitterRing`): reading starts
+  at one read chunk + 10 ms; an underrun plays (or sends) silence, counts, and
+  raises the target by 10 ms (up to 120 ms); a level above target + one
+  producer chunk + one consumer chunk is trimmed back (counted as an
+  overrun). Trimming and filling also absorb clock drift between pjmedia's
+  clock and the sound card's (50-300 ppm on real cards: one ~20 ms trim or
+  fill every 1-7 minutes; the measured drift is in :meth:`SoundBridge.stats`
+  after a minute). After 15 s without an underrun and with a step to spare,
+  the target and the buffered audio drop by 10 ms.
 
 Life cycle (see :class:`SoundBridge`): everything that touches pjsua2
 (``open``, ``connect``, ``disconnect``, ``close``) runs on a thread registered
@@ -60,12 +62,18 @@ log = logging.getLogger("softclock.sip.audio")
 
 FRAME_MS = 20  # the conference bridge's ptime (pjsua default)
 SAMPLE_BYTES = 2  # 16-bit mono
-DEVICE_BLOCK_MS = 10  # PortAudio callback period: 10 ms blocks, 'low' latency (20 ms buffers)
-TARGET_START_MS = 30
-TARGET_MIN_MS = 20
+# PortAudio callback periods (bench/audio_bridge.py): PortAudio's ALSA backend
+# buffers two periods, so playback uses 10 ms (20 ms device buffer; 20 ms blocks
+# measured 62 ms added instead of 28); capture delivers each period as soon as it
+# is full, so 20 ms blocks (one per conference frame) cost little latency
+# (34 ms measured vs 20) and half the wake-ups.
+PLAYBACK_BLOCK_MS = 10
+CAPTURE_BLOCK_MS = 20
+MARGIN_MS = 10  # jitter margin over a read chunk at the start; adapts upwards
 TARGET_MAX_MS = 120
 TARGET_STEP_MS = 10
 RELAX_AFTER_S = 15.0
+DRIFT_AFTER_S = 60.0
 
 # One PortAudio user at a time: re-initializing it (for a new device list)
 # while a stream is open would kill that stream.
@@ -132,9 +140,18 @@ class JitterRing:
 
     ``write`` and ``read`` are the only calls made from real-time callbacks;
     both hold the lock for a few microseconds and never wait for anything else.
+
+    The *target* is the level a read must find (its own chunk plus a margin
+    for the two clocks' jitter). Reading starts once the level reaches it
+    (priming); an underrun plays silence for what is missing, raises the
+    target by a step and primes again; a level above target + one write chunk
+    + one read chunk is trimmed (oldest audio dropped): the overrun a faster
+    producer clock causes. When no underrun happened for ``RELAX_AFTER_S`` and
+    the lowest spare level seen in that time exceeds a step, the target and
+    the buffered audio both drop by a step.
     """
 
-    def __init__(self, name: str, rate: int, write_ms: int, read_ms: int) -> None:
+    def __init__(self, name: str, rate: int, write_ms: int, read_ms: int, margin_ms: int) -> None:
         self.name = name
         self.rate = rate
         self.bytes_per_ms = rate * SAMPLE_BYTES // 1000
@@ -142,20 +159,22 @@ class JitterRing:
         self._read_chunk = read_ms * self.bytes_per_ms
         self._lock = threading.Lock()
         self._buf = bytearray()
-        self._target = TARGET_START_MS * self.bytes_per_ms
-        self._min_target = TARGET_MIN_MS * self.bytes_per_ms
-        self._max_target = TARGET_MAX_MS * self.bytes_per_ms
+        self._min_target = (read_ms + margin_ms) * self.bytes_per_ms
+        self._target = self._min_target
+        self._max_target = max(TARGET_MAX_MS * self.bytes_per_ms, self._min_target)
         self._step = TARGET_STEP_MS * self.bytes_per_ms
         self._priming = True
-        self._last_underrun = time.monotonic()
+        self._window_start = time.monotonic()
+        self._min_spare: int | None = None
         self.underruns = 0
         self.overruns = 0
+        self.relaxed = 0
         self.trimmed_bytes = 0
         self.filled_bytes = 0
         self.written_bytes = 0
         self.read_bytes = 0
-        self._started_at: float | None = None  # first real read after priming
-        self._read_since_start = 0
+        self._started_at: float | None = None  # first read after the first priming
+        self._asked_since_start = 0  # everything the consumer asked for, silence included
         self._written_since_start = 0
         self._level_sum = 0
         self._level_n = 0
@@ -169,8 +188,7 @@ class JitterRing:
             self.written_bytes += len(data)
             if self._started_at is not None:
                 self._written_since_start += len(data)
-            limit = self._target + self._write_chunk + self._read_chunk
-            if len(buf) > limit:
+            if len(buf) > self._target + self._write_chunk + self._read_chunk:
                 drop = len(buf) - (self._target + self._write_chunk)
                 drop -= drop % SAMPLE_BYTES
                 del buf[:drop]
@@ -183,55 +201,67 @@ class JitterRing:
             level = len(buf)
             if self._priming:
                 if level < self._target:
+                    if self._started_at is not None:
+                        self._asked_since_start += n
                     return bytes(n)
                 self._priming = False
+                self._window_start = time.monotonic()
+                self._min_spare = None
                 if self._started_at is None:
-                    self._started_at = time.monotonic()
+                    self._started_at = self._window_start
             self._level_sum += level
             self._level_n += 1
             if level >= n:
+                spare = level - n
+                if self._min_spare is None or spare < self._min_spare:
+                    self._min_spare = spare
                 out = bytes(buf[:n])
                 del buf[:n]
                 self.read_bytes += n
-                self._read_since_start += n
-                if self._target > self._min_target and time.monotonic() - self._last_underrun > RELAX_AFTER_S:
-                    self._target -= self._step
-                    self._last_underrun = time.monotonic()
+                self._asked_since_start += n
+                if time.monotonic() - self._window_start > RELAX_AFTER_S:
+                    self._relax()
                 return out
-            # Underrun: play what is left, then silence; wait for the (raised) target.
+            # Underrun: what is left, then silence; wait for the (raised) target.
             out = bytes(buf) + bytes(n - level)
             buf.clear()
             self.read_bytes += level
-            self._read_since_start += level
+            self._asked_since_start += n
             self.underruns += 1
             self.filled_bytes += n - level
             self._priming = True
             self._target = min(self._max_target, self._target + self._step)
-            self._last_underrun = time.monotonic()
             return out
 
-    # -- control side ----------------------------------------------------------
+    def _relax(self) -> None:
+        if self._target > self._min_target and self._min_spare is not None and self._min_spare >= 2 * self._step:
+            self._target -= self._step
+            del self._buf[: self._step]
+            self.trimmed_bytes += self._step
+            self.relaxed += 1
+        self._window_start = time.monotonic()
+        self._min_spare = None
 
-    def level_ms(self) -> float:
-        with self._lock:
-            return len(self._buf) / self.bytes_per_ms
+    # -- control side ----------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             drift_ppm = None
-            if self._started_at is not None:
-                elapsed = time.monotonic() - self._started_at
-                if elapsed > 10 and self._read_since_start:
-                    # producer vs consumer rate, corrected for what trimming/filling did
-                    produced = self._written_since_start
-                    consumed = self._read_since_start
-                    drift_ppm = round((produced - consumed - len(self._buf)) / consumed * 1e6)
+            if self._started_at is not None and time.monotonic() - self._started_at >= DRIFT_AFTER_S:
+                # Producer vs consumer clock: bytes each moved since reading began
+                # (over the same wall time). Uncertain by about one chunk each
+                # (~40 ms / elapsed: +-670 ppm after 60 s, +-67 after 10 min).
+                if self._asked_since_start:
+                    drift_ppm = round(
+                        (self._written_since_start - self._asked_since_start) / self._asked_since_start * 1e6
+                    )
             return {
                 "underruns": self.underruns,
                 "overruns": self.overruns,
                 "level_ms": round(len(self._buf) / self.bytes_per_ms, 1),
                 "avg_level_ms": round(self._level_sum / self._level_n / self.bytes_per_ms, 1) if self._level_n else 0.0,
                 "target_ms": self._target // self.bytes_per_ms,
+                "relaxed": self.relaxed,
                 "trimmed_ms": round(self.trimmed_bytes / self.bytes_per_ms, 1),
                 "silence_ms": round(self.filled_bytes / self.bytes_per_ms, 1),
                 "frames": self.written_bytes // (FRAME_MS * self.bytes_per_ms),
@@ -325,7 +355,7 @@ def _resolve(sd: Any, name: str | None, kind: str) -> tuple[int | None, str | No
     raise SoundUnavailable(f"no {kind} sound device named {name!r}")
 
 
-def _open_stream(sd: Any, kind: str, device: str | None, rate: int, callback: Any) -> Any:
+def _open_stream(sd: Any, kind: str, device: str | None, rate: int, block_ms: int, callback: Any) -> Any:
     index, pulse_name = _resolve(sd, device, kind)
     cls = sd.RawOutputStream if kind == "output" else sd.RawInputStream
     env_key = "PULSE_SINK" if kind == "output" else "PULSE_SOURCE"
@@ -337,7 +367,7 @@ def _open_stream(sd: Any, kind: str, device: str | None, rate: int, callback: An
             samplerate=rate,
             channels=1,
             dtype="int16",
-            blocksize=rate * DEVICE_BLOCK_MS // 1000,
+            blocksize=rate * block_ms // 1000,
             latency="low",
             device=index,
             callback=callback,
@@ -367,8 +397,11 @@ class SoundBridge:
     """
 
     def __init__(self, ep: pj.Endpoint, playback_device: str | None = None,
-                 capture_device: str | None = None) -> None:
+                 capture_device: str | None = None, playback_block_ms: int = PLAYBACK_BLOCK_MS,
+                 capture_block_ms: int = CAPTURE_BLOCK_MS) -> None:
         self._ep = ep
+        self.playback_block_ms = playback_block_ms
+        self.capture_block_ms = capture_block_ms
         self.playback_device = playback_device
         self.capture_device = capture_device
         self._port: _BridgePort | None = None
@@ -401,8 +434,8 @@ class SoundBridge:
         sd = _sd()
         self.rate = self._bridge_rate()
         frame_bytes = self.rate * FRAME_MS // 1000 * SAMPLE_BYTES
-        self._playback = JitterRing("playback", self.rate, FRAME_MS, DEVICE_BLOCK_MS)
-        self._capture = JitterRing("capture", self.rate, DEVICE_BLOCK_MS, FRAME_MS)
+        self._playback = JitterRing("playback", self.rate, FRAME_MS, self.playback_block_ms, MARGIN_MS)
+        self._capture = JitterRing("capture", self.rate, self.capture_block_ms, FRAME_MS, MARGIN_MS)
         playback, capture, xruns = self._playback, self._capture, self._device_xruns
 
         def out_cb(outdata, frames, _time, status):  # PortAudio's thread: no logging, no waiting
@@ -416,20 +449,17 @@ class SoundBridge:
             capture.write(bytes(indata))
 
         with _pa_lock:
-            out = inp = None
             try:
-                out = _open_stream(sd, "output", self.playback_device, self.rate, out_cb)
-                inp = _open_stream(sd, "input", self.capture_device, self.rate, in_cb)
-                out.start()
-                inp.start()
-            except BaseException:
-                for stream in (inp, out):
-                    if stream is not None:
-                        try:
-                            stream.close(ignore_errors=True)
-                        except Exception:  # noqa: BLE001
-                            pass
-                raise
+                out, inp = self._start_streams(sd, out_cb, in_cb)
+            except SoundUnavailable:
+                if _open_streams:
+                    raise
+                # PortAudio lists devices once, when initialized (at import): a
+                # sound server that was not up then, or a device plugged in
+                # since, needs a re-scan. Safe only while no stream is open.
+                sd._terminate()
+                sd._initialize()
+                out, inp = self._start_streams(sd, out_cb, in_cb)
             _open_streams += 1
         self._out, self._in = out, inp
 
@@ -448,6 +478,25 @@ class SoundBridge:
             self.rate, self.playback_device or "default", out.latency * 1000,
             self.capture_device or "default", inp.latency * 1000, FAST_FRAME_COPY,
         )
+
+    def _start_streams(self, sd: Any, out_cb: Any, in_cb: Any) -> tuple[Any, Any]:
+        out = inp = None
+        try:
+            out = _open_stream(sd, "output", self.playback_device, self.rate, self.playback_block_ms, out_cb)
+            inp = _open_stream(sd, "input", self.capture_device, self.rate, self.capture_block_ms, in_cb)
+            out.start()
+            inp.start()
+        except BaseException as exc:
+            for stream in (inp, out):
+                if stream is not None:
+                    try:
+                        stream.close(ignore_errors=True)
+                    except Exception:  # noqa: BLE001
+                        pass
+            if isinstance(exc, SoundUnavailable) or not isinstance(exc, Exception):
+                raise
+            raise SoundUnavailable(f"cannot start the sound streams: {exc}") from exc
+        return out, inp
 
     def connect(self, call_audio: pj.AudioMedia) -> None:
         """Call audio -> speaker, microphone -> call. Opens the bridge if needed."""

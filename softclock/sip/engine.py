@@ -98,6 +98,8 @@ class AccountConfig:
     auto_answer: bool = False
     backup_servers: tuple[str, ...] = ()  # tried in order when the server stops answering
     srtp: str = "off"  # off | optional | mandatory (SDES keys; over TLS only when mandatory)
+    ice: bool = False
+    keepalive_s: int = 15  # UDP keep-alive to the server, keeps NAT bindings open; 0 = off
     tls_ca_file: str = ""  # "" = the system's CA bundle
     expires_s: int = 300
     retry_interval_s: int = 30
@@ -115,6 +117,7 @@ class EngineConfig:
     null_audio: bool = True
     log_level: int = 3
     user_agent: str = "Softclock"
+    stun_server: str = ""  # host[:port]; empty: no STUN
 
 
 def _now() -> tuple[float, datetime]:
@@ -262,6 +265,11 @@ class SipEngine:
         ep_cfg.uaConfig.threadCnt = 0
         ep_cfg.uaConfig.mainThreadOnly = False
         ep_cfg.uaConfig.userAgent = cfg.user_agent
+        if cfg.stun_server:
+            stun = pj.StringVector()
+            stun.append(cfg.stun_server)
+            ep_cfg.uaConfig.stunServer = stun
+            ep_cfg.uaConfig.stunIgnoreFailure = True
         self._writer = _LogWriter()
         ep_cfg.logConfig.writer = self._writer
         ep_cfg.logConfig.level = cfg.log_level
@@ -519,6 +527,8 @@ class SipEngine:
         acfg.mediaConfig.srtpUse = _SRTP_USE[config.srtp]
         # Keys travel in the SDP: insist on TLS for them only when SRTP is required.
         acfg.mediaConfig.srtpSecureSignaling = 1 if config.srtp == "mandatory" and config.transport == "tls" else 0
+        acfg.natConfig.iceEnabled = config.ice
+        acfg.natConfig.udpKaIntervalSec = config.keepalive_s
         # Loopback and LAN tests must not have their Contact rewritten to another address.
         acfg.natConfig.contactRewriteUse = 0
         acfg.natConfig.viaRewriteUse = 0

@@ -227,3 +227,30 @@ def test_account_setup_without_a_keyring_says_so_and_saves_nothing(qtbot, make_a
     assert "Sup3r-Secret" not in (tmp_path / "settings.toml").read_text()
     assert 'server = ""' in (tmp_path / "settings.toml").read_text()
     assert not app.account_configured
+
+
+def test_hold_and_mute_buttons_follow_the_call(qtbot, make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    with qtbot.waitSignal(app.demo_ready, timeout=15000):
+        qtbot.mouseClick(app.window.demo_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(app.window.call_button, Qt.MouseButton.LeftButton)
+    (view,) = app.window._views.values()
+    qtbot.waitUntil(lambda: view.connected, timeout=10000)
+    widget = view.widget
+    assert widget.controls.isVisible()
+    qtbot.mouseClick(widget.hold_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: widget.state_label.text() == "On hold", timeout=5000)
+    assert widget.hold_button.text() == "Resume"
+    qtbot.mouseClick(widget.hold_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: widget.state_label.text() == "Connected", timeout=5000)
+    qtbot.mouseClick(widget.mute_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: widget.mute_button.text() == "Unmute", timeout=5000)
+    qtbot.mouseClick(widget.keypad_button, Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(widget.keypad_edit, "5x")
+    assert "not a keypad key" in app.window.statusBar().currentMessage()
+    qtbot.mouseClick(widget.hangup_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.ended, timeout=10000)
+    assert not widget.controls.isVisible()
+    # Redial calls the demo line again.
+    qtbot.mouseClick(app.window.redial_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: any(v.connected and not v.ended for v in app.window._views.values()), timeout=10000)

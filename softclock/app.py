@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,8 @@ def build_core(
     from softclock.sip.engine import EngineConfig, SipEngine
 
     settings = settings or load(settings_path)
+    # Everything the app writes (store, log, recordings) is for its user alone.
+    os.umask(0o077)
     store = open_store(data_dir)
     capture = Capture(
         store,
@@ -75,6 +78,9 @@ def build_core(
         region=lambda: settings.billing.default_region,
         on_change=on_change,
     )
+    from softclock.recordings import apply_retention
+
+    apply_retention(store, data_dir, settings.recording.retention_days)
     recovered = capture.recover()
     if recovered:
         log.warning("%d call(s) left open by a crash were closed and flagged", recovered)

@@ -140,6 +140,9 @@ class Capture:
             self._ended(event)
         elif isinstance(event, ev.CallHoldChanged):
             self._hold_changed(event)
+        elif isinstance(event, ev.RecordingChanged) and event.recording:
+            with self._store.session() as s, s.begin():
+                s.execute(update(Call).where(Call.sip_call_id == event.call_id).values(recording_path=event.path))
 
     def _hold_changed(self, event: ev.CallHoldChanged) -> None:
         # Held time is recorded on the call; whether it bills is firm policy.

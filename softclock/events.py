@@ -137,6 +137,16 @@ class CallTransferProgress(Event):
 
 
 @dataclass(frozen=True)
+class RecordingChanged(Event):
+    """Recording of a call started (after any consent announcement) or stopped."""
+
+    call_id: str
+    handle: int
+    recording: bool
+    path: str
+
+
+@dataclass(frozen=True)
 class MessageWaiting(Event):
     """Voicemail waiting indicator (MWI NOTIFY)."""
 

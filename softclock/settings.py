@@ -97,6 +97,16 @@ class BillingSettings:
     default_region: str = "US"  # for numbers dialled without a country code
 
 
+RECORDING_POLICIES = ("off", "on_demand", "always")
+
+
+@dataclass
+class RecordingSettings:
+    policy: str = "off"  # off | on_demand | always (firm policy; check the consent law that applies)
+    announcement: str = "beep"  # what the far end hears before recording: "beep", a WAV file, or ""
+    retention_days: int = 90  # recordings older than this are deleted at start-up; 0 keeps them
+
+
 @dataclass
 class DemoSettings:
     ring_ms: int = 1500  # how long the demo line rings before it answers
@@ -107,6 +117,7 @@ class Settings:
     account: AccountSettings = field(default_factory=AccountSettings)
     sip: SipSettings = field(default_factory=SipSettings)
     billing: BillingSettings = field(default_factory=BillingSettings)
+    recording: RecordingSettings = field(default_factory=RecordingSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
 
     @property
@@ -143,6 +154,10 @@ def validate(settings: Settings) -> None:
     acct = settings.account
     if acct.transport not in TRANSPORTS:
         raise SettingsError(f"[account] transport must be one of {', '.join(TRANSPORTS)}, not {acct.transport!r}")
+    if settings.recording.policy not in RECORDING_POLICIES:
+        raise SettingsError(
+            f"[recording] policy must be one of {', '.join(RECORDING_POLICIES)}, not {settings.recording.policy!r}"
+        )
     if acct.srtp not in SRTP_MODES:
         raise SettingsError(f"[account] srtp must be one of {', '.join(SRTP_MODES)}, not {acct.srtp!r}")
 

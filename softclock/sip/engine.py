@@ -140,6 +140,20 @@ class _Endpoint(pj.Endpoint):
             log.exception("bug in onTransportState")
 
 
+class _Announcement(pj.AudioMediaPlayer):
+    """A consent announcement (WAV) that reports its end."""
+
+    def __init__(self, on_end: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_end = on_end
+
+    def onEof2(self) -> None:  # noqa: N802 - pjsua2 override
+        try:
+            self._on_end()
+        except Exception:
+            log.exception("bug in the announcement's end callback")
+
+
 class _LogWriter(pj.LogWriter):
     def write(self, entry: pj.LogEntry) -> None:  # noqa: D102 - pjsua2 override
         pjlog.debug("%s", entry.msg.rstrip())
@@ -177,6 +191,9 @@ class _Call(pj.Call):
         self.ended = False
         self.hold = ev.HoldState.NONE
         self.muted = False
+        self.recorder: pj.AudioMediaRecorder | None = None
+        self.announcer: object | None = None  # the consent tone or player while it plays
+        self.recording_path = ""
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
         self.engine._guard(self.engine._on_call_state, self, prm)
@@ -706,9 +723,27 @@ class SipEngine:
 
     def _forget(self, handle: int) -> None:
         with self._calls_lock:
-            self._calls.pop(handle, None)
+            call = self._calls.pop(handle, None)
+        released_ports = False
+        if call is not None:
+            released_ports = call.recorder is not None or call.announcer is not None
+            call.announcer = None
+            if call.recorder is not None:
+                call.recorder = None
+                mono, utc = _now()
+                self._emit(ev.RecordingChanged(mono, utc, call.sip_call_id, handle, False, call.recording_path))
+            del call
+        with self._calls_lock:
             self._all_ended.notify_all()
-        if not self._stopping.is_set():
+        if self._stopping.is_set():
+            return
+        if released_ports:
+            # The bridge removes a deleted port on its next clock tick (that is
+            # when a recorder finishes its WAV): keep the clock running a moment.
+            timer = threading.Timer(0.5, lambda: self._submit(self._close_sound_if_idle))
+            timer.daemon = True
+            timer.start()
+        else:
             self._close_sound_if_idle()
 
     _HOLD_BY_STATUS = {
@@ -864,6 +899,85 @@ class SipEngine:
             call.xferReplaces(target, pj.CallOpParam(True))
 
         self._submit(lambda: self._with_call(handle, go))
+
+    # ------------------------------------------------------------------ recording
+
+    def start_recording(self, handle: int, path: str, announce: str = "beep") -> None:
+        """Record both directions of the call into the WAV file ``path``.
+
+        ``announce`` is what the far end hears first, before recording starts:
+        ``"beep"`` (three short tones, the usual recording notice), a WAV file,
+        or ``""`` for nothing.
+        """
+        self._submit(lambda: self._with_call(handle, lambda c: self._do_announce(c, path, announce)))
+
+    def _do_announce(self, call: _Call, path: str, announce: str) -> None:
+        if call.recorder is not None or call.announcer is not None:
+            return
+        audio = self._call_audio(call)
+        if audio is None:
+            return
+        handle = call.handle
+        if not announce:
+            self._do_start_recording(call, path)
+            return
+        if announce == "beep":
+            tones = pj.ToneDescVector()
+            for _ in range(3):
+                tone = pj.ToneDesc()
+                tone.freq1, tone.freq2, tone.on_msec, tone.off_msec, tone.volume = 1400, 0, 200, 200, 0
+                tones.append(tone)
+            gen = pj.ToneGenerator()
+            gen.createToneGenerator()
+            gen.play(tones, False)
+            gen.startTransmit(audio)
+            call.announcer = gen
+            timer = threading.Timer(1.3, lambda: self._submit(lambda: self._after_announce(handle, path)))
+            timer.daemon = True
+            timer.start()
+            return
+        player = _Announcement(lambda: self._submit(lambda: self._after_announce(handle, path)))
+        player.createPlayer(announce, pj.PJMEDIA_FILE_NO_LOOP)
+        player.startTransmit(audio)
+        call.announcer = player
+
+    def _after_announce(self, handle: int, path: str) -> None:
+        call = self._call(handle)
+        if call is None or call.ended:
+            return
+        call.announcer = None  # its wrapper goes; the bridge port with it
+        self._do_start_recording(call, path)
+
+    def _do_start_recording(self, call: _Call, path: str) -> None:
+        audio = self._call_audio(call)
+        if audio is None or self._ep is None:
+            return
+        recorder = pj.AudioMediaRecorder()
+        recorder.createRecorder(path)
+        audio.startTransmit(recorder)
+        self._ep.audDevManager().getCaptureDevMedia().startTransmit(recorder)
+        call.recorder = recorder
+        call.recording_path = path
+        mono, utc = _now()
+        self._emit_call(call, ev.RecordingChanged(mono, utc, call.sip_call_id, call.handle, True, path))
+
+    def stop_recording(self, handle: int) -> None:
+        self._submit(lambda: self._with_call(handle, self._do_stop_recording))
+
+    def _do_stop_recording(self, call: _Call) -> None:  # the bridge clock runs: the WAV closes at once
+        call.announcer = None
+        if call.recorder is None:
+            return
+        call.recorder = None  # deleting the recorder closes the WAV (complete ~0.3 s later)
+        mono, utc = _now()
+        self._emit_call(call, ev.RecordingChanged(mono, utc, call.sip_call_id, call.handle, False, call.recording_path))
+
+    def _call_audio(self, call: _Call) -> pj.AudioMedia | None:
+        info = call.getInfo()
+        for index, media in enumerate(info.media):
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                return call.getAudioMedia(index)
+        return None
 
     def _with_call(self, handle: int, action: Callable[[_Call], object]) -> None:
         call = self._call(handle)

@@ -63,6 +63,7 @@ class Call(Base):
     connect_duration_s: Mapped[float | None] = mapped_column(Float)
     last_heartbeat_utc: Mapped[datetime | None] = mapped_column(DateTime)
     recovered: Mapped[bool] = mapped_column(Boolean, default=False)
+    recording_path: Mapped[str | None] = mapped_column(String(500))
 
     segments: Mapped[list[Segment]] = relationship(back_populates="call", order_by="Segment.id")
 

@@ -39,6 +39,7 @@ _STYLE = """
 #callWho { font-size: 15px; font-weight: 600; }
 #callTimer { font-size: 22px; font-family: monospace; }
 #hint { color: #666; }
+#recordingLabel { color: #b3261e; font-weight: 700; }
 #answerButton { background: #1b7f3b; color: white; padding: 4px 14px; }
 #hangupButton { background: #b3261e; color: white; padding: 4px 14px; }
 #sectionTitle, #promptTitle, #incomingTitle { font-weight: 600; }
@@ -228,7 +229,28 @@ class DesktopApp(QObject):
         except Exception:
             # A bug in capture must not take the call or the window down with it.
             log.exception("capture failed on %s", type(event).__name__)
+        if isinstance(event, ev.CallConnected) and self.core.settings.recording.policy == "always":
+            self.record(event.handle, event.call_id)
         self.window.on_sip_event(event)
+
+    @property
+    def recording_policy(self) -> str:
+        return self.core.settings.recording.policy if self.core is not None else "off"
+
+    def record(self, handle: int, call_id: str) -> None:
+        """Record the call (consent announcement first), per firm policy."""
+        if self.core is None or self.recording_policy == "off":
+            return
+        from softclock.recordings import recording_path
+
+        path = recording_path(self.core.data_dir, call_id)
+        self.core.engine.start_recording(  # type: ignore[attr-defined]
+            handle, str(path), self.core.settings.recording.announcement
+        )
+
+    def stop_recording(self, handle: int) -> None:
+        if self.core is not None:
+            self.core.engine.stop_recording(handle)  # type: ignore[attr-defined]
 
     def _on_capture_changed(self, change: Change) -> None:
         if QThread.currentThread() is not self.thread():

@@ -25,6 +25,7 @@ class CallWidget(QFrame):
     mute_toggled = Signal(int, bool)
     dtmf_typed = Signal(int, str)
     transfer_requested = Signal(int, str)
+    record_toggled = Signal(int, bool)
 
     def __init__(self, handle: int, call_id: str, who: str, detail: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -58,6 +59,11 @@ class CallWidget(QFrame):
         self.keypad_button.setCheckable(True)
         self.transfer_button = QPushButton("Transfer…")
         self.transfer_button.setCheckable(True)
+        self.record_button = QPushButton("Record")
+        self.record_button.setCheckable(True)
+        self.recording_label = QLabel("● Recording")
+        self.recording_label.setObjectName("recordingLabel")
+        self.recording_label.hide()
         self.keypad_edit = QLineEdit()
         self.keypad_edit.setPlaceholderText("Type digits: each is sent as DTMF")
         self.keypad_edit.hide()
@@ -69,7 +75,9 @@ class CallWidget(QFrame):
         controls.setContentsMargins(0, 0, 0, 0)
         for button in (self.hold_button, self.mute_button, self.keypad_button, self.transfer_button):
             controls.addWidget(button)
+        controls.addWidget(self.record_button)
         controls.addStretch(1)
+        controls.addWidget(self.recording_label)
         self.controls.hide()
 
         top = QHBoxLayout()
@@ -102,6 +110,7 @@ class CallWidget(QFrame):
         self.matter_button.clicked.connect(lambda: self.change_matter_clicked.emit(self.call_id))
         self.hold_button.clicked.connect(lambda on: self.hold_toggled.emit(self.handle, on))
         self.mute_button.clicked.connect(lambda on: self.mute_toggled.emit(self.handle, on))
+        self.record_button.clicked.connect(lambda on: self.record_toggled.emit(self.handle, on))
         self.keypad_button.toggled.connect(self._on_keypad_button_toggled)
         self.transfer_button.toggled.connect(self._on_transfer_button_toggled)
         self.keypad_edit.textEdited.connect(self._on_keypad_edit_text_edited)
@@ -130,6 +139,11 @@ class CallWidget(QFrame):
         self.hold_button.setChecked(local)
         self.hold_button.setText("Resume" if local else "Hold")
         self.set_state(text)
+
+    def set_recording(self, recording: bool) -> None:
+        self.recording_label.setVisible(recording)
+        self.record_button.setChecked(recording)
+        self.record_button.setText("Stop recording" if recording else "Record")
 
     def set_muted(self, muted: bool) -> None:
         self.mute_button.setChecked(muted)

@@ -52,6 +52,10 @@ class Controller(Protocol):
 
     def open_account_setup(self, parent: QWidget) -> None: ...
     def start_demo(self) -> None: ...
+    def record(self, handle: int, call_id: str) -> None: ...
+    def stop_recording(self, handle: int) -> None: ...
+    @property
+    def recording_policy(self) -> str: ...
     def demo_call_me(self) -> None: ...
     @property
     def demo_running(self) -> bool: ...
@@ -269,6 +273,10 @@ class MainWindow(QMainWindow):
                     view.widget.set_state("Transferred")
                 else:
                     view.widget.set_state(f"Transfer failed: {messages.call_failure(event.code, event.reason)}")
+        elif isinstance(event, ev.RecordingChanged):
+            view = self._views.get(event.handle)
+            if view is not None:
+                view.widget.set_recording(event.recording)
         elif isinstance(event, ev.DtmfReceived):
             self.show_message(f"The other side pressed {event.digit}")
         elif isinstance(event, ev.MessageWaiting):
@@ -316,6 +324,8 @@ class MainWindow(QMainWindow):
         widget.mute_toggled.connect(self._on_call_mute_toggled)
         widget.dtmf_typed.connect(self._on_call_dtmf_typed)
         widget.transfer_requested.connect(self._on_call_transfer_requested)
+        widget.record_toggled.connect(self._on_call_record_toggled)
+        widget.record_button.setVisible(self._controller.recording_policy == "on_demand")
         self._clear_finished()
         self.calls_box.insertWidget(0, widget)
         view = _CallView(handle, call_id, widget, who, number, incoming)
@@ -519,6 +529,15 @@ class MainWindow(QMainWindow):
             return
         if view is not None:
             view.widget.set_state(f"Transferring to {bare_address(uri)}…")
+
+    def _on_call_record_toggled(self, handle: int, on: bool) -> None:
+        view = self._views.get(handle)
+        if view is None:
+            return
+        if on:
+            self._controller.record(handle, view.call_id)
+        else:
+            self._controller.stop_recording(handle)
 
     def _on_call_hangup_clicked(self, handle: int) -> None:
         if self._phone is not None:

@@ -254,3 +254,55 @@ def test_hold_and_mute_buttons_follow_the_call(qtbot, make_app) -> None:  # type
     # Redial calls the demo line again.
     qtbot.mouseClick(app.window.redial_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: any(v.connected and not v.ended for v in app.window._views.values()), timeout=10000)
+
+
+def _wav_rms(path: Path) -> tuple[float, float]:
+    """(seconds, RMS of 16-bit samples) of a finished WAV file."""
+    import array
+    import math
+    import wave
+
+    with wave.open(str(path)) as wav:
+        frames = wav.readframes(wav.getnframes())
+        seconds = wav.getnframes() / wav.getframerate()
+    samples = array.array("h", frames)
+    rms = math.sqrt(sum(s * s for s in samples) / len(samples)) if samples else 0.0
+    return seconds, rms
+
+
+def test_always_record_policy_records_after_the_notice(qtbot, make_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import time as _time
+    import wave
+
+    settings = tmp_path / "settings.toml"
+    app = make_app()
+    app.core.settings.recording.policy = "always"
+    with qtbot.waitSignal(app.demo_ready, timeout=15000):
+        qtbot.mouseClick(app.window.demo_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(app.window.call_button, Qt.MouseButton.LeftButton)
+    (view,) = app.window._views.values()
+    qtbot.waitUntil(lambda: view.connected, timeout=10000)
+    assert not view.widget.recording_label.isVisible()  # the notice plays first
+    qtbot.waitUntil(lambda: view.widget.recording_label.isVisible(), timeout=5000)
+    qtbot.wait(2500)  # let the demo line's 440 Hz beeps (every 2 s) reach the recording
+    qtbot.mouseClick(view.widget.hangup_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.ended and not view.widget.recording_label.isVisible(), timeout=10000)
+    with app.core.store.session() as s:
+        call = s.scalars(select(Call)).one()
+    assert call.recording_path is not None
+    path = Path(call.recording_path)
+    assert path.parent == tmp_path / "data" / "recordings"
+    assert path.stat().st_mode & 0o777 == 0o600
+    deadline = _time.monotonic() + 5
+    while True:  # pjmedia finishes the WAV header shortly after the recorder is deleted
+        try:
+            seconds, rms = _wav_rms(path)
+            if seconds > 0:
+                break
+        except (wave.Error, EOFError):
+            pass
+        assert _time.monotonic() < deadline, "the recording never became a complete WAV"
+        qtbot.wait(100)
+    assert 2.0 < seconds < 6.0
+    assert rms > 100  # the beeps, not silence
+    assert settings.exists()

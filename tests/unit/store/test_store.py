@@ -92,5 +92,22 @@ def test_new_store_fast_path_equals_running_every_migration(tmp_path: Path) -> N
     run_migrations(migrated)
     assert _schema(fast.engine) == _schema(migrated)
     with fast.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
     fast.close()
+
+
+def test_an_old_store_is_migrated_forward(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from softclock.store.db import alembic_config
+
+    old = create_engine(f"sqlite:///{tmp_path / 'softclock.db'}")
+    cfg = alembic_config()
+    with old.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    old.dispose()
+    store = open_store(tmp_path)
+    assert "recording_path" in {c["name"] for c in inspect(store.engine).get_columns("calls")}
+    store.close()

@@ -194,6 +194,7 @@ class _Call(pj.Call):
         self.recorder: pj.AudioMediaRecorder | None = None
         self.announcer: object | None = None  # the consent tone or player while it plays
         self.recording_path = ""
+        self.replaces_handle: int | None = None  # attended transfer: our call to the target
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
         self.engine._guard(self.engine._on_call_state, self, prm)
@@ -788,8 +789,15 @@ class SipEngine:
             ),
         )
         if 200 <= code < 300 and prm.finalNotify:
-            # The far end reached the transfer target: our leg is done.
+            # The far end reached the transfer target: our leg is done. After an
+            # attended transfer the target should drop our call to it (Replaces);
+            # if it has not within 2 s (not every phone supports Replaces), we do.
             self._submit(lambda: self._do_hangup(call.handle, 0))
+            target = call.replaces_handle
+            if target is not None:
+                timer = threading.Timer(2.0, lambda: self._submit(lambda: self._do_hangup(target, 0)))
+                timer.daemon = True
+                timer.start()
 
     def _on_mwi_info(self, account: _Account, prm: pj.OnMwiInfoParam) -> None:
         body = str(prm.rdata.wholeMsg)
@@ -896,6 +904,7 @@ class SipEngine:
             target = self._call(target_handle)
             if target is None or target.ended:
                 return
+            call.replaces_handle = target_handle
             call.xferReplaces(target, pj.CallOpParam(True))
 
         self._submit(lambda: self._with_call(handle, go))

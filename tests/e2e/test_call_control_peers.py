@@ -79,3 +79,18 @@ def test_voicemail_indicator(phone: PhoneHarness, kamailio) -> None:  # type: ig
         mwi = phone.wait_for(ev.MessageWaiting)
         assert notify.wait(10) == 0
     assert (mwi.waiting, mwi.new, mwi.old) == (True, 2, 8)
+
+
+def test_attended_transfer_joins_the_two_far_ends(phone: PhoneHarness, bob: Baresip, tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
+    with Baresip(tmp_path / "carol", kamailio, "carol", "carolpass") as carol:
+        carol.start()
+        to_bob = _call_bob(phone, bob)
+        phone.engine.hold(to_bob)
+        phone.wait_for(ev.CallHoldChanged, lambda e: e.handle == to_bob)
+        to_carol = phone.engine.make_call("sip:carol@sip.test")
+        phone.wait_for(ev.CallConnected, lambda e: e.handle == to_carol)
+        phone.engine.transfer_to_call(to_bob, to_carol)
+        done = phone.wait_for(ev.CallTransferProgress, lambda e: e.final, timeout=15)
+        assert 200 <= done.code < 300, done
+        ended = {phone.wait_for(ev.CallEnded).handle, phone.wait_for(ev.CallEnded).handle}
+        assert ended == {to_bob, to_carol}

@@ -90,6 +90,8 @@ def build_core(
             bind_address=settings.sip.bind_address,
             local_port=settings.sip.local_port,
             null_audio=settings.sip.null_audio,
+            playback_device=settings.sip.playback_device,
+            capture_device=settings.sip.capture_device,
             log_level=settings.sip.log_level,
             stun_server=settings.sip.stun_server,
         ),

@@ -86,7 +86,9 @@ class AccountSettings:
 class SipSettings:
     bind_address: str = ""  # local address for SIP and RTP; "" = all interfaces
     local_port: int = 0  # 0: any free port
-    null_audio: bool = True  # no sound device (sound is a later issue)
+    null_audio: bool = False  # true: no sound at all (headless machines, tests)
+    playback_device: str = ""  # speaker: a PortAudio device or PulseAudio sink name; "" = default
+    capture_device: str = ""  # microphone: a PortAudio device or PulseAudio source name; "" = default
     log_level: int = 3  # pjsip log level sent to the softclock.pjsip logger
     stun_server: str = ""  # host[:port] of a STUN server for NAT discovery; "" = none
 

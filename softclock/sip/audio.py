@@ -420,6 +420,13 @@ class SoundBridge:
     def is_open(self) -> bool:
         return self._port is not None
 
+    @property
+    def media(self) -> pj.AudioMedia | None:
+        """The bridge's conference port while open: it transmits the microphone
+        (use it where ``getCaptureDevMedia()`` was used, e.g. call recording)
+        and receives what goes to the speaker. Do not keep it past :meth:`close`."""
+        return self._port
+
     # -- life cycle --------------------------------------------------------------
 
     def open(self) -> None:

@@ -34,6 +34,7 @@ import pjsua2 as pj
 
 from softclock import events as ev
 from softclock.sip import messages
+from softclock.sip.audio import SoundBridge, SoundUnavailable
 from softclock.sip.failover import RegistrarWatch
 
 log = logging.getLogger("softclock.sip")
@@ -114,7 +115,9 @@ class EngineConfig:
     bind_address: str = ""  # "" = all interfaces
     public_address: str = ""
     local_port: int = 0
-    null_audio: bool = True
+    null_audio: bool = True  # no sound at all (tests, headless); else native devices or the Python bridge
+    playback_device: str = ""  # "" = the system default
+    capture_device: str = ""
     log_level: int = 3
     user_agent: str = "Softclock"
     stun_server: str = ""  # host[:port]; empty: no STUN
@@ -306,7 +309,12 @@ class SipEngine:
         # The sound device (even the null one, whose clock ticks every 20 ms)
         # is opened only while a call has media: see _on_call_media_state.
         ep.audDevManager().setNoDev()
+        # Sound: pjmedia's own devices where this build has them; else (the Linux
+        # wheel has none) the Python bridge to PortAudio, clocked by the null device.
         self._null_audio = cfg.null_audio or ep.audDevManager().getDevCount() == 0
+        self._bridge: SoundBridge | None = None
+        if not cfg.null_audio and ep.audDevManager().getDevCount() == 0:
+            self._bridge = SoundBridge(ep, cfg.playback_device or None, cfg.capture_device or None)
         self._sound_open = False
         self._ep = ep
         self._running.set()
@@ -395,6 +403,12 @@ class SipEngine:
             log.warning("SIP shutdown: %s", exc.info())
         # Jobs queued by late callbacks (wrapper clean-up) run now, not never.
         self._run_pending_until(lambda: False, timeout=0.0)
+        if self._bridge is not None:
+            try:
+                self._bridge.close()
+            except Exception:
+                log.exception("closing the sound bridge failed")
+            self._bridge = None
         self._running.clear()
         if self._evt_thread is not None:
             self._evt_thread.join(2.0)
@@ -767,10 +781,13 @@ class SipEngine:
                 self._emit_call(call, ev.CallHoldChanged(mono, utc, call.sip_call_id, call.handle, hold))
             if media.status in (pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD):
                 self._open_sound()
+                if self._bridge is not None:
+                    # Opening sound streams is too slow for a callback.
+                    handle, slot = call.handle, index
+                    self._commands.put(lambda: self._attach_bridge(handle, slot))
+                    continue
                 audio = call.getAudioMedia(index)
-                mgr = self._ep.audDevManager()
-                audio.startTransmit(mgr.getPlaybackDevMedia())
-                mgr.getCaptureDevMedia().startTransmit(audio)
+                self._wire_null(audio)
                 # A re-INVITE can renew the stream's port: keep a mute in force.
                 audio.adjustRxLevel(0.0 if call.muted else 1.0)
 
@@ -805,12 +822,36 @@ class SipEngine:
         mono, utc = _now()
         self._emit(ev.MessageWaiting(mono, utc, account.config.address, waiting, new, old))
 
+    def _wire_null(self, audio: pj.AudioMedia) -> None:
+        assert self._ep is not None
+        mgr = self._ep.audDevManager()
+        audio.startTransmit(mgr.getPlaybackDevMedia())
+        mgr.getCaptureDevMedia().startTransmit(audio)
+
+    def _attach_bridge(self, handle: int, index: int) -> None:
+        call = self._call(handle)
+        if call is None or call.ended or self._bridge is None:
+            return
+        audio = call.getAudioMedia(index)
+        try:
+            self._bridge.connect(audio)
+        except SoundUnavailable as exc:
+            log.warning("no sound for this call: %s", exc)
+            self._wire_null(audio)
+        audio.adjustRxLevel(0.0 if call.muted else 1.0)
+
+    def _mic_media(self) -> pj.AudioMedia:
+        assert self._ep is not None
+        if self._bridge is not None and self._bridge.is_open and self._bridge.media is not None:
+            return self._bridge.media
+        return self._ep.audDevManager().getCaptureDevMedia()
+
     def _open_sound(self) -> None:
         if self._sound_open or self._ep is None:
             return
         mgr = self._ep.audDevManager()
         if self._null_audio:
-            mgr.setNullDev()
+            mgr.setNullDev()  # also the bridge's clock
         else:
             mgr.setPlaybackDev(mgr.getPlaybackDev())
         self._sound_open = True
@@ -822,6 +863,8 @@ class SipEngine:
         with self._calls_lock:
             busy = bool(self._calls)
         if not busy:
+            if self._bridge is not None:
+                self._bridge.close()  # while the null clock still ticks
             self._ep.audDevManager().setNoDev()
             self._sound_open = False
 
@@ -964,7 +1007,7 @@ class SipEngine:
         recorder = pj.AudioMediaRecorder()
         recorder.createRecorder(path)
         audio.startTransmit(recorder)
-        self._ep.audDevManager().getCaptureDevMedia().startTransmit(recorder)
+        self._mic_media().startTransmit(recorder)
         call.recorder = recorder
         call.recording_path = path
         mono, utc = _now()

@@ -86,7 +86,7 @@ def test_calls_and_entries_as_json_after_a_real_call(tmp_path: Path, kamailio) -
 
 def test_dial_hands_the_number_to_the_running_app(tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
     env = cli_env(tmp_path)
-    (tmp_path / "settings.toml").write_text('[sip]\nbind_address = "127.0.0.1"\n')
+    (tmp_path / "settings.toml").write_text('[sip]\nbind_address = "127.0.0.1"\nnull_audio = true\n')
     result = softclock(
         ["account", "add", "--server", f"127.0.0.1:{kamailio.port}", "--user", "alice", "--domain", "sip.test"],
         env,

@@ -21,6 +21,7 @@ from tests.helpers import sipp
 def _settings(tmp_path: Path, account: AccountSettings | None = None) -> Path:
     settings = Settings()
     settings.sip.bind_address = "127.0.0.1"
+    settings.sip.null_audio = True
     if account is not None:
         settings.account = account
     path = tmp_path / "settings.toml"

@@ -23,7 +23,8 @@ class PhoneHarness:
         self.seen: list[ev.Event] = []
         self.store: Store = open_store(data)
         self.capture = Capture(self.store, timekeeper=lambda: "alice")
-        config = EngineConfig(bind_address="127.0.0.1", null_audio=True, **engine)  # type: ignore[arg-type]
+        engine.setdefault("null_audio", True)
+        config = EngineConfig(bind_address="127.0.0.1", **engine)  # type: ignore[arg-type]
         self.engine = SipEngine(self.queue.put, config)
         self.engine.start()
 

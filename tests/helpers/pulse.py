@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import math
 import os
+import select
+import shlex
 import shutil
 import signal
 import struct
 import subprocess
 import tempfile
-import threading
 import time
 import wave
 from pathlib import Path
@@ -61,26 +62,26 @@ def require_pulse() -> None:
 
 
 def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 3.0) -> None:
-    if proc.poll() is not None:
-        return
+    """Stop ``proc`` and, if it leads its own session (``_spawn``), its whole group."""
+    group = None
     try:
-        proc.send_signal(sig)
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout)
+        if os.getpgid(proc.pid) == proc.pid:
+            group = proc.pid
     except ProcessLookupError:
         pass
-
-
-def _drain(proc: subprocess.Popen, got: threading.Event) -> None:
     try:
-        while True:
-            data = proc.stdout.read1(65536)
-            if not data:
-                break
-            got.set()
-    except (OSError, ValueError):
+        if group is not None:
+            os.killpg(group, sig)
+        elif proc.poll() is None:
+            proc.send_signal(sig)
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        if group is not None:
+            os.killpg(group, signal.SIGKILL)
+        else:
+            proc.kill()
+        proc.wait(timeout)
+    except ProcessLookupError:
         pass
 
 
@@ -98,33 +99,14 @@ class Recording:
 
 
 class TonePlayer:
-    """A tone being written into a sink by ``pacat`` (see :meth:`PulseServer.play_tone`)."""
+    """A tone being written into a sink (see :meth:`PulseServer.play_tone`)."""
 
-    def __init__(self, server: PulseServer, proc: subprocess.Popen, chunk: bytes) -> None:
+    def __init__(self, server: PulseServer, proc: subprocess.Popen) -> None:
         self.server = server
         self.proc = proc
-        self._chunk = chunk
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._feed, name="tone-feeder", daemon=True)
-        self._thread.start()
-
-    def _feed(self) -> None:
-        stdin = self.proc.stdin
-        try:
-            while not self._stopping.is_set():
-                stdin.write(self._chunk)
-                stdin.flush()
-        except (BrokenPipeError, ValueError, OSError):
-            pass
 
     def stop(self) -> None:
-        self._stopping.set()
-        self.server.stop_process(self.proc)  # the feeder's next write fails and it ends
-        self._thread.join(3.0)
-        try:
-            self.proc.stdin.close()
-        except (BrokenPipeError, OSError):
-            pass
+        self.server.stop_process(self.proc)
 
 
 class PulseServer:
@@ -220,27 +202,33 @@ class PulseServer:
         Measured: the first stream on an idle null sink's monitor gets its first
         data only after ~1.3-2 s (the idle sink sleeps in 2 s blocks); once one
         low-latency reader is attached, new streams start within ~20 ms. Without
-        this a call's first seconds would be missing from recordings.
+        this a call's first seconds would be missing from recordings. The
+        keep-alive readers write to /dev/null (no thread here); a probe reader
+        per monitor waits for the first data.
         """
-        started = []
         for source in (SPEAKER_SINK + ".monitor", MIC_SOURCE):
-            proc = self._spawn(["parec", "--raw", "--latency-msec=10", "-d", source],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            got = threading.Event()
-            threading.Thread(target=_drain, args=(proc, got), name="pulse-keepalive", daemon=True).start()
-            started.append(got)
-        for got in started:
-            if not got.wait(max(0.1, deadline - time.monotonic())):
-                self.stop()
-                raise RuntimeError(f"no data from the null sinks' monitors:\n{self.log()}")
+            self._spawn(["parec", "--raw", "--latency-msec=10", "-d", source],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        probes = [
+            subprocess.Popen(["parec", "--raw", "--latency-msec=10", "-d", source], env=self.child_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            for source in (SPEAKER_SINK + ".monitor", MIC_SOURCE)
+        ]
+        try:
+            for probe in probes:
+                ready, _, _ = select.select([probe.stdout], [], [], max(0.1, deadline - time.monotonic()))
+                if not ready or not probe.stdout.read1(64):
+                    raise RuntimeError(f"no data from the null sinks' monitors:\n{self.log()}")
+        except RuntimeError:
+            self.stop()
+            raise
+        finally:
+            for probe in probes:
+                _stop(probe)
+                probe.stdout.close()
 
     def stop(self) -> None:
         for child in reversed(self._children):
-            if child.stdin is not None:
-                try:
-                    child.stdin.close()
-                except OSError:
-                    pass
             _stop(child, signal.SIGINT)
         self._children.clear()
         if self.proc is not None:
@@ -280,19 +268,27 @@ class PulseServer:
         )
         return Recording(proc, Path(path))
 
-    def play_tone(self, sink: str, freq: float, amplitude: float = 0.3, rate: int | None = None) -> TonePlayer:
+    def play_tone(self, sink: str, freq: float, amplitude: float = 0.3, rate: int | None = None,
+                  on_ms: int | None = None) -> TonePlayer:
         """Play a sine into ``sink`` until ``.stop()`` (or teardown).
 
-        ``pacat --raw`` reads the tone from a pipe fed by a thread with a
-        one-second, period-exact chunk; pacat's back-pressure paces the feeder.
+        ``on_ms``: a burst of that length at the start of every second, silence
+        in between (for latency measurements); default: continuous. A shell
+        loop ``cat``s a one-second, period-exact chunk into ``pacat --raw``
+        (whose back-pressure paces it): no thread in the test process.
         """
         rate = rate or self.rate
-        proc = self._spawn(
-            ["pacat", "--playback", "-d", sink, "--raw", f"--rate={rate}", "--channels=1",
-             "--format=s16le", "--latency-msec=20"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        return TonePlayer(self, proc, tone_chunk(freq, rate, amplitude))
+        chunk = tone_chunk(freq, rate, amplitude)
+        if on_ms is not None:
+            keep = rate * on_ms // 1000 * 2
+            chunk = chunk[:keep] + bytes(len(chunk) - keep)
+        path = Path(tempfile.mkstemp(prefix=f"tone{int(freq)}_", suffix=".raw", dir=self.base)[1])
+        path.write_bytes(chunk)
+        pacat = (f"pacat --playback -d {shlex.quote(sink)} --raw --rate={rate} --channels=1 "
+                 f"--format=s16le --latency-msec=20")
+        proc = self._spawn(["sh", "-c", f'while cat "$0"; do :; done | {pacat}', str(path)],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return TonePlayer(self, proc)
 
     def stop_process(self, proc: subprocess.Popen) -> None:
         _stop(proc, signal.SIGINT)

@@ -43,6 +43,7 @@ pjlog = logging.getLogger("softclock.pjsip")
 Sink = Callable[[ev.Event], None]
 
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
+_PJ_EINVALIDOP = 70013  # pjsip: not now (e.g. an SDP offer/answer is still in progress)
 
 _SRTP_USE = {
     "off": pj.PJMEDIA_SRTP_DISABLED,
@@ -892,7 +893,7 @@ class SipEngine:
         call.answer(prm)
 
     def hold(self, handle: int) -> None:
-        self._submit(lambda: self._with_call(handle, lambda c: c.setHold(pj.CallOpParam(True))))
+        self._submit(lambda: self._with_call_when_idle(handle, lambda c: c.setHold(pj.CallOpParam(True))))
 
     def resume(self, handle: int) -> None:
         def go(call: _Call) -> None:
@@ -900,7 +901,21 @@ class SipEngine:
             prm.opt.flag = pj.PJSUA_CALL_UNHOLD
             call.reinvite(prm)
 
-        self._submit(lambda: self._with_call(handle, go))
+        self._submit(lambda: self._with_call_when_idle(handle, go))
+
+    def _with_call_when_idle(self, handle: int, action: Callable[[_Call], object], attempt: int = 0) -> None:
+        """Run a re-INVITE-type action; while another offer/answer is still in
+        progress pjsip refuses it (PJ_EINVALIDOP), so try again a little later."""
+        try:
+            self._with_call(handle, action)
+        except pj.Error as exc:
+            if exc.status != _PJ_EINVALIDOP or attempt >= 25:
+                raise
+            timer = threading.Timer(
+                0.2, lambda: self._submit(lambda: self._with_call_when_idle(handle, action, attempt + 1))
+            )
+            timer.daemon = True
+            timer.start()
 
     def mute(self, handle: int, muted: bool) -> None:
         """Stop (or restart) sending our microphone on this call."""
@@ -950,7 +965,7 @@ class SipEngine:
             call.replaces_handle = target_handle
             call.xferReplaces(target, pj.CallOpParam(True))
 
-        self._submit(lambda: self._with_call(handle, go))
+        self._submit(lambda: self._with_call_when_idle(handle, go))
 
     # ------------------------------------------------------------------ recording
 

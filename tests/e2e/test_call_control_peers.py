@@ -94,3 +94,11 @@ def test_attended_transfer_joins_the_two_far_ends(phone: PhoneHarness, bob: Bare
         assert 200 <= done.code < 300, done
         ended = {phone.wait_for(ev.CallEnded).handle, phone.wait_for(ev.CallEnded).handle}
         assert ended == {to_bob, to_carol}
+
+
+def test_dtmf_by_sip_info(phone: PhoneHarness, bob: Baresip) -> None:
+    handle = _call_bob(phone, bob)
+    phone.engine.send_dtmf(handle, "7", method="info")
+    assert bob.wait_event("CALL_DTMF_START", timeout=10)["param"] == "7"
+    phone.engine.hangup(handle)
+    phone.wait_for(ev.CallEnded)

@@ -77,6 +77,7 @@ def build_core(
         timekeeper=lambda: settings.timekeeper or getpass.getuser(),
         region=lambda: settings.billing.default_region,
         on_change=on_change,
+        short_call_s=lambda: settings.billing.short_call_s,
     )
     from softclock.recordings import apply_retention
 

@@ -88,7 +88,9 @@ class Capture:
         region: Callable[[], str] = lambda: "US",
         on_change: Callable[[Change], None] | None = None,
         mono: Callable[[], float] = time.monotonic,
+        short_call_s: Callable[[], float] = lambda: 0.0,
     ) -> None:
+        self._short_call_s = short_call_s
         self._store = store
         self._timekeeper = timekeeper
         self._region = region
@@ -275,10 +277,12 @@ class Capture:
                     update(Segment).where(Segment.id == live.segment_id).values(end_utc=ended, seconds=talk)
                 )
             if live.entry_id is not None:
+                short = talk < self._short_call_s()
+                extra: dict[str, object] = {"flag": "short", "billable": False} if short else {}
                 s.execute(
                     update(TimeEntry)
                     .where(TimeEntry.id == live.entry_id)
-                    .values(raw_seconds=talk, updated_utc=ended)
+                    .values(raw_seconds=talk, updated_utc=ended, **extra)
                 )
         log.info("call %s ended: %s, talk %.3f s", event.call_id, disposition.value, talk)
         self._on_change(Change(ChangeKind.CALL_ENDED, event.call_id, live.entry_id or ""))
@@ -360,6 +364,7 @@ class Capture:
                     for entry in s.scalars(select(TimeEntry).where(TimeEntry.call_id == call.id)):
                         entry.raw_seconds = max(entry.raw_seconds, talk)
                         entry.updated_utc = last
+                        entry.flag = "recovered"
                     for segment in call.segments:
                         if segment.end_utc is None:
                             segment.end_utc = last

@@ -53,6 +53,34 @@ def _parser() -> argparse.ArgumentParser:
     m = msub.add_parser("list", help="list open matters")
     m.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("entry", help="change one time entry (drafts only; every change is audited)")
+    esub = p.add_subparsers(dest="entry_command", required=True)
+    e = esub.add_parser("edit", help="edit a draft")
+    e.add_argument("id")
+    e.add_argument("--matter", help="matter code")
+    e.add_argument("--narrative")
+    e.add_argument("--activity", help="UTBMS activity code (A105-A108)")
+    e.add_argument("--task", help="UTBMS task code")
+    e.add_argument("--billable", action=argparse.BooleanOptionalAction, default=None)
+    e.add_argument("--units", type=int, help="billed units set by hand (needs --reason)")
+    e.add_argument("--reason", default="")
+    e = esub.add_parser("split", help="split a draft into pieces of the given seconds")
+    e.add_argument("id")
+    e.add_argument("seconds", type=float, nargs="+")
+    e.add_argument("--reason", default="")
+
+    p = sub.add_parser("approve", help="approve drafts (validated; billed units fixed by policy)")
+    p.add_argument("ids", nargs="*")
+    p.add_argument("--today", action="store_true", help="every draft of today")
+
+    p = sub.add_parser("reopen", help="send an approved entry back to draft (new version)")
+    p.add_argument("id")
+    p.add_argument("--reason", required=True)
+
+    p = sub.add_parser("audit", help="the audit trail")
+    usub = p.add_subparsers(dest="audit_command", required=True)
+    usub.add_parser("verify", help="check the hash chain; names any edited, inserted or deleted event")
+
     p = sub.add_parser("dial", help="dial in the running app (or start it and dial)")
     p.add_argument("uri")
 
@@ -192,6 +220,8 @@ def _store_command(args: argparse.Namespace, data: Path) -> int:
                 return _print_entries(queries.entries(s, status=args.status), args.json)
             if args.command == "matters":
                 return _matters(args, s)
+            if args.command in ("entry", "approve", "reopen", "audit"):
+                return _review(args, s)
     finally:
         store.close()
     raise UsageError(f"unknown command {args.command}")
@@ -229,6 +259,70 @@ def _matters(args: argparse.Namespace, s: object) -> int:
     else:
         for r in rows:
             print(f"{r.code}\t{r.client}\t{r.name}")
+    return 0
+
+
+def _actor() -> str:
+    return getpass.getuser()
+
+
+def _review(args: argparse.Namespace, s: object) -> int:
+    from datetime import date
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from softclock import audit, review
+    from softclock.settings import load
+    from softclock.store.models import Matter
+
+    assert isinstance(s, Session)
+    policy = load(paths.config_path(args.config)).billing.policy()
+    if args.command == "audit":
+        result = audit.verify(s)
+        if result.ok:
+            print(f"Audit trail intact: {result.count} events.")
+            return 0
+        print(f"Audit trail broken: {result.problem}.", file=sys.stderr)
+        return 1
+    if args.command == "reopen":
+        with s.begin():
+            entry = review.reopen(s, args.id, _actor(), args.reason)
+        print(f"Entry {entry.id[:8]} reopened as version {entry.version}.")
+        return 0
+    if args.command == "approve":
+        with s.begin():
+            ids = review.drafts_for_day(s, date.today()) if args.today else list(args.ids)
+            if not ids:
+                raise UsageError("nothing to approve: give entry ids or --today")
+            outcome = review.approve(s, ids, _actor(), policy)
+        for entry_id in outcome.done:
+            print(f"approved {entry_id[:8]}")
+        for entry_id, why in outcome.refused.items():
+            print(f"refused {entry_id[:8]}: {why}", file=sys.stderr)
+        return 0 if not outcome.refused else 1
+    if args.entry_command == "split":
+        with s.begin():
+            pieces = review.split(s, args.id, _actor(), list(args.seconds), policy, args.reason)
+        print("Split into " + ", ".join(f"{p.id[:8]} ({p.raw_seconds:.0f} s)" for p in pieces) + ".")
+        return 0
+    changes: dict[str, object] = {}
+    if args.matter is not None:
+        with s.begin():
+            matter_id = s.scalars(select(Matter.id).where(Matter.code == args.matter)).first()
+        if matter_id is None:
+            raise UsageError(f"no matter {args.matter!r}")
+        changes["matter_id"] = matter_id
+    for name, field in (("narrative", "narrative"), ("activity", "activity_code"), ("task", "task_code"),
+                        ("billable", "billable"), ("units", "billed_units")):  # fmt: skip
+        value = getattr(args, name)
+        if value is not None:
+            changes[field] = value
+    if not changes:
+        raise UsageError("nothing to change: give --matter, --narrative, --activity, --task, --billable or --units")
+    with s.begin():
+        entry = review.edit(s, args.id, _actor(), args.reason, **changes)
+    print(f"Entry {entry.id[:8]} changed.")
     return 0
 
 
@@ -284,6 +378,7 @@ def _print_entries(entries: list, as_json: bool) -> int:  # type: ignore[type-ar
             "narrative": e.narrative,
             "billable": e.billable,
             "status": e.status,
+            "flag": e.flag,
             "version": e.version,
         }
         for e in entries

@@ -97,6 +97,27 @@ class SipSettings:
 class BillingSettings:
     timekeeper: str = ""  # defaults to the account user, then the OS user
     default_region: str = "US"  # for numbers dialled without a country code
+    increment_min: int = 6  # billing increment: 1, 5, 6, 10 or 15 minutes
+    rounding: str = "up"  # up | nearest
+    minimum_units: int = 1  # minimum billed increments of a billable entry
+    short_call_s: int = 30  # shorter calls become non-billable drafts marked "short"
+    bill_hold: bool = True  # whether time on hold bills
+    split_rounding: str = "per_call"  # per_call: round a split call once and allocate; per_entry
+    narrative_required: bool = False
+
+    def policy(self) -> Any:
+        """The firm's :class:`softclock.billing.Policy` from these settings."""
+        from softclock.billing import Policy
+
+        return Policy(
+            increment_min=self.increment_min,
+            rounding=self.rounding,
+            minimum_units=self.minimum_units,
+            short_call_s=self.short_call_s,
+            bill_hold=self.bill_hold,
+            split_rounding=self.split_rounding,
+            narrative_required=self.narrative_required,
+        )
 
 
 RECORDING_POLICIES = ("off", "on_demand", "always")
@@ -156,6 +177,12 @@ def validate(settings: Settings) -> None:
     acct = settings.account
     if acct.transport not in TRANSPORTS:
         raise SettingsError(f"[account] transport must be one of {', '.join(TRANSPORTS)}, not {acct.transport!r}")
+    from softclock.billing import PolicyError
+
+    try:
+        settings.billing.policy()
+    except PolicyError as exc:
+        raise SettingsError(f"[billing] {exc}") from None
     if settings.recording.policy not in RECORDING_POLICIES:
         raise SettingsError(
             f"[recording] policy must be one of {', '.join(RECORDING_POLICIES)}, not {settings.recording.policy!r}"

@@ -22,6 +22,7 @@ class Client(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    policy_json: Mapped[str | None] = mapped_column(Text)  # billing-policy overrides (outside counsel guidelines)
 
     matters: Mapped[list[Matter]] = relationship(back_populates="client")
 
@@ -34,6 +35,7 @@ class Matter(Base):
     name: Mapped[str] = mapped_column(String(300))
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    policy_json: Mapped[str | None] = mapped_column(Text)
 
     client: Mapped[Client] = relationship(back_populates="matters")
 
@@ -102,9 +104,40 @@ class TimeEntry(Base):
     narrative: Mapped[str] = mapped_column(Text, default="")
     billable: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    flag: Mapped[str] = mapped_column(String(16), default="")  # short | recovered | "" (shown in review)
+    billed_by_hand: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_utc: Mapped[datetime] = mapped_column(DateTime)
     updated_utc: Mapped[datetime] = mapped_column(DateTime)
 
     call: Mapped[Call | None] = relationship()
     matter: Mapped[Matter | None] = relationship()
+
+
+class AuditEvent(Base):
+    """Append-only; each event carries the hash of the one before (see softclock.audit)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at_utc: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64), index=True)
+    field: Mapped[str] = mapped_column(String(64))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's last event and length, so a deleted tail is noticed too."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer)

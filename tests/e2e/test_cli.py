@@ -117,3 +117,39 @@ def test_bad_dial_string_on_the_cli(tmp_path: Path) -> None:
     result = softclock(["dial", "not a number"], cli_env(tmp_path))
     assert result.returncode == 2
     assert "characters a number or SIP address cannot have" in result.stderr
+
+
+def test_review_approve_reopen_and_audit_verify_on_a_real_call(tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    phone = PhoneHarness(tmp_path / "data")
+    try:
+        phone.account(kamailio)
+        phone.registered()
+        with sipp.uas(kamailio, "bob", "bobpass", talk_ms=1000) as far:
+            phone.engine.make_call("sip:bob@sip.test")
+            phone.wait_for(ev.CallEnded)
+            assert far.wait(10) == 0
+    finally:
+        phone.close()
+    env = cli_env(tmp_path)
+    assert softclock(["matters", "add", "2024-001", "Lease", "--client", "Acme"], env).returncode == 0
+    (entry,) = json.loads(softclock(["entries", "--json"], env).stdout)
+    short_id = entry["id"][:8]
+    refused = softclock(["approve", short_id], env)
+    assert refused.returncode == 1 and "a billable entry needs a matter" in refused.stderr
+    edited = softclock(["entry", "edit", short_id, "--matter", "2024-001", "--narrative", "Lease terms"], env)
+    assert edited.returncode == 0, edited.stderr
+    assert softclock(["approve", short_id], env).returncode == 0
+    (approved,) = json.loads(softclock(["entries", "--status", "approved", "--json"], env).stdout)
+    assert (approved["matter"], approved["billed_units"], approved["version"]) == ("2024-001", 1, 1)
+    locked = softclock(["entry", "edit", short_id, "--narrative", "changed"], env)
+    assert locked.returncode == 2 and "reopen it" in locked.stderr
+    assert softclock(["reopen", short_id, "--reason", "client asked"], env).returncode == 0
+    assert json.loads(softclock(["entries", "--json"], env).stdout)[0]["version"] == 2
+    intact = softclock(["audit", "verify"], env)
+    assert intact.returncode == 0 and "intact" in intact.stdout
+    with sqlite3.connect(tmp_path / "data" / "softclock.db") as db:
+        db.execute("UPDATE audit_events SET new_value = 'Other matter' WHERE field = 'narrative'")
+    broken = softclock(["audit", "verify"], env)
+    assert broken.returncode == 1 and "was edited after it was written" in broken.stderr

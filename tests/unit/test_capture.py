@@ -182,3 +182,14 @@ def test_repeated_and_unknown_events_are_ignored(capture: Capture, store: Store)
     capture.handle(outgoing(clock))
     with store.session() as s:
         assert len(s.scalars(select(Call)).all()) == 1
+
+
+def test_short_call_becomes_a_non_billable_draft_marked_short(store: Store) -> None:
+    capture = Capture(store, timekeeper=lambda: "alice", short_call_s=lambda: 30)
+    clock = Clock()
+    capture.handle(outgoing(clock))
+    capture.handle(ev.CallConnected(*clock.at(1.0), "c1", 1))
+    capture.handle(ev.CallEnded(*clock.at(11.0), "c1", 1, 200, "OK", 10.0, False))
+    with store.session() as s:
+        entry = s.scalars(select(TimeEntry)).one()
+    assert (entry.flag, entry.billable, entry.raw_seconds) == ("short", False, pytest.approx(10.0))

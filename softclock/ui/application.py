@@ -233,6 +233,11 @@ class DesktopApp(QObject):
             self.record(event.handle, event.call_id)
         self.window.on_sip_event(event)
 
+    def billing_policy(self) -> object:
+        """The firm's billing policy (from settings until the central store provides it)."""
+        assert self.core is not None
+        return self.core.settings.billing.policy()
+
     @property
     def recording_policy(self) -> str:
         return self.core.settings.recording.policy if self.core is not None else "off"

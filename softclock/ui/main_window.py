@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QPushButton,
     QStatusBar,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -29,6 +31,7 @@ from softclock.sip import messages
 from softclock.ui.call_widget import CallWidget
 from softclock.ui.incoming import IncomingCallWindow
 from softclock.ui.matter_prompt import MatterPrompt
+from softclock.ui.review_view import ReviewView
 from softclock.ui.today import TodayList
 
 if TYPE_CHECKING:  # the store and capture pull in SQLAlchemy: loaded after the window shows
@@ -53,6 +56,7 @@ class Controller(Protocol):
     def open_account_setup(self, parent: QWidget) -> None: ...
     def start_demo(self) -> None: ...
     def record(self, handle: int, call_id: str) -> None: ...
+    def billing_policy(self) -> Any: ...
     def stop_recording(self, handle: int) -> None: ...
     @property
     def recording_policy(self) -> str: ...
@@ -167,9 +171,13 @@ class MainWindow(QMainWindow):
         body.addLayout(middle)
         body.addWidget(today_title)
         body.addWidget(self.today, 1)
-        central = QWidget()
-        central.setLayout(body)
-        self.setCentralWidget(central)
+        phone_page = QWidget()
+        phone_page.setLayout(body)
+        self.review = ReviewView(lambda: getpass.getuser())
+        self.tabs = QTabWidget()
+        self.tabs.addTab(phone_page, "Phone")
+        self.tabs.addTab(self.review, "Review")
+        self.setCentralWidget(self.tabs)
         self.setStatusBar(QStatusBar())
         self.resize(760, 620)
 
@@ -191,6 +199,8 @@ class MainWindow(QMainWindow):
         self.demo_button.setEnabled(True)
         self.refresh_welcome()
         self.refresh_today()
+        self.review.attach(store, self._controller.billing_policy)
+        self.review.entries_changed.connect(self.refresh_today)
         if self._pending_dial and phone.ready:
             text, self._pending_dial = self._pending_dial, None
             self.dial(text)
@@ -291,6 +301,7 @@ class MainWindow(QMainWindow):
     def on_capture_changed(self, change: Change) -> None:
         if change.kind in (ChangeKind.CALL_ENDED, ChangeKind.ENTRY_CHANGED, ChangeKind.RECOVERED):
             self.refresh_today()
+            self.review.refresh()
 
     def _show_registration(self, event: ev.RegistrationChanged) -> None:
         self.reg_label.setText(event.message)

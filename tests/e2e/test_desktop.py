@@ -307,3 +307,32 @@ def test_always_record_policy_records_after_the_notice(qtbot, make_app, tmp_path
     assert 2.0 < seconds < 6.0
     assert rms > 100  # the beeps, not silence
     assert settings.exists()
+
+
+def test_review_tab_edits_and_approves(qtbot, make_app) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, date, datetime
+
+    from softclock.store.models import TimeEntry
+
+    app = make_app()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with app.core.store.session() as s, s.begin():
+        matter = queries.add_matter(s, "2024-001", "Lease", "Acme")
+        for matter_id, raw in ((matter.id, 400.0), (None, 90.0)):
+            s.add(TimeEntry(timekeeper="me", matter_id=matter_id, work_date=date.today(), started_utc=now,
+                            raw_seconds=raw, created_utc=now, updated_utc=now))  # fmt: skip
+    review = app.window.review
+    review.refresh()
+    assert review.table.rowCount() == 2
+    rows = {review.table.item(r, 2).text(): r for r in range(2)}
+    assert review.table.item(rows["2024-001 — Acme"], 4).text() == "2 × 6 min"
+    assert review.table.item(rows["Unassigned"], 5).text() == "unassigned"
+    review.table.item(rows["2024-001 — Acme"], 6).setText("Lease terms")
+    review.table.selectAll()
+    qtbot.mouseClick(review.approve_button, Qt.MouseButton.LeftButton)
+    assert "Approved 1." in review.message.text()
+    assert "a billable entry needs a matter" in review.message.text()
+    assert review.table.rowCount() == 1
+    with app.core.store.session() as s:
+        approved = s.scalars(select(TimeEntry).where(TimeEntry.status == "approved")).one()
+        assert (approved.narrative, approved.billed_units) == ("Lease terms", 2)

@@ -1,0 +1,148 @@
+"""The Review tab: drafts with raw and billed time side by side, inline
+narrative editing, bulk approval; unassigned, short and recovered entries stand out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from softclock.formatting import as_local, fmt_duration
+
+if TYPE_CHECKING:
+    from softclock.billing import Policy
+    from softclock.store.db import Store
+
+COLUMNS = ("Date", "Start", "Matter", "Raw", "Billed", "Flag", "Narrative")
+_HIGHLIGHT = QColor("#fff4ce")
+
+
+class ReviewView(QWidget):
+    """Drafts awaiting review.
+
+    Signals:
+        entries_changed(): an entry was edited or approved here.
+    """
+
+    entries_changed = Signal()
+
+    def __init__(self, actor: Callable[[], str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._actor = actor
+        self._store: Store | None = None
+        self._policy: Callable[[], Policy] | None = None
+        self._loading = False
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.horizontalHeader().setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().hide()
+        self.approve_button = QPushButton("Approve selected")
+        self.select_all_button = QPushButton("Select all")
+        self.message = QLabel("")
+        self.message.setObjectName("errorText")
+        self.message.setWordWrap(True)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.select_all_button)
+        buttons.addWidget(self.approve_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.message)
+        layout.addLayout(buttons)
+        self.approve_button.clicked.connect(self._on_approve_button_clicked)
+        self.select_all_button.clicked.connect(self.table.selectAll)
+        self.table.itemChanged.connect(self._on_table_item_changed)
+
+    def attach(self, store: Store, policy: Callable[[], Policy]) -> None:
+        self._store = store
+        self._policy = policy
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self._store is None or self._policy is None:
+            return
+        from softclock.billing import units
+        from softclock.review import policy_for
+        from softclock.store import queries
+
+        self._loading = True
+        self.table.setRowCount(0)
+        with self._store.session() as s:
+            drafts = list(reversed(queries.entries(s, status="draft")))
+            for entry in drafts:
+                policy = policy_for(s, self._policy(), entry.matter_id)
+                billed = entry.billed_units if entry.billed_by_hand else units(entry.raw_seconds, policy, entry.billable)
+                started = as_local(entry.started_utc)
+                flag = entry.flag or ("unassigned" if entry.matter is None else "")
+                matter = f"{entry.matter.code} — {entry.matter.client.name}" if entry.matter else "Unassigned"
+                values = [
+                    entry.work_date.isoformat(),
+                    started.strftime("%H:%M") if started else "",
+                    matter,
+                    fmt_duration(entry.raw_seconds),
+                    f"{billed} × {policy.increment_min} min" if entry.billable else "not billable",
+                    flag,
+                    entry.narrative,
+                ]
+                row = self.table.rowCount()
+                self.table.insertRow(row)
+                for col, value in enumerate(values):
+                    item = QTableWidgetItem(value)
+                    if col != len(COLUMNS) - 1:
+                        item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                    if flag:
+                        item.setBackground(QBrush(_HIGHLIGHT))
+                    item.setData(Qt.ItemDataRole.UserRole, entry.id)
+                    self.table.setItem(row, col, item)
+        self.table.resizeColumnsToContents()
+        self._loading = False
+
+    def _selected_ids(self) -> list[str]:
+        rows = sorted({index.row() for index in self.table.selectedIndexes()})
+        return [self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) for row in rows]
+
+    def _on_approve_button_clicked(self) -> None:
+        if self._store is None or self._policy is None:
+            return
+        from softclock import review
+
+        ids = self._selected_ids()
+        if not ids:
+            self.message.setText("Select the entries to approve.")
+            return
+        with self._store.session() as s, s.begin():
+            outcome = review.approve(s, ids, self._actor(), self._policy())
+        refused = [f"{entry_id[:8]}: {why}" for entry_id, why in outcome.refused.items()]
+        done = f"Approved {len(outcome.done)}."
+        self.message.setText(done + (" Not approved — " + "; ".join(refused) if refused else ""))
+        self.refresh()
+        self.entries_changed.emit()
+
+    def _on_table_item_changed(self, item: QTableWidgetItem) -> None:
+        if self._loading or self._store is None or item.column() != len(COLUMNS) - 1:
+            return
+        from softclock import review
+
+        entry_id = item.data(Qt.ItemDataRole.UserRole)
+        try:
+            with self._store.session() as s, s.begin():
+                review.edit(s, entry_id, self._actor(), narrative=item.text())
+        except review.ReviewError as exc:
+            self.message.setText(str(exc))
+            return
+        self.message.setText("")
+        self.entries_changed.emit()

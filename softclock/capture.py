@@ -19,9 +19,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from softclock import events as ev
 from softclock.changes import Change, ChangeKind
@@ -58,11 +59,30 @@ class _Live:
     hangup_mono: float | None = None
     matter_id: int | None = None
     matter_chosen: bool = False
-    entry_id: str | None = None
-    segment_id: int | None = None
+    entry_id: str | None = None  # the entry of the open segment
+    segment_id: int | None = None  # the open segment
+    segment_start: float = 0.0  # monotonic start of the open segment
+    held: bool = False
     hold_started: float | None = None
     hold_seconds: float = 0.0
+    entry_by_matter: dict[int | None, str] = field(default_factory=dict)
+    entry_seconds: dict[str, float] = field(default_factory=dict)  # closed segments, per entry
+    entry_hold: dict[str, float] = field(default_factory=dict)
     extra: dict[str, object] = field(default_factory=dict)
+
+    def utc_at(self, mono: float) -> datetime:
+        """Wall-clock stamp of a monotonic instant, anchored at the answer."""
+        assert self.connected_mono is not None and self.connected_utc is not None
+        return _naive(self.connected_utc + timedelta(seconds=mono - self.connected_mono))
+
+    def entry_raws(self, now: float) -> dict[str, tuple[float, float]]:
+        """(raw seconds, held seconds) per entry, the open segment up to ``now``."""
+        raws = {e: (self.entry_seconds.get(e, 0.0), self.entry_hold.get(e, 0.0)) for e in self.entry_by_matter.values()}
+        if self.entry_id is not None:
+            raw, hold = raws.get(self.entry_id, (0.0, 0.0))
+            open_s = max(0.0, now - self.segment_start)
+            raws[self.entry_id] = (raw + open_s, hold + (open_s if self.held else 0.0))
+        return raws
 
 
 def _naive(dt: datetime) -> datetime:
@@ -157,6 +177,10 @@ class Capture:
                 live.hold_started = None
         elif live.hold_started is None:
             live.hold_started = event.mono
+        held = event.hold is not ev.HoldState.NONE
+        if live.connected_mono is not None and held != live.held:
+            # Hold is a segment of its own: whether it bills is firm policy.
+            self._switch_segment(live, live.matter_id, held, event.mono)
 
     def _start(self, event: ev.CallStarted | ev.CallRinging, direction: ev.Direction, uri: str, name: str) -> None:
         if event.call_id in self._live:
@@ -200,27 +224,55 @@ class Capture:
                     last_heartbeat_utc=started,
                 )
             )
-            segment = Segment(call_id=live.call_row, matter_id=live.matter_id, start_utc=started)
-            s.add(segment)
-            s.flush()
+            self._open_segment(s, live, live.matter_id, False, event.mono)
+        self._on_change(Change(ChangeKind.CALL_CONNECTED, event.call_id, live.entry_id or ""))
+
+    def _open_segment(self, s: Session, live: _Live, matter_id: int | None, held: bool, at: float) -> None:
+        """Start a segment (and, for a matter new to this call, its entry)."""
+        start = live.utc_at(at)
+        entry_id = live.entry_by_matter.get(matter_id)
+        if entry_id is None:
             entry = TimeEntry(
                 call_id=live.call_row,
-                segment_id=segment.id,
                 timekeeper=self._timekeeper(),
-                matter_id=live.matter_id,
-                work_date=event.utc.astimezone().date(),
-                started_utc=started,
+                matter_id=matter_id,
+                work_date=start.replace(tzinfo=UTC).astimezone().date(),
+                started_utc=start,
                 raw_seconds=0.0,
-                activity_code="A106" if live.matter_id else "",
+                activity_code="A106" if matter_id else "",
                 status="draft",
-                created_utc=started,
-                updated_utc=started,
+                created_utc=start,
+                updated_utc=start,
             )
             s.add(entry)
             s.flush()
-            live.entry_id = entry.id
-            live.segment_id = segment.id
-        self._on_change(Change(ChangeKind.CALL_CONNECTED, event.call_id, live.entry_id or ""))
+            entry_id = entry.id
+            live.entry_by_matter[matter_id] = entry_id
+        segment = Segment(call_id=live.call_row, matter_id=matter_id, start_utc=start, held=held)
+        s.add(segment)
+        s.flush()
+        if live.segment_id is None:
+            # The entry points at its first captured segment.
+            s.execute(update(TimeEntry).where(TimeEntry.id == entry_id, TimeEntry.segment_id.is_(None))
+                      .values(segment_id=segment.id))  # fmt: skip
+        live.entry_id, live.segment_id, live.segment_start, live.held = entry_id, segment.id, at, held
+        live.matter_id = matter_id
+
+    def _close_segment(self, s: Session, live: _Live, at: float) -> None:
+        if live.segment_id is None or live.entry_id is None:
+            return
+        seconds = max(0.0, at - live.segment_start)
+        s.execute(
+            update(Segment).where(Segment.id == live.segment_id).values(end_utc=live.utc_at(at), seconds=seconds)
+        )
+        live.entry_seconds[live.entry_id] = live.entry_seconds.get(live.entry_id, 0.0) + seconds
+        if live.held:
+            live.entry_hold[live.entry_id] = live.entry_hold.get(live.entry_id, 0.0) + seconds
+
+    def _switch_segment(self, live: _Live, matter_id: int | None, held: bool, at: float) -> None:
+        with self._store.session() as s, s.begin():
+            self._close_segment(s, live, at)
+            self._open_segment(s, live, matter_id, held, at)
 
     def _disposition(self, live: _Live, event: ev.CallEnded) -> Disposition:
         if live.connected_mono is not None:
@@ -272,17 +324,19 @@ class Capture:
             values["ring_seconds"] = max(0.0, ring)
         with self._store.session() as s, s.begin():
             s.execute(update(Call).where(Call.id == live.call_row).values(**values))
-            if live.segment_id is not None:
-                s.execute(
-                    update(Segment).where(Segment.id == live.segment_id).values(end_utc=ended, seconds=talk)
-                )
-            if live.entry_id is not None:
-                short = talk < self._short_call_s()
-                extra: dict[str, object] = {"flag": "short", "billable": False} if short else {}
+            self._close_segment(s, live, end_mono)
+            short = talk < self._short_call_s()
+            extra: dict[str, object] = {"flag": "short", "billable": False} if short else {}
+            for entry_id in live.entry_by_matter.values():
                 s.execute(
                     update(TimeEntry)
-                    .where(TimeEntry.id == live.entry_id)
-                    .values(raw_seconds=talk, updated_utc=ended, **extra)
+                    .where(TimeEntry.id == entry_id)
+                    .values(
+                        raw_seconds=live.entry_seconds.get(entry_id, 0.0),
+                        hold_seconds=live.entry_hold.get(entry_id, 0.0),
+                        updated_utc=ended,
+                        **extra,
+                    )
                 )
         log.info("call %s ended: %s, talk %.3f s", event.call_id, disposition.value, talk)
         self._on_change(Change(ChangeKind.CALL_ENDED, event.call_id, live.entry_id or ""))
@@ -301,11 +355,11 @@ class Capture:
                 s.execute(
                     update(Call).where(Call.id == live.call_row).values(last_heartbeat_utc=stamp, talk_seconds=talk)
                 )
-                if live.entry_id is not None:
+                for entry_id, (raw, hold) in live.entry_raws(now).items():
                     s.execute(
                         update(TimeEntry)
-                        .where(TimeEntry.id == live.entry_id)
-                        .values(raw_seconds=talk, updated_utc=stamp)
+                        .where(TimeEntry.id == entry_id)
+                        .values(raw_seconds=raw, hold_seconds=hold, updated_utc=stamp)
                     )
 
     def assign_matter(self, sip_call_id: str, matter_id: int | None) -> None:
@@ -313,12 +367,25 @@ class Capture:
         live = self._live.get(sip_call_id)
         stamp = datetime.now(UTC).replace(tzinfo=None)
         if live is not None:
-            live.matter_id = matter_id
             live.matter_chosen = True
-            if live.entry_id is None:
+            if live.entry_id is None:  # not answered yet: the first entry gets it
+                live.matter_id = matter_id
                 return
+            if matter_id == live.matter_id:
+                return
+            if not (live.matter_id is None and len(live.entry_by_matter) == 1):
+                # Switching matter mid-call closes the segment and opens the next;
+                # each matter gets its own entry.
+                self._switch_segment(live, matter_id, live.held, self._mono())
+                self._on_change(Change(ChangeKind.ENTRY_CHANGED, sip_call_id, live.entry_id or ""))
+                return
+            # The call was unassigned so far: the whole of it goes to this matter.
             entry_id: str | None = live.entry_id
-            segment_id = live.segment_id
+            segment_id = None
+            live.entry_by_matter = {matter_id: live.entry_id}
+            live.matter_id = matter_id
+            with self._store.session() as s, s.begin():
+                s.execute(update(Segment).where(Segment.call_id == live.call_row).values(matter_id=matter_id))
         else:
             # After the call: the prompt may still be open when the far end hangs up.
             with self._store.session() as s:

@@ -50,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--client", required=True)
     m = msub.add_parser("import", help="import matters from CSV: code,name,client")
     m.add_argument("file")
+    m = msub.add_parser("number", help="map a phone number to a client (and optionally a matter)")
+    m.add_argument("number")
+    m.add_argument("--client", required=True)
+    m.add_argument("--matter", default="", help="matter code")
     m = msub.add_parser("list", help="list open matters")
     m.add_argument("--json", action="store_true")
 
@@ -237,6 +241,11 @@ def _matters(args: argparse.Namespace, s: object) -> int:
         with s.begin():
             matter = queries.add_matter(s, args.code, args.name, args.client)
         print(f"Added matter {matter.code}.")
+        return 0
+    if args.matters_command == "number":
+        with s.begin():
+            e164 = queries.add_number(s, args.number, args.client, args.matter)
+        print(f"{e164} now suggests {args.matter or args.client}.")
         return 0
     if args.matters_command == "import":
         path = Path(args.file)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from softclock.dialing import uri_user
-from softclock.store.models import Call, Matter, TimeEntry
+from softclock.store.models import Call, ContactNumber, Matter, TimeEntry
 
 
 def to_e164(number: str, region: str = "US") -> str | None:
@@ -41,9 +41,41 @@ def pretty(number: str | None) -> str:
 
 
 def suggest_matter(session: Session, number: str | None) -> Matter | None:
-    """The open matter last used on a call with this number, if any."""
+    """The matter a call with ``number`` most likely belongs to, in this order:
+    an explicit number-to-matter mapping, the last matter used with this
+    number, the most recent matter of the client the number belongs to.
+    Closed matters are never suggested."""
     if not number:
         return None
+    mapped = session.scalars(
+        select(Matter)
+        .join(ContactNumber, ContactNumber.matter_id == Matter.id)
+        .where(ContactNumber.number == number, Matter.status == "open")
+        .limit(1)
+    ).first()
+    if mapped is not None:
+        return mapped
+    last = _last_used(session, number)
+    if last is not None:
+        return last
+    client_id = session.scalars(select(ContactNumber.client_id).where(ContactNumber.number == number)).first()
+    if client_id is None:
+        return None
+    recent = session.scalars(
+        select(Matter)
+        .join(TimeEntry, TimeEntry.matter_id == Matter.id)
+        .where(Matter.client_id == client_id, Matter.status == "open")
+        .order_by(TimeEntry.started_utc.desc())
+        .limit(1)
+    ).first()
+    if recent is not None:
+        return recent
+    return session.scalars(
+        select(Matter).where(Matter.client_id == client_id, Matter.status == "open").order_by(Matter.id.desc())
+    ).first()
+
+
+def _last_used(session: Session, number: str) -> Matter | None:
     stmt = (
         select(Matter)
         .join(TimeEntry, TimeEntry.matter_id == Matter.id)

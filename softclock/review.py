@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from softclock import audit
-from softclock.billing import ACTIVITY_CODES, Policy, PolicyError, split_units, units
+from softclock.billing import ACTIVITY_CODES, Policy, PolicyError, billable_seconds, split_units, units
 from softclock.errors import InputError
 from softclock.store.models import Matter, TimeEntry
 
@@ -104,6 +104,24 @@ def edit(session: Session, entry_id: str, actor: str, reason: str = "", **change
     return entry
 
 
+def billed_units_for(session: Session, entry: TimeEntry, policy: Policy) -> int:
+    """Units for an entry: held time only if the firm bills it; an entry that is
+    one of several pieces of a call gets its share of the call rounded once."""
+    if not entry.billable:
+        return 0
+    if entry.call_id is not None and policy.split_rounding == "per_call":
+        pieces = list(
+            session.scalars(
+                select(TimeEntry).where(TimeEntry.call_id == entry.call_id, TimeEntry.billable.is_(True))
+                .order_by(TimeEntry.started_utc, TimeEntry.id)
+            )
+        )  # fmt: skip
+        if len(pieces) > 1:
+            raws = [billable_seconds(p.raw_seconds, p.hold_seconds, policy) for p in pieces]
+            return split_units(raws, policy)[[p.id for p in pieces].index(entry.id)]
+    return units(billable_seconds(entry.raw_seconds, entry.hold_seconds, policy), policy)
+
+
 def validate_for_approval(session: Session, entry: TimeEntry, policy: Policy) -> str:
     """Why the entry cannot be approved, or ``""``."""
     if entry.status != "draft":
@@ -135,7 +153,7 @@ def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> O
             refused[entry.id] = why
             continue
         if not entry.billed_by_hand:
-            billed = units(entry.raw_seconds, policy, entry.billable)
+            billed = billed_units_for(session, entry, policy)
             if billed != entry.billed_units:
                 audit.record(session, actor, "time_entry", entry.id, "billed_units", entry.billed_units, billed, "policy")
                 entry.billed_units = billed

@@ -40,6 +40,18 @@ class Matter(Base):
     client: Mapped[Client] = relationship(back_populates="matters")
 
 
+class ContactNumber(Base):
+    """An E.164 number known to belong to a client, optionally to one matter."""
+
+    __tablename__ = "contact_numbers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    matter_id: Mapped[int | None] = mapped_column(ForeignKey("matters.id"))
+    label: Mapped[str] = mapped_column(String(100), default="")
+
+
 class Call(Base):
     """The immutable capture of one SIP call; entries are edited, calls never."""
 
@@ -98,6 +110,7 @@ class TimeEntry(Base):
     work_date: Mapped[date] = mapped_column(Date, index=True)
     started_utc: Mapped[datetime] = mapped_column(DateTime)
     raw_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    hold_seconds: Mapped[float] = mapped_column(Float, default=0.0)  # part of raw_seconds spent on hold
     billed_units: Mapped[int | None] = mapped_column(Integer)
     activity_code: Mapped[str] = mapped_column(String(8), default="")
     task_code: Mapped[str] = mapped_column(String(8), default="")

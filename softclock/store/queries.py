@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from softclock.errors import InputError
 from softclock.formatting import MatterRow, as_local, fmt_duration  # noqa: F401 - re-exported
-from softclock.store.models import Call, Client, Matter, TimeEntry
+from softclock.store.models import Call, Client, ContactNumber, Matter, TimeEntry
 
 
 
@@ -62,6 +62,29 @@ def import_matters(session: Session, text: str) -> int:
             raise InputError(f"line {lineno}: {exc}") from None
         count += 1
     return count
+
+
+def add_number(session: Session, number: str, client_name: str, matter_code: str = "", region: str = "US") -> str:
+    """Map a phone number to a client (and optionally one matter); returns it in E.164."""
+    from softclock.matching import to_e164
+
+    e164 = to_e164(number, region)
+    if e164 is None:
+        raise InputError(f"{number!r} is not a phone number")
+    client = session.scalars(select(Client).where(Client.name == client_name.strip())).first()
+    if client is None:
+        raise InputError(f"no client {client_name!r}")
+    matter_id = None
+    if matter_code:
+        matter = session.scalars(select(Matter).where(Matter.code == matter_code)).first()
+        if matter is None:
+            raise InputError(f"no matter {matter_code!r}")
+        if matter.client_id != client.id:
+            raise InputError(f"matter {matter_code} belongs to another client")
+        matter_id = matter.id
+    session.add(ContactNumber(number=e164, client_id=client.id, matter_id=matter_id))
+    session.flush()
+    return e164
 
 
 def search_matters(session: Session, text: str = "", limit: int = 50) -> list[MatterRow]:

@@ -193,3 +193,45 @@ def test_short_call_becomes_a_non_billable_draft_marked_short(store: Store) -> N
     with store.session() as s:
         entry = s.scalars(select(TimeEntry)).one()
     assert (entry.flag, entry.billable, entry.raw_seconds) == ("short", False, pytest.approx(10.0))
+
+
+def _entries_by_matter(store: Store) -> dict[int | None, TimeEntry]:
+    with store.session() as s:
+        return {e.matter_id: e for e in s.scalars(select(TimeEntry))}
+
+
+def test_switching_matter_mid_call_gives_each_matter_its_own_entry(store: Store) -> None:
+    with store.session() as s, s.begin():
+        a = add_matter(s, "A-1", "Lease", "Acme").id
+        b = add_matter(s, "B-1", "Will", "Beta").id
+    now = [1000.0]
+    capture = Capture(store, timekeeper=lambda: "alice", mono=lambda: now[0])
+    capture.handle(ev.CallStarted(1000.0, T0, "c1", 1, "a", "sip:x@y", ""))
+    capture.handle(ev.CallConnected(1001.0, T0, "c1", 1))
+    now[0] = 1003.0
+    capture.assign_matter("c1", a)  # the unassigned start goes to A as well
+    now[0] = 1061.0
+    capture.assign_matter("c1", b)
+    now[0] = 1091.0
+    capture.assign_matter("c1", a)  # back to A: A's entry grows again
+    capture.handle(ev.CallEnded(1101.0, T0, "c1", 1, 200, "OK", 100.0, False))
+    entries = _entries_by_matter(store)
+    assert set(entries) == {a, b}
+    assert entries[a].raw_seconds == pytest.approx(60 + 10)
+    assert entries[b].raw_seconds == pytest.approx(30)
+    with store.session() as s:
+        segments = list(s.scalars(select(Segment).order_by(Segment.id)))
+    assert [(seg.matter_id, round(seg.seconds)) for seg in segments] == [(a, 60), (b, 30), (a, 10)]
+
+
+def test_hold_is_a_segment_and_held_seconds_are_on_the_entry(store: Store) -> None:
+    capture = Capture(store, timekeeper=lambda: "alice")
+    capture.handle(ev.CallStarted(1000.0, T0, "c1", 1, "a", "sip:x@y", ""))
+    capture.handle(ev.CallConnected(1000.0, T0, "c1", 1))
+    capture.handle(ev.CallHoldChanged(1020.0, T0, "c1", 1, ev.HoldState.LOCAL))
+    capture.handle(ev.CallHoldChanged(1050.0, T0, "c1", 1, ev.HoldState.NONE))
+    capture.handle(ev.CallEnded(1060.0, T0, "c1", 1, 200, "OK", 60.0, False))
+    (entry,) = _entries_by_matter(store).values()
+    assert (entry.raw_seconds, entry.hold_seconds) == (pytest.approx(60), pytest.approx(30))
+    with store.session() as s:
+        assert [seg.held for seg in s.scalars(select(Segment).order_by(Segment.id))] == [False, True, False]

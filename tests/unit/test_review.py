@@ -166,3 +166,33 @@ def test_intact_chain_verifies(store: Store) -> None:
     _chain(store, 10)
     with store.session() as s:
         assert audit.verify(s) == audit.Verification(True, 10)
+
+
+def test_held_time_bills_only_if_policy_says_so(store: Store) -> None:
+    entry_id = _entry(store, raw=720, matter=_matter(store))
+    with store.session() as s, s.begin():
+        s.get(TimeEntry, entry_id).hold_seconds = 400
+        assert review.billed_units_for(s, s.get(TimeEntry, entry_id), Policy(bill_hold=True)) == 2
+        assert review.billed_units_for(s, s.get(TimeEntry, entry_id), Policy(bill_hold=False)) == 1
+
+
+def test_pieces_of_one_call_are_rounded_once(store: Store) -> None:
+    from softclock.store.models import Call
+
+    matter = _matter(store)
+    with store.session() as s, s.begin():
+        call = Call(sip_call_id="c", direction="outgoing", account="a", remote_uri="sip:x@y", invited_utc=NOW)
+        s.add(call)
+        s.flush()
+        ids = []
+        for raw in (300.0, 300.0):
+            e = TimeEntry(call_id=call.id, timekeeper="alice", matter_id=matter, work_date=date(2026, 11, 26),
+                          started_utc=NOW, raw_seconds=raw, created_utc=NOW, updated_utc=NOW)  # fmt: skip
+            s.add(e)
+            s.flush()
+            ids.append(e.id)
+    quarter = Policy(increment_min=15)
+    with store.session() as s, s.begin():
+        review.approve(s, ids, "alice", quarter)
+    with store.session() as s:
+        assert sorted(s.get(TimeEntry, i).billed_units for i in ids) == [0, 1]

@@ -85,11 +85,12 @@ def build_core(
     recovered = capture.recover()
     if recovered:
         log.warning("%d call(s) left open by a crash were closed and flagged", recovered)
+    port = settings.sip.local_port or remembered_sip_port(data_dir, settings.sip.bind_address)
     engine = SipEngine(
         sink,
         EngineConfig(
             bind_address=settings.sip.bind_address,
-            local_port=settings.sip.local_port,
+            local_port=port,
             null_audio=settings.sip.null_audio,
             playback_device=settings.sip.playback_device,
             capture_device=settings.sip.capture_device,
@@ -98,8 +99,44 @@ def build_core(
         ),
     )
     engine.start()
+    if not settings.sip.local_port:
+        _remember_sip_port(data_dir, engine.local_port)
     phone = Phone(engine, settings.account.sip_domain if settings.account.configured else "")
     return Core(settings, settings_path, data_dir, store, capture, phone, engine)
+
+
+_PORT_FILE = "sip-port"
+
+
+def remembered_sip_port(data_dir: Path, bind_address: str = "") -> int:
+    """The UDP port used last time, if it is free; else 0 (any).
+
+    Keeping the port keeps the Contact the same across restarts, so after a
+    crash the registrar replaces the dead binding instead of forking calls to
+    it (which holds back every final response until the dead branch times out).
+    """
+    import socket
+
+    try:
+        port = int((data_dir / _PORT_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return 0
+    if not 1024 <= port <= 65535:
+        return 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((bind_address or "0.0.0.0", port))
+        except OSError:
+            log.info("last SIP port %d is taken; using another", port)
+            return 0
+    return port
+
+
+def _remember_sip_port(data_dir: Path, port: int) -> None:
+    try:
+        (data_dir / _PORT_FILE).write_text(f"{port}\n")
+    except OSError as exc:
+        log.warning("cannot remember the SIP port: %s", exc.strerror)
 
 
 def default_paths(config: str | None, data: str | None) -> tuple[Path, Path]:

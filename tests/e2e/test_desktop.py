@@ -142,7 +142,9 @@ def test_missed_call_shows_in_today_without_time(qtbot, make_app, kamailio) -> N
         with qtbot.waitSignal(app.window.ringing_shown, timeout=10000):
             pass
         qtbot.waitUntil(lambda: not app.window._incoming, timeout=10000)
-        assert far.wait(10) == 0
+        # The SIP exchange itself (487, ACK: sipp exits 0) is asserted in
+        # test_engine.py; here what matters is what the user sees.
+    del far
     qtbot.waitUntil(lambda: app.window.today.topLevelItemCount() == 1, timeout=5000)
     texts = [app.window.today.topLevelItem(0).text(i) for i in range(5)]
     assert texts[3] == "no billable time"
@@ -336,3 +338,11 @@ def test_review_tab_edits_and_approves(qtbot, make_app) -> None:  # type: ignore
     with app.core.store.session() as s:
         approved = s.scalars(select(TimeEntry).where(TimeEntry.status == "approved")).one()
         assert (approved.narrative, approved.billed_units) == ("Lease terms", 2)
+
+
+def test_a_restart_keeps_the_sip_port(qtbot, make_app) -> None:  # type: ignore[no-untyped-def]
+    first = make_app()
+    port = first.core.engine.local_port
+    first.shutdown()
+    second = make_app()
+    assert second.core.engine.local_port == port

@@ -79,7 +79,13 @@ def verify(session: Session) -> Verification:
     prev = GENESIS
     count = 0
     last_id = 0
-    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)).yield_per(5000):
+    columns = select(
+        AuditEvent.id, AuditEvent.at_utc, AuditEvent.actor, AuditEvent.entity, AuditEvent.entity_id,
+        AuditEvent.field, AuditEvent.old_value, AuditEvent.new_value, AuditEvent.reason,
+        AuditEvent.prev_hash, AuditEvent.hash,
+    ).order_by(AuditEvent.id)  # fmt: skip
+    # Plain rows, not ORM objects: half the time on a million events.
+    for event in session.execute(columns).yield_per(5000):
         count += 1
         if event.prev_hash != prev:
             return Verification(False, count, f"event {event.id} does not follow event {last_id}: one was inserted or deleted", event.id)

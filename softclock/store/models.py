@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -100,7 +100,11 @@ class Segment(Base):
 
 class TimeEntry(Base):
     __tablename__ = "time_entries"
-    __table_args__ = (UniqueConstraint("segment_id"),)
+    __table_args__ = (
+        UniqueConstraint("segment_id"),
+        # The review queue: one status, newest first (bench/store_scale.py: 465 ms -> 5 ms).
+        Index("ix_time_entries_status_started", "status", "started_utc"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
@@ -116,7 +120,7 @@ class TimeEntry(Base):
     task_code: Mapped[str] = mapped_column(String(8), default="")
     narrative: Mapped[str] = mapped_column(Text, default="")
     billable: Mapped[bool] = mapped_column(Boolean, default=True)
-    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
     flag: Mapped[str] = mapped_column(String(16), default="")  # short | recovered | "" (shown in review)
     billed_by_hand: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -299,16 +299,23 @@ def _quit_on_signals(app: QApplication) -> None:
     signal.set_wakeup_fd(wsock.fileno())
     notifier = QSocketNotifier(rsock.fileno(), QSocketNotifier.Type.Read, app)
 
+    requested: list[int] = []
+
     def drain() -> None:
         try:
             rsock.recv(64)
         except OSError:
             pass
+        if requested:
+            app.quit()
 
     notifier.activated.connect(drain)
     app._signal_sockets = (rsock, wsock, notifier)  # type: ignore[attr-defined]
+    # The Python handler may run wherever the main thread was (even inside a
+    # logging call holding its lock): it only records the request; the quit
+    # (and the engine shutdown it starts) runs from the event loop.
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: app.quit())
+        signal.signal(sig, lambda signum, _frame: requested.append(signum))
 
 
 def run_gui(settings_path: Path, data_dir: Path, dial: str | None = None) -> int:

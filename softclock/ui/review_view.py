@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 COLUMNS = ("Date", "Start", "Matter", "Raw", "Billed", "Flag", "Narrative")
 _HIGHLIGHT = QColor("#fff4ce")
+PAGE = 200  # newest drafts shown; approving makes room for the next
 
 
 class ReviewView(QWidget):
@@ -82,7 +83,7 @@ class ReviewView(QWidget):
         self._loading = True
         self.table.setRowCount(0)
         with self._store.session() as s:
-            drafts = list(reversed(queries.entries(s, status="draft")))
+            drafts = queries.review_page(s, "draft", limit=PAGE)
             for entry in drafts:
                 policy = policy_for(s, self._policy(), entry.matter_id)
                 billed = entry.billed_units if entry.billed_by_hand else units(entry.raw_seconds, policy, entry.billable)

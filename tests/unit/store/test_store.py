@@ -92,7 +92,7 @@ def test_new_store_fast_path_equals_running_every_migration(tmp_path: Path) -> N
     run_migrations(migrated)
     assert _schema(fast.engine) == _schema(migrated)
     with fast.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
     fast.close()
 
 

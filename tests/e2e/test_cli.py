@@ -62,7 +62,8 @@ def test_matters_add_import_and_list(tmp_path: Path) -> None:
     assert dup.returncode == 2 and "exists already" in dup.stderr
 
 
-def test_calls_and_entries_as_json_after_a_real_call(tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
+def _one_real_call(tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
+    """A 1 s call from alice to a sipp UAS, captured into tmp_path/data."""
     phone = PhoneHarness(tmp_path / "data")
     try:
         phone.account(kamailio)
@@ -73,6 +74,10 @@ def test_calls_and_entries_as_json_after_a_real_call(tmp_path: Path, kamailio) -
             assert far.wait(10) == 0
     finally:
         phone.close()
+
+
+def test_calls_and_entries_as_json_after_a_real_call(tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
+    _one_real_call(tmp_path, kamailio)
     env = cli_env(tmp_path)
     calls = json.loads(softclock(["calls", "--json"], env).stdout)
     entries = json.loads(softclock(["entries", "--json"], env).stdout)
@@ -122,16 +127,7 @@ def test_bad_dial_string_on_the_cli(tmp_path: Path) -> None:
 def test_review_approve_reopen_and_audit_verify_on_a_real_call(tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
     import sqlite3
 
-    phone = PhoneHarness(tmp_path / "data")
-    try:
-        phone.account(kamailio)
-        phone.registered()
-        with sipp.uas(kamailio, "bob", "bobpass", talk_ms=1000) as far:
-            phone.engine.make_call("sip:bob@sip.test")
-            phone.wait_for(ev.CallEnded)
-            assert far.wait(10) == 0
-    finally:
-        phone.close()
+    _one_real_call(tmp_path, kamailio)
     env = cli_env(tmp_path)
     assert softclock(["matters", "add", "2024-001", "Lease", "--client", "Acme"], env).returncode == 0
     (entry,) = json.loads(softclock(["entries", "--json"], env).stdout)

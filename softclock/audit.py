@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from softclock.store.models import AuditEvent, AuditHead
@@ -64,6 +64,38 @@ def record(
     else:
         head.last_id, head.last_hash, head.count = event.id, event.hash, head.count + 1
     return event
+
+
+def record_many(
+    session: Session, actor: str, entity: str, changes: list[tuple[str, str, object, object, str]]
+) -> None:
+    """Append many events at once: (entity id, field, old, new, reason) each.
+
+    Same chain as :func:`record`, written with one executemany (approving a
+    thousand entries writes two thousand events).
+    """
+    if not changes:
+        return
+    head = session.get(AuditHead, 1)
+    prev = head.last_hash if head else GENESIS
+    next_id = head.last_id + 1 if head else (session.scalar(select(func.max(AuditEvent.id))) or 0) + 1
+    at = datetime.now(UTC).replace(tzinfo=None)
+    rows = []
+    for entity_id, field, old, new, reason in changes:
+        old_text, new_text = _text(old), _text(new)
+        digest = _digest(prev, at, actor, entity, entity_id, field, old_text, new_text, reason)
+        rows.append({
+            "id": next_id, "at_utc": at, "actor": actor, "entity": entity, "entity_id": entity_id,
+            "field": field, "old_value": old_text, "new_value": new_text, "reason": reason,
+            "prev_hash": prev, "hash": digest,
+        })  # fmt: skip
+        prev, next_id = digest, next_id + 1
+    session.execute(insert(AuditEvent), rows)
+    last = rows[-1]
+    if head is None:
+        session.add(AuditHead(id=1, last_id=last["id"], last_hash=last["hash"], count=len(rows)))
+    else:
+        head.last_id, head.last_hash, head.count = last["id"], last["hash"], head.count + len(rows)
 
 
 @dataclass(frozen=True)

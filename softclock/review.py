@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from softclock import audit
@@ -141,10 +141,27 @@ def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> O
     """Approve drafts; billed units are fixed from the policy unless set by hand."""
     done: list[str] = []
     refused: dict[str, str] = {}
-    for entry_id in ids:
+    wanted = list(ids)
+    # One query for the whole batch (full ids); short ids are looked up one by one.
+    with session.no_autoflush:
+        found = {e.id: e for e in session.scalars(select(TimeEntry).where(TimeEntry.id.in_(wanted)))}
+        multi_piece = set(
+            session.scalars(
+                select(TimeEntry.call_id)
+                .where(TimeEntry.call_id.in_({e.call_id for e in found.values() if e.call_id is not None}))
+                .group_by(TimeEntry.call_id)
+                .having(func.count() > 1)
+            )
+        )
+    policies: dict[int | None, Policy] = {}
+    events: list[tuple[str, str, object, object, str]] = []
+    now = _now()
+    for entry_id in wanted:
         try:
-            entry = _entry(session, entry_id)
-            policy = policy_for(session, base, entry.matter_id)
+            entry = found.get(entry_id) or _entry(session, entry_id)
+            if entry.matter_id not in policies:
+                policies[entry.matter_id] = policy_for(session, base, entry.matter_id)
+            policy = policies[entry.matter_id]
         except ReviewError as exc:
             refused[entry_id] = str(exc)
             continue
@@ -153,14 +170,18 @@ def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> O
             refused[entry.id] = why
             continue
         if not entry.billed_by_hand:
-            billed = billed_units_for(session, entry, policy)
+            if entry.call_id in multi_piece:
+                billed = billed_units_for(session, entry, policy)
+            else:
+                billed = units(billable_seconds(entry.raw_seconds, entry.hold_seconds, policy), policy, entry.billable)
             if billed != entry.billed_units:
-                audit.record(session, actor, "time_entry", entry.id, "billed_units", entry.billed_units, billed, "policy")
+                events.append((entry.id, "billed_units", entry.billed_units, billed, "policy"))
                 entry.billed_units = billed
-        audit.record(session, actor, "time_entry", entry.id, "status", entry.status, "approved", "")
+        events.append((entry.id, "status", entry.status, "approved", ""))
         entry.status = "approved"
-        entry.updated_utc = _now()
+        entry.updated_utc = now
         done.append(entry.id)
+    audit.record_many(session, actor, "time_entry", events)
     session.flush()
     return Outcome(done, refused)
 

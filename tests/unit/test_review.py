@@ -196,3 +196,14 @@ def test_pieces_of_one_call_are_rounded_once(store: Store) -> None:
         review.approve(s, ids, "alice", quarter)
     with store.session() as s:
         assert sorted(s.get(TimeEntry, i).billed_units for i in ids) == [0, 1]
+
+
+def test_batched_events_continue_the_same_chain(store: Store) -> None:
+    _chain(store, 3)
+    with store.session() as s, s.begin():
+        audit.record_many(s, "alice", "time_entry", [("e9", "status", "draft", "approved", ""), ("e9", "x", 1, 2, "")])
+        audit.record(s, "alice", "time_entry", "e10", "narrative", None, "after", "")
+    with store.session() as s:
+        assert audit.verify(s) == audit.Verification(True, 6)
+        s.execute(update(AuditEvent).where(AuditEvent.id == 4).values(actor="mallory"))
+        assert audit.verify(s).event_id == 4

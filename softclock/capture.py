@@ -58,7 +58,6 @@ class _Live:
     connected_utc: datetime | None = None
     hangup_mono: float | None = None
     matter_id: int | None = None
-    matter_chosen: bool = False
     entry_id: str | None = None  # the entry of the open segment
     segment_id: int | None = None  # the open segment
     segment_start: float = 0.0  # monotonic start of the open segment
@@ -68,7 +67,6 @@ class _Live:
     entry_by_matter: dict[int | None, str] = field(default_factory=dict)
     entry_seconds: dict[str, float] = field(default_factory=dict)  # closed segments, per entry
     entry_hold: dict[str, float] = field(default_factory=dict)
-    extra: dict[str, object] = field(default_factory=dict)
 
     def utc_at(self, mono: float) -> datetime:
         """Wall-clock stamp of a monotonic instant, anchored at the answer."""
@@ -120,12 +118,6 @@ class Capture:
 
     # ------------------------------------------------------------------ queries
 
-    def is_live(self, sip_call_id: str) -> bool:
-        return sip_call_id in self._live
-
-    def live_calls(self) -> list[str]:
-        return list(self._live)
-
     def talk_seconds(self, sip_call_id: str, now: float | None = None) -> float:
         live = self._live.get(sip_call_id)
         if live is None or live.connected_mono is None:
@@ -134,10 +126,6 @@ class Capture:
         if live.hangup_mono is not None:
             end = min(end, live.hangup_mono)
         return max(0.0, end - live.connected_mono)
-
-    def connected_mono(self, sip_call_id: str) -> float | None:
-        live = self._live.get(sip_call_id)
-        return live.connected_mono if live else None
 
     def matter_of(self, sip_call_id: str) -> int | None:
         live = self._live.get(sip_call_id)
@@ -367,7 +355,6 @@ class Capture:
         live = self._live.get(sip_call_id)
         stamp = datetime.now(UTC).replace(tzinfo=None)
         if live is not None:
-            live.matter_chosen = True
             if live.entry_id is None:  # not answered yet: the first entry gets it
                 live.matter_id = matter_id
                 return

@@ -164,15 +164,3 @@ class CallFailed(Event):
     remote_uri: str
     message: str
 
-
-CallEvent = (
-    CallStarted
-    | CallRinging
-    | CallConnected
-    | CallHangupRequested
-    | CallEnded
-    | CallHoldChanged
-    | CallMuteChanged
-    | DtmfReceived
-    | CallTransferProgress
-)

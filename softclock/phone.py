@@ -83,9 +83,3 @@ class Phone:
         uri = to_sip_uri(text, self.domain)
         self._engine.transfer(handle, uri)
         return uri
-
-    def redial(self) -> tuple[int, str]:
-        """Call the last number dialled again."""
-        if not self.last_dialled:
-            raise DialError("Nothing to redial yet.")
-        return self.dial(self.last_dialled)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +44,3 @@ def apply_retention(store: Store, data_dir: Path, days: int, now: float | None =
         log.info("deleted %d recordings older than %d days", len(removed), days)
     return len(removed)
 
-
-def make_private(path: Path) -> None:
-    if os.name == "posix" and path.exists():
-        os.chmod(path, 0o600)

@@ -478,16 +478,6 @@ class SipEngine:
         except Exception:
             log.exception("bug in SIP callback %s", fn.__name__)
 
-    def run_on_engine(self, job: Callable[[], None]) -> None:
-        """Run ``job`` on the command thread (where pjsua2 may be called)."""
-        self._submit(job)
-
-    def sync(self, timeout: float = 5.0) -> bool:
-        """Wait until every command submitted so far has run (for scripts and tests)."""
-        done = threading.Event()
-        self._submit(done.set)
-        return done.wait(timeout)
-
     # ------------------------------------------------------------------ account
 
     def set_account(self, config: AccountConfig) -> None:
@@ -1076,6 +1066,3 @@ class SipEngine:
             prm.statusCode = code
         call.hangup(prm)
 
-    def active_handles(self) -> list[int]:
-        with self._calls_lock:
-            return [h for h, c in self._calls.items() if not c.ended]

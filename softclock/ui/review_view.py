@@ -84,8 +84,12 @@ class ReviewView(QWidget):
         self.table.setRowCount(0)
         with self._store.session() as s:
             drafts = queries.review_page(s, "draft", limit=PAGE)
+            base = self._policy()
+            policies: dict[int | None, Policy] = {}
             for entry in drafts:
-                policy = policy_for(s, self._policy(), entry.matter_id)
+                if entry.matter_id not in policies:
+                    policies[entry.matter_id] = policy_for(s, base, entry.matter_id)
+                policy = policies[entry.matter_id]
                 billed = entry.billed_units if entry.billed_by_hand else units(entry.raw_seconds, policy, entry.billable)
                 started = as_local(entry.started_utc)
                 flag = entry.flag or ("unassigned" if entry.matter is None else "")

@@ -18,9 +18,9 @@ from __future__ import annotations
 import gc
 import time
 
-import pytest
 
-pytest.importorskip("numpy")
+# numpy is a test dependency: its absence must fail, not skip.
+import numpy  # noqa: E402, F401
 
 from tests.helpers.pulse import active_span, dominant_frequency, pulse, read_wav  # noqa: E402,F401
 from tests.helpers.tone_peer import LocalCaller, finish_peer, peer_log, start_peer  # noqa: E402
@@ -47,7 +47,7 @@ def _analyse(path, label):
 
 
 def test_call_audio_reaches_speaker_and_microphone_reaches_peer(pulse, tmp_path, monkeypatch):
-    pytest.importorskip("sounddevice")
+
     from softclock.sip.audio import SoundBridge
 
     pulse.apply_env(monkeypatch)  # PULSE_SERVER, PULSE_SINK=softclock_speaker, PULSE_SOURCE=softclock_mic.monitor

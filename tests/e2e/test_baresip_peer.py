@@ -16,7 +16,7 @@ import pytest
 
 from tests.helpers.baresip import Baresip, baresip_binary, baresip_module_dir
 
-pj = pytest.importorskip("pjsua2")
+import pjsua2 as pj  # noqa: E402 - a dependency: its absence must fail, not skip
 
 WAIT = 10.0
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-pj = pytest.importorskip("pjsua2")
+import pjsua2 as pj  # noqa: E402 - a dependency: its absence must fail, not skip
 
 pytestmark = pytest.mark.timeout(90)
 

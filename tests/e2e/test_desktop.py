@@ -142,9 +142,7 @@ def test_missed_call_shows_in_today_without_time(qtbot, make_app, kamailio) -> N
         with qtbot.waitSignal(app.window.ringing_shown, timeout=10000):
             pass
         qtbot.waitUntil(lambda: not app.window._incoming, timeout=10000)
-        # The SIP exchange itself (487, ACK: sipp exits 0) is asserted in
-        # test_engine.py; here what matters is what the user sees.
-    del far
+        assert far.wait(10) == 0
     qtbot.waitUntil(lambda: app.window.today.topLevelItemCount() == 1, timeout=5000)
     texts = [app.window.today.topLevelItem(0).text(i) for i in range(5)]
     assert texts[3] == "no billable time"
@@ -277,7 +275,6 @@ def test_always_record_policy_records_after_the_notice(qtbot, make_app, tmp_path
     import time as _time
     import wave
 
-    settings = tmp_path / "settings.toml"
     app = make_app()
     app.core.settings.recording.policy = "always"
     with qtbot.waitSignal(app.demo_ready, timeout=15000):
@@ -308,7 +305,6 @@ def test_always_record_policy_records_after_the_notice(qtbot, make_app, tmp_path
         qtbot.wait(100)
     assert 2.0 < seconds < 6.0
     assert rms > 100  # the beeps, not silence
-    assert settings.exists()
 
 
 def test_review_tab_edits_and_approves(qtbot, make_app) -> None:  # type: ignore[no-untyped-def]

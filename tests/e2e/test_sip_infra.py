@@ -16,7 +16,7 @@ import pytest
 from tests.helpers import sipp
 from tests.helpers.sipfixtures import kamailio, kamailio_factory  # noqa: F401
 
-pj = pytest.importorskip("pjsua2")
+import pjsua2 as pj  # noqa: E402 - a dependency: its absence must fail, not skip
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -44,7 +44,7 @@ from tests.helpers.kamailio import Kamailio
 from tests.helpers.sipfixtures import DEFAULT_USERS, require_sip_tools
 from tests.helpers.tlsca import make_test_ca, openssl_binary
 
-pj = pytest.importorskip("pjsua2")
+import pjsua2 as pj  # noqa: E402 - a dependency: its absence must fail, not skip
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -53,7 +53,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -64,6 +63,7 @@ from pathlib import Path
 from typing import Any, Callable, Union
 
 from tests.helpers.kamailio import HOST, free_udp_tcp_port
+from tests.helpers.procs import stop_group
 
 BARESIP_BIN = "baresip"
 _MODULE_DIRS = (
@@ -377,24 +377,7 @@ class Baresip:
     def _terminate(self, timeout: float = 5.0) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
-            if proc.poll() is None:
-                try:
-                    proc.send_signal(signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-                try:
-                    # baresip un-registers on SIGTERM (a few hundred ms)
-                    proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    try:
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                    proc.wait(5)
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            stop_group(proc, timeout)  # baresip un-registers on SIGTERM (a few hundred ms)
         self._closed = True
         sock, self._sock = self._sock, None
         if sock is not None:

@@ -39,7 +39,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -48,6 +47,7 @@ import uuid
 from pathlib import Path
 
 from tests.helpers.tlsca import TestCA, make_test_ca
+from tests.helpers.procs import stop_group
 
 KAMAILIO_BIN = "kamailio"
 HOST = "127.0.0.1"
@@ -627,27 +627,9 @@ class Kamailio:
     def stop(self, timeout: float = 5.0) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
-            if proc.poll() is None:
-                # Kamailio forks worker processes in its own session/process group;
-                # signal the main process (it terminates its children) and then
-                # make sure the whole group is gone.
-                try:
-                    proc.send_signal(signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-                try:
-                    proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    try:
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                    proc.wait(5)
-            # leftover children in the group (should not exist): kill them
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            # Kamailio's workers share its process group: the main process ends
+            # them on SIGTERM, and stop_group removes any that remain.
+            stop_group(proc, timeout)
         if self._logf is not None:
             self._logf.close()
             self._logf = None

@@ -24,7 +24,6 @@ Public API::
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tests.helpers.kamailio import HOST, free_udp_port
+from tests.helpers.procs import stop_group
 
 if TYPE_CHECKING:  # pragma: no cover
     from tests.helpers.kamailio import Kamailio
@@ -197,23 +197,8 @@ class SippProcess:
         proc = self.proc
         if proc is None:
             return
-        if proc.poll() is None:
+        if stop_group(proc, 2):
             self.stopped = True
-            try:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(2)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait(5)
-            except ProcessLookupError:
-                pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         # sipp exits 0 on SIGTERM: report a stopped run as killed by the signal
         self._finished(-signal.SIGTERM if self.stopped and proc.returncode == 0 else proc.returncode)
 

@@ -45,5 +45,4 @@ def test_suggestion_order() -> None:
         s.get(Matter, mapped.id).status = "closed"
         s.get(Matter, old.id).status = "closed"
     with store.session() as s:
-        assert suggest_matter(s, "+12025550143").code == "A-2"  # closed matters never suggested
-    assert newer.code == "A-2"
+        assert suggest_matter(s, "+12025550143").code == newer.code  # closed matters never suggested

@@ -9,8 +9,10 @@ cd "$(dirname "$0")/.."
 # Real SIP peers and servers for the end-to-end tests, Xvfb for screenshots,
 # the X/EGL libraries Qt loads even on the offscreen platform, iproute2 for the
 # loopback-only network namespace of the unknown-host test, PulseAudio with null
-# sinks for the real-sound tests.
-PACKAGES="python3-venv iproute2 libportaudio2 pulseaudio pulseaudio-utils kamailio kamailio-extra-modules kamailio-tls-modules sip-tester baresip
+# sinks for the real-sound tests, the PostgreSQL server binaries for the
+# throwaway clusters of the central-store tests (tests/helpers/pgcluster.py runs
+# its own initdb'd server on a free port; the machine's own server is not used).
+PACKAGES="python3-venv iproute2 libportaudio2 pulseaudio pulseaudio-utils kamailio kamailio-extra-modules kamailio-tls-modules sip-tester baresip postgresql
   xvfb xauth libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
   libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-cursor0"
 apt_ensure $PACKAGES

@@ -2,17 +2,20 @@
 
 Each event's hash covers its own fields and the previous event's hash, and a
 head row remembers the last event and the count, so ``verify`` names any
-event that was edited, inserted or deleted — including a deleted tail.
+event that was edited, inserted or deleted — including a deleted tail. The
+head row also keeps a checkpoint, the last event a check found intact, so the
+everyday check starts there (see :func:`verify` for what that trusts).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from softclock.store.models import AuditEvent, AuditHead
@@ -24,6 +27,10 @@ def _digest(prev: str, at: datetime, actor: str, entity: str, entity_id: str, fi
             old: str | None, new: str | None, reason: str) -> str:  # fmt: skip
     payload = json.dumps([prev, at.isoformat(), actor, entity, entity_id, field, old, new, reason])
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _text(value: object) -> str | None:
@@ -43,7 +50,7 @@ def record(
     """Append one event (in the caller's transaction)."""
     head = session.get(AuditHead, 1)
     prev = head.last_hash if head else GENESIS
-    at = datetime.now(UTC).replace(tzinfo=None)
+    at = _now()
     old_text, new_text = _text(old), _text(new)
     event = AuditEvent(
         at_utc=at,
@@ -79,7 +86,7 @@ def record_many(
     head = session.get(AuditHead, 1)
     prev = head.last_hash if head else GENESIS
     next_id = head.last_id + 1 if head else (session.scalar(select(func.max(AuditEvent.id))) or 0) + 1
-    at = datetime.now(UTC).replace(tzinfo=None)
+    at = _now()
     rows = []
     for entity_id, field, old, new, reason in changes:
         old_text, new_text = _text(old), _text(new)
@@ -104,39 +111,106 @@ class Verification:
     count: int
     problem: str = ""
     event_id: int | None = None
+    checked: int = field(default=0, compare=False)  # events whose hash was recomputed by this run
+    since: int | None = field(default=None, compare=False)  # the checkpoint the run started after
 
 
-def verify(session: Session) -> Verification:
-    """Walk the chain; the first inconsistency is named."""
-    prev = GENESIS
-    count = 0
-    last_id = 0
-    columns = select(
-        AuditEvent.id, AuditEvent.at_utc, AuditEvent.actor, AuditEvent.entity, AuditEvent.entity_id,
-        AuditEvent.field, AuditEvent.old_value, AuditEvent.new_value, AuditEvent.reason,
-        AuditEvent.prev_hash, AuditEvent.hash,
-    ).order_by(AuditEvent.id)  # fmt: skip
-    # Plain rows, not ORM objects: half the time on a million events.
-    for event in session.execute(columns).yield_per(5000):
-        count += 1
-        if event.prev_hash != prev:
-            return Verification(False, count, f"event {event.id} does not follow event {last_id}: one was inserted or deleted", event.id)
-        expected = _digest(prev, event.at_utc, event.actor, event.entity, event.entity_id, event.field,
-                           event.old_value, event.new_value, event.reason)  # fmt: skip
-        if event.hash != expected:
-            return Verification(False, count, f"event {event.id} was edited after it was written", event.id)
-        prev, last_id = event.hash, event.id
+_COLUMNS = (
+    AuditEvent.id, AuditEvent.at_utc, AuditEvent.actor, AuditEvent.entity, AuditEvent.entity_id,
+    AuditEvent.field, AuditEvent.old_value, AuditEvent.new_value, AuditEvent.reason,
+    AuditEvent.prev_hash, AuditEvent.hash,
+)  # fmt: skip
+
+
+def _recomputed(event: Row[Any]) -> str:
+    return _digest(event.prev_hash, event.at_utc, event.actor, event.entity, event.entity_id, event.field,
+                   event.old_value, event.new_value, event.reason)  # fmt: skip
+
+
+def verify(session: Session, full: bool = False) -> Verification:
+    """Check the chain and name the first inconsistency; then move the checkpoint.
+
+    The checkpoint (``audit_head.checked_*``: the last event a run found
+    intact, its hash and the chain's length up to it) makes the everyday check
+    incremental: only the checkpointed event and the events after it are
+    rechecked, so it costs the same on a million events as on a hundred.
+    ``full=True`` walks the whole chain from the first event, and compares the
+    checkpointed event's hash with the one the checkpoint remembers.
+
+    Trust model: the chain is not keyed. It catches an event edited, inserted
+    or deleted by anything that did not also recompute the hashes after it (a
+    person with a database browser, a faulty tool, a damaged disk). Whoever
+    can write the database file can also recompute every hash, the head and the
+    checkpoint; a key kept on the same machine would not stop them, so the
+    checkpoint is not signed: only copies kept elsewhere (synced entries, the
+    central store) hold against that. What the checkpoint trusts is that events
+    it covers have not changed since a run found them intact. An incremental
+    run still notices an edit of the checkpointed event itself (its stored hash
+    must equal the checkpoint's and must recompute from its fields), an event
+    inserted or deleted just before it (its predecessor's hash must be its
+    ``prev_hash``), and anything at all after it; an edit further back is for
+    ``full=True`` to find, and a full run also notices a chain rewritten with
+    fresh hashes before the checkpoint (the checkpointed hash no longer matches).
+
+    The checkpoint is written in the caller's transaction: commit it.
+    """
     head = session.get(AuditHead, 1)
+    start = None if full or head is None or head.checked_id is None else head.checked_id
+    prev, count, last_id = GENESIS, 0, 0
+    if start is not None:
+        assert head is not None and head.checked_hash is not None and head.checked_count is not None
+        problem = _check_checkpoint(session, head.checked_id, head.checked_hash)
+        if problem:
+            return Verification(False, head.checked_count, problem, head.checked_id, 0, start)
+        prev, count, last_id = head.checked_hash, head.checked_count, head.checked_id
+    checked = 0
+    stmt = select(*_COLUMNS).order_by(AuditEvent.id)
+    if start is not None:
+        stmt = stmt.where(AuditEvent.id > start)
+    # Plain rows, not ORM objects: half the time on a million events.
+    for event in session.execute(stmt).yield_per(5000):
+        count += 1
+        checked += 1
+        if event.prev_hash != prev:
+            return Verification(False, count, f"event {event.id} does not follow event {last_id}: one was inserted or deleted",
+                                event.id, checked, start)  # fmt: skip
+        if event.hash != _recomputed(event):
+            return Verification(False, count, f"event {event.id} was edited after it was written", event.id, checked, start)
+        if full and head is not None and event.id == head.checked_id and event.hash != head.checked_hash:
+            return Verification(False, count, f"event {event.id} does not have the hash it had when it was last checked: "
+                                "the chain up to it was rewritten", event.id, checked, start)  # fmt: skip
+        prev, last_id = event.hash, event.id
     if head is None:
         if count:
-            return Verification(False, count, "the chain's head record is missing", None)
-        return Verification(True, 0)
+            return Verification(False, count, "the chain's head record is missing", None, checked, start)
+        return Verification(True, 0, checked=checked, since=start)
     if head.count != count or head.last_hash != prev:
         return Verification(
             False, count, f"the chain ends at event {last_id} but its head says {head.last_id}: events were deleted",
-            head.last_id,
-        )
-    return Verification(True, count)
+            head.last_id, checked, start,
+        )  # fmt: skip
+    if count and last_id != head.checked_id:
+        session.execute(
+            update(AuditHead).where(AuditHead.id == 1)
+            .values(checked_id=last_id, checked_hash=prev, checked_count=count, checked_utc=_now())
+        )  # fmt: skip
+        session.expire(head)
+    return Verification(True, count, checked=checked, since=start)
+
+
+def _check_checkpoint(session: Session, event_id: int, expected_hash: str) -> str:
+    """The spot checks an incremental run makes of the checkpointed event; ``""`` if they pass."""
+    event = session.execute(select(*_COLUMNS).where(AuditEvent.id == event_id)).first()
+    if event is None:
+        return f"event {event_id}, the last one checked, is missing: events were deleted"
+    if event.hash != expected_hash or event.hash != _recomputed(event):
+        return f"event {event_id} was edited after it was written"
+    before = session.execute(
+        select(AuditEvent.id, AuditEvent.hash).where(AuditEvent.id < event_id).order_by(AuditEvent.id.desc()).limit(1)
+    ).first()  # fmt: skip
+    if (before.hash if before else GENESIS) != event.prev_hash:
+        return f"event {event_id} does not follow event {before.id if before else 0}: one was inserted or deleted"
+    return ""
 
 
 def history(session: Session, entity_id: str) -> list[AuditEvent]:

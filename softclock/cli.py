@@ -71,7 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     e = esub.add_parser("split", help="split a draft into pieces of the given seconds")
     e.add_argument("id")
     e.add_argument("seconds", type=float, nargs="+")
+    e.add_argument("--matter", action="append", default=[], help="matter code of each piece, in order (all or none)")
     e.add_argument("--reason", default="")
+    e = esub.add_parser("merge", help="merge drafts of one matter and day into the earliest")
+    e.add_argument("ids", nargs="+")
+    e.add_argument("--reason", default="", help="why (needed when billed units were set by hand)")
 
     p = sub.add_parser("approve", help="approve drafts (validated; billed units fixed by policy)")
     p.add_argument("ids", nargs="*")
@@ -83,7 +87,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("audit", help="the audit trail")
     usub = p.add_subparsers(dest="audit_command", required=True)
-    usub.add_parser("verify", help="check the hash chain; names any edited, inserted or deleted event")
+    u = usub.add_parser("verify", help="check the hash chain; names any edited, inserted or deleted event")
+    u.add_argument("--full", action="store_true", help="recheck every event, not just those since the last check")
 
     p = sub.add_parser("dial", help="dial in the running app (or start it and dial)")
     p.add_argument("uri")
@@ -278,19 +283,19 @@ def _actor() -> str:
 def _review(args: argparse.Namespace, s: object) -> int:
     from datetime import date
 
-    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from softclock import audit, review
     from softclock.settings import load
-    from softclock.store.models import Matter
 
     assert isinstance(s, Session)
     policy = load(paths.config_path(args.config)).billing.policy()
     if args.command == "audit":
-        result = audit.verify(s)
+        with s.begin():
+            result = audit.verify(s, full=args.full)
         if result.ok:
-            print(f"Audit trail intact: {result.count} events.")
+            since = "" if result.since is None else f" since the last check (event {result.since}); --full rechecks all"
+            print(f"Audit trail intact: {result.count} events ({result.checked} checked{since}).")
             return 0
         print(f"Audit trail broken: {result.problem}.", file=sys.stderr)
         return 1
@@ -312,16 +317,19 @@ def _review(args: argparse.Namespace, s: object) -> int:
         return 0 if not outcome.refused else 1
     if args.entry_command == "split":
         with s.begin():
-            pieces = review.split(s, args.id, _actor(), list(args.seconds), policy, args.reason)
+            matters = [_matter_id(s, code) for code in args.matter] if args.matter else None
+            pieces = review.split(s, args.id, _actor(), list(args.seconds), policy, args.reason, matters)
         print("Split into " + ", ".join(f"{p.id[:8]} ({p.raw_seconds:.0f} s)" for p in pieces) + ".")
+        return 0
+    if args.entry_command == "merge":
+        with s.begin():
+            merged = review.merge(s, args.ids, _actor(), policy, args.reason)
+        print(f"Merged into {merged.id[:8]} ({merged.raw_seconds:.0f} s, {merged.billed_units} units).")
         return 0
     changes: dict[str, object] = {}
     if args.matter is not None:
         with s.begin():
-            matter_id = s.scalars(select(Matter.id).where(Matter.code == args.matter)).first()
-        if matter_id is None:
-            raise UsageError(f"no matter {args.matter!r}")
-        changes["matter_id"] = matter_id
+            changes["matter_id"] = _matter_id(s, args.matter)
     for name, field in (("narrative", "narrative"), ("activity", "activity_code"), ("task", "task_code"),
                         ("billable", "billable"), ("units", "billed_units")):  # fmt: skip
         value = getattr(args, name)
@@ -333,6 +341,19 @@ def _review(args: argparse.Namespace, s: object) -> int:
         entry = review.edit(s, args.id, _actor(), args.reason, **changes)
     print(f"Entry {entry.id[:8]} changed.")
     return 0
+
+
+def _matter_id(s: object, code: str) -> int:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from softclock.store.models import Matter
+
+    assert isinstance(s, Session)
+    matter_id = s.scalars(select(Matter.id).where(Matter.code == code)).first()
+    if matter_id is None:
+        raise UsageError(f"no matter {code!r}")
+    return matter_id
 
 
 def _iso(value: object) -> str | None:

@@ -1,4 +1,4 @@
-"""Review of time entries: edit, split, approve, reopen — each change audited.
+"""Review of time entries: edit, split, merge, approve, reopen — each change audited.
 
 The captured call is never edited; entries are. Drafts are edited freely (with
 an audit event per field); an approved entry changes only through
@@ -9,17 +9,18 @@ locked. Every refusal says exactly why.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from softclock import audit
 from softclock.billing import ACTIVITY_CODES, Policy, PolicyError, billable_seconds, split_units, units
 from softclock.errors import InputError
-from softclock.store.models import Matter, TimeEntry
+from softclock.store.models import Client, Matter, TimeEntry
 
 LOCKED = ("synced", "invoiced")
 EDITABLE = ("matter_id", "narrative", "activity_code", "task_code", "billable", "billed_units")
@@ -33,6 +34,7 @@ class ReviewError(InputError):
 class Outcome:
     done: list[str]
     refused: dict[str, str]  # entry id -> reason
+    versions: list[tuple[str, int]] = field(default_factory=list)  # (id, version) of each entry done
 
 
 def _now() -> datetime:
@@ -47,16 +49,10 @@ def policy_for(session: Session, base: Policy, matter_id: int | None) -> Policy:
     """The firm policy with the client's and then the matter's overrides."""
     if matter_id is None:
         return base
-    matter = session.get(Matter, matter_id)
-    if matter is None:
-        return base
-    try:
-        return base.with_overrides(
-            json.loads(matter.client.policy_json) if matter.client.policy_json else None,
-            json.loads(matter.policy_json) if matter.policy_json else None,
-        )
-    except (ValueError, PolicyError) as exc:
-        raise ReviewError(f"the billing policy override of matter {matter.code} is invalid: {exc}") from None
+    policy = _matter_policies(session, base, {matter_id})[1].get(matter_id, base)
+    if isinstance(policy, str):
+        raise ReviewError(policy)
+    return policy
 
 
 def _entry(session: Session, entry_id: str) -> TimeEntry:
@@ -109,81 +105,198 @@ def billed_units_for(session: Session, entry: TimeEntry, policy: Policy) -> int:
     one of several pieces of a call gets its share of the call rounded once."""
     if not entry.billable:
         return 0
-    if entry.call_id is not None and policy.split_rounding == "per_call":
-        pieces = list(
-            session.scalars(
-                select(TimeEntry).where(TimeEntry.call_id == entry.call_id, TimeEntry.billable.is_(True))
-                .order_by(TimeEntry.started_utc, TimeEntry.id)
-            )
-        )  # fmt: skip
-        if len(pieces) > 1:
-            raws = [billable_seconds(p.raw_seconds, p.hold_seconds, policy) for p in pieces]
-            return split_units(raws, policy)[[p.id for p in pieces].index(entry.id)]
-    return units(billable_seconds(entry.raw_seconds, entry.hold_seconds, policy), policy)
+    pieces = _call_pieces(session, {entry.call_id}) if entry.call_id is not None else {}
+    return _policy_units(True, entry.raw_seconds, entry.hold_seconds, pieces.get(entry.call_id), entry.id, policy)
 
 
-def validate_for_approval(session: Session, entry: TimeEntry, policy: Policy) -> str:
-    """Why the entry cannot be approved, or ``""``."""
-    if entry.status != "draft":
-        return f"it is {entry.status}, not a draft"
-    if entry.billable and entry.matter_id is None:
+def _approval_problem(
+    status: str, billable: bool, matter_id: int | None, matter: tuple[str, str] | None, narrative: str,
+    policy: Policy,
+) -> str:
+    """Why an entry with these values cannot be approved, or ``""``; ``matter`` is (code, status)."""
+    if status != "draft":
+        return f"it is {status}, not a draft"
+    if billable and matter_id is None:
         return "a billable entry needs a matter"
-    if entry.matter_id is not None:
-        matter = session.get(Matter, entry.matter_id)
-        if matter is not None and matter.status != "open":
-            return f"matter {matter.code} is closed"
-    if policy.narrative_required and not entry.narrative.strip():
+    if matter is not None and matter[1] != "open":
+        return f"matter {matter[0]} is closed"
+    if policy.narrative_required and not narrative.strip():
         return "the firm requires a narrative"
     return ""
 
 
-def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> Outcome:
-    """Approve drafts; billed units are fixed from the policy unless set by hand."""
-    done: list[str] = []
-    refused: dict[str, str] = {}
-    wanted = list(ids)
-    # One query for the whole batch (full ids); short ids are looked up one by one.
-    with session.no_autoflush:
-        found = {e.id: e for e in session.scalars(select(TimeEntry).where(TimeEntry.id.in_(wanted)))}
-        multi_piece = set(
-            session.scalars(
-                select(TimeEntry.call_id)
-                .where(TimeEntry.call_id.in_({e.call_id for e in found.values() if e.call_id is not None}))
-                .group_by(TimeEntry.call_id)
-                .having(func.count() > 1)
-            )
-        )
-    policies: dict[int | None, Policy] = {}
-    events: list[tuple[str, str, object, object, str]] = []
-    now = _now()
+def validate_for_approval(session: Session, entry: TimeEntry, policy: Policy) -> str:
+    """Why the entry cannot be approved, or ``""``."""
+    matter = session.get(Matter, entry.matter_id) if entry.matter_id is not None else None
+    return _approval_problem(
+        entry.status, entry.billable, entry.matter_id, (matter.code, matter.status) if matter else None,
+        entry.narrative, policy,
+    )  # fmt: skip
+
+
+def _full_ids(session: Session, wanted: list[str], refused: dict[str, str]) -> list[str]:
+    """``wanted`` with short ids resolved (one query for the full ones); unknown ids go to ``refused``."""
+    known: set[str] = set()
+    for chunk in _chunks(wanted):
+        known.update(session.scalars(select(TimeEntry.id).where(TimeEntry.id.in_(chunk))))
+    out: dict[str, None] = {}  # ordered, each id once
     for entry_id in wanted:
-        try:
-            entry = found.get(entry_id) or _entry(session, entry_id)
-            if entry.matter_id not in policies:
-                policies[entry.matter_id] = policy_for(session, base, entry.matter_id)
-            policy = policies[entry.matter_id]
-        except ReviewError as exc:
-            refused[entry_id] = str(exc)
+        if entry_id not in known:
+            try:
+                entry_id = _entry(session, entry_id).id
+            except ReviewError as exc:
+                refused[entry_id] = str(exc)
+                continue
+        out[entry_id] = None
+    return list(out)
+
+
+def _chunks(items: list[Any], size: int = 5000) -> Iterator[list[Any]]:
+    # SQLite caps the bound parameters of one statement (32,766 since 3.32).
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _matter_policies(
+    session: Session, base: Policy, matter_ids: set[int]
+) -> tuple[dict[int, tuple[str, str]], dict[int, Policy | str]]:
+    """(code, status) of each matter and its policy, or why its override is invalid: two queries at most."""
+    matters: dict[int, tuple[str, str]] = {}
+    policies: dict[int, Policy | str] = {}
+    cache: dict[tuple[str | None, str | None], Policy | str] = {}
+    ids = sorted(matter_ids)
+    for chunk in _chunks(ids):
+        rows = session.execute(
+            select(Matter.id, Matter.code, Matter.status, Client.policy_json, Matter.policy_json)
+            .join(Client, Client.id == Matter.client_id)
+            .where(Matter.id.in_(chunk))
+        )
+        for matter_id, code, status, client_json, matter_json in rows:
+            matters[matter_id] = (code, status)
+            key = (client_json, matter_json)
+            if key not in cache:
+                try:
+                    cache[key] = base.with_overrides(
+                        json.loads(client_json) if client_json else None,
+                        json.loads(matter_json) if matter_json else None,
+                    )
+                except (ValueError, PolicyError) as exc:
+                    cache[key] = f"the billing policy override of matter {code} is invalid: {exc}"
+            policies[matter_id] = cache[key]
+    return matters, policies
+
+
+def _call_pieces(session: Session, call_ids: set[int]) -> dict[int, list[tuple[str, float, float]]]:
+    """The billable pieces (id, raw, hold) of each call with more than one, in the order
+    :func:`billed_units_for` allocates them."""
+    multi: set[int] = set()
+    for chunk in _chunks(sorted(call_ids)):
+        multi.update(
+            session.scalars(
+                select(TimeEntry.call_id).where(TimeEntry.call_id.in_(chunk), TimeEntry.billable.is_(True))
+                .group_by(TimeEntry.call_id).having(func.count() > 1)
+            )
+        )  # fmt: skip
+    pieces: dict[int, list[tuple[str, float, float]]] = {}
+    for chunk in _chunks(sorted(multi)):
+        rows = session.execute(
+            select(TimeEntry.call_id, TimeEntry.id, TimeEntry.raw_seconds, TimeEntry.hold_seconds)
+            .where(TimeEntry.call_id.in_(chunk), TimeEntry.billable.is_(True))
+            .order_by(TimeEntry.started_utc, TimeEntry.id)
+        )
+        for call_id, entry_id, raw, hold in rows:
+            pieces.setdefault(call_id, []).append((entry_id, raw, hold))
+    return pieces
+
+
+def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> Outcome:
+    """Approve drafts; billed units are fixed from the policy unless set by hand.
+
+    Set-based, for bulk approval: the entries, their matters and the other
+    pieces of their calls are read as plain rows (a handful of queries for the
+    whole batch), billed units are computed in Python (a call split across
+    entries is still rounded once and allocated, see :func:`billed_units_for`),
+    and the changes go out as one executemany UPDATE plus one executemany of
+    audit events. A repeated id is approved once. Entries of the batch already
+    loaded in ``session`` are expired, so they show the new values.
+    """
+    refused: dict[str, str] = {}
+    with session.no_autoflush:
+        session.flush()  # the caller's pending edits are what gets approved
+        wanted = _full_ids(session, list(ids), refused)
+        rows: dict[str, Any] = {}
+        for chunk in _chunks(wanted):
+            for row in session.execute(
+                select(
+                    TimeEntry.id, TimeEntry.call_id, TimeEntry.matter_id, TimeEntry.status, TimeEntry.billable,
+                    TimeEntry.narrative, TimeEntry.raw_seconds, TimeEntry.hold_seconds, TimeEntry.billed_units,
+                    TimeEntry.billed_by_hand, TimeEntry.version,
+                ).where(TimeEntry.id.in_(chunk))
+            ):  # fmt: skip
+                rows[row.id] = row
+        matters, policies = _matter_policies(
+            session, base, {r.matter_id for r in rows.values() if r.matter_id is not None}
+        )
+        pieces = _call_pieces(
+            session,
+            {r.call_id for r in rows.values() if r.call_id is not None and r.billable and not r.billed_by_hand},
+        )
+    now = _now()
+    updates: list[dict[str, object]] = []
+    events: list[tuple[str, str, object, object, str]] = []
+    approved: list[tuple[str, int]] = []  # (id, version): what an outbox takes
+    for entry_id in wanted:
+        row = rows[entry_id]
+        policy = base if row.matter_id is None else policies.get(row.matter_id, base)
+        if isinstance(policy, str):
+            refused[entry_id] = policy
             continue
-        why = validate_for_approval(session, entry, policy)
+        why = _approval_problem(
+            row.status, row.billable, row.matter_id, matters.get(row.matter_id), row.narrative, policy
+        )  # fmt: skip
         if why:
-            refused[entry.id] = why
+            refused[entry_id] = why
             continue
-        if not entry.billed_by_hand:
-            if entry.call_id in multi_piece:
-                billed = billed_units_for(session, entry, policy)
-            else:
-                billed = units(billable_seconds(entry.raw_seconds, entry.hold_seconds, policy), policy, entry.billable)
-            if billed != entry.billed_units:
-                events.append((entry.id, "billed_units", entry.billed_units, billed, "policy"))
-                entry.billed_units = billed
-        events.append((entry.id, "status", entry.status, "approved", ""))
-        entry.status = "approved"
-        entry.updated_utc = now
-        done.append(entry.id)
+        billed = row.billed_units
+        if not row.billed_by_hand:
+            billed = _policy_units(row.billable, row.raw_seconds, row.hold_seconds, pieces.get(row.call_id), entry_id, policy)
+            if billed != row.billed_units:
+                events.append((entry_id, "billed_units", row.billed_units, billed, "policy"))
+        events.append((entry_id, "status", row.status, "approved", ""))
+        updates.append({"b_id": entry_id, "billed_units": billed})
+        approved.append((entry_id, row.version))
+    if updates:
+        table = TimeEntry.__table__
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.status == "draft")
+            .values(billed_units=bindparam("billed_units"), status="approved", updated_utc=now),
+            updates,
+        )
+        _expire_loaded(session, [entry_id for entry_id, _ in approved])
     audit.record_many(session, actor, "time_entry", events)
     session.flush()
-    return Outcome(done, refused)
+    return Outcome([entry_id for entry_id, _ in approved], refused, approved)
+
+
+def _policy_units(
+    billable: bool, raw: float, hold: float, call_pieces: list[tuple[str, float, float]] | None, entry_id: str,
+    policy: Policy,
+) -> int:
+    """Billed units by policy; the same rule as :func:`billed_units_for`, on plain values."""
+    if not billable:
+        return 0
+    if call_pieces is not None and len(call_pieces) > 1 and policy.split_rounding == "per_call":
+        raws = [billable_seconds(r, h, policy) for _, r, h in call_pieces]
+        return split_units(raws, policy)[[p[0] for p in call_pieces].index(entry_id)]
+    return units(billable_seconds(raw, hold, policy), policy)
+
+
+def _expire_loaded(session: Session, entry_ids: list[str]) -> None:
+    for entry_id in entry_ids:
+        loaded = session.identity_map.get(session.identity_key(TimeEntry, entry_id))  # type: ignore[arg-type]
+        if loaded is not None:
+            session.expire(loaded)
 
 
 def reopen(session: Session, entry_id: str, actor: str, reason: str) -> TimeEntry:
@@ -204,54 +317,191 @@ def reopen(session: Session, entry_id: str, actor: str, reason: str) -> TimeEntr
     return entry
 
 
+def _hand_units_cleared(entry: TimeEntry, reason: str, what: str) -> bool:
+    """A hand-set figure was justified for the time it was set on; a split or a
+    merge changes that time, so the piece goes back to the policy, and a person
+    says why the figure may go (the audit trail keeps it)."""
+    if not entry.billed_by_hand:
+        return False
+    if not reason.strip():
+        raise ReviewError(
+            f"entry {_short(entry.id)} has billed units set by hand ({entry.billed_units}): "
+            f"{what} puts it back on the policy, so give a reason"
+        )
+    entry.billed_by_hand = False
+    return True
+
+
 def split(
-    session: Session, entry_id: str, actor: str, seconds: list[float], base: Policy, reason: str = ""
+    session: Session,
+    entry_id: str,
+    actor: str,
+    seconds: list[float],
+    base: Policy,
+    reason: str = "",
+    matters: Sequence[int | None] | None = None,
 ) -> list[TimeEntry]:
     """Split a draft into pieces of ``seconds`` (they must add up to its raw time).
 
-    The first piece keeps the entry; the others are new drafts on the same call
-    and matter. Billed units follow the policy's split rule (by default the
-    call is rounded once and the units allocated).
+    The first piece keeps the entry; the others are new drafts on the same call,
+    each starting where the one before it ends.
+    ``matters`` (one per piece) moves pieces to other open matters; by default
+    every piece stays on the entry's matter. The pieces may miss the raw time by
+    half a second (whole seconds typed for a fractional time): the last piece
+    takes the difference, so the raw time is kept exactly. Billed units follow
+    each piece's policy and its split rule (by default the call is rounded once
+    and the units allocated).
     """
     entry = _entry(session, entry_id)
     if entry.status != "draft":
         raise ReviewError(f"entry {_short(entry.id)} is {entry.status}: only drafts are split")
     if len(seconds) < 2 or any(s <= 0 for s in seconds):
-        raise ReviewError("a split needs at least two positive pieces")
+        raise ReviewError(f"entry {_short(entry.id)}: a split needs at least two positive pieces")
     if abs(sum(seconds) - entry.raw_seconds) > 0.5:
         raise ReviewError(
             f"the pieces add up to {sum(seconds):.1f} s but entry {_short(entry.id)} has {entry.raw_seconds:.1f} s"
         )
-    policy = policy_for(session, base, entry.matter_id)
-    billed = split_units(seconds, policy)
+    seconds = [*seconds[:-1], entry.raw_seconds - sum(seconds[:-1])]
+    if matters is None:
+        matters = [entry.matter_id] * len(seconds)
+    if len(matters) != len(seconds):
+        raise ReviewError(f"entry {_short(entry.id)}: {len(seconds)} pieces but {len(matters)} matters")
+    codes, policies = _matter_policies(session, base, {m for m in matters if m is not None})
+    for matter_id in matters:
+        if matter_id is None or matter_id == entry.matter_id:
+            continue
+        if matter_id not in codes:
+            raise ReviewError(f"entry {_short(entry.id)}: no matter with id {matter_id}")
+        if codes[matter_id][1] != "open":
+            raise ReviewError(f"entry {_short(entry.id)}: matter {codes[matter_id][0]} is closed")
+    piece_policies = []
+    for matter_id in matters:
+        policy = base if matter_id is None else policies.get(matter_id, base)
+        if isinstance(policy, str):
+            raise ReviewError(f"entry {_short(entry.id)}: {policy}")
+        piece_policies.append(policy)
+    billed = [split_units(seconds, policy)[i] for i, policy in enumerate(piece_policies)]
+    why = reason or "split"
+    by_hand = _hand_units_cleared(entry, reason, "a split")
+    events: list[tuple[str, str, object, object, str]] = [(entry.id, "raw_seconds", entry.raw_seconds, seconds[0], why)]
+    if matters[0] != entry.matter_id:
+        events.append((entry.id, "matter_id", entry.matter_id, matters[0], why))
+    if by_hand or billed[0] != entry.billed_units:
+        events.append((entry.id, "billed_units", entry.billed_units, billed[0], why))
+    entry.raw_seconds, entry.matter_id, entry.billed_units = seconds[0], matters[0], billed[0]
+    entry.updated_utc = now = _now()
     pieces = [entry]
-    audit.record(session, actor, "time_entry", entry.id, "raw_seconds", entry.raw_seconds, seconds[0], reason or "split")
-    entry.raw_seconds = seconds[0]
-    entry.billed_units = billed[0]
-    now = _now()
-    for raw, units_ in zip(seconds[1:], billed[1:], strict=True):
+    for i, (raw, units_, matter_id) in enumerate(zip(seconds[1:], billed[1:], matters[1:], strict=True), start=1):
         piece = TimeEntry(
             call_id=entry.call_id,
             timekeeper=entry.timekeeper,
-            matter_id=entry.matter_id,
+            matter_id=matter_id,
             work_date=entry.work_date,
-            started_utc=entry.started_utc,
+            started_utc=entry.started_utc + timedelta(seconds=sum(seconds[:i])),  # the pieces follow each other
             raw_seconds=raw,
             billed_units=units_,
             activity_code=entry.activity_code,
             task_code=entry.task_code,
             narrative=entry.narrative,
             billable=entry.billable,
+            flag=entry.flag,
             status="draft",
             created_utc=now,
             updated_utc=now,
         )
         session.add(piece)
-        session.flush()
-        audit.record(session, actor, "time_entry", piece.id, "created", None, f"split from {entry.id}", reason or "split")
         pieces.append(piece)
     session.flush()
+    for piece in pieces[1:]:
+        created = f"split from {entry.id}: {piece.raw_seconds:.3f} s on matter {piece.matter_id}"
+        events.append((piece.id, "created", None, created, why))
+    audit.record_many(session, actor, "time_entry", events)
+    session.flush()
     return pieces
+
+
+def merge(session: Session, ids: Sequence[str], actor: str, base: Policy, reason: str = "") -> TimeEntry:
+    """Merge drafts of one matter and one work day into the earliest of them.
+
+    The earliest entry (by start, then creation, then id) keeps its id; raw and held seconds
+    add up; the narratives are joined (each distinct one once, in order); billed
+    units are recomputed by its policy. The other entries are deleted, not kept
+    with a "merged" status: a row that still carried its seconds could be
+    counted twice by any query that forgot the status. The audit trail explains
+    the deletion: each removed entry gets a ``merged_into`` event (its raw
+    seconds -> the surviving id) and the survivor one event per changed field
+    plus ``merged`` (the ids it absorbed). The survivor keeps its own call;
+    the other calls' records are untouched (captured calls are never edited).
+
+    Refused, naming the entry: fewer than two entries, an entry that is not a
+    draft, another matter, another work day, billable and non-billable time
+    mixed (that would change what is billed without anyone deciding it), and
+    billed units set by hand without a ``reason`` (they are recomputed).
+    """
+    entries: list[TimeEntry] = []
+    for entry_id in ids:
+        entry = _entry(session, entry_id)
+        if all(e.id != entry.id for e in entries):
+            entries.append(entry)
+    if len(entries) < 2:
+        raise ReviewError("a merge needs at least two different entries")
+    entries.sort(key=lambda e: (e.started_utc, e.created_utc, e.id))  # a split's pieces start together
+    first, others = entries[0], entries[1:]
+    for entry in entries:
+        if entry.status != "draft":
+            raise ReviewError(f"entry {_short(entry.id)} is {entry.status}: only drafts are merged")
+    for entry in others:
+        if entry.matter_id != first.matter_id:
+            raise ReviewError(
+                f"entry {_short(entry.id)} is on {_matter_label(entry)}, not on {_matter_label(first)} "
+                f"like entry {_short(first.id)}: only entries of one matter are merged"
+            )
+        if entry.work_date != first.work_date:
+            raise ReviewError(
+                f"entry {_short(entry.id)} is of {entry.work_date.isoformat()}, not of "
+                f"{first.work_date.isoformat()} like entry {_short(first.id)}: only entries of one day are merged"
+            )
+        if entry.billable != first.billable:
+            raise ReviewError(
+                f"entry {_short(entry.id)} is {'' if entry.billable else 'not '}billable and entry "
+                f"{_short(first.id)} is {'' if first.billable else 'not '}billable: make them alike before merging"
+            )
+    policy = policy_for(session, base, first.matter_id)
+    why = reason or "merge"
+    for entry in entries:  # refuse before anything changes
+        if entry.billed_by_hand and not reason.strip():
+            _hand_units_cleared(entry, reason, "a merge")
+    cleared = [_hand_units_cleared(e, reason, "a merge") for e in entries]
+    narratives = list(dict.fromkeys(e.narrative.strip() for e in entries if e.narrative.strip()))
+    flags = {e.flag for e in entries}
+    new = {
+        "raw_seconds": sum(e.raw_seconds for e in entries),
+        "hold_seconds": sum(e.hold_seconds for e in entries),
+        "narrative": "; ".join(narratives),
+        "flag": "recovered" if "recovered" in flags else (first.flag if len(flags) == 1 else ""),
+    }
+    events: list[tuple[str, str, object, object, str]] = []
+    for entry in others:
+        events.append((entry.id, "merged_into", entry.raw_seconds, first.id, why))
+        session.delete(entry)
+    session.flush()  # the others are gone before the survivor's share of its call is computed
+    for field_name, value in new.items():
+        if getattr(first, field_name) != value:
+            events.append((first.id, field_name, getattr(first, field_name), value, why))
+            setattr(first, field_name, value)
+    billed = billed_units_for(session, first, policy)
+    if cleared[0] or any(cleared[1:]) or billed != first.billed_units:
+        events.append((first.id, "billed_units", first.billed_units, billed, why))
+    first.billed_units = billed
+    events.append((first.id, "merged", None, ",".join(e.id for e in others), why))
+    first.updated_utc = _now()
+    audit.record_many(session, actor, "time_entry", events)
+    session.flush()
+    return first
+
+
+def _matter_label(entry: TimeEntry) -> str:
+    return f"matter {entry.matter.code}" if entry.matter is not None else "no matter"
 
 
 def drafts_for_day(session: Session, day: object) -> list[str]:

@@ -150,7 +150,9 @@ class AuditEvent(Base):
 
 
 class AuditHead(Base):
-    """The chain's last event and length, so a deleted tail is noticed too."""
+    """The chain's last event and length, so a deleted tail is noticed too; and the
+    checkpoint of the last check (the last event found intact), so the next one
+    starts there (softclock.audit.verify explains what that trusts)."""
 
     __tablename__ = "audit_head"
 
@@ -158,3 +160,7 @@ class AuditHead(Base):
     last_id: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
     count: Mapped[int] = mapped_column(Integer)
+    checked_id: Mapped[int | None] = mapped_column(Integer)
+    checked_hash: Mapped[str | None] = mapped_column(String(64))
+    checked_count: Mapped[int | None] = mapped_column(Integer)
+    checked_utc: Mapped[datetime | None] = mapped_column(DateTime)

@@ -147,5 +147,8 @@ def test_review_approve_reopen_and_audit_verify_on_a_real_call(tmp_path: Path, k
     assert intact.returncode == 0 and "intact" in intact.stdout
     with sqlite3.connect(tmp_path / "data" / "softclock.db") as db:
         db.execute("UPDATE audit_events SET new_value = 'Other matter' WHERE field = 'narrative'")
-    broken = softclock(["audit", "verify"], env)
+    # The everyday check starts at the checkpoint the last one left: an older event is for --full.
+    since = softclock(["audit", "verify"], env)
+    assert since.returncode == 0 and "0 checked since the last check" in since.stdout
+    broken = softclock(["audit", "verify", "--full"], env)
     assert broken.returncode == 1 and "was edited after it was written" in broken.stderr

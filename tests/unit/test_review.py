@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
-
 import pytest
 from sqlalchemy import select, text, update
 
@@ -12,9 +10,8 @@ from softclock import audit, review
 from softclock.billing import Policy
 from softclock.store.db import Store, open_memory_store
 from softclock.store.models import AuditEvent, AuditHead, Matter, TimeEntry
-from softclock.store.queries import add_matter
+from tests.helpers.entries import NOW, make_call, make_entry, make_matter
 
-NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC).replace(tzinfo=None)
 FIRM = Policy()
 
 
@@ -24,20 +21,11 @@ def store() -> Store:
 
 
 def _entry(store: Store, raw: float = 400.0, matter: int | None = None) -> str:
-    with store.session() as s, s.begin():
-        entry = TimeEntry(timekeeper="alice", matter_id=matter, work_date=date(2026, 11, 26), started_utc=NOW,
-                          raw_seconds=raw, created_utc=NOW, updated_utc=NOW)  # fmt: skip
-        s.add(entry)
-        s.flush()
-        return entry.id
+    return make_entry(store, raw, matter)
 
 
-def _matter(store: Store, code: str = "M-1", closed: bool = False) -> int:
-    with store.session() as s, s.begin():
-        matter = add_matter(s, code, "Lease", "Acme")
-        if closed:
-            matter.status = "closed"
-        return matter.id
+def _matter(store: Store, code: str = "M-1", closed: bool = False, client: str = "Acme") -> int:
+    return make_matter(store, code, closed, client)
 
 
 def test_billable_entry_needs_a_matter_to_be_approved(store: Store) -> None:
@@ -177,25 +165,63 @@ def test_held_time_bills_only_if_policy_says_so(store: Store) -> None:
 
 
 def test_pieces_of_one_call_are_rounded_once(store: Store) -> None:
-    from softclock.store.models import Call
-
-    matter = _matter(store)
-    with store.session() as s, s.begin():
-        call = Call(sip_call_id="c", direction="outgoing", account="a", remote_uri="sip:x@y", invited_utc=NOW)
-        s.add(call)
-        s.flush()
-        ids = []
-        for raw in (300.0, 300.0):
-            e = TimeEntry(call_id=call.id, timekeeper="alice", matter_id=matter, work_date=date(2026, 11, 26),
-                          started_utc=NOW, raw_seconds=raw, created_utc=NOW, updated_utc=NOW)  # fmt: skip
-            s.add(e)
-            s.flush()
-            ids.append(e.id)
+    matter, call = _matter(store), make_call(store)
+    ids = [make_entry(store, raw, matter, call=call) for raw in (300.0, 300.0)]
     quarter = Policy(increment_min=15)
     with store.session() as s, s.begin():
         review.approve(s, ids, "alice", quarter)
     with store.session() as s:
         assert sorted(s.get(TimeEntry, i).billed_units for i in ids) == [0, 1]
+
+
+def test_bulk_approval_gives_each_entry_its_own_reason_and_versions(store: Store) -> None:
+    matter, closed = _matter(store), _matter(store, "OLD", closed=True)
+    good = [_entry(store, raw=400 + i, matter=matter) for i in range(3)]
+    on_closed = _entry(store, matter=closed)
+    unassigned = _entry(store)
+    with store.session() as s, s.begin():
+        s.get(TimeEntry, good[2]).version = 3
+    with store.session() as s, s.begin():
+        outcome = review.approve(s, [good[0], on_closed, good[1][:8], "nope", unassigned, good[2], good[0]], "al", FIRM)
+    assert outcome.done == good
+    assert outcome.versions == [(good[0], 1), (good[1], 1), (good[2], 3)]
+    assert outcome.refused == {
+        on_closed: "matter OLD is closed",
+        "nope": "no entry 'nope'",
+        unassigned: "a billable entry needs a matter",
+    }
+    with store.session() as s:
+        assert [s.get(TimeEntry, i).status for i in (*good, on_closed)] == ["approved"] * 3 + ["draft"]
+        events = s.execute(select(AuditEvent.entity_id, AuditEvent.field).order_by(AuditEvent.id)).all()
+        assert events == [(i, f) for i in good for f in ("billed_units", "status")]
+        assert audit.verify(s, full=True).ok
+
+
+def test_approve_refuses_an_entry_whose_override_is_invalid_and_approves_the_rest(store: Store) -> None:
+    bad, fine = _matter(store, "BAD"), _matter(store, "OK", client="Beta")
+    with store.session() as s, s.begin():
+        s.get(Matter, bad).policy_json = json.dumps({"increment_min": 7})
+    ids = [_entry(store, matter=bad), _entry(store, matter=fine)]
+    with store.session() as s, s.begin():
+        outcome = review.approve(s, ids, "alice", FIRM)
+    assert outcome.done == [ids[1]]
+    assert outcome.refused[ids[0]].startswith("the billing policy override of matter BAD is invalid")
+
+
+def test_approve_updates_entries_already_loaded_in_the_session(store: Store) -> None:
+    entry_id = _entry(store, raw=400, matter=_matter(store))
+    with store.session() as s, s.begin():
+        entry = s.get(TimeEntry, entry_id)
+        entry.narrative = "pending edit, flushed before approval"
+        review.approve(s, [entry_id], "alice", Policy(narrative_required=True))
+        assert (entry.status, entry.billed_units) == ("approved", 2)
+
+
+def test_approve_with_narrative_required_names_the_entry(store: Store) -> None:
+    entry_id = _entry(store, raw=400, matter=_matter(store))
+    with store.session() as s, s.begin():
+        outcome = review.approve(s, [entry_id], "alice", Policy(narrative_required=True))
+    assert outcome.refused == {entry_id: "the firm requires a narrative"}
 
 
 def test_batched_events_continue_the_same_chain(store: Store) -> None:
@@ -206,4 +232,5 @@ def test_batched_events_continue_the_same_chain(store: Store) -> None:
     with store.session() as s:
         assert audit.verify(s) == audit.Verification(True, 6)
         s.execute(update(AuditEvent).where(AuditEvent.id == 4).values(actor="mallory"))
-        assert audit.verify(s).event_id == 4
+        assert audit.verify(s).ok  # incremental: the edit is before the checkpoint
+        assert audit.verify(s, full=True).event_id == 4

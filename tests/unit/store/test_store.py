@@ -85,14 +85,14 @@ def _schema(engine) -> dict[str, tuple[set[str], set[str]]]:  # type: ignore[no-
 def test_new_store_fast_path_equals_running_every_migration(tmp_path: Path) -> None:
     from sqlalchemy import create_engine
 
-    from softclock.store.db import run_migrations
+    from softclock.store.db import SCHEMA_HEAD, run_migrations
 
     fast = open_store(tmp_path / "fast")
     migrated = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
     run_migrations(migrated)
     assert _schema(fast.engine) == _schema(migrated)
     with fast.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == SCHEMA_HEAD
     fast.close()
 
 

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from softclock import audit
 from softclock import events as ev
 from softclock.changes import Change, ChangeKind
 from softclock.matching import number_from_uri
@@ -32,6 +33,8 @@ from softclock.store.models import Call, Segment, TimeEntry
 from softclock.store.queries import utc_naive
 
 log = logging.getLogger("softclock.capture")
+
+AUDIT_ACTOR = "capture"  # who the trail names for what capture writes
 
 # How far the monotonic duration may differ from pjsua2's connectDuration
 # before we log it (pjsua2 counts from its own CONFIRMED timestamp).
@@ -85,6 +88,19 @@ class _Live:
 
 def _naive(dt: datetime) -> datetime:
     return utc_naive(dt)
+
+
+def _birth(entry_id: str, raw: float, sip_call_id: str, flag: str) -> list[tuple[str, str, object, object, str]]:
+    """The audit events of an entry capture has finished: created (raw seconds), and its flag."""
+    events: list[tuple[str, str, object, object, str]] = [
+        (entry_id, "created", None, f"{raw:.3f}", f"captured from call {sip_call_id}")
+    ]
+    if flag == "short":
+        events += [(entry_id, "flag", "", "short", "shorter than the firm's short-call threshold"),
+                   (entry_id, "billable", True, False, "short call")]  # fmt: skip
+    elif flag == "recovered":
+        events.append((entry_id, "flag", "", "recovered", "the app stopped mid-call; closed at its last heartbeat"))
+    return events
 
 
 class Capture:
@@ -315,17 +331,17 @@ class Capture:
             self._close_segment(s, live, end_mono)
             short = talk < self._short_call_s()
             extra: dict[str, object] = {"flag": "short", "billable": False} if short else {}
+            births: list[tuple[str, str, object, object, str]] = []
             for entry_id in live.entry_by_matter.values():
+                raw = live.entry_seconds.get(entry_id, 0.0)
                 s.execute(
                     update(TimeEntry)
                     .where(TimeEntry.id == entry_id)
-                    .values(
-                        raw_seconds=live.entry_seconds.get(entry_id, 0.0),
-                        hold_seconds=live.entry_hold.get(entry_id, 0.0),
-                        updated_utc=ended,
-                        **extra,
-                    )
+                    .values(raw_seconds=raw, hold_seconds=live.entry_hold.get(entry_id, 0.0), updated_utc=ended, **extra)
                 )
+                births += _birth(entry_id, raw, event.call_id, "short" if short else "")
+            # The trail explains every entry from birth: one executemany per call end.
+            audit.record_many(s, AUDIT_ACTOR, "time_entry", births)
         log.info("call %s ended: %s, talk %.3f s", event.call_id, disposition.value, talk)
         self._on_change(Change(ChangeKind.CALL_ENDED, event.call_id, live.entry_id or ""))
 
@@ -368,7 +384,7 @@ class Capture:
                 return
             # The call was unassigned so far: the whole of it goes to this matter.
             entry_id: str | None = live.entry_id
-            segment_id = None
+            segment_id, old_matter = None, None
             live.entry_by_matter = {matter_id: live.entry_id}
             live.matter_id = matter_id
             with self._store.session() as s, s.begin():
@@ -377,14 +393,14 @@ class Capture:
             # After the call: the prompt may still be open when the far end hangs up.
             with self._store.session() as s:
                 row = s.execute(
-                    select(TimeEntry.id, TimeEntry.segment_id)
+                    select(TimeEntry.id, TimeEntry.segment_id, TimeEntry.matter_id)
                     .join(Call, Call.id == TimeEntry.call_id)
                     .where(Call.sip_call_id == sip_call_id, TimeEntry.status == "draft")
                     .order_by(TimeEntry.started_utc.desc())
                 ).first()
             if row is None:
                 return
-            entry_id, segment_id = row
+            entry_id, segment_id, old_matter = row
         with self._store.session() as s, s.begin():
             s.execute(
                 update(TimeEntry)
@@ -393,6 +409,10 @@ class Capture:
             )
             if segment_id is not None:
                 s.execute(update(Segment).where(Segment.id == segment_id).values(matter_id=matter_id))
+            if live is None and old_matter != matter_id:
+                # The entry was born at the call's end: a matter chosen after that is a change to it.
+                audit.record(s, self._timekeeper(), "time_entry", str(entry_id), "matter_id", old_matter, matter_id,
+                             "chosen in the matter prompt after the call")  # fmt: skip
         self._on_change(Change(ChangeKind.ENTRY_CHANGED, sip_call_id, entry_id or ""))
 
     # ------------------------------------------------------------------ start-up
@@ -415,10 +435,18 @@ class Capture:
                     call.disposition = Disposition.ANSWERED.value
                     talk = max(call.talk_seconds, (last - call.answered_utc).total_seconds())
                     call.talk_seconds = talk
-                    for entry in s.scalars(select(TimeEntry).where(TimeEntry.call_id == call.id)):
-                        entry.raw_seconds = max(entry.raw_seconds, talk)
+                    entries = list(s.scalars(select(TimeEntry).where(TimeEntry.call_id == call.id)))
+                    births: list[tuple[str, str, object, object, str]] = []
+                    for entry in entries:
+                        if len(entries) == 1:
+                            # One matter: the call's time up to its last heartbeat is the entry's.
+                            # Several: each kept its own time at the heartbeat; the call's total
+                            # would count the same seconds once per matter.
+                            entry.raw_seconds = max(entry.raw_seconds, talk)
                         entry.updated_utc = last
                         entry.flag = "recovered"
+                        births += _birth(entry.id, entry.raw_seconds, call.sip_call_id, "recovered")
+                    audit.record_many(s, AUDIT_ACTOR, "time_entry", births)
                     for segment in call.segments:
                         if segment.end_utc is None:
                             segment.end_utc = last

@@ -235,3 +235,58 @@ def test_hold_is_a_segment_and_held_seconds_are_on_the_entry(store: Store) -> No
     assert (entry.raw_seconds, entry.hold_seconds) == (pytest.approx(60), pytest.approx(30))
     with store.session() as s:
         assert [seg.held for seg in s.scalars(select(Segment).order_by(Segment.id))] == [False, True, False]
+
+
+def _trail(store: Store) -> list[tuple[str, str, str | None, str | None]]:
+    from softclock.store.models import AuditEvent
+
+    with store.session() as s:
+        rows = s.execute(select(AuditEvent.actor, AuditEvent.field, AuditEvent.old_value, AuditEvent.new_value)
+                         .order_by(AuditEvent.id)).all()  # fmt: skip
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def test_the_trail_starts_with_the_entry_capture_finished(store: Store) -> None:
+    from softclock import audit
+
+    capture = Capture(store, timekeeper=lambda: "alice", short_call_s=lambda: 30)
+    clock = Clock()
+    capture.handle(outgoing(clock))
+    capture.handle(ev.CallConnected(*clock.at(1.0), "c1", 1))
+    capture.handle(ev.CallEnded(*clock.at(11.5), "c1", 1, 200, "OK", 10.5, False))
+    assert _trail(store) == [
+        ("capture", "created", None, "10.500"),
+        ("capture", "flag", "", "short"),
+        ("capture", "billable", "True", "False"),
+    ]
+    with store.session() as s:
+        matter = add_matter(s, "M-1", "Lease", "Acme").id
+        s.commit()
+    capture.assign_matter("c1", matter)
+    assert _trail(store)[-1] == ("alice", "matter_id", None, str(matter))
+    with store.session() as s:
+        assert audit.verify(s, full=True).ok
+
+
+def test_a_recovered_call_is_explained_in_the_trail(store: Store) -> None:
+    now = [1000.0]
+    first = Capture(store, timekeeper=lambda: "alice", mono=lambda: now[0])
+    first.handle(ev.CallStarted(1000.0, T0, "c1", 1, "a", "sip:x@y", ""))
+    first.handle(ev.CallConnected(1001.0, T0 + timedelta(seconds=1), "c1", 1))
+    now[0] = 1004.0
+    with store.session() as s:
+        other = add_matter(s, "M-2", "Will", "Beta").id
+        s.commit()
+    first.assign_matter("c1", other)  # unassigned so far: the whole call goes to M-2
+    now[0] = 1006.0
+    first.assign_matter("c1", None)  # back to "decide later": a second entry from here
+    now[0] = 1010.0
+    first.heartbeat()
+    assert _trail(store) == []  # nothing is born before the call ends
+    Capture(store, timekeeper=lambda: "alice").recover()
+    with store.session() as s:
+        raws = sorted(e.raw_seconds for e in s.scalars(select(TimeEntry)))
+    assert raws == [pytest.approx(4.0), pytest.approx(5.0)]  # each its own time, not the call's 9 s twice
+    assert sorted((f, new) for _, f, _, new in _trail(store)) == [
+        ("created", "4.000"), ("created", "5.000"), ("flag", "recovered"), ("flag", "recovered"),
+    ]

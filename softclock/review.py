@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from softclock import audit
+from softclock.sync import outbox
 from softclock.billing import ACTIVITY_CODES, Policy, PolicyError, billable_seconds, split_units, units
 from softclock.errors import InputError
 from softclock.store.models import Client, Matter, TimeEntry
@@ -245,6 +246,7 @@ def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> O
     updates: list[dict[str, object]] = []
     events: list[tuple[str, str, object, object, str]] = []
     approved: list[tuple[str, int]] = []  # (id, version): what an outbox takes
+    unit_minutes: dict[str, int] = {}
     for entry_id in wanted:
         row = rows[entry_id]
         policy = base if row.matter_id is None else policies.get(row.matter_id, base)
@@ -265,6 +267,7 @@ def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> O
         events.append((entry_id, "status", row.status, "approved", ""))
         updates.append({"b_id": entry_id, "billed_units": billed})
         approved.append((entry_id, row.version))
+        unit_minutes[entry_id] = policy.increment_min
     if updates:
         table = TimeEntry.__table__
         session.execute(
@@ -275,6 +278,8 @@ def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> O
         )
         _expire_loaded(session, [entry_id for entry_id, _ in approved])
     audit.record_many(session, actor, "time_entry", events)
+    # The approved versions wait in the outbox for the central store: same transaction.
+    outbox.enqueue(session, approved, unit_minutes)
     session.flush()
     return Outcome([entry_id for entry_id, _ in approved], refused, approved)
 
@@ -310,6 +315,7 @@ def reopen(session: Session, entry_id: str, actor: str, reason: str) -> TimeEntr
         raise ReviewError(f"entry {_short(entry.id)} is {entry.status}: only approved entries are reopened")
     audit.record(session, actor, "time_entry", entry.id, "status", "approved", "draft", reason)
     audit.record(session, actor, "time_entry", entry.id, "version", entry.version, entry.version + 1, reason)
+    outbox.withdraw(session, entry.id)
     entry.status = "draft"
     entry.version += 1
     entry.updated_utc = _now()
@@ -380,7 +386,7 @@ def split(
         if isinstance(policy, str):
             raise ReviewError(f"entry {_short(entry.id)}: {policy}")
         piece_policies.append(policy)
-    billed = [split_units(seconds, policy)[i] for i, policy in enumerate(piece_policies)]
+    billed = piece_units(seconds, piece_policies, entry.billable)
     why = reason or "split"
     by_hand = _hand_units_cleared(entry, reason, "a split")
     events: list[tuple[str, str, object, object, str]] = [(entry.id, "raw_seconds", entry.raw_seconds, seconds[0], why)]
@@ -418,6 +424,14 @@ def split(
     audit.record_many(session, actor, "time_entry", events)
     session.flush()
     return pieces
+
+
+def piece_units(seconds: Sequence[float], policies: Sequence[Policy], billable: bool = True) -> list[int]:
+    """Billed units of the pieces of a split, each by its own matter's policy and
+    that policy's split rule (the Review tab's split dialog shows them live)."""
+    if not billable:
+        return [0] * len(seconds)
+    return [split_units(seconds, policy)[i] for i, policy in enumerate(policies)]
 
 
 def merge(session: Session, ids: Sequence[str], actor: str, base: Policy, reason: str = "") -> TimeEntry:

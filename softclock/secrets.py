@@ -64,3 +64,45 @@ def delete_sip_password(address: str) -> None:
         pass
     except keyring.errors.KeyringError as exc:
         raise KeyringUnavailable(f"The keyring could not be changed: {type(exc).__name__}") from None
+
+
+def _turn_key(user: str, server: str) -> str:
+    return f"turn:{user}@{server}"
+
+
+def set_turn_password(user: str, server: str, password: str) -> None:
+    """The TURN relay's password (``[sip] turn_server``/``turn_user`` name it)."""
+    try:
+        _backend().set_password(SERVICE, _turn_key(user, server), password)
+    except keyring.errors.KeyringError as exc:
+        raise KeyringUnavailable(f"The keyring refused to store the TURN password: {type(exc).__name__}") from None
+
+
+def get_turn_password(user: str, server: str) -> str | None:
+    try:
+        return _backend().get_password(SERVICE, _turn_key(user, server))
+    except keyring.errors.KeyringError as exc:
+        raise KeyringUnavailable(f"The keyring could not be read: {type(exc).__name__}") from None
+
+
+def _set(key: str, password: str, what: str) -> None:
+    try:
+        _backend().set_password(SERVICE, key, password)
+    except keyring.errors.KeyringError as exc:
+        raise KeyringUnavailable(f"The keyring refused to store the {what}: {type(exc).__name__}") from None
+
+
+def _get(key: str) -> str | None:
+    try:
+        return _backend().get_password(SERVICE, key)
+    except keyring.errors.KeyringError as exc:
+        raise KeyringUnavailable(f"The keyring could not be read: {type(exc).__name__}") from None
+
+
+def set_central_password(login: str, password: str) -> None:
+    """The central store's password for ``login`` (``user@host:port/database``)."""
+    _set(f"central:{login}", password, "central store password")
+
+
+def get_central_password(login: str) -> str | None:
+    return _get(f"central:{login}")

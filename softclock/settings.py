@@ -56,8 +56,6 @@ class AccountSettings:
     auto_answer: bool = False
     srtp: str = "off"  # off | optional | mandatory: encrypted media (SDES keys)
     tls_ca_file: str = ""  # CA certificates (PEM) that the TLS server must chain to; "" = the system's
-    ice: bool = False  # ICE for media behind NAT (needs a STUN server to help)
-    keepalive_s: int = 15  # UDP keep-alives to the server so NAT bindings stay open; 0 = off
     backup_servers: str = ""  # comma-separated host[:port] registrars, tried when `server` stops answering
     register_expires_s: int = 300
     retry_interval_s: int = 30
@@ -90,7 +88,11 @@ class SipSettings:
     playback_device: str = ""  # speaker: a PortAudio device or PulseAudio sink name; "" = default
     capture_device: str = ""  # microphone: a PortAudio device or PulseAudio source name; "" = default
     log_level: int = 3  # pjsip log level sent to the softclock.pjsip logger
-    stun_server: str = ""  # host[:port] of a STUN server for NAT discovery; "" = none
+    keepalive_seconds: int = 15  # keep-alives to the server so NAT bindings stay open (UDP CRLF, TCP/TLS probes); 0 = off
+    stun_servers: list[str] = field(default_factory=list)  # host[:port] each, for NAT discovery; [] = none
+    ice: bool = False  # ICE for media behind NAT (STUN and TURN servers help it)
+    turn_server: str = ""  # host[:port] of a TURN relay for media; "" = none; its password is in the keyring
+    turn_user: str = ""  # TURN user name
 
 
 @dataclass
@@ -130,6 +132,20 @@ class RecordingSettings:
     retention_days: int = 90  # recordings older than this are deleted at start-up; 0 keeps them
 
 
+SSL_MODES = ("", "disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+@dataclass
+class CentralSettings:
+    """The firm's central billing store (see softclock.sync); its password is in the keyring."""
+
+    url: str = ""  # SQLAlchemy URL without a password, e.g. postgresql://alice@db.firm.example/billing
+    sslmode: str = ""  # PostgreSQL sslmode; "" = libpq's default (prefer)
+    sslrootcert: str = ""  # CA file for verify-ca / verify-full; "" = libpq's default
+    interval_s: int = 60  # how often reference data is pulled; pushes follow each approval
+    privacy: bool = False  # healthcare: narratives and phone numbers stay on this laptop
+
+
 @dataclass
 class DemoSettings:
     ring_ms: int = 1500  # how long the demo line rings before it answers
@@ -142,6 +158,7 @@ class Settings:
     billing: BillingSettings = field(default_factory=BillingSettings)
     recording: RecordingSettings = field(default_factory=RecordingSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
+    central: CentralSettings = field(default_factory=CentralSettings)
 
     @property
     def timekeeper(self) -> str:
@@ -159,6 +176,10 @@ _SECTIONS = {f.name: f.type for f in dataclasses.fields(Settings)}
 
 
 def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
+    if isinstance(default, list):
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return list(value)
+        raise SettingsError(f"[{section}] {key} must be a list of strings, not {value!r}")
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
@@ -173,8 +194,44 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
     )
 
 
+def _check_server(label: str, value: str) -> None:
+    """``host[:port]`` or a specific :class:`SettingsError` naming ``label``."""
+    host, port = "", None
+    try:
+        host, port = split_host_port(value)
+    except SettingsError:
+        raise SettingsError(f"{label}: {value!r} is not host[:port]: the port must be a number") from None
+    if not host or any(c.isspace() or c in "/@;," for c in host):
+        raise SettingsError(f"{label}: {value!r} is not host[:port]: {host!r} is not a host name or address")
+    if port is not None and not 1 <= port <= 65535:
+        raise SettingsError(f"{label}: {value!r} is not host[:port]: the port must be 1-65535")
+
+
+def validate_nat(sip: SipSettings) -> None:
+    """Keep-alive, STUN and TURN settings, each error naming the key."""
+    # pjsip waits a random whole 80-100 % of the interval between keep-alives:
+    # 1 s rounds down to 0 and would flood the server.
+    if sip.keepalive_seconds != 0 and not 2 <= sip.keepalive_seconds <= 3600:
+        raise SettingsError(f"[sip] keepalive_seconds must be 0 (off) or 2 to 3600, not {sip.keepalive_seconds}")
+    for server in sip.stun_servers:
+        _check_server("[sip] stun_servers", server)
+    if sip.turn_server:
+        _check_server("[sip] turn_server", sip.turn_server)
+        if not sip.turn_user:
+            raise SettingsError("[sip] turn_server needs turn_user (the password goes in the keyring)")
+
+
+# Keys that moved: (old section, old key) -> (section, key, convert).
+_MOVED: dict[tuple[str, str], tuple[str, str, Any]] = {
+    ("account", "keepalive_s"): ("sip", "keepalive_seconds", lambda v: v),
+    ("account", "ice"): ("sip", "ice", lambda v: v),
+    ("sip", "stun_server"): ("sip", "stun_servers", lambda v: [v] if v else []),
+}
+
+
 def validate(settings: Settings) -> None:
     acct = settings.account
+    validate_nat(settings.sip)
     if acct.transport not in TRANSPORTS:
         raise SettingsError(f"[account] transport must be one of {', '.join(TRANSPORTS)}, not {acct.transport!r}")
     from softclock.billing import PolicyError
@@ -187,6 +244,14 @@ def validate(settings: Settings) -> None:
         raise SettingsError(
             f"[recording] policy must be one of {', '.join(RECORDING_POLICIES)}, not {settings.recording.policy!r}"
         )
+    if settings.central.sslmode not in SSL_MODES:
+        raise SettingsError(
+            f"[central] sslmode must be one of {', '.join(m for m in SSL_MODES if m)}, not {settings.central.sslmode!r}"
+        )
+    if settings.central.url:
+        from softclock.sync.connect import parse_url
+
+        parse_url(settings.central.url)
     if acct.srtp not in SRTP_MODES:
         raise SettingsError(f"[account] srtp must be one of {', '.join(SRTP_MODES)}, not {acct.srtp!r}")
 
@@ -207,6 +272,15 @@ def load(path: Path) -> Settings:
         target = getattr(settings, section)
         known = {f.name: f for f in dataclasses.fields(target)}
         for key, value in values.items():
+            if (section, key) in _MOVED:
+                new_section, new_key, convert = _MOVED[(section, key)]
+                if new_key in raw.get(new_section, {}):
+                    continue  # the new key, written by a newer version, wins
+                log.info("%s: [%s] %s is now [%s] %s", path, section, key, new_section, new_key)
+                target_new = getattr(settings, new_section)
+                default = getattr(target_new, new_key)
+                setattr(target_new, new_key, _coerce(new_section, new_key, convert(value), default))
+                continue
             if key not in known:
                 log.warning("%s: ignoring unknown key [%s] %s", path, section, key)
                 continue

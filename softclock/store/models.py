@@ -23,6 +23,7 @@ class Client(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     policy_json: Mapped[str | None] = mapped_column(Text)  # billing-policy overrides (outside counsel guidelines)
+    central_id: Mapped[int | None] = mapped_column(Integer, unique=True)  # set when pulled from the central store
 
     matters: Mapped[list[Matter]] = relationship(back_populates="client")
 
@@ -36,6 +37,7 @@ class Matter(Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
     policy_json: Mapped[str | None] = mapped_column(Text)
+    central_id: Mapped[int | None] = mapped_column(Integer, unique=True)
 
     client: Mapped[Client] = relationship(back_populates="matters")
 
@@ -50,6 +52,7 @@ class ContactNumber(Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
     matter_id: Mapped[int | None] = mapped_column(ForeignKey("matters.id"))
     label: Mapped[str] = mapped_column(String(100), default="")
+    central_id: Mapped[int | None] = mapped_column(Integer, unique=True)
 
 
 class Call(Base):
@@ -164,3 +167,45 @@ class AuditHead(Base):
     checked_hash: Mapped[str | None] = mapped_column(String(64))
     checked_count: Mapped[int | None] = mapped_column(Integer)
     checked_utc: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Outbox(Base):
+    """Approved entry versions waiting for (or done with) the central store.
+
+    The payload is the entry as approved, frozen in the approval's transaction,
+    so what is pushed is exactly what was approved (softclock.sync.outbox).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("entry_id", "version"), Index("ix_outbox_state_id", "state", "id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[str] = mapped_column(String(36))
+    version: Mapped[int] = mapped_column(Integer)
+    payload_json: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | conflict | withdrawn
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    enqueued_utc: Mapped[datetime] = mapped_column(DateTime)
+    sent_utc: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class SyncState(Base):
+    """Sync cursors and status as key/value rows (softclock.sync.state)."""
+
+    __tablename__ = "sync_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Code(Base):
+    """Activity and task codes pulled from the central store."""
+
+    __tablename__ = "codes"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # activity | task
+    description: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

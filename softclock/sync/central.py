@@ -1,0 +1,172 @@
+"""The central billing store's tables (SQLAlchemy 2), shared by PostgreSQL and SQLite.
+
+Its schema has its own Alembic history (``softclock/sync/migrations``, version
+table ``softclock_central_version``), separate from the local store's.
+
+Reference rows (clients, matters, numbers, codes, policy) are never deleted:
+they are closed or deactivated, so entries that point at them stay valid.
+Every insert or update of a reference row takes the next value of one
+change sequence (by trigger, see :mod:`softclock.sync.admin`); laptops pull
+``change_seq > cursor``. Entries take a change sequence value only when they
+are marked invoiced, which is what comes back to the laptops.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+VERSION_TABLE = "softclock_central_version"
+
+# Tables whose rows laptops pull by change cursor, in the order they are applied.
+REFERENCE_TABLES = ("clients", "matters", "contact_numbers", "codes", "billing_policy")
+
+
+class CentralBase(DeclarativeBase):
+    metadata = MetaData()
+
+
+class Timekeeper(CentralBase):
+    """A person whose time is billed; on PostgreSQL ``id`` is also their login role."""
+
+    __tablename__ = "timekeepers"
+
+    id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), default="")
+    office: Mapped[str] = mapped_column(String(100), default="")
+    department: Mapped[str] = mapped_column(String(100), default="")
+    rate: Mapped[float | None] = mapped_column(Numeric(10, 2))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_utc: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CentralClient(CentralBase):
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    policy_json: Mapped[str | None] = mapped_column(Text)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", index=True)
+
+
+class CentralMatter(CentralBase):
+    __tablename__ = "matters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    policy_json: Mapped[str | None] = mapped_column(Text)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", index=True)
+
+
+class CentralContactNumber(CentralBase):
+    __tablename__ = "contact_numbers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    matter_id: Mapped[int | None] = mapped_column(ForeignKey("matters.id"))
+    label: Mapped[str] = mapped_column(String(100), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", index=True)
+
+
+class CentralCode(CentralBase):
+    """UTBMS activity (A1xx) and task (L1xx...) codes."""
+
+    __tablename__ = "codes"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # activity | task
+    description: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", index=True)
+
+
+class CentralPolicy(CentralBase):
+    """The firm's billing policy (one row, id 1) as the JSON of softclock.billing.Policy fields."""
+
+    __tablename__ = "billing_policy"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy_json: Mapped[str] = mapped_column(Text)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", index=True)
+
+
+class CentralEntry(CentralBase):
+    """An approved time entry version as the firm bills it."""
+
+    __tablename__ = "entries"
+    __table_args__ = (Index("ix_entries_timekeeper_change", "timekeeper_id", "change_seq"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    timekeeper_id: Mapped[str] = mapped_column(ForeignKey("timekeepers.id"))
+    matter_code: Mapped[str | None] = mapped_column(String(64))
+    client_name: Mapped[str] = mapped_column(String(200), default="")
+    work_date: Mapped[date] = mapped_column(Date, index=True)
+    started_utc: Mapped[datetime] = mapped_column(DateTime)
+    raw_seconds: Mapped[float] = mapped_column(Float)
+    hold_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    billed_units: Mapped[int] = mapped_column(Integer)
+    unit_minutes: Mapped[int] = mapped_column(Integer)
+    activity_code: Mapped[str] = mapped_column(String(8), default="")
+    task_code: Mapped[str] = mapped_column(String(8), default="")
+    narrative: Mapped[str] = mapped_column(Text, default="")
+    billable: Mapped[bool] = mapped_column(Boolean)
+    remote_number: Mapped[str] = mapped_column(String(64), default="")
+    direction: Mapped[str] = mapped_column(String(16), default="")
+    status: Mapped[str] = mapped_column(String(16), default="approved")  # approved | invoiced
+    pushed_utc: Mapped[datetime] = mapped_column(DateTime)
+    invoiced_utc: Mapped[datetime | None] = mapped_column(DateTime)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class EntryConflict(CentralBase):
+    """A pushed version the store did not take because another one holds its place.
+
+    Kept whole, so a conflict loses nothing: billing staff (or the timekeeper)
+    decide which version stands.
+    """
+
+    __tablename__ = "entry_conflicts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[str] = mapped_column(String(36), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    timekeeper_id: Mapped[str] = mapped_column(String(63))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    payload_json: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    at_utc: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SyncLog(CentralBase):
+    __tablename__ = "sync_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    timekeeper_id: Mapped[str] = mapped_column(String(63), index=True)
+    at_utc: Mapped[datetime] = mapped_column(DateTime)
+    direction: Mapped[str] = mapped_column(String(8))  # push | pull
+    rows: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,180 @@
+"""Pull: clients, matters, contact numbers, codes and the firm's policy, by change cursor; invoiced entries.
+
+Each reference table is read in pages of ``change_seq > cursor`` and applied
+to the local store with the cursor in the same local transaction, so a crash
+mid-pull resumes where it stopped. Closed matters stay (old entries point at
+them); the matter prompt offers only open ones. Entries invoiced centrally
+come back as ``invoiced`` and are locked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, bindparam, delete, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from softclock.store.db import Store
+from softclock.store.models import Client, Code, ContactNumber, Matter, TimeEntry
+from softclock.sync import state
+from softclock.sync.central import (
+    REFERENCE_TABLES,
+    CentralClient,
+    CentralCode,
+    CentralContactNumber,
+    CentralEntry,
+    CentralMatter,
+    CentralPolicy,
+)
+
+PAGE = 20000
+_TABLES = {
+    "clients": CentralClient, "matters": CentralMatter, "contact_numbers": CentralContactNumber,
+    "codes": CentralCode, "billing_policy": CentralPolicy,
+}  # fmt: skip
+
+
+@dataclass
+class PullResult:
+    rows: dict[str, int] = field(default_factory=dict)
+    invoiced: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values()) + self.invoiced
+
+
+def pull(store: Store, central: Engine, identity: str, page: int = PAGE) -> PullResult:
+    result = PullResult()
+    for name in REFERENCE_TABLES:
+        model = _TABLES[name]
+        while True:
+            with store.session() as s:
+                since = state.cursor(s, name)
+            with central.connect() as conn:
+                rows = conn.execute(
+                    select(model.__table__).where(model.change_seq > since).order_by(model.change_seq).limit(page)
+                ).mappings().all()
+            if not rows:
+                break
+            with store.session() as s, s.begin():
+                _APPLY[name](s, rows)
+                state.put(s, f"cursor:{name}", str(rows[-1]["change_seq"]))
+            result.rows[name] = result.rows.get(name, 0) + len(rows)
+            if len(rows) < page:
+                break
+    result.invoiced = pull_invoiced(store, central, identity)
+    return result
+
+
+def pull_invoiced(store: Store, central: Engine, identity: str) -> int:
+    t = CentralEntry.__table__
+    count = 0
+    while True:
+        with store.session() as s:
+            since = state.cursor(s, "invoiced")
+        with central.connect() as conn:
+            rows = conn.execute(
+                select(t.c.id, t.c.version, t.c.change_seq)
+                .where(t.c.timekeeper_id == identity, t.c.status == "invoiced", t.c.change_seq > since)
+                .order_by(t.c.change_seq).limit(PAGE)
+            ).all()  # fmt: skip
+        if not rows:
+            return count
+        with store.session() as s, s.begin():
+            te = TimeEntry.__table__
+            s.execute(te.update().where(te.c.id == bindparam("b")).values(status="invoiced"),
+                      [{"b": r.id} for r in rows])  # fmt: skip
+            state.put(s, "cursor:invoiced", str(rows[-1].change_seq))
+        count += len(rows)
+        if len(rows) < PAGE:
+            return count
+
+
+def _apply_clients(s: Session, rows) -> None:  # type: ignore[no-untyped-def]
+    by_central = dict(s.execute(select(Client.central_id, Client.id).where(Client.central_id.is_not(None))).all())
+    by_name = dict(s.execute(select(Client.name, Client.id)).all())
+    inserts, updates = [], []
+    for r in rows:
+        local = by_central.get(r["id"]) or by_name.get(r["name"])
+        values = {"name": r["name"], "policy_json": r["policy_json"], "central_id": r["id"]}
+        if local is None:
+            inserts.append(values)
+        else:
+            updates.append({"b": local, **values})
+    _write(s, Client.__table__, inserts, updates)
+
+
+def _write(s: Session, t, inserts: list, updates: list) -> None:  # type: ignore[no-untyped-def,type-arg]
+    """Rows keyed ``b`` (the local id) are updated, the others inserted; one executemany each."""
+    if updates:
+        s.execute(t.update().where(t.c.id == bindparam("b")), updates)
+    if inserts:
+        s.execute(t.insert(), inserts)
+
+
+def _client_map(s: Session) -> dict[int, int]:
+    return dict(s.execute(select(Client.central_id, Client.id).where(Client.central_id.is_not(None))).all())
+
+
+def _apply_matters(s: Session, rows) -> None:  # type: ignore[no-untyped-def]
+    clients = _client_map(s)
+    by_central = dict(s.execute(select(Matter.central_id, Matter.id).where(Matter.central_id.is_not(None))).all())
+    codes = {r["code"] for r in rows}
+    by_code = {}
+    code_list = list(codes)
+    for i in range(0, len(code_list), 900):
+        by_code.update(s.execute(select(Matter.code, Matter.id).where(Matter.code.in_(code_list[i : i + 900]))).all())
+    inserts, updates = [], []
+    for r in rows:
+        values = {"code": r["code"], "name": r["name"], "client_id": clients[r["client_id"]],
+                  "status": r["status"], "policy_json": r["policy_json"], "central_id": r["id"]}  # fmt: skip
+        local = by_central.get(r["id"]) or by_code.get(r["code"])
+        if local is None:
+            inserts.append(values)
+        else:
+            updates.append({"b": local, **values})
+    _write(s, Matter.__table__, inserts, updates)
+
+
+def _apply_numbers(s: Session, rows) -> None:  # type: ignore[no-untyped-def]
+    clients = _client_map(s)
+    matters = dict(s.execute(select(Matter.central_id, Matter.id).where(Matter.central_id.is_not(None))).all())
+    t = ContactNumber.__table__
+    gone = [r["id"] for r in rows if not r["active"]]
+    if gone:
+        s.execute(delete(ContactNumber).where(ContactNumber.central_id.in_(gone)))
+    live = [r for r in rows if r["active"]]
+    if live:
+        stmt = sqlite_insert(t)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["central_id"],
+            set_={c: stmt.excluded[c] for c in ("number", "client_id", "matter_id", "label")},
+        )
+        s.execute(stmt, [{
+            "number": r["number"], "client_id": clients[r["client_id"]],
+            "matter_id": matters.get(r["matter_id"]) if r["matter_id"] is not None else None,
+            "label": r["label"], "central_id": r["id"],
+        } for r in live])  # fmt: skip
+
+
+def _apply_codes(s: Session, rows) -> None:  # type: ignore[no-untyped-def]
+    stmt = sqlite_insert(Code.__table__)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["code"], set_={c: stmt.excluded[c] for c in ("kind", "description", "active")}
+    )
+    s.execute(stmt, [{"code": r["code"], "kind": r["kind"], "description": r["description"], "active": r["active"]}
+                     for r in rows])  # fmt: skip
+
+
+def _apply_policy(s: Session, rows) -> None:  # type: ignore[no-untyped-def]
+    for r in rows:
+        if r["id"] == 1:
+            state.put(s, state.FIRM_POLICY, r["policy_json"])
+
+
+_APPLY = {
+    "clients": _apply_clients, "matters": _apply_matters, "contact_numbers": _apply_numbers,
+    "codes": _apply_codes, "billing_policy": _apply_policy,
+}  # fmt: skip

@@ -1,0 +1,184 @@
+"""Push: the outbox's approved entry versions to the central store, exactly once.
+
+Each batch is one central transaction. An entry id not there yet is inserted;
+an older version there is replaced by a newer one (never the reverse: a
+trigger refuses it too); the same version with the same content is already
+done (a retry after a crash or a lost connection); anything else is a
+conflict, kept whole in ``entry_conflicts`` centrally and marked locally, so
+nothing is silently lost. The local outbox is updated only after the central
+commit, so a crash in between means a harmless retry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy.orm import Session
+
+from softclock.store.db import Store
+from softclock.store.models import Outbox, TimeEntry
+from softclock.sync import state
+from softclock.sync.central import CentralEntry, EntryConflict, SyncLog
+from softclock.sync.outbox import PRIVATE_FIELDS
+
+BATCH = 1000
+_CHUNK = 1000  # ids per IN (...) lookup
+_ENTRY_COLUMNS = (
+    "matter_code", "client_name", "raw_seconds", "hold_seconds", "billed_units", "unit_minutes",
+    "activity_code", "task_code", "narrative", "billable", "remote_number", "direction",
+)  # fmt: skip
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class PushResult:
+    sent: int = 0  # new or newer versions written
+    already: int = 0  # the store had them (a retry)
+    conflicts: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.already
+
+
+def central_row(payload: dict, identity: str, content_hash: str, privacy: bool, now: datetime) -> dict:  # type: ignore[type-arg]
+    row = {k: payload[k] for k in _ENTRY_COLUMNS}
+    if privacy:
+        for k in PRIVATE_FIELDS:
+            row[k] = ""
+    row.update(
+        id=payload["id"], version=payload["version"], content_hash=content_hash, timekeeper_id=identity,
+        work_date=date.fromisoformat(payload["work_date"]),
+        started_utc=datetime.fromisoformat(payload["started_utc"]),
+        status="approved", pushed_utc=now, invoiced_utc=None, change_seq=0,
+    )  # fmt: skip
+    return row
+
+
+def pending(session: Session, limit: int = BATCH) -> Sequence:  # type: ignore[type-arg]
+    return session.execute(
+        select(Outbox.id, Outbox.entry_id, Outbox.version, Outbox.payload_json, Outbox.content_hash)
+        .where(Outbox.state == "pending").order_by(Outbox.id).limit(limit)
+    ).all()  # fmt: skip
+
+
+def push_batch(store: Store, central: Engine, identity: str | None, privacy: bool = False,
+               limit: int = BATCH) -> PushResult:  # fmt: skip
+    """Push up to ``limit`` pending versions; raises what the central store raised (nothing is marked then)."""
+    with store.session() as s:
+        rows = pending(s, limit)
+    if not rows:
+        return PushResult()
+    now = _now()
+    # The newest pending version of each entry goes; older ones in the same batch are superseded.
+    newest: dict[str, tuple] = {}  # type: ignore[type-arg]
+    superseded: list[int] = []
+    for row in rows:
+        if row.entry_id in newest and newest[row.entry_id].version > row.version:
+            superseded.append(row.id)
+            continue
+        if row.entry_id in newest:
+            superseded.append(newest[row.entry_id].id)
+        newest[row.entry_id] = row
+    payloads = {eid: json.loads(r.payload_json) for eid, r in newest.items()}
+
+    inserts, updates, conflicts = [], [], []
+    sent_ids, already_ids, conflict_reasons = [], [], {}
+    with central.begin() as conn:
+        t = CentralEntry.__table__
+        ids = list(newest)
+        existing: dict[str, tuple] = {}  # type: ignore[type-arg]
+        for i in range(0, len(ids), _CHUNK):
+            for rid, version, chash, st in conn.execute(
+                select(t.c.id, t.c.version, t.c.content_hash, t.c.status).where(t.c.id.in_(ids[i : i + _CHUNK]))
+            ):
+                existing[rid] = (version, chash, st)
+        for eid, r in newest.items():
+            payload = payloads[eid]
+            who = identity or payload["timekeeper"]
+            have = existing.get(eid)
+            if have is None:
+                inserts.append(central_row(payload, who, r.content_hash, privacy, now))
+                sent_ids.append(r.id)
+            elif have[2] == "invoiced":
+                conflict_reasons[r.id] = f"the central store has version {have[0]} invoiced; it cannot change"
+            elif have[0] < r.version:
+                row = central_row(payload, who, r.content_hash, privacy, now)
+                row["b_id"], row["b_version"] = row.pop("id"), row["version"]
+                updates.append(row)
+                sent_ids.append(r.id)
+            elif have[0] == r.version and have[1] == r.content_hash:
+                already_ids.append(r.id)
+            elif have[0] == r.version:
+                conflict_reasons[r.id] = (
+                    f"the central store has version {r.version} of this entry with other content "
+                    "(edited on another computer)"
+                )
+            else:
+                conflict_reasons[r.id] = f"the central store has a newer version ({have[0]}) of this entry"
+        if inserts:
+            conn.execute(t.insert(), inserts)
+        if updates:
+            for row in updates:
+                del row["change_seq"]
+            # SET takes every column named in the rows; the b_ keys are the WHERE's.
+            conn.execute(t.update().where(t.c.id == bindparam("b_id"), t.c.version < bindparam("b_version")), updates)
+        for r in newest.values():
+            if r.id in conflict_reasons:
+                conflicts.append({
+                    "entry_id": r.entry_id, "version": r.version,
+                    "timekeeper_id": identity or payloads[r.entry_id]["timekeeper"],
+                    "content_hash": r.content_hash, "payload_json": r.payload_json,
+                    "reason": conflict_reasons[r.id], "at_utc": now,
+                })  # fmt: skip
+        if conflicts:
+            conn.execute(EntryConflict.__table__.insert(), conflicts)
+        conn.execute(SyncLog.__table__.insert(), [{
+            "timekeeper_id": identity or next(iter(payloads.values()))["timekeeper"], "at_utc": now,
+            "direction": "push", "rows": len(sent_ids),
+            "detail": f"{len(already_ids)} already there, {len(conflicts)} conflicts",
+        }])  # fmt: skip
+
+    with store.session() as s, s.begin():
+        o = Outbox.__table__
+        done = [{"b": i} for i in sent_ids + already_ids]
+        if done:
+            s.execute(o.update().where(o.c.id == bindparam("b"))
+                      .values(state="sent", sent_utc=now, attempts=o.c.attempts + 1, last_error=""), done)  # fmt: skip
+        if superseded:
+            s.execute(o.update().where(o.c.id == bindparam("b")).values(state="withdrawn"),
+                      [{"b": i} for i in superseded])  # fmt: skip
+        if conflict_reasons:
+            s.execute(o.update().where(o.c.id == bindparam("b"))
+                      .values(state="conflict", attempts=o.c.attempts + 1, last_error=bindparam("why")),
+                      [{"b": i, "why": why} for i, why in conflict_reasons.items()])  # fmt: skip
+        by_id = {r.id: r for r in newest.values()}
+        synced = [{"b": by_id[i].entry_id, "v": by_id[i].version} for i in sent_ids + already_ids]
+        if synced:
+            te = TimeEntry.__table__
+            s.execute(te.update().where(te.c.id == bindparam("b"), te.c.version == bindparam("v"),
+                                        te.c.status == "approved").values(status="synced"), synced)  # fmt: skip
+        state.put(s, state.LAST_OK, now.isoformat())
+        state.drop(s, state.DOWN_SINCE)
+        state.drop(s, state.LAST_ERROR)
+    return PushResult(sent=len(sent_ids), already=len(already_ids), conflicts=len(conflict_reasons))
+
+
+def note_failure(store: Store, message: str) -> None:
+    """Record why the central store could not be reached: attempts, the error, since when."""
+    now = _now()
+    with store.session() as s, s.begin():
+        ids = [r.id for r in pending(s)]
+        if ids:
+            s.execute(update(Outbox).where(Outbox.id.in_(ids))
+                      .values(attempts=Outbox.attempts + 1, last_error=message))  # fmt: skip
+        if state.get(s, state.DOWN_SINCE) is None:
+            state.put(s, state.DOWN_SINCE, now.isoformat())
+        state.put(s, state.LAST_ERROR, message)

@@ -24,6 +24,26 @@ def fmt_duration(seconds: float) -> str:
     return f"{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
 
 
+def parse_duration(text: str) -> float | None:
+    """``m:ss`` or ``h:mm:ss`` (or whole minutes) as seconds; None if it is not one."""
+    parts = text.strip().split(":")
+    if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        return None
+    *bigger, last = [int(p) for p in parts]
+    if len(parts) == 1:
+        return float(last * 60)
+    if last >= 60 or (len(bigger) == 2 and bigger[1] >= 60):
+        return None
+    hours, minutes = (bigger if len(bigger) == 2 else [0, bigger[0]])
+    return float(hours * 3600 + minutes * 60 + last)
+
+
+def fmt_minutes(seconds: float) -> str:
+    """``m:ss`` (minutes may pass 59), truncated to whole seconds."""
+    total = int(seconds)
+    return f"{total // 60}:{total % 60:02d}"
+
+
 def as_local(value: datetime | None) -> datetime | None:
     """A naive UTC timestamp from the store, in local time."""
     if value is None:

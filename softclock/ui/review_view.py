@@ -1,5 +1,6 @@
 """The Review tab: drafts with raw and billed time side by side, inline
-narrative editing, bulk approval; unassigned, short and recovered entries stand out."""
+narrative editing, bulk approval, splitting one draft and merging several;
+unassigned, short and recovered entries stand out."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -20,7 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from softclock.formatting import as_local, fmt_duration
+from softclock.formatting import MatterRow, as_local, fmt_duration
+from softclock.ui.split_dialog import SplitDialog, SplitTarget
 
 if TYPE_CHECKING:
     from softclock.billing import Policy
@@ -53,18 +56,27 @@ class ReviewView(QWidget):
         self.table.verticalHeader().hide()
         self.approve_button = QPushButton("Approve selected")
         self.select_all_button = QPushButton("Select all")
+        self.split_button = QPushButton("Split…")
+        self.merge_button = QPushButton("Merge selected")
+        self.reason_edit = QLineEdit()
+        self.reason_edit.setPlaceholderText("Reason for a merge (needed when billed units were set by hand)")
+        self.split_dialog: SplitDialog | None = None
         self.message = QLabel("")
         self.message.setObjectName("errorText")
         self.message.setWordWrap(True)
         buttons = QHBoxLayout()
         buttons.addWidget(self.select_all_button)
         buttons.addWidget(self.approve_button)
-        buttons.addStretch(1)
+        buttons.addWidget(self.split_button)
+        buttons.addWidget(self.merge_button)
+        buttons.addWidget(self.reason_edit, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
         self.approve_button.clicked.connect(self._on_approve_button_clicked)
+        self.split_button.clicked.connect(self._on_split_button_clicked)
+        self.merge_button.clicked.connect(self._on_merge_button_clicked)
         self.select_all_button.clicked.connect(self.table.selectAll)
         self.table.itemChanged.connect(self._on_table_item_changed)
 
@@ -150,4 +162,95 @@ class ReviewView(QWidget):
             self.message.setText(str(exc))
             return
         self.message.setText("")
+        self.entries_changed.emit()
+
+    # ------------------------------------------------------------------ split and merge
+
+    def _on_split_button_clicked(self) -> None:
+        if self._store is None or self._policy is None:
+            return
+        from softclock.store.models import TimeEntry
+        from softclock.store.queries import matter_row
+
+        ids = self._selected_ids()
+        if len(ids) != 1:
+            self.message.setText("Select the one entry to split.")
+            return
+        with self._store.session() as s:
+            entry = s.get(TimeEntry, ids[0])
+            if entry is None:
+                self.refresh()
+                return
+            matter = matter_row(s, entry.matter_id) if entry.matter_id is not None else None
+            target = SplitTarget(entry.id, entry.raw_seconds, matter, entry.billable)
+        self.split_dialog = SplitDialog(target, self._piece_units(target.billable), self._search_matters, self)
+        self.split_dialog.accepted.connect(self._on_split_dialog_accepted)
+        self.split_dialog.open()
+
+    def _piece_units(self, billable: bool) -> Callable[[list[float], list[int | None]], list[int]]:
+        """Billed units of split pieces, as review.split will set them; each
+        matter's policy is read once per dialog."""
+        assert self._store is not None and self._policy is not None
+        from softclock.review import ReviewError, piece_units, policy_for
+
+        store, base = self._store, self._policy()
+        policies: dict[int | None, Policy] = {}
+
+        def units(seconds: list[float], matters: list[int | None]) -> list[int]:
+            for matter_id in matters:
+                if matter_id not in policies:
+                    with store.session() as s:
+                        try:
+                            policies[matter_id] = policy_for(s, base, matter_id)
+                        except ReviewError:
+                            policies[matter_id] = base  # split itself refuses it, with the reason
+            return piece_units(seconds, [policies[m] for m in matters], billable)
+
+        return units
+
+    def _search_matters(self, text: str) -> list[MatterRow]:
+        assert self._store is not None
+        from softclock.store.queries import search_matters
+
+        with self._store.session() as s:
+            return search_matters(s, text, limit=30)
+
+    def _on_split_dialog_accepted(self) -> None:
+        dialog = self.split_dialog
+        if dialog is None or self._store is None or self._policy is None:
+            return
+        from softclock import review
+
+        seconds, matters = dialog.pieces()
+        entry_id = dialog.target.entry_id
+        try:
+            with self._store.session() as s, s.begin():
+                pieces = review.split(s, entry_id, self._actor(), seconds, self._policy(), dialog.reason(), matters)
+                count = len(pieces)
+        except review.ReviewError as exc:
+            self.message.setText(f"Not split — {exc}")
+            return
+        self.message.setText(f"Split {entry_id[:8]} into {count} entries.")
+        self.refresh()
+        self.entries_changed.emit()
+
+    def _on_merge_button_clicked(self) -> None:
+        if self._store is None or self._policy is None:
+            return
+        from softclock import review
+
+        ids = self._selected_ids()
+        if len(ids) < 2:
+            self.message.setText("Select the entries to merge (two or more, of one matter and day).")
+            return
+        try:
+            with self._store.session() as s, s.begin():
+                merged = review.merge(s, ids, self._actor(), self._policy(), self.reason_edit.text().strip())
+                kept = merged.id
+        except review.ReviewError as exc:
+            self.message.setText(f"Not merged — {exc}")
+            return
+        self.message.setText(f"Merged {len(ids)} entries into {kept[:8]}.")
+        self.reason_edit.clear()
+        self.refresh()
         self.entries_changed.emit()

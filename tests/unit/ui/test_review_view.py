@@ -1,0 +1,125 @@
+"""The Review tab's split dialog and merge action, driven through the real
+widgets against a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialogButtonBox
+from sqlalchemy import select
+
+from softclock import audit
+from softclock.billing import Policy
+from softclock.store.db import Store, open_store
+from softclock.store.models import Matter, TimeEntry
+from softclock.ui.review_view import ReviewView
+from tests.helpers.entries import NOW, make_entry, make_matter
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = open_store(tmp_path / "data")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def view(qtbot, store: Store) -> ReviewView:  # type: ignore[no-untyped-def]
+    view = ReviewView(lambda: "alice")
+    qtbot.addWidget(view)
+    view.attach(store, Policy)
+    view.show()
+    return view
+
+
+def _entries(store: Store) -> list[tuple[str, float]]:
+    with store.session() as s:
+        rows = s.execute(select(Matter.code, TimeEntry.raw_seconds).outerjoin(Matter).order_by(TimeEntry.started_utc))
+        return [(code, raw) for code, raw in rows]
+
+
+def _type(qtbot, edit, text: str) -> None:  # type: ignore[no-untyped-def]
+    edit.selectAll()
+    qtbot.keyClicks(edit, text)
+
+
+def test_split_dialog_shows_each_piece_billed_live_and_splits_across_matters(qtbot, view, store) -> None:  # type: ignore[no-untyped-def]
+    lease = make_matter(store, "LEASE-1")
+    tax = make_matter(store, "TAX-9", client="Beta")
+    with store.session() as s, s.begin():
+        s.get(Matter, tax).policy_json = json.dumps({"increment_min": 15})
+    make_entry(store, 1000.4, lease)
+    view.refresh()
+    view.table.selectRow(0)
+    qtbot.mouseClick(view.split_button, Qt.MouseButton.LeftButton)
+    dialog = view.split_dialog
+    assert dialog is not None and dialog.isVisible()
+    first, second = dialog.piece_rows
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    # 1000 s offered as two halves: the call rounds once to 3 units, allocated 2 + 1.
+    assert (first.duration.text(), second.duration.text()) == ("8:20", "8:20")
+    assert (first.billed.text(), second.billed.text()) == ("2 units", "1 unit") and ok.isEnabled()
+
+    _type(qtbot, first.duration, "4:00")
+    assert not ok.isEnabled()
+    assert dialog.total_label.text() == "4:20 of the entry's 16:40 is not in a piece yet."
+    _type(qtbot, second.duration, "12:40")
+    assert ok.isEnabled() and (first.billed.text(), second.billed.text()) == ("1 unit", "2 units")
+
+    qtbot.keyClicks(dialog.filter_edit, "beta")
+    tax_index = second.matter.findText("TAX-9", Qt.MatchFlag.MatchStartsWith)
+    assert tax_index > 0 and first.matter.currentText().startswith("LEASE-1")
+    second.matter.setCurrentIndex(tax_index)
+    # On TAX-9's 15-minute increments the call is 2 units, both for the longer piece.
+    assert second.billed.text() == "2 units"
+
+    _type(qtbot, second.duration, "x")
+    assert not ok.isEnabled() and dialog.total_label.text().startswith("Piece 2: type a duration")
+    _type(qtbot, second.duration, "12:40")
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+
+    assert _entries(store) == [("LEASE-1", 240.0), ("TAX-9", pytest.approx(760.4))]
+    assert view.message.text().startswith("Split ") and view.table.rowCount() == 2
+    with store.session() as s:
+        assert audit.verify(s, full=True).ok
+
+
+def test_merge_selected_rows_and_a_refusal_names_the_entry(qtbot, view, store) -> None:  # type: ignore[no-untyped-def]
+    lease, other = make_matter(store, "LEASE-1"), make_matter(store, "OTHER-2")
+    a = make_entry(store, 300, lease, narrative="Call one")
+    make_entry(store, 200, lease, started=NOW + timedelta(minutes=30), narrative="Call two")
+    stray = make_entry(store, 100, other, started=NOW + timedelta(minutes=60))
+    view.refresh()
+
+    view.select_all_button.click()
+    qtbot.mouseClick(view.merge_button, Qt.MouseButton.LeftButton)
+    assert view.message.text().startswith(f"Not merged — entry {stray[:8]} is on matter OTHER-2, not on matter LEASE-1")
+    assert view.table.rowCount() == 3
+
+    view.table.clearSelection()
+    for row in range(view.table.rowCount()):
+        if view.table.item(row, 2).text().startswith("LEASE-1"):
+            view.table.selectionModel().select(
+                view.table.model().index(row, 0),
+                view.table.selectionModel().SelectionFlag.Select | view.table.selectionModel().SelectionFlag.Rows,
+            )
+    with qtbot.waitSignal(view.entries_changed, timeout=1000):
+        qtbot.mouseClick(view.merge_button, Qt.MouseButton.LeftButton)
+    assert view.message.text() == f"Merged 2 entries into {a[:8]}."
+    assert sorted(_entries(store)) == [("LEASE-1", 500.0), ("OTHER-2", 100.0)]
+    narratives = {view.table.item(r, 6).text() for r in range(view.table.rowCount())}
+    assert "Call one; Call two" in narratives
+
+
+def test_split_needs_exactly_one_selected_entry(qtbot, view, store) -> None:  # type: ignore[no-untyped-def]
+    make_entry(store, 300)
+    make_entry(store, 300, started=NOW + timedelta(minutes=5))
+    view.refresh()
+    view.select_all_button.click()
+    qtbot.mouseClick(view.split_button, Qt.MouseButton.LeftButton)
+    assert view.split_dialog is None and view.message.text() == "Select the one entry to split."

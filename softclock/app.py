@@ -17,7 +17,7 @@ from softclock import paths
 from softclock.capture import Capture, Change
 from softclock.events import Event
 from softclock.phone import Phone
-from softclock.settings import AccountSettings, Settings, load, split_host_port
+from softclock.settings import AccountSettings, Settings, SipSettings, load, split_host_port
 from softclock.store.db import Store, open_store
 
 log = logging.getLogger("softclock.app")
@@ -34,10 +34,31 @@ class Core:
     engine: object  # softclock.sip.engine.SipEngine; typed loosely to keep pjsua2 out of the core
 
 
-def engine_account(account: AccountSettings, password: str) -> object:
-    """The SIP layer's account config for ``account``."""
+def turn_password(sip: SipSettings) -> str:
+    """The TURN relay's password from the keyring; "" (TURN off, said in the log) if absent."""
+    from softclock import secrets
+    from softclock.logs import register_secret
+
+    if not sip.turn_server:
+        return ""
+    try:
+        password = secrets.get_turn_password(sip.turn_user, sip.turn_server)
+    except secrets.KeyringUnavailable as exc:
+        log.warning("TURN relay %s not used: %s", sip.turn_server, exc)
+        return ""
+    if not password:
+        log.warning("TURN relay %s not used: no password for %s in the keyring", sip.turn_server, sip.turn_user)
+        return ""
+    register_secret(password)
+    return password
+
+
+def engine_account(account: AccountSettings, password: str, sip: SipSettings | None = None) -> object:
+    """The SIP layer's account config for ``account``, with the NAT settings of ``sip``."""
     from softclock.sip.engine import AccountConfig
 
+    sip = sip or SipSettings()
+    relay = turn_password(sip)
     return AccountConfig(
         user=account.user,
         domain=account.sip_domain,
@@ -50,8 +71,11 @@ def engine_account(account: AccountSettings, password: str) -> object:
         auto_answer=account.auto_answer,
         backup_servers=account.backups,
         srtp=account.srtp,
-        ice=account.ice,
-        keepalive_s=account.keepalive_s,
+        ice=sip.ice,
+        keepalive_s=sip.keepalive_seconds,
+        turn_server=sip.turn_server if relay else "",
+        turn_user=sip.turn_user if relay else "",
+        turn_password=relay,
         tls_ca_file=account.tls_ca_file,
         expires_s=account.register_expires_s,
         retry_interval_s=account.retry_interval_s,
@@ -95,7 +119,8 @@ def build_core(
             playback_device=settings.sip.playback_device,
             capture_device=settings.sip.capture_device,
             log_level=settings.sip.log_level,
-            stun_server=settings.sip.stun_server,
+            stun_servers=tuple(settings.sip.stun_servers),
+            keepalive_s=settings.sip.keepalive_seconds,
         ),
     )
     engine.start()

@@ -35,7 +35,8 @@ import pjsua2 as pj
 from softclock import events as ev
 from softclock.sip import messages
 from softclock.sip.audio import SoundBridge, SoundUnavailable
-from softclock.sip.failover import RegistrarWatch
+from softclock.sip.failover import NO_ANSWER, NO_NETWORK, REFUSED, UNKNOWN_HOST, RegistrarWatch
+from softclock.sip.netwatch import NetworkWatch
 
 log = logging.getLogger("softclock.sip")
 pjlog = logging.getLogger("softclock.pjsip")
@@ -85,6 +86,22 @@ def parse_mwi(message: str) -> tuple[bool, int, int]:
 _TCP_NODELAY = (6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY, on
 
 
+def tcp_keepalive_options(idle_s: int) -> list[tuple[int, int, int]]:
+    """(level, option, value) for OS TCP keep-alives after ``idle_s`` idle seconds."""
+    import socket
+
+    if idle_s <= 0:
+        return []
+    opts = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+    # Linux and Windows call the idle time TCP_KEEPIDLE, macOS TCP_KEEPALIVE.
+    idle = getattr(socket, "TCP_KEEPIDLE", None) or getattr(socket, "TCP_KEEPALIVE", None)
+    if idle is not None:
+        opts.append((socket.IPPROTO_TCP, idle, idle_s))
+    if hasattr(socket, "TCP_KEEPINTVL"):
+        opts.append((socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, idle_s))
+    return opts
+
+
 @dataclass(frozen=True)
 class AccountConfig:
     """What the engine needs to register one account. ``password`` is never logged."""
@@ -102,6 +119,9 @@ class AccountConfig:
     srtp: str = "off"  # off | optional | mandatory (SDES keys; over TLS only when mandatory)
     ice: bool = False
     keepalive_s: int = 15  # UDP keep-alive to the server, keeps NAT bindings open; 0 = off
+    turn_server: str = ""  # host[:port] of a TURN relay for media (with ICE); "" = none
+    turn_user: str = ""
+    turn_password: str = field(default="", repr=False)
     tls_ca_file: str = ""  # "" = the system's CA bundle
     expires_s: int = 300
     retry_interval_s: int = 30
@@ -121,7 +141,10 @@ class EngineConfig:
     capture_device: str = ""
     log_level: int = 3
     user_agent: str = "Softclock"
-    stun_server: str = ""  # host[:port]; empty: no STUN
+    stun_servers: tuple[str, ...] = ()  # host[:port] each, tried in order; empty: no STUN
+    keepalive_s: int = 15  # TCP/TLS: OS keep-alive probes after this many idle seconds; 0 = off
+    watch_network: bool = True  # re-register after a resume from sleep or an address change
+    network_poll_s: float = 2.0
 
 
 def _now() -> tuple[float, datetime]:
@@ -230,6 +253,7 @@ class SipEngine:
         self._all_ended = threading.Condition(self._calls_lock)
         self._account: _Account | None = None
         self._watch: RegistrarWatch | None = None
+        self._net_watch: NetworkWatch | None = None
         self._ep: pj.Endpoint | None = None
         self._writer: _LogWriter | None = None
         self._udp_port = 0
@@ -287,9 +311,10 @@ class SipEngine:
         ep_cfg.uaConfig.threadCnt = 0
         ep_cfg.uaConfig.mainThreadOnly = False
         ep_cfg.uaConfig.userAgent = cfg.user_agent
-        if cfg.stun_server:
+        if cfg.stun_servers:
             stun = pj.StringVector()
-            stun.append(cfg.stun_server)
+            for server in cfg.stun_servers:
+                stun.append(server)
             ep_cfg.uaConfig.stunServer = stun
             ep_cfg.uaConfig.stunIgnoreFailure = True
         self._writer = _LogWriter()
@@ -321,6 +346,9 @@ class SipEngine:
         self._running.set()
         self._evt_thread = threading.Thread(target=self._event_loop, name="sip-events", daemon=True)
         self._evt_thread.start()
+        if cfg.watch_network:
+            self._net_watch = NetworkWatch(self.network_changed, interval_s=cfg.network_poll_s)
+            self._net_watch.start()
         log.info("SIP engine started on UDP port %d", self._udp_port)
 
     def _transport_config(self, port: int) -> pj.TransportConfig:
@@ -334,16 +362,20 @@ class SipEngine:
         return tcfg
 
     def tcp_transport_config(self) -> pj.TransportConfig:
-        """The TCP transport's config: TCP_NODELAY on.
+        """The TCP transport's config: TCP_NODELAY on, and OS keep-alives.
 
         pjsip leaves Nagle on, so each request over TCP would wait ~40 ms for
         the peer's delayed ACK (measured: 49 ms call set-up instead of 5 ms).
+        pjsip's own TCP/TLS keep-alive (a CRLF every 90 s, a compile-time
+        setting pjsua2 does not expose) is too slow for NAT boxes that drop an
+        idle TCP mapping after 30-60 s; the OS's keep-alive probes after
+        ``keepalive_s`` idle seconds hold the mapping open.
         Note the field is ``sockOpts``: SWIG silently accepts a misspelt name.
         """
         tcfg = self._transport_config(0)
         opts = pj.SockOptVector()
-        level, name, value = _TCP_NODELAY
-        opts.append(pj.SockOpt(level, name, value))
+        for level, name, value in (_TCP_NODELAY, *tcp_keepalive_options(self._config.keepalive_s)):
+            opts.append(pj.SockOpt(level, name, value))
         tcfg.sockOptParams.sockOpts = opts
         return tcfg
 
@@ -394,6 +426,9 @@ class SipEngine:
         if self._watch is not None:
             self._watch.stop()
             self._watch = None
+        if self._net_watch is not None:
+            self._net_watch.stop()
+            self._net_watch = None
         try:
             if self._calls:
                 ep.hangupAllCalls()
@@ -515,10 +550,18 @@ class SipEngine:
                     mono, utc, ev.RegState.LOCAL, config.address, 200, "", f"Ready as {config.address} (no server)"
                 )
             )
-        elif config.backup_servers:
+        else:
+            # With one server too: pjsip alone would notice a dead registrar only
+            # at the next refresh and a live one again only at its next retry.
             servers = [config.server, *config.backup_servers]
             self._watch = RegistrarWatch(
-                servers, config.transport, lambda index: self._submit(lambda: self._switch_server(account, index))
+                servers,
+                config.transport,
+                lambda index: self._submit(lambda: self._switch_server(account, index)),
+                interval_s=1.0 if config.backup_servers else 2.0,
+                on_status=lambda index, up, why: self._submit(
+                    lambda: self._on_server_status(account, servers[index], up, why)
+                ),
             )
             self._watch.start()
 
@@ -551,9 +594,21 @@ class SipEngine:
         # Keys travel in the SDP: insist on TLS for them only when SRTP is required.
         acfg.mediaConfig.srtpSecureSignaling = 1 if config.srtp == "mandatory" and config.transport == "tls" else 0
         acfg.natConfig.iceEnabled = config.ice
-        acfg.natConfig.udpKaIntervalSec = config.keepalive_s
-        # Loopback and LAN tests must not have their Contact rewritten to another address.
-        acfg.natConfig.contactRewriteUse = 0
+        # pjsip 2.15 sends each keep-alive after a random int(0.8 * interval) to
+        # interval - 1 s: an interval of 1 gives 0, a flood (measured: 168,000
+        # packets in 3.5 s). 2 is the least that works.
+        acfg.natConfig.udpKaIntervalSec = max(config.keepalive_s, 2) if config.keepalive_s > 0 else 0
+        if config.turn_server:
+            acfg.natConfig.turnEnabled = True
+            acfg.natConfig.turnServer = config.turn_server
+            acfg.natConfig.turnConnType = pj.PJ_TURN_TP_UDP
+            acfg.natConfig.turnUserName = config.turn_user
+            acfg.natConfig.turnPasswordType = 0  # plain text, handed over in memory only
+            acfg.natConfig.turnPassword = config.turn_password
+        # Contact rewriting on: it is what makes handleIpChange re-register (it
+        # skips accounts without it) and follows a NAT's public address; where
+        # the registrar sees the address we send (loopback, a LAN) nothing changes.
+        acfg.natConfig.contactRewriteUse = 1
         acfg.natConfig.viaRewriteUse = 0
         acfg.natConfig.sdpNatRewriteUse = 0
         acfg.natConfig.sipOutboundUse = 0
@@ -585,6 +640,66 @@ class SipEngine:
             )
         )
         account.modify(self._account_config(config, server))
+
+    _UNREACHABLE = {
+        NO_NETWORK: "No network: the server {server} cannot be reached",
+        REFUSED: "Server unreachable: {server} refuses SIP (is it running?)",
+        UNKNOWN_HOST: "Unknown server host {server} (DNS lookup failed)",
+    }
+
+    def _on_server_status(self, account: _Account, server: str, up: bool, why: str) -> None:
+        """The registrar in use stopped answering, or answers again."""
+        if account is not self._account or self._stopping.is_set() or server != account.server:
+            return
+        address = account.config.address
+        mono, utc = _now()
+        if not up:
+            text = self._UNREACHABLE.get(why, "Server not answering: {server}").format(server=server)
+            self._emit(
+                ev.RegistrationChanged(
+                    mono, utc, ev.RegState.FAILED, address, 408 if why == NO_ANSWER else 503, why,
+                    f"{text}; registering again as soon as it answers", None, server,
+                )
+            )
+            return
+        self._emit(
+            ev.RegistrationChanged(
+                mono, utc, ev.RegState.REGISTERING, address, 0, "",
+                f"Server {server} answers again: registering as {address}…", None, server,
+            )
+        )
+        try:
+            account.setRegistration(True)
+        except pj.Error as exc:  # e.g. a REGISTER of pjsip's own retry is under way
+            log.info("re-registration after the server's return: %s", exc.info())
+
+    def network_changed(self, reason: str = "the network changed") -> None:
+        """The host woke up or its network changed: restart transports and re-register.
+
+        Called by the engine's own :class:`NetworkWatch`; the UI or OS hooks
+        (e.g. a resume notification) may call it too. Safe from any thread.
+        """
+        self._submit(lambda: self._do_network_changed(reason))
+
+    def _do_network_changed(self, reason: str) -> None:
+        if self._ep is None:
+            return
+        log.warning("network change (%s): restarting SIP transports and registering again", reason)
+        account = self._account
+        if account is not None and account.config.server:
+            mono, utc = _now()
+            self._emit(
+                ev.RegistrationChanged(
+                    mono, utc, ev.RegState.REGISTERING, account.config.address, 0, "",
+                    f"Network changed ({reason}): registering again as {account.config.address}…",
+                    None, account.server,
+                )
+            )
+        prm = pj.IpChangeParam()
+        # A listener restart rebinds to the wildcard address (pjproject's guide):
+        # keep a transport pinned to bind_address where the user asked for one.
+        prm.restartListener = not self._config.bind_address
+        self._ep.handleIpChange(prm)
 
     def _on_reg_state(self, account: _Account, prm: pj.OnRegStateParam) -> None:
         if account is not self._account or self._stopping.is_set():

@@ -6,10 +6,17 @@ OPTIONS (plain sockets, no pjsua2) to every configured server every few
 second; two misses in a row (0.7 s each) mark a server down, one answer marks
 it up, so a silent primary is left within about 3.5 s. The engine registers
 with the first server that is up: the primary as soon as it answers again.
+
+The same watcher serves an account with a single registrar: pjsip by itself
+notices a dead registrar only when the registration is refreshed (minutes)
+and, after a failure, retries only every ``retryIntervalSec``. The watcher
+says at once that the server is unreachable (and why: no network, refused,
+no answer), and when it answers again the engine re-registers at once.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import secrets
 import socket
@@ -21,8 +28,20 @@ from softclock.settings import split_host_port
 log = logging.getLogger("softclock.sip.failover")
 
 
-def options_ping(server: str, transport: str = "udp", timeout: float = 1.0) -> bool:
-    """True when ``server`` (``host[:port]``) answers a SIP OPTIONS at all."""
+NO_NETWORK = "no network"
+REFUSED = "refused"
+NO_ANSWER = "no answer"
+UNKNOWN_HOST = "unknown host"
+
+# Errors that mean this host has no route to the server (cable out, Wi-Fi off).
+_NO_NETWORK_ERRNOS = frozenset(
+    {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EADDRNOTAVAIL, errno.EHOSTDOWN}
+)
+
+
+def options_probe(server: str, transport: str = "udp", timeout: float = 1.0) -> str:
+    """``""`` when ``server`` (``host[:port]``) answers a SIP OPTIONS at all, else why
+    not: :data:`NO_NETWORK`, :data:`REFUSED`, :data:`NO_ANSWER` or :data:`UNKNOWN_HOST`."""
     host, port = split_host_port(server)
     port = port or 5060
     branch = "z9hG4bK-sc-" + secrets.token_hex(6)
@@ -31,7 +50,7 @@ def options_ping(server: str, transport: str = "udp", timeout: float = 1.0) -> b
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0][0]
     except OSError:
-        return False
+        return UNKNOWN_HOST
     kind = socket.SOCK_STREAM if transport == "tcp" else socket.SOCK_DGRAM
     try:
         with socket.socket(family, kind) as sock:
@@ -50,9 +69,13 @@ def options_ping(server: str, transport: str = "udp", timeout: float = 1.0) -> b
             )
             sock.sendall(request.encode())
             data = sock.recv(4096)
-    except OSError:
-        return False
-    return data.startswith(b"SIP/2.0 ") and call_id.encode() in data
+    except ConnectionRefusedError:  # UDP: the ICMP port-unreachable of a dead server
+        return REFUSED
+    except TimeoutError:
+        return NO_ANSWER
+    except OSError as exc:
+        return NO_NETWORK if exc.errno in _NO_NETWORK_ERRNOS else NO_ANSWER
+    return "" if data.startswith(b"SIP/2.0 ") and call_id.encode() in data else NO_ANSWER
 
 
 class RegistrarWatch:
@@ -62,7 +85,11 @@ class RegistrarWatch:
         servers: ``host[:port]`` strings, primary first.
         on_change: called on the watcher thread when the preferred server changes.
         interval_s: seconds between rounds of pings.
-        ping: injectable for tests.
+        ping: injectable for tests (True when the server answered).
+        probe: injectable for tests, instead of ``ping``: ``""`` when the
+            server answered, else why not (see :func:`options_probe`).
+        on_status: called on the watcher thread with ``(index, up, why)`` when
+            a server is marked down or up, or why it is down changes.
     """
 
     def __init__(
@@ -72,16 +99,23 @@ class RegistrarWatch:
         on_change: Callable[[int], None],
         interval_s: float = 1.0,
         timeout_s: float = 0.7,
-        ping: Callable[[str, str, float], bool] = options_ping,
+        ping: Callable[[str, str, float], bool] | None = None,
+        probe: Callable[[str, str, float], str] | None = None,
+        on_status: Callable[[int, bool, str], None] | None = None,
     ) -> None:
         self.servers = list(servers)
         self._transport = transport
         self._on_change = on_change
+        self._on_status = on_status
         self._interval = interval_s
         self._timeout = timeout_s
-        self._ping = ping
+        if probe is None and ping is not None:
+            answered = ping
+            probe = lambda server, transport, timeout: "" if answered(server, transport, timeout) else NO_ANSWER  # noqa: E731
+        self._probe = probe or options_probe
         self._misses = [0] * len(self.servers)
         self._up = [True] * len(self.servers)
+        self._why = [""] * len(self.servers)
         self.preferred = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="registrar-watch", daemon=True)
@@ -97,21 +131,28 @@ class RegistrarWatch:
     def check_once(self) -> int:
         """One round of pings; returns the preferred server's index."""
         for index, server in enumerate(self.servers):
-            if self._ping(server, self._transport, self._timeout):
+            why = self._probe(server, self._transport, self._timeout)
+            if not why:
                 self._misses[index] = 0
                 if not self._up[index]:
                     log.info("registrar %s answers again", server)
-                self._up[index] = True
+                    self._up[index], self._why[index] = True, ""
+                    self._status(index)
             else:
                 self._misses[index] += 1
-                if self._misses[index] >= 2 and self._up[index]:
-                    log.warning("registrar %s stopped answering", server)
-                    self._up[index] = False
+                if self._misses[index] >= 2 and (self._up[index] or why != self._why[index]):
+                    log.warning("registrar %s does not answer: %s", server, why)
+                    self._up[index], self._why[index] = False, why
+                    self._status(index)
         preferred = next((i for i, up in enumerate(self._up) if up), self.preferred)
         if preferred != self.preferred:
             self.preferred = preferred
             self._on_change(preferred)
         return preferred
+
+    def _status(self, index: int) -> None:
+        if self._on_status is not None:
+            self._on_status(index, self._up[index], self._why[index])
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):

@@ -19,7 +19,7 @@ from softclock import events as ev
 from softclock.changes import Change
 from softclock.logs import register_secret
 from softclock.paths import runtime_socket_name
-from softclock.settings import AccountSettings, save
+from softclock.settings import AccountSettings, SipSettings, save
 from softclock.sip.demo import DemoLine
 from softclock.ui.account_dialog import AccountDialog
 from softclock.ui.bridge import EventBridge
@@ -184,7 +184,7 @@ class DesktopApp(QObject):
 
     def _register(self, account: AccountSettings, password: str) -> None:
         assert self.core is not None
-        self.core.engine.set_account(_engine_account(account, password))  # type: ignore[attr-defined]
+        self.core.engine.set_account(_engine_account(account, password, self.core.settings.sip))  # type: ignore[attr-defined]
         self.core.phone.domain = account.sip_domain
         self.core.phone.ready = True
         self.window.refresh_welcome()
@@ -207,7 +207,7 @@ class DesktopApp(QObject):
         self.window.known_names[f"demo@{host}"] = "Demo line"
         port = self.core.engine.local_port  # type: ignore[attr-defined]
         local = replace(AccountSettings(), user="you", domain=f"127.0.0.1:{port}", display_name="You")
-        self.core.engine.set_account(_engine_account(local, ""))  # type: ignore[attr-defined]
+        self.core.engine.set_account(_engine_account(local, "", self.core.settings.sip))  # type: ignore[attr-defined]
         self.core.phone.domain = host
         self.core.phone.ready = True
         self.window.demo_button.setEnabled(True)
@@ -341,7 +341,7 @@ def run_gui(settings_path: Path, data_dir: Path, dial: str | None = None) -> int
     return int(app.exec())
 
 
-def _engine_account(account: AccountSettings, password: str) -> object:
+def _engine_account(account: AccountSettings, password: str, sip: SipSettings) -> object:
     from softclock.app import engine_account
 
-    return engine_account(account, password)
+    return engine_account(account, password, sip)

@@ -4,29 +4,15 @@ namespace that has only loopback, so the test sends nothing off the machine."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 
-import pytest
-
 from tests.helpers.app_process import ROOT
-
-
-def _namespace_available() -> bool:
-    if shutil.which("unshare") is None or shutil.which("ip") is None:
-        return False
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
-    return probe.returncode == 0
+from tests.helpers.netns import require_namespace
 
 
 def test_unknown_server_and_unknown_host_are_named() -> None:
-    if not _namespace_available():
-        message = "needs `unshare -n` (root or user namespaces) and iproute2"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_namespace()
     script = f"ip link set lo up && exec {sys.executable} -m tests.helpers.offline_probe"
     result = subprocess.run(
         ["unshare", "-n", "sh", "-c", script], capture_output=True, text=True, timeout=90, cwd=ROOT

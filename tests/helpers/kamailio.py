@@ -583,9 +583,11 @@ class Kamailio:
             return False
         return not self._tls or self.tls_probe()
 
-    def start(self, timeout: float = 10.0) -> "Kamailio":
+    def start(self, timeout: float = 10.0, *, same_port: bool = False) -> "Kamailio":
+        """Start (again); ``same_port`` reuses the port of the last run (a restart)."""
         if self.running:
             return self
+        keep = self._port if same_port else None
         binary = kamailio_binary()
         if binary is None:
             raise FileNotFoundError("kamailio executable not found")
@@ -594,7 +596,7 @@ class Kamailio:
         self._write_db()
         last_err = ""
         for _attempt in range(3):  # retry if someone grabbed the port meanwhile
-            self._port = free_udp_tcp_port()
+            self._port = keep or free_udp_tcp_port()
             if self._tls:
                 self._tls_port = free_tcp_port(avoid=(self._port,))
             self._write_cfg()

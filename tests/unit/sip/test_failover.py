@@ -1,4 +1,4 @@
-from softclock.sip.failover import RegistrarWatch
+from softclock.sip.failover import NO_NETWORK, REFUSED, RegistrarWatch, options_probe
 
 
 def test_two_misses_switch_to_the_backup_and_one_answer_switches_back() -> None:
@@ -21,3 +21,34 @@ def test_all_down_keeps_the_current_choice() -> None:
     for _ in range(3):
         assert watch.check_once() == 0
     assert changes == []
+
+
+def test_status_says_why_a_single_server_is_down_and_when_it_is_back() -> None:
+    answer = {"p:5060": ""}
+    status: list[tuple[int, bool, str]] = []
+    watch = RegistrarWatch(
+        ["p:5060"], "udp", lambda index: None, probe=lambda s, t, to: answer[s],
+        on_status=lambda i, up, why: status.append((i, up, why)),
+    )
+    watch.check_once()
+    answer["p:5060"] = REFUSED
+    watch.check_once()
+    assert status == []  # one miss is not enough
+    watch.check_once()
+    assert status == [(0, False, REFUSED)]
+    answer["p:5060"] = NO_NETWORK  # the cable went too: say so
+    watch.check_once()
+    watch.check_once()
+    assert status == [(0, False, REFUSED), (0, False, NO_NETWORK)]
+    answer["p:5060"] = ""
+    watch.check_once()
+    assert status[-1] == (0, True, "")
+
+
+def test_probe_names_a_refusing_port() -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    assert options_probe(f"127.0.0.1:{port}", "udp", 0.5) == REFUSED

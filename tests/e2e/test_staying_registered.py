@@ -1,0 +1,217 @@
+"""Staying registered: the registrar dies and comes back, the network changes,
+keep-alives flow. Real Kamailio, real pjsua2, real sipp calls; loopback only."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from softclock import events as ev
+from tests.helpers import sipp
+from tests.helpers.app_process import ROOT
+from tests.helpers.harness import PhoneHarness
+from tests.helpers.netns import require_namespace
+
+
+def _answer_call_from_sipp(phone: PhoneHarness, server: object) -> None:
+    """sipp calls alice through the registrar: proof that alice's binding is there."""
+    with sipp.uac(server, "alice", talk_ms=500) as caller:
+        phone.wait_for(ev.CallConnected, timeout=10)
+        phone.wait_for(ev.CallEnded, timeout=10)
+        assert caller.wait(15) == 0, caller.log_text()[-2000:]
+
+
+def test_registers_again_within_seconds_when_the_registrar_returns(tmp_path: Path, kamailio_factory) -> None:  # type: ignore[no-untyped-def]
+    server = kamailio_factory()
+    where = f"{server.host}:{server.port}"
+    phone = PhoneHarness(tmp_path / "data")
+    try:
+        phone.account(server, auto_answer=True)
+        assert phone.registered().state is ev.RegState.REGISTERED
+
+        # Killed: its registrations (kept in memory) die with it.
+        os.killpg(server.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        server.stop()
+        down = phone.wait_for(ev.RegistrationChanged, lambda e: e.state is ev.RegState.FAILED, timeout=10)
+        print(f"outage noticed after {down.mono - killed:.2f} s")
+        assert down.message == (
+            f"Server unreachable: {where} refuses SIP (is it running?); registering again as soon as it answers"
+        )
+        assert down.server == where
+
+        server.start(same_port=True)  # back, same address, knowing nothing of alice
+        back = time.monotonic()
+        again = phone.wait_for(ev.RegistrationChanged, lambda e: e.state is ev.RegState.REGISTERED, timeout=10)
+        print(f"registered again {again.mono - back:.2f} s after the registrar returned")
+        assert again.mono - back < 5.0
+        assert again.message == "Registered as alice@sip.test"
+        between = [e for e in phone.seen if isinstance(e, ev.RegistrationChanged) and e.mono > down.mono]
+        assert between[0].message == f"Server {where} answers again: registering as alice@sip.test…"
+
+        _answer_call_from_sipp(phone, server)
+    finally:
+        phone.close()
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def _registers_sent(lines: list[str]) -> int:
+    return sum(1 for line in lines if re.search(r"TX \d+ bytes Request msg REGISTER/cseq=", line))
+
+
+def test_network_changed_sends_a_fresh_register_and_registration_holds(tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
+    pjlog = logging.getLogger("softclock.pjsip")
+    lines = _Lines()
+    pjlog.addHandler(lines)
+    level = pjlog.level
+    pjlog.setLevel(logging.DEBUG)
+    phone = PhoneHarness(tmp_path / "data", log_level=4)  # 4: pjsip logs each message sent
+    try:
+        phone.account(kamailio, auto_answer=True)
+        assert phone.registered().state is ev.RegState.REGISTERED
+        before = _registers_sent(lines.lines)
+
+        phone.engine.network_changed("resumed after about 3600 s asleep")
+        asked = phone.wait_for(ev.RegistrationChanged, lambda e: e.state is ev.RegState.REGISTERING, timeout=5)
+        assert asked.message == (
+            "Network changed (resumed after about 3600 s asleep): registering again as alice@sip.test…"
+        )
+        again = phone.wait_for(ev.RegistrationChanged, lambda e: e.state is not ev.RegState.REGISTERING, timeout=10)
+        assert again.state is ev.RegState.REGISTERED, again.message
+        print(f"re-registered {again.mono - asked.mono:.3f} s after network_changed()")
+        assert _registers_sent(lines.lines) > before
+
+        _answer_call_from_sipp(phone, kamailio)
+    finally:
+        phone.close()
+        pjlog.removeHandler(lines)
+        pjlog.setLevel(level)
+
+
+def test_an_address_added_in_a_network_namespace_re_registers() -> None:
+    require_namespace()
+    script = f"ip link set lo up && exec {sys.executable} -m tests.helpers.netchange_probe"
+    result = subprocess.run(
+        ["unshare", "-n", "sh", "-c", script], capture_output=True, text=True, timeout=90, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    print(lines)
+    kinds = [line["kind"] for line in lines]
+    assert kinds == ["registered", "address-added", "registering", "registered", "call"], lines
+    assert lines[2]["message"] == (
+        "Network changed (network addresses changed (+127.0.0.2)): registering again as alice@sip.test…"
+    )
+    assert lines[2]["after_s"] < 2.0  # polled every 0.2 s, settled after one more poll
+    assert lines[3]["message"] == "Registered as alice@sip.test"
+    assert lines[4] == {"kind": "call", "sipp_rc": 0}
+    assert "alicepass" not in result.stdout + result.stderr
+
+
+class _UdpRegistrar:
+    """A UDP socket that says 200 OK to every request and records keep-alives
+    (bare CRLFs) with their arrival times: enough of a registrar to watch
+    what pjsua sends between REGISTERs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.keepalives: list[float] = []
+        self.registers = 0
+        self.got_keepalives = threading.Event()
+        self.wanted = 4
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, peer = self.sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            if not data.strip():
+                self.keepalives.append(time.monotonic())
+                if len(self.keepalives) >= self.wanted:
+                    self.got_keepalives.set()
+                continue
+            head = data.decode(errors="replace").split("\r\n\r\n", 1)[0].split("\r\n")
+            method = head[0].split(" ", 1)[0]
+            if method == "REGISTER":
+                self.registers += 1
+            keep = [h for h in head[1:] if h.split(":", 1)[0].strip().lower() in ("via", "from", "call-id", "cseq", "contact")]
+            to = next(h for h in head[1:] if h.lower().startswith("to:"))
+            reply = ["SIP/2.0 200 OK", *[h for h in keep if not h.lower().startswith("contact")], f"{to};tag=kr1"]
+            if method == "REGISTER":
+                contact = next(h for h in head[1:] if h.lower().startswith("contact:"))
+                reply += [f"{contact};expires=300"]
+            reply += ["Content-Length: 0", "", ""]
+            self.sock.sendto("\r\n".join(reply).encode(), peer)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+@pytest.mark.parametrize("asked", [1, 2])
+def test_udp_keepalives_reach_the_registrar_at_the_interval(tmp_path: Path, asked: int) -> None:
+    """pjsip waits a random whole int(0.8 * interval) .. interval - 1 s between
+    keep-alives; for 1 s that is 0 s (a flood), so the engine sends at 2 at least."""
+    from softclock.sip.engine import AccountConfig
+
+    registrar = _UdpRegistrar()
+    phone = PhoneHarness(tmp_path / "data")
+    try:
+        phone.engine.set_account(
+            AccountConfig(user="alice", domain="sip.test", server=f"127.0.0.1:{registrar.port}", keepalive_s=asked)
+        )
+        assert phone.registered().state is ev.RegState.REGISTERED
+        assert registrar.got_keepalives.wait(8), f"keep-alives seen: {len(registrar.keepalives)}"
+        gaps = [b - a for a, b in zip(registrar.keepalives, registrar.keepalives[1:])]
+        print(f"keep-alive gaps (s) for {asked} s:", ", ".join(f"{gap:.3f}" for gap in gaps))
+        assert all(0.9 <= gap <= 2.05 for gap in gaps), gaps
+        assert registrar.registers == 1  # keep-alives, not re-registrations
+        assert registrar.keepalives[-1] - registrar.keepalives[0] >= 2.7
+    finally:
+        phone.close()
+        registrar.close()
+
+
+def test_tcp_connection_to_the_registrar_has_os_keepalives(tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
+    phone = PhoneHarness(tmp_path / "data", keepalive_s=7)
+    try:
+        phone.account(kamailio, transport="tcp")
+        assert phone.registered().state is ev.RegState.REGISTERED
+        out = subprocess.run(
+            ["ss", "-tnoH", "state", "established", f"( dport = :{kamailio.port} )"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+        print(out)
+        timers = re.findall(r"timer:\(keepalive,([\d.]+)(ms|sec|min)", out)
+        assert timers, out  # the kernel's keep-alive timer runs on pjsip's connection
+        scale = {"ms": 0.001, "sec": 1.0, "min": 60.0}
+        assert all(float(value) * scale[unit] <= 7.0 for value, unit in timers), timers  # not the 2 h default
+    finally:
+        phone.close()

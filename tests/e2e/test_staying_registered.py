@@ -107,9 +107,12 @@ def test_network_changed_sends_a_fresh_register_and_registration_holds(tmp_path:
         pjlog.setLevel(level)
 
 
-def test_an_address_added_in_a_network_namespace_re_registers() -> None:
+@pytest.mark.parametrize("bind", ["127.0.0.1", ""], ids=["bound", "all-interfaces"])
+def test_an_address_added_in_a_network_namespace_re_registers(bind: str) -> None:
+    """Bound to an address the transports stay; on all interfaces (the app's
+    default) handleIpChange also restarts the UDP listener."""
     require_namespace()
-    script = f"ip link set lo up && exec {sys.executable} -m tests.helpers.netchange_probe"
+    script = f"ip link set lo up && exec {sys.executable} -m tests.helpers.netchange_probe '{bind}'"
     result = subprocess.run(
         ["unshare", "-n", "sh", "-c", script], capture_output=True, text=True, timeout=90, cwd=ROOT
     )

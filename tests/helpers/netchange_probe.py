@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import queue
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,7 +36,8 @@ def _next_registration(events: queue.Queue[ev.Event], timeout: float = 15.0) -> 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, Kamailio(Path(tmp), DEFAULT_USERS) as server:
         events: queue.Queue[ev.Event] = queue.Queue()
-        engine = SipEngine(events.put, EngineConfig(bind_address="127.0.0.1", log_level=0, network_poll_s=0.2))
+        bind = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1"  # "" = all interfaces, as the app does
+        engine = SipEngine(events.put, EngineConfig(bind_address=bind, log_level=0, network_poll_s=0.2))
         engine.start()
         try:
             engine.set_account(

@@ -218,3 +218,152 @@ def test_tcp_connection_to_the_registrar_has_os_keepalives(tmp_path: Path, kamai
         assert all(float(value) * scale[unit] <= 7.0 for value, unit in timers), timers  # not the 2 h default
     finally:
         phone.close()
+
+
+class _StunServer:
+    """Answers STUN Binding Requests (RFC 5389) with the sender's own address,
+    so pjsip learns nothing new but must have asked."""
+
+    COOKIE = 0x2112A442
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.asked_by: list[tuple[str, int]] = []
+        self.asked = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import struct
+
+        while not self._stop.is_set():
+            try:
+                data, (host, port) = self.sock.recvfrom(2048)
+            except TimeoutError:
+                continue
+            if len(data) < 20 or data[:2] != b"\x00\x01" or struct.unpack("!I", data[4:8])[0] != self.COOKIE:
+                continue
+            self.asked_by.append((host, port))
+            self.asked.set()
+            address = struct.unpack("!I", socket.inet_aton(host))[0] ^ self.COOKIE
+            attr = struct.pack("!HHBBHI", 0x0020, 8, 0, 1, port ^ (self.COOKIE >> 16), address)
+            self.sock.sendto(struct.pack("!HHI", 0x0101, len(attr), self.COOKIE) + data[8:20] + attr, (host, port))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+def test_stun_servers_are_asked_and_ice_offers_candidates(tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
+    stun = _StunServer()
+    phone = PhoneHarness(tmp_path / "data", stun_servers=(f"127.0.0.1:{stun.port}",))
+    try:
+        phone.account(kamailio, ice=True)
+        assert phone.registered().state is ev.RegState.REGISTERED
+        assert stun.asked.wait(5), "no STUN Binding Request reached the configured server"
+        with sipp.uas(kamailio, "bob", "bobpass", talk_ms=500) as far:
+            phone.engine.make_call("sip:bob@sip.test")
+            phone.wait_for(ev.CallConnected)
+            phone.wait_for(ev.CallEnded)
+            assert far.wait(10) == 0
+            invite = far.messages_text().split("INVITE sip:", 1)[1]
+        assert "a=ice-ufrag:" in invite
+        assert re.search(r"a=candidate:\S+ 1 UDP \d+ \S+ \d+ typ host", invite), invite[:3000]
+        # The server-reflexive candidate is the address our STUN server reported.
+        assert re.search(r"a=candidate:\S+ 1 UDP \d+ 127\.0\.0\.1 \d+ typ srflx", invite), invite[:3000]
+    finally:
+        phone.close()
+        stun.close()
+
+
+class _TurnServer:
+    """Enough of a TURN server (RFC 5766) to see pjsip's Allocate: the first gets
+    401 with a realm and nonce, the second must carry our user name and a
+    MESSAGE-INTEGRITY made with the password (long-term credentials)."""
+
+    COOKIE = 0x2112A442
+    REALM = b"sip.test"
+
+    def __init__(self, user: str, password: str) -> None:
+        import hashlib
+
+        self.key = hashlib.md5(f"{user}:{self.REALM.decode()}:{password}".encode()).digest()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.signed: list[tuple[bytes, bool]] = []  # (USERNAME, integrity correct)
+        self.got_signed = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _attrs(data: bytes) -> dict[int, tuple[int, bytes]]:
+        import struct
+
+        found, at = {}, 20
+        while at + 4 <= len(data):
+            kind, size = struct.unpack("!HH", data[at : at + 4])
+            found.setdefault(kind, (at, data[at + 4 : at + 4 + size]))
+            at += 4 + (size + 3) // 4 * 4
+        return found
+
+    def _integrity_ok(self, data: bytes, at: int, mac: bytes) -> bool:
+        import hashlib
+        import hmac
+        import struct
+
+        signed = bytearray(data[:at])
+        struct.pack_into("!H", signed, 2, at + 24 - 20)  # length as if MESSAGE-INTEGRITY ended the message
+        return hmac.compare_digest(hmac.new(self.key, bytes(signed), hashlib.sha1).digest(), mac)
+
+    def _run(self) -> None:
+        import struct
+
+        def attr(kind: int, value: bytes) -> bytes:
+            return struct.pack("!HH", kind, len(value)) + value + b"\0" * (-len(value) % 4)
+
+        while not self._stop.is_set():
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            if len(data) < 20 or data[:2] != b"\x00\x03":  # Allocate requests only
+                continue
+            attrs = self._attrs(data)
+            if 0x0006 in attrs and 0x0008 in attrs:
+                self.signed.append((attrs[0x0006][1], self._integrity_ok(data, *attrs[0x0008])))
+                self.got_signed.set()
+                continue
+            body = attr(0x0009, struct.pack("!HBB", 0, 4, 1) + b"Unauthorized")
+            body += attr(0x0014, self.REALM) + attr(0x0015, b"softclock-test-nonce")
+            self.sock.sendto(struct.pack("!HHI", 0x0113, len(body), self.COOKIE) + data[8:20] + body, peer)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+def test_turn_relay_is_asked_with_the_user_and_password_from_the_settings(tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
+    turn = _TurnServer("relay-alice", "relay-pw")
+    phone = PhoneHarness(tmp_path / "data")
+    try:
+        phone.account(
+            kamailio, ice=True, turn_server=f"127.0.0.1:{turn.port}", turn_user="relay-alice", turn_password="relay-pw"
+        )
+        assert phone.registered().state is ev.RegState.REGISTERED
+        handle = phone.engine.make_call("sip:carol@sip.test")  # media (and its relay) is set up per call
+        assert turn.got_signed.wait(5), "no authenticated TURN Allocate"
+        assert turn.signed[0] == (b"relay-alice", True)
+        phone.engine.hangup(handle)
+        phone.wait_for(ev.CallEnded, timeout=15)
+    finally:
+        phone.close()
+        turn.close()

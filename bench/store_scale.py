@@ -45,7 +45,11 @@ run, wall-clock ms, every run in a new session (empty identity map):
 4. ``review.approve(session, ids, "bench", Policy())`` of 1,000 drafts with a
    matter (newest first, different ones each run) in one transaction,
    commit included (writes two audit events per entry);
-5. ``audit.verify(session)`` over the whole chain.
+5. ``audit verify``, commit included (it moves the checkpoint):
+   a. incremental, the everyday check: before each run (untimed) the
+      checkpoint is put back 2,000 events, as if one approval of 1,000
+      entries had happened since the last check;
+   b. ``full=True``: the whole chain from the first event.
 
 The SQL each measurement sends is captured during the warm-up run and its
 ``EXPLAIN QUERY PLAN`` is printed (SELECTs only). The aim is 100 ms for each;
@@ -82,7 +86,7 @@ from softclock import audit, review  # noqa: E402
 from softclock.billing import Policy, units  # noqa: E402
 from softclock.store import queries  # noqa: E402
 from softclock.store.db import DB_NAME, Store, open_store  # noqa: E402
-from softclock.store.models import Base, Client, Matter, TimeEntry  # noqa: E402
+from softclock.store.models import AuditEvent, AuditHead, Base, Client, Matter, TimeEntry  # noqa: E402
 
 AIM_MS = 100.0
 TODAY_CALLS = 40
@@ -423,11 +427,15 @@ def measure(
     run: Callable[[Session, int], str],
     runs: int,
     plans: bool = True,
+    prepare: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Warm-up (capturing SQL) + ``runs`` timed runs, each in a new session."""
+    """Warm-up (capturing SQL) + ``runs`` timed runs, each in a new session,
+    each after ``prepare`` (untimed)."""
     times = []
     note = ""
     for k in range(runs + 1):
+        if prepare is not None:
+            prepare()
         sql_log.seen, sql_log.on = [], k == 0 and plans
         with store.session() as s:
             t0 = time.perf_counter()
@@ -493,9 +501,28 @@ def approver(batches: list[list[str]]) -> Callable[[Session, int], str]:
     return run
 
 
-def verifier(s: Session, _k: int) -> str:
-    v = audit.verify(s)
-    return f"ok={v.ok} count={v.count}" + (f" problem={v.problem}" if v.problem else "")
+def verifier(full: bool) -> Callable[[Session, int], str]:
+    def run(s: Session, _k: int) -> str:
+        with s.begin():
+            v = audit.verify(s, full=full)
+        return f"ok={v.ok} count={v.count} checked={v.checked}" + (f" problem={v.problem}" if v.problem else "")
+
+    return run
+
+
+def rewind_checkpoint(store: Store, events: int) -> Callable[[], None]:
+    """Put the verify checkpoint ``events`` events before the end of the chain."""
+
+    def prepare() -> None:
+        with store.session() as s, s.begin():
+            head = s.get(AuditHead, 1)
+            assert head is not None
+            event_id, digest = s.execute(
+                select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).offset(events).limit(1)
+            ).one()
+            head.checked_id, head.checked_hash, head.checked_count = event_id, digest, head.count - events
+
+    return prepare
 
 
 def main() -> int:
@@ -506,6 +533,8 @@ def main() -> int:
     ap.add_argument("--no-plans", action="store_true", help="do not print EXPLAIN QUERY PLAN")
     ap.add_argument("--keep", action="store_true", help="keep the data directory (its path is printed)")
     ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    ap.add_argument("--data", help="measure a data directory an earlier --keep run left (no build; each run of it "
+                    "approves drafts, so it has fewer left)")
     args = ap.parse_args()
     if args.calls < TODAY_CALLS or args.matters < 5:
         ap.error(f"--calls must be at least {TODAY_CALLS} and --matters at least 5")
@@ -513,18 +542,22 @@ def main() -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr if args.json else sys.stdout, flush=True)
 
-    tmp = Path(tempfile.mkdtemp(prefix="softclock-store-scale-"))
-    data = tmp / "data"
+    tmp = None if args.data else Path(tempfile.mkdtemp(prefix="softclock-store-scale-"))
+    data = Path(args.data) if args.data else tmp / "data"  # type: ignore[operator]
     report: dict[str, Any] = {"sqlite": sqlite3.sqlite_version, "data_dir": str(data) if args.keep else None}
     try:
-        log(f"building {args.calls:,} calls / {args.matters:,} matters in {data} ...")
-        report["build"] = build(data, args.calls, args.matters, log)
-        b = report["build"]
-        log(
-            f"build: {b['build_s']:.1f} s, DB {b['db_bytes'] / 2**20:,.0f} MiB — {b['clients']:,} clients, "
-            f"{b['matters']:,} matters, {b['calls']:,} calls ({b['calls_today']} today), {b['drafts']:,} drafts, "
-            f"{b['audit_events']:,} audit events"
-        )
+        if args.data:
+            log(f"measuring the store in {data} (no build) ...")
+            report["build"] = None
+        else:
+            log(f"building {args.calls:,} calls / {args.matters:,} matters in {data} ...")
+            report["build"] = build(data, args.calls, args.matters, log)
+            b = report["build"]
+            log(
+                f"build: {b['build_s']:.1f} s, DB {b['db_bytes'] / 2**20:,.0f} MiB — {b['clients']:,} clients, "
+                f"{b['matters']:,} matters, {b['calls']:,} calls ({b['calls_today']} today), {b['drafts']:,} drafts, "
+                f"{b['audit_events']:,} audit events"
+            )
 
         store = open_store(data)
         sql_log = SqlLog(store)
@@ -549,17 +582,19 @@ def main() -> int:
             ("3a search_matters('acme 12')", search("acme 12")),
             ("3b search_matters('a')", search("a")),
             (f"4 approve {size:,} drafts (1 transaction, commit)", approver(batches)),
-            ("5 audit.verify() whole chain", verifier),
+            ("5a audit verify: incremental, 2,000 events since the checkpoint", verifier(full=False)),
+            ("5b audit verify --full: the whole chain", verifier(full=True)),
         ]
+        prepares = {"5a": rewind_checkpoint(store, 2 * APPROVE_BATCH)}
         results = []
         for name, fn in specs:
             log(f"measuring {name} ...")
-            results.append(measure(store, sql_log, name, fn, args.runs, plans))
+            results.append(measure(store, sql_log, name, fn, args.runs, plans, prepares.get(name.split()[0])))
         store.close()
         report["results"] = results
         report["db_bytes_after"] = sum(p.stat().st_size for p in data.glob(DB_NAME + "*"))
     finally:
-        if not args.keep:
+        if tmp is not None and not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
 
     if args.json:
@@ -567,9 +602,10 @@ def main() -> int:
         return 0
     b = report["build"]
     print()
-    print(f"SQLite {report['sqlite']}; build {b['build_s']:.1f} s "
-          f"({', '.join(f'{k} {v:.1f}' for k, v in b['phases_s'].items())}); "
-          f"DB size {b['db_bytes'] / 2**20:,.0f} MiB ({b['db_bytes']:,} bytes), journal {b['journal_mode']}")
+    if b is not None:
+        print(f"SQLite {report['sqlite']}; build {b['build_s']:.1f} s "
+              f"({', '.join(f'{k} {v:.1f}' for k, v in b['phases_s'].items())}); "
+              f"DB size {b['db_bytes'] / 2**20:,.0f} MiB ({b['db_bytes']:,} bytes), journal {b['journal_mode']}")
     if args.keep:
         print(f"data directory kept: {data}")
     if plans:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from softclock.store.models import AuditEvent, AuditHead
@@ -25,7 +25,12 @@ GENESIS = "0" * 64
 
 def _digest(prev: str, at: datetime, actor: str, entity: str, entity_id: str, field: str,
             old: str | None, new: str | None, reason: str) -> str:  # fmt: skip
-    payload = json.dumps([prev, at.isoformat(), actor, entity, entity_id, field, old, new, reason])
+    return _digest_iso(prev, at.isoformat(), actor, entity, entity_id, field, old, new, reason)
+
+
+def _digest_iso(prev: str, at: str, actor: str, entity: str, entity_id: str, field: str,
+                old: str | None, new: str | None, reason: str) -> str:  # fmt: skip
+    payload = json.dumps([prev, at, actor, entity, entity_id, field, old, new, reason])
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -73,6 +78,12 @@ def record(
     return event
 
 
+_INSERT = (
+    "INSERT INTO audit_events (id, at_utc, actor, entity, entity_id, field, old_value, new_value, reason, "
+    "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 def record_many(
     session: Session, actor: str, entity: str, changes: list[tuple[str, str, object, object, str]]
 ) -> None:
@@ -87,22 +98,21 @@ def record_many(
     prev = head.last_hash if head else GENESIS
     next_id = head.last_id + 1 if head else (session.scalar(select(func.max(AuditEvent.id))) or 0) + 1
     at = _now()
+    at_text = at.isoformat(" ", "microseconds")  # SQLAlchemy's DATETIME format on SQLite
     rows = []
-    for entity_id, field, old, new, reason in changes:
+    for entity_id, field_name, old, new, reason in changes:
         old_text, new_text = _text(old), _text(new)
-        digest = _digest(prev, at, actor, entity, entity_id, field, old_text, new_text, reason)
-        rows.append({
-            "id": next_id, "at_utc": at, "actor": actor, "entity": entity, "entity_id": entity_id,
-            "field": field, "old_value": old_text, "new_value": new_text, "reason": reason,
-            "prev_hash": prev, "hash": digest,
-        })  # fmt: skip
+        digest = _digest(prev, at, actor, entity, entity_id, field_name, old_text, new_text, reason)
+        rows.append((next_id, at_text, actor, entity, entity_id, field_name, old_text, new_text, reason, prev, digest))
         prev, next_id = digest, next_id + 1
-    session.execute(insert(AuditEvent), rows)
-    last = rows[-1]
+    # Straight to the driver: one executemany without per-row parameter processing
+    # (the local store is SQLite; the ORM's bulk insert sent a statement per row).
+    session.connection().exec_driver_sql(_INSERT, rows)
+    last_id, last_hash = rows[-1][0], rows[-1][-1]
     if head is None:
-        session.add(AuditHead(id=1, last_id=last["id"], last_hash=last["hash"], count=len(rows)))
+        session.add(AuditHead(id=1, last_id=last_id, last_hash=last_hash, count=len(rows)))
     else:
-        head.last_id, head.last_hash, head.count = last["id"], last["hash"], head.count + len(rows)
+        head.last_id, head.last_hash, head.count = last_id, last_hash, head.count + len(rows)
 
 
 @dataclass(frozen=True)
@@ -115,16 +125,26 @@ class Verification:
     since: int | None = field(default=None, compare=False)  # the checkpoint the run started after
 
 
-_COLUMNS = (
-    AuditEvent.id, AuditEvent.at_utc, AuditEvent.actor, AuditEvent.entity, AuditEvent.entity_id,
-    AuditEvent.field, AuditEvent.old_value, AuditEvent.new_value, AuditEvent.reason,
-    AuditEvent.prev_hash, AuditEvent.hash,
-)  # fmt: skip
+_SELECT = (
+    "SELECT id, at_utc, actor, entity, entity_id, field, old_value, new_value, reason, prev_hash, hash "
+    "FROM audit_events"
+)
 
 
-def _recomputed(event: Row[Any]) -> str:
-    return _digest(event.prev_hash, event.at_utc, event.actor, event.entity, event.entity_id, event.field,
-                   event.old_value, event.new_value, event.reason)  # fmt: skip
+def _iso(stored: str) -> str:
+    """``datetime.isoformat()`` of a timestamp as SQLAlchemy stores it on SQLite
+    (``YYYY-MM-DD HH:MM:SS.ffffff``), without parsing it: a full walk reads a
+    million of them. Anything else comes back unchanged (and fails its hash)."""
+    if len(stored) == 26 and stored[10] == " ":
+        return stored[:10] + "T" + (stored[11:19] if stored.endswith(".000000") else stored[11:])
+    return stored
+
+
+def _recomputed(event: tuple[Any, ...]) -> str:
+    """The hash of a row of :data:`_SELECT`, from its own fields."""
+    _id, at, actor, entity, entity_id, field_name, old, new, reason, prev, _hash = event
+    stamp = _iso(at) if isinstance(at, str) else at.isoformat()
+    return _digest_iso(prev, stamp, actor, entity, entity_id, field_name, old, new, reason)
 
 
 def verify(session: Session, full: bool = False) -> Verification:
@@ -164,22 +184,22 @@ def verify(session: Session, full: bool = False) -> Verification:
             return Verification(False, head.checked_count, problem, head.checked_id, 0, start)
         prev, count, last_id = head.checked_hash, head.checked_count, head.checked_id
     checked = 0
-    stmt = select(*_COLUMNS).order_by(AuditEvent.id)
-    if start is not None:
-        stmt = stmt.where(AuditEvent.id > start)
-    # Plain rows, not ORM objects: half the time on a million events.
-    for event in session.execute(stmt).yield_per(5000):
+    # The driver's own tuples, timestamps left as stored: a third of the time
+    # of SQLAlchemy rows on a million events.
+    events = session.connection().exec_driver_sql(_SELECT + " WHERE id > ? ORDER BY id", (start or 0,))
+    for event in events:
+        event_id, event_prev, event_hash = event[0], event[9], event[10]
         count += 1
         checked += 1
-        if event.prev_hash != prev:
-            return Verification(False, count, f"event {event.id} does not follow event {last_id}: one was inserted or deleted",
-                                event.id, checked, start)  # fmt: skip
-        if event.hash != _recomputed(event):
-            return Verification(False, count, f"event {event.id} was edited after it was written", event.id, checked, start)
-        if full and head is not None and event.id == head.checked_id and event.hash != head.checked_hash:
-            return Verification(False, count, f"event {event.id} does not have the hash it had when it was last checked: "
-                                "the chain up to it was rewritten", event.id, checked, start)  # fmt: skip
-        prev, last_id = event.hash, event.id
+        if event_prev != prev:
+            return Verification(False, count, f"event {event_id} does not follow event {last_id}: one was inserted or deleted",
+                                event_id, checked, start)  # fmt: skip
+        if event_hash != _recomputed(event):
+            return Verification(False, count, f"event {event_id} was edited after it was written", event_id, checked, start)
+        if full and head is not None and event_id == head.checked_id and event_hash != head.checked_hash:
+            return Verification(False, count, f"event {event_id} does not have the hash it had when it was last checked: "
+                                "the chain up to it was rewritten", event_id, checked, start)  # fmt: skip
+        prev, last_id = event_hash, event_id
     if head is None:
         if count:
             return Verification(False, count, "the chain's head record is missing", None, checked, start)
@@ -200,15 +220,15 @@ def verify(session: Session, full: bool = False) -> Verification:
 
 def _check_checkpoint(session: Session, event_id: int, expected_hash: str) -> str:
     """The spot checks an incremental run makes of the checkpointed event; ``""`` if they pass."""
-    event = session.execute(select(*_COLUMNS).where(AuditEvent.id == event_id)).first()
+    event = session.connection().exec_driver_sql(_SELECT + " WHERE id = ?", (event_id,)).first()
     if event is None:
         return f"event {event_id}, the last one checked, is missing: events were deleted"
-    if event.hash != expected_hash or event.hash != _recomputed(event):
+    if event[10] != expected_hash or event[10] != _recomputed(tuple(event)):
         return f"event {event_id} was edited after it was written"
     before = session.execute(
         select(AuditEvent.id, AuditEvent.hash).where(AuditEvent.id < event_id).order_by(AuditEvent.id.desc()).limit(1)
     ).first()  # fmt: skip
-    if (before.hash if before else GENESIS) != event.prev_hash:
+    if (before.hash if before else GENESIS) != event[9]:
         return f"event {event_id} does not follow event {before.id if before else 0}: one was inserted or deleted"
     return ""
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from softclock import audit
@@ -135,21 +135,31 @@ def validate_for_approval(session: Session, entry: TimeEntry, policy: Policy) ->
     )  # fmt: skip
 
 
-def _full_ids(session: Session, wanted: list[str], refused: dict[str, str]) -> list[str]:
-    """``wanted`` with short ids resolved (one query for the full ones); unknown ids go to ``refused``."""
-    known: set[str] = set()
-    for chunk in _chunks(wanted):
-        known.update(session.scalars(select(TimeEntry.id).where(TimeEntry.id.in_(chunk))))
-    out: dict[str, None] = {}  # ordered, each id once
+_APPROVAL_COLUMNS = (
+    TimeEntry.id, TimeEntry.call_id, TimeEntry.matter_id, TimeEntry.status, TimeEntry.billable,
+    TimeEntry.narrative, TimeEntry.raw_seconds, TimeEntry.hold_seconds, TimeEntry.billed_units,
+    TimeEntry.billed_by_hand, TimeEntry.version,
+)  # fmt: skip
+
+
+def _approval_rows(session: Session, wanted: list[str], refused: dict[str, str]) -> dict[str, Row[Any]]:
+    """The rows of ``wanted`` as plain tuples, in order, each once: full ids in one
+    query, short ids resolved one by one; unknown ids go to ``refused``."""
+    found: dict[str, Row[Any]] = {}
+    for chunk in _chunks(list(dict.fromkeys(wanted))):
+        found.update((row.id, row) for row in session.execute(select(*_APPROVAL_COLUMNS).where(TimeEntry.id.in_(chunk))))
+    rows: dict[str, Row[Any]] = {}
     for entry_id in wanted:
-        if entry_id not in known:
+        if entry_id not in found:
             try:
-                entry_id = _entry(session, entry_id).id
+                full = _entry(session, entry_id).id
             except ReviewError as exc:
                 refused[entry_id] = str(exc)
                 continue
-        out[entry_id] = None
-    return list(out)
+            found[full] = session.execute(select(*_APPROVAL_COLUMNS).where(TimeEntry.id == full)).one()
+            entry_id = full
+        rows.setdefault(entry_id, found[entry_id])
+    return rows
 
 
 def _chunks(items: list[Any], size: int = 5000) -> Iterator[list[Any]]:
@@ -224,17 +234,7 @@ def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> O
     refused: dict[str, str] = {}
     with session.no_autoflush:
         session.flush()  # the caller's pending edits are what gets approved
-        wanted = _full_ids(session, list(ids), refused)
-        rows: dict[str, Any] = {}
-        for chunk in _chunks(wanted):
-            for row in session.execute(
-                select(
-                    TimeEntry.id, TimeEntry.call_id, TimeEntry.matter_id, TimeEntry.status, TimeEntry.billable,
-                    TimeEntry.narrative, TimeEntry.raw_seconds, TimeEntry.hold_seconds, TimeEntry.billed_units,
-                    TimeEntry.billed_by_hand, TimeEntry.version,
-                ).where(TimeEntry.id.in_(chunk))
-            ):  # fmt: skip
-                rows[row.id] = row
+        rows = _approval_rows(session, list(ids), refused)
         matters, policies = _matter_policies(
             session, base, {r.matter_id for r in rows.values() if r.matter_id is not None}
         )
@@ -243,12 +243,11 @@ def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> O
             {r.call_id for r in rows.values() if r.call_id is not None and r.billable and not r.billed_by_hand},
         )
     now = _now()
-    updates: list[dict[str, object]] = []
+    updates: list[tuple[int | None, str]] = []  # (billed units, id)
     events: list[tuple[str, str, object, object, str]] = []
     approved: list[tuple[str, int]] = []  # (id, version): what an outbox takes
     unit_minutes: dict[str, int] = {}
-    for entry_id in wanted:
-        row = rows[entry_id]
+    for entry_id, row in rows.items():
         policy = base if row.matter_id is None else policies.get(row.matter_id, base)
         if isinstance(policy, str):
             refused[entry_id] = policy
@@ -265,16 +264,16 @@ def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> O
             if billed != row.billed_units:
                 events.append((entry_id, "billed_units", row.billed_units, billed, "policy"))
         events.append((entry_id, "status", row.status, "approved", ""))
-        updates.append({"b_id": entry_id, "billed_units": billed})
+        updates.append((billed, entry_id))
         approved.append((entry_id, row.version))
         unit_minutes[entry_id] = policy.increment_min
     if updates:
-        table = TimeEntry.__table__
-        session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"), table.c.status == "draft")
-            .values(billed_units=bindparam("billed_units"), status="approved", updated_utc=now),
-            updates,
+        # Straight to the driver: one executemany, no per-row parameter processing.
+        stamp = now.isoformat(" ", "microseconds")  # SQLAlchemy's DATETIME format on SQLite
+        session.connection().exec_driver_sql(
+            "UPDATE time_entries SET billed_units = ?, status = 'approved', updated_utc = ? "
+            "WHERE id = ? AND status = 'draft'",
+            [(billed, stamp, entry_id) for billed, entry_id in updates],
         )
         _expire_loaded(session, [entry_id for entry_id, _ in approved])
     audit.record_many(session, actor, "time_entry", events)

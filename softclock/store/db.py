@@ -75,9 +75,24 @@ def run_migrations(engine: Engine) -> None:
     from alembic import command
 
     cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        # Batch migrations rebuild a table (copy, drop, rename): with foreign keys
+        # enforced, dropping a table other rows refer to fails (0007 on a store
+        # with matters). SQLite ignores this pragma inside a transaction, so it
+        # goes first, and the keys are checked once the schema is new.
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.commit()
+        with conn.begin():
+            # pysqlite opens a transaction only before INSERT/UPDATE/DELETE: without
+            # this BEGIN, a migration failing half-way would leave its DDL behind.
+            conn.exec_driver_sql("BEGIN")
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise StoreError(f"the migrated store has rows whose references are broken: {broken[:3]}")
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        conn.commit()
 
 
 class Store:

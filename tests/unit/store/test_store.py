@@ -96,18 +96,60 @@ def test_new_store_fast_path_equals_running_every_migration(tmp_path: Path) -> N
     fast.close()
 
 
-def test_an_old_store_is_migrated_forward(tmp_path: Path) -> None:
+def _old_store(tmp_path: Path, revision: str, *statements: str) -> None:
+    """A store migrated to ``revision`` by a connection like the app's (foreign
+    keys enforced), then ``statements``."""
     from alembic import command
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, event
 
-    from softclock.store.db import alembic_config
+    from softclock.store.db import _on_connect, alembic_config
 
     old = create_engine(f"sqlite:///{tmp_path / 'softclock.db'}")
+    event.listen(old, "connect", _on_connect)
     cfg = alembic_config()
     with old.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0001")
+        command.upgrade(cfg, revision)
+        for statement in statements:
+            conn.execute(text(statement))
     old.dispose()
+
+
+def test_an_old_store_is_migrated_forward(tmp_path: Path) -> None:
+    _old_store(tmp_path, "0001")
     store = open_store(tmp_path)
     assert "recording_path" in {c["name"] for c in inspect(store.engine).get_columns("calls")}
     store.close()
+
+
+def test_a_store_with_data_is_migrated_through_table_rebuilds(tmp_path: Path) -> None:
+    """Batch migrations copy, drop and rename tables; the app's connections
+    enforce foreign keys, which must not stop that on a store in use."""
+    _old_store(
+        tmp_path, "0005",
+        "INSERT INTO clients (id, name) VALUES (1, 'Acme')",
+        "INSERT INTO matters (id, code, name, client_id, status) VALUES (1, 'M-1', 'Lease', 1, 'open')",
+    )  # fmt: skip
+    store = open_store(tmp_path)
+    with store.session() as s:
+        assert [m.code for m in queries.search_matters(s)] == ["M-1"]
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    store.close()
+
+
+def test_a_failing_migration_leaves_the_store_as_it_was(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine
+
+    from softclock.errors import StoreError
+
+    # 0003 creates audit_head: with it there already, the upgrade fails half-way through.
+    _old_store(tmp_path, "0001", "CREATE TABLE audit_head (id INTEGER PRIMARY KEY)")
+    with pytest.raises(StoreError, match="audit_head already exists"):
+        open_store(tmp_path)
+    check = create_engine(f"sqlite:///{tmp_path / 'softclock.db'}")
+    with check.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert "audit_events" not in inspect(conn).get_table_names()  # created by 0003 before audit_head
+        assert "recording_path" not in {c["name"] for c in inspect(conn).get_columns("calls")}  # 0002
+    check.dispose()

@@ -8,17 +8,15 @@ import logging
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from softclock import events as ev
-from tests.helpers import sipp
+from tests.helpers import sipp, udp_fakes
 from tests.helpers.app_process import ROOT
 from tests.helpers.harness import PhoneHarness
 from tests.helpers.netns import require_namespace
@@ -130,61 +128,13 @@ def test_an_address_added_in_a_network_namespace_re_registers(bind: str) -> None
     assert "alicepass" not in result.stdout + result.stderr
 
 
-class _UdpRegistrar:
-    """A UDP socket that says 200 OK to every request and records keep-alives
-    (bare CRLFs) with their arrival times: enough of a registrar to watch
-    what pjsua sends between REGISTERs."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.keepalives: list[float] = []
-        self.registers = 0
-        self.got_keepalives = threading.Event()
-        self.wanted = 4
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data, peer = self.sock.recvfrom(65535)
-            except TimeoutError:
-                continue
-            if not data.strip():
-                self.keepalives.append(time.monotonic())
-                if len(self.keepalives) >= self.wanted:
-                    self.got_keepalives.set()
-                continue
-            head = data.decode(errors="replace").split("\r\n\r\n", 1)[0].split("\r\n")
-            method = head[0].split(" ", 1)[0]
-            if method == "REGISTER":
-                self.registers += 1
-            keep = [h for h in head[1:] if h.split(":", 1)[0].strip().lower() in ("via", "from", "call-id", "cseq", "contact")]
-            to = next(h for h in head[1:] if h.lower().startswith("to:"))
-            reply = ["SIP/2.0 200 OK", *[h for h in keep if not h.lower().startswith("contact")], f"{to};tag=kr1"]
-            if method == "REGISTER":
-                contact = next(h for h in head[1:] if h.lower().startswith("contact:"))
-                reply += [f"{contact};expires=300"]
-            reply += ["Content-Length: 0", "", ""]
-            self.sock.sendto("\r\n".join(reply).encode(), peer)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
-
-
 @pytest.mark.parametrize("asked", [1, 2])
 def test_udp_keepalives_reach_the_registrar_at_the_interval(tmp_path: Path, asked: int) -> None:
     """pjsip waits a random whole int(0.8 * interval) .. interval - 1 s between
     keep-alives; for 1 s that is 0 s (a flood), so the engine sends at 2 at least."""
     from softclock.sip.engine import AccountConfig
 
-    registrar = _UdpRegistrar()
+    registrar = udp_fakes.Registrar()
     phone = PhoneHarness(tmp_path / "data")
     try:
         phone.engine.set_account(
@@ -220,47 +170,8 @@ def test_tcp_connection_to_the_registrar_has_os_keepalives(tmp_path: Path, kamai
         phone.close()
 
 
-class _StunServer:
-    """Answers STUN Binding Requests (RFC 5389) with the sender's own address,
-    so pjsip learns nothing new but must have asked."""
-
-    COOKIE = 0x2112A442
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.asked_by: list[tuple[str, int]] = []
-        self.asked = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        import struct
-
-        while not self._stop.is_set():
-            try:
-                data, (host, port) = self.sock.recvfrom(2048)
-            except TimeoutError:
-                continue
-            if len(data) < 20 or data[:2] != b"\x00\x01" or struct.unpack("!I", data[4:8])[0] != self.COOKIE:
-                continue
-            self.asked_by.append((host, port))
-            self.asked.set()
-            address = struct.unpack("!I", socket.inet_aton(host))[0] ^ self.COOKIE
-            attr = struct.pack("!HHBBHI", 0x0020, 8, 0, 1, port ^ (self.COOKIE >> 16), address)
-            self.sock.sendto(struct.pack("!HHI", 0x0101, len(attr), self.COOKIE) + data[8:20] + attr, (host, port))
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
-
-
 def test_stun_servers_are_asked_and_ice_offers_candidates(tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
-    stun = _StunServer()
+    stun = udp_fakes.StunServer()
     phone = PhoneHarness(tmp_path / "data", stun_servers=(f"127.0.0.1:{stun.port}",))
     try:
         phone.account(kamailio, ice=True)
@@ -281,78 +192,8 @@ def test_stun_servers_are_asked_and_ice_offers_candidates(tmp_path: Path, kamail
         stun.close()
 
 
-class _TurnServer:
-    """Enough of a TURN server (RFC 5766) to see pjsip's Allocate: the first gets
-    401 with a realm and nonce, the second must carry our user name and a
-    MESSAGE-INTEGRITY made with the password (long-term credentials)."""
-
-    COOKIE = 0x2112A442
-    REALM = b"sip.test"
-
-    def __init__(self, user: str, password: str) -> None:
-        import hashlib
-
-        self.key = hashlib.md5(f"{user}:{self.REALM.decode()}:{password}".encode()).digest()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.signed: list[tuple[bytes, bool]] = []  # (USERNAME, integrity correct)
-        self.got_signed = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    @staticmethod
-    def _attrs(data: bytes) -> dict[int, tuple[int, bytes]]:
-        import struct
-
-        found, at = {}, 20
-        while at + 4 <= len(data):
-            kind, size = struct.unpack("!HH", data[at : at + 4])
-            found.setdefault(kind, (at, data[at + 4 : at + 4 + size]))
-            at += 4 + (size + 3) // 4 * 4
-        return found
-
-    def _integrity_ok(self, data: bytes, at: int, mac: bytes) -> bool:
-        import hashlib
-        import hmac
-        import struct
-
-        signed = bytearray(data[:at])
-        struct.pack_into("!H", signed, 2, at + 24 - 20)  # length as if MESSAGE-INTEGRITY ended the message
-        return hmac.compare_digest(hmac.new(self.key, bytes(signed), hashlib.sha1).digest(), mac)
-
-    def _run(self) -> None:
-        import struct
-
-        def attr(kind: int, value: bytes) -> bytes:
-            return struct.pack("!HH", kind, len(value)) + value + b"\0" * (-len(value) % 4)
-
-        while not self._stop.is_set():
-            try:
-                data, peer = self.sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            if len(data) < 20 or data[:2] != b"\x00\x03":  # Allocate requests only
-                continue
-            attrs = self._attrs(data)
-            if 0x0006 in attrs and 0x0008 in attrs:
-                self.signed.append((attrs[0x0006][1], self._integrity_ok(data, *attrs[0x0008])))
-                self.got_signed.set()
-                continue
-            body = attr(0x0009, struct.pack("!HBB", 0, 4, 1) + b"Unauthorized")
-            body += attr(0x0014, self.REALM) + attr(0x0015, b"softclock-test-nonce")
-            self.sock.sendto(struct.pack("!HHI", 0x0113, len(body), self.COOKIE) + data[8:20] + body, peer)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
-
-
 def test_turn_relay_is_asked_with_the_user_and_password_from_the_settings(tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
-    turn = _TurnServer("relay-alice", "relay-pw")
+    turn = udp_fakes.TurnServer("relay-alice", "relay-pw")
     phone = PhoneHarness(tmp_path / "data")
     try:
         phone.account(

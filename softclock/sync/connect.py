@@ -105,7 +105,7 @@ def describe(exc: BaseException, target: Target) -> str:
         return f"TLS to the central store at {where} failed: {_first_line(text_)}."
     if "no pg_hba.conf entry" in low:
         return f"The central store at {where} does not accept this connection ({_first_line(text_)})."
-    if "could not translate host name" in low or "name or service not known" in low or "nodename nor servname" in low:
+    if "failed to resolve host" in low or "could not translate host name" in low or "name or service not known" in low or "nodename nor servname" in low:
         return f"The central store's host {target.url.host!r} is unknown (DNS lookup failed)."
     if "connection refused" in low:
         return f"The central store at {where} refused the connection: is the server running?"

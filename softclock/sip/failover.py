@@ -51,11 +51,13 @@ def options_probe(server: str, transport: str = "udp", timeout: float = 1.0) -> 
         family = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0][0]
     except OSError:
         return UNKNOWN_HOST
-    kind = socket.SOCK_STREAM if transport == "tcp" else socket.SOCK_DGRAM
+    kind = socket.SOCK_STREAM if transport in ("tcp", "tls") else socket.SOCK_DGRAM
     try:
         with socket.socket(family, kind) as sock:
             sock.settimeout(timeout)
             sock.connect((host, port))
+            if transport == "tls":
+                return ""  # the port accepts connections: a TLS handshake per ping would cost more than it tells
             local_host, local_port = sock.getsockname()[:2]
             request = (
                 f"OPTIONS sip:{host}:{port} SIP/2.0\r\n"

@@ -52,3 +52,14 @@ def test_probe_names_a_refusing_port() -> None:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
     assert options_probe(f"127.0.0.1:{port}", "udp", 0.5) == REFUSED
+
+
+def test_tls_probe_is_a_tcp_connect() -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        assert options_probe(f"127.0.0.1:{port}", "tls", 0.5) == ""
+    assert options_probe(f"127.0.0.1:{port}", "tls", 0.5) == REFUSED

@@ -69,6 +69,8 @@ def registration(
         return f"TLS connection to the server failed: {reason}{retry}"
     if _is_dns_failure(code, reason):
         return f"Unknown server host {server or ''} (DNS lookup failed){retry}".replace("host  (", "host (")
+    if "network is unreachable" in low or "no route to host" in low:
+        return f"No network: the server cannot be reached{retry}"
     if code in (408, 0) or "timeout" in low or "timed out" in low:
         return f"Server not answering{retry}"
     if code == 503 and ("refused" in low or "transport" in low or "connect" in low or "unreachable" in low):

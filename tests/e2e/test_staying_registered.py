@@ -128,6 +128,23 @@ def test_an_address_added_in_a_network_namespace_re_registers(bind: str) -> None
     assert "alicepass" not in result.stdout + result.stderr
 
 
+def test_no_route_to_the_server_says_no_network() -> None:
+    """A laptop off every network: the host has no route to the registrar."""
+    require_namespace()
+    script = f"ip link set lo up && exec {sys.executable} -m tests.helpers.noroute_probe"
+    result = subprocess.run(
+        ["unshare", "-n", "sh", "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    print(lines)
+    assert [line["message"] for line in lines] == [
+        "No network: the server cannot be reached, retrying in 30 s",  # pjsip's own REGISTER
+        "No network: the server 192.0.2.1:5060 cannot be reached; registering again as soon as it answers",
+    ]
+    assert "pw-noroute" not in result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("asked", [1, 2])
 def test_udp_keepalives_reach_the_registrar_at_the_interval(tmp_path: Path, asked: int) -> None:
     """pjsip waits a random whole int(0.8 * interval) .. interval - 1 s between

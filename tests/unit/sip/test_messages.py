@@ -40,3 +40,9 @@ def test_call_failures_are_sentences(code: int, fragment: str) -> None:
 
 def test_unknown_codes_keep_the_reason() -> None:
     assert "Frobnicated (499)" in messages.call_failure(499, "Frobnicated")
+
+
+def test_no_route_is_no_network() -> None:
+    assert messages.registration(503, "Network is unreachable", "a@b", False, 30) == (
+        "No network: the server cannot be reached, retrying in 30 s"
+    )

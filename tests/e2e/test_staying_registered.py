@@ -3,13 +3,11 @@ keep-alives flow. Real Kamailio, real pjsua2, real sipp calls; loopback only."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,9 +15,8 @@ import pytest
 
 from softclock import events as ev
 from tests.helpers import sipp, udp_fakes
-from tests.helpers.app_process import ROOT
 from tests.helpers.harness import PhoneHarness
-from tests.helpers.netns import require_namespace
+from tests.helpers.netns import require_namespace, run_probe
 
 
 def _answer_call_from_sipp(phone: PhoneHarness, server: object) -> None:
@@ -110,12 +107,7 @@ def test_an_address_added_in_a_network_namespace_re_registers(bind: str) -> None
     """Bound to an address the transports stay; on all interfaces (the app's
     default) handleIpChange also restarts the UDP listener."""
     require_namespace()
-    script = f"ip link set lo up && exec {sys.executable} -m tests.helpers.netchange_probe '{bind}'"
-    result = subprocess.run(
-        ["unshare", "-n", "sh", "-c", script], capture_output=True, text=True, timeout=90, cwd=ROOT
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    lines, output = run_probe("tests.helpers.netchange_probe", bind)
     print(lines)
     kinds = [line["kind"] for line in lines]
     assert kinds == ["registered", "address-added", "registering", "registered", "call"], lines
@@ -125,24 +117,19 @@ def test_an_address_added_in_a_network_namespace_re_registers(bind: str) -> None
     assert lines[2]["after_s"] < 2.0  # polled every 0.2 s, settled after one more poll
     assert lines[3]["message"] == "Registered as alice@sip.test"
     assert lines[4] == {"kind": "call", "sipp_rc": 0}
-    assert "alicepass" not in result.stdout + result.stderr
+    assert "alicepass" not in output
 
 
 def test_no_route_to_the_server_says_no_network() -> None:
     """A laptop off every network: the host has no route to the registrar."""
     require_namespace()
-    script = f"ip link set lo up && exec {sys.executable} -m tests.helpers.noroute_probe"
-    result = subprocess.run(
-        ["unshare", "-n", "sh", "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    lines, output = run_probe("tests.helpers.noroute_probe", timeout=60)
     print(lines)
     assert [line["message"] for line in lines] == [
         "No network: the server cannot be reached, retrying in 30 s",  # pjsip's own REGISTER
         "No network: the server 192.0.2.1:5060 cannot be reached; registering again as soon as it answers",
     ]
-    assert "pw-noroute" not in result.stdout + result.stderr
+    assert "pw-noroute" not in output
 
 
 @pytest.mark.parametrize("asked", [1, 2])

@@ -24,3 +24,22 @@ def require_namespace() -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def run_probe(module: str, *args: str, timeout: float = 90) -> tuple[list[dict[str, object]], str]:
+    """Run ``python -m module args`` in a new network namespace with only
+    loopback up; returns its JSON lines and all it printed (for leak checks)."""
+    import json
+    import shlex
+    import sys
+
+    from tests.helpers.app_process import ROOT
+
+    command = " ".join(shlex.quote(part) for part in (sys.executable, "-m", module, *args))
+    result = subprocess.run(
+        ["unshare", "-n", "sh", "-c", f"ip link set lo up && exec {command}"],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return lines, result.stdout + result.stderr

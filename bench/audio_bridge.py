@@ -197,9 +197,13 @@ def main() -> int:
     ap.add_argument("--playback-block-ms", type=int, default=0, help="default: SoundBridge's")
     ap.add_argument("--capture-block-ms", type=int, default=0, help="default: SoundBridge's")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--backend", choices=("", "pulse", "portaudio"), default="",
+                    help="SOFTCLOCK_SOUND_BACKEND (default: libpulse on Linux)")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
 
+    if args.backend:
+        os.environ["SOFTCLOCK_SOUND_BACKEND"] = args.backend
     from softclock.sip.audio import SoundBridge
 
     extra = {}
@@ -279,8 +283,8 @@ def main() -> int:
         def latency(audio):
             bridge = SoundBridge(caller.ep, playback_device=SPEAKER_SINK, capture_device=MIC_SOURCE, **extra)
             bridge.open()
-            playback, capture = bridge._playback, bridge._capture
-            write, read = playback.write, capture.read
+            port = bridge._port  # the conference port's two hand-overs, whichever the backend
+            write, read = port._sink_write, port._source_read
 
             def timed_write(data):  # the conference tick handing us the call's frame
                 into_bridge.feed(data, time.monotonic())
@@ -291,7 +295,7 @@ def main() -> int:
                 out_of_bridge.feed(data, time.monotonic() - (n // 2 - 1) / RATE)
                 return data
 
-            playback.write, capture.read = timed_write, timed_read
+            port._sink_write, port._source_read = timed_write, timed_read
             bridge.connect(audio)
             try:
                 time.sleep(args.latency_seconds)

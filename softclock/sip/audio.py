@@ -52,6 +52,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import sys
 import threading
 import time
 from typing import Any
@@ -271,32 +272,62 @@ class JitterRing:
 
 # ---------------------------------------------------------------------- the conference port
 
+_PyGILState_Ensure = ctypes.pythonapi.PyGILState_Ensure
+_PyGILState_Ensure.restype = ctypes.c_int
+_PyGILState_Ensure.argtypes = []
+_PyGILState_Release = ctypes.pythonapi.PyGILState_Release
+_PyGILState_Release.restype = None
+_PyGILState_Release.argtypes = [ctypes.c_int]
+
+
 
 class _BridgePort(pj.AudioMediaPort):
-    """Runs on pjmedia's clock thread. Never raises into pjsua2 (that would abort)."""
+    """Runs on pjmedia's clock thread. Never raises into pjsua2 (that would abort).
 
-    def __init__(self, playback: JitterRing, capture: JitterRing, frame_bytes: int) -> None:
+    pjmedia's clock thread is not a Python thread, so each callback (SWIG's
+    PyGILState_Ensure/Release) created and destroyed a Python thread state:
+    ~10 % of the clock thread's samples under ``perf`` (PyThreadState_New,
+    _Clear, malloc/free). The first callback takes one extra reference on
+    the thread state, which keeps it alive across callbacks; the first
+    callback after :meth:`SoundBridge.close` cleared ``active`` gives it back
+    (so it is freed with the clock thread's last callback, not leaked).
+    """
+
+    def __init__(self, sink_write: Any, source_read: Any, frame_bytes: int) -> None:
         super().__init__()
-        self._playback = playback
-        self._capture = capture
+        self._sink_write = sink_write  # bytes -> None: toward the speaker
+        self._source_read = source_read  # n -> bytes: from the microphone
         self._frame_bytes = frame_bytes
         self._silence = bytes(frame_bytes)
         self.active = True
         self.errors = 0
         self.rx_frames = 0
         self.tx_frames = 0
+        self._gil_state: int | None = None
+
+    def _hold_thread_state(self) -> None:
+        if self.active:
+            if self._gil_state is None:
+                self._gil_state = _PyGILState_Ensure()
+        elif self._gil_state is not None:
+            _PyGILState_Release(self._gil_state)
+            self._gil_state = None
 
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2 override
         try:
+            if self._gil_state is None or not self.active:
+                self._hold_thread_state()
             if self.active and frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
-                self._playback.write(_frame_get(frame.buf))
+                self._sink_write(_frame_get(frame.buf))
                 self.rx_frames += 1
         except BaseException:  # noqa: BLE001 - nothing may escape into pjmedia
             self.errors += 1
 
     def onFrameRequested(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2 override
         try:
-            data = self._capture.read(self._frame_bytes) if self.active else self._silence
+            if self._gil_state is None or not self.active:
+                self._hold_thread_state()
+            data = self._source_read(self._frame_bytes) if self.active else self._silence
             _frame_set(frame, data)
             frame.size = len(data)
             frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
@@ -306,6 +337,17 @@ class _BridgePort(pj.AudioMediaPort):
 
 
 # ---------------------------------------------------------------------- PortAudio
+
+
+def _use_pulse() -> bool:
+    """libpulse directly on Linux (see pulse_io: ~half the CPU of PortAudio's path);
+    ``SOFTCLOCK_SOUND_BACKEND=portaudio`` forces PortAudio (benchmarks, odd systems)."""
+    choice = os.environ.get("SOFTCLOCK_SOUND_BACKEND", "").strip().lower()
+    if choice == "portaudio" or (choice != "pulse" and not sys.platform.startswith("linux")):
+        return False
+    from softclock.sip import pulse_io
+
+    return pulse_io.available()
 
 
 def _sd():
@@ -411,9 +453,14 @@ class SoundBridge:
         self._capture: JitterRing | None = None
         self._connected: list[pj.AudioMedia] = []
         self._device_xruns = {"output_underflow": 0, "input_overflow": 0}
+        self._pulse_ctx: Any = None  # pulse_io.PulseContext (Linux) ...
+        self._duplex: Any = None  # ... and its PulseDuplex, or PortAudio's two streams
+        self.backend = ""
         self.rate = 0
         self.opened_at: float | None = None
         self._last_tx_frames = 0
+        self._last_pulse: dict[str, Any] = {}
+        self._callbacks: tuple[Any, Any] = (None, None)
         self._last_errors = 0
 
     @property
@@ -437,10 +484,91 @@ class SoundBridge:
         """
         if self._port is not None:
             return
-        global _open_streams
-        sd = _sd()
         self.rate = self._bridge_rate()
         frame_bytes = self.rate * FRAME_MS // 1000 * SAMPLE_BYTES
+        if _use_pulse():
+            sink_write, source_read = self._open_pulse()
+        else:
+            sink_write, source_read = self._open_portaudio()
+        fmt = pj.MediaFormatAudio()
+        fmt.init(pj.PJMEDIA_FORMAT_L16, self.rate, 1, FRAME_MS * 1000, 16)
+        port = _BridgePort(sink_write, source_read, frame_bytes)
+        try:
+            port.createPort("softclock-sound", fmt)
+        except pj.Error as exc:
+            self._stop_streams()
+            raise SoundUnavailable(f"cannot add the sound port to the conference bridge: {exc.info()}") from exc
+        self._port = port
+        self.opened_at = time.monotonic()
+        log.info("sound bridge open (%s): %d Hz, playback %s, capture %s, fast copy %s", self.backend, self.rate,
+                 self.playback_device or "default", self.capture_device or "default", FAST_FRAME_COPY)
+
+    def _open_pulse(self) -> tuple[Any, Any]:
+        from softclock.sip import pulse_io
+
+        # The capture ring is written and read on the same (clock) thread, in
+        # whatever pieces the server delivered (20 ms fragments asked for).
+        self._capture = JitterRing("capture", self.rate, FRAME_MS, FRAME_MS, MARGIN_MS)
+        try:
+            ctx = pulse_io.PulseContext()
+        except pulse_io.PulseUnavailable as exc:
+            raise SoundUnavailable(str(exc)) from exc
+        try:
+            duplex = self._open_duplex(pulse_io, ctx, self.playback_device, self.capture_device)
+        except pulse_io.PulseUnavailable as exc:
+            ctx.close()
+            raise SoundUnavailable(str(exc)) from exc
+        self._pulse_ctx, self._duplex, self.backend = ctx, duplex, "pulse"
+        return duplex.write, duplex.read
+
+    def _open_duplex(self, pulse_io: Any, ctx: Any, playback: str | None, capture: str | None) -> Any:
+        try:
+            return pulse_io.PulseDuplex(ctx, self.rate, FRAME_MS, playback, capture, self._capture)
+        except pulse_io.PulseUnavailable:
+            if not (playback or capture):
+                raise
+            # A remembered device that is gone (unplugged headset): the default.
+            log.warning("sound device %s / %s not available; using the defaults", playback, capture)
+            return pulse_io.PulseDuplex(ctx, self.rate, FRAME_MS, None, None, self._capture)
+
+    def switch_device(self, kind: str, device: str | None) -> None:
+        """Move one direction (``"playback"`` or ``"capture"``) to another device.
+
+        Only that stream is reopened; the conference port stays connected to
+        the call, so a call goes on (a gap of a few ms at most). Raises
+        :class:`SoundUnavailable` (the old device stays in use) if the new one
+        cannot be opened. Run on the engine's command thread.
+        """
+        if kind not in ("playback", "capture"):
+            raise ValueError(kind)
+        if kind == "playback":
+            self.playback_device = device
+        else:
+            self.capture_device = device
+        if self._port is None:
+            return
+        if self.backend == "pulse":
+            from softclock.sip import pulse_io
+
+            try:
+                self._duplex.switch(kind, device)
+            except pulse_io.PulseUnavailable as exc:
+                raise SoundUnavailable(str(exc)) from exc
+        else:
+            self._switch_portaudio(kind, device)
+        log.info("sound %s device now %s", kind, device or "default")
+
+    def current_devices(self) -> dict[str, str]:
+        """Where the streams are now (PulseAudio names; after a server-side move too)."""
+        if self.backend == "pulse" and self._duplex is not None:
+            d = self._duplex
+            return {"playback": d.play.device_name() if d.play else "",
+                    "capture": d.rec.device_name() if d.rec else ""}
+        return {"playback": self.playback_device or "", "capture": self.capture_device or ""}
+
+    def _open_portaudio(self) -> tuple[Any, Any]:
+        global _open_streams
+        sd = _sd()
         self._playback = JitterRing("playback", self.rate, FRAME_MS, self.playback_block_ms, MARGIN_MS)
         self._capture = JitterRing("capture", self.rate, self.capture_block_ms, FRAME_MS, MARGIN_MS)
         playback, capture, xruns = self._playback, self._capture, self._device_xruns
@@ -469,22 +597,25 @@ class SoundBridge:
                 out, inp = self._start_streams(sd, out_cb, in_cb)
             _open_streams += 1
         self._out, self._in = out, inp
+        self._callbacks = (out_cb, in_cb)
+        self.backend = "portaudio"
+        return playback.write, capture.read
 
-        fmt = pj.MediaFormatAudio()
-        fmt.init(pj.PJMEDIA_FORMAT_L16, self.rate, 1, FRAME_MS * 1000, 16)
-        port = _BridgePort(playback, capture, frame_bytes)
-        try:
-            port.createPort("softclock-sound", fmt)
-        except pj.Error as exc:
-            self._stop_streams()
-            raise SoundUnavailable(f"cannot add the sound port to the conference bridge: {exc.info()}") from exc
-        self._port = port
-        self.opened_at = time.monotonic()
-        log.info(
-            "sound bridge open: %d Hz, playback %s (%.0f ms), capture %s (%.0f ms), fast copy %s",
-            self.rate, self.playback_device or "default", out.latency * 1000,
-            self.capture_device or "default", inp.latency * 1000, FAST_FRAME_COPY,
-        )
+    def _switch_portaudio(self, kind: str, device: str | None) -> None:
+        sd = _sd()
+        out_cb, in_cb = self._callbacks
+        with _pa_lock:
+            if kind == "playback":
+                new = _open_stream(sd, "output", device, self.rate, self.playback_block_ms, out_cb)
+                new.start()
+                old, self._out = self._out, new
+            else:
+                new = _open_stream(sd, "input", device, self.rate, self.capture_block_ms, in_cb)
+                new.start()
+                old, self._in = self._in, new
+            if old is not None:
+                old.abort(ignore_errors=True)
+                old.close(ignore_errors=True)
 
     def _start_streams(self, sd: Any, out_cb: Any, in_cb: Any) -> tuple[Any, Any]:
         out = inp = None
@@ -560,6 +691,13 @@ class SoundBridge:
 
     def _stop_streams(self) -> None:
         global _open_streams
+        if self._duplex is not None or self._pulse_ctx is not None:
+            duplex, ctx, self._duplex, self._pulse_ctx = self._duplex, self._pulse_ctx, None, None
+            self._last_pulse = self._pulse_stats(duplex)
+            if duplex is not None:
+                duplex.close()
+            if ctx is not None:
+                ctx.close()
         streams = [s for s in (self._in, self._out) if s is not None]
         self._in = self._out = None
         if not streams:
@@ -591,6 +729,11 @@ class SoundBridge:
         out, inp = self._out, self._in
         pb, cp = self._playback, self._capture
         result = {}
+        duplex = self._duplex
+        if duplex is not None and cp is not None:
+            # Server-side queue as the clock thread saw it (PulseAudio's device
+            # latency not included), capture ring + one 20 ms fragment.
+            return {"playback": duplex.level_ms(), "capture": round(cp.snapshot()["avg_level_ms"] + FRAME_MS, 1)}
         if out is not None and pb is not None:
             result["playback"] = round(pb.snapshot()["avg_level_ms"] + out.latency * 1000, 1)
         if inp is not None and cp is not None:
@@ -599,7 +742,10 @@ class SoundBridge:
 
     def stats(self) -> dict[str, Any]:
         """Counters for logs and tests; safe from any thread."""
-        pb = self._playback.snapshot() if self._playback else {}
+        if self.backend == "pulse":
+            pb = self._pulse_stats(self._duplex) if self._duplex is not None else dict(self._last_pulse)
+        else:
+            pb = self._playback.snapshot() if self._playback else {}
         cp = self._capture.snapshot() if self._capture else {}
         port = self._port
         return {
@@ -615,4 +761,12 @@ class SoundBridge:
             "latency_ms": self.latency_ms(),
             "callback_errors": port.errors if port else self._last_errors,
             "fast_frame_copy": FAST_FRAME_COPY,
+            "backend": self.backend,
         }
+
+    @staticmethod
+    def _pulse_stats(duplex: Any) -> dict[str, Any]:
+        if duplex is None:
+            return {}
+        return {"underruns": duplex.underflows, "overruns": duplex.dropped, "frames": duplex.written + duplex.dropped,
+                "target_ms": duplex.target_ms, "avg_level_ms": duplex.level_ms(), "moved": duplex.moved}

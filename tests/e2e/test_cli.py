@@ -152,3 +152,41 @@ def test_review_approve_reopen_and_audit_verify_on_a_real_call(tmp_path: Path, k
     assert since.returncode == 0 and "0 checked since the last check" in since.stdout
     broken = softclock(["audit", "verify", "--full"], env)
     assert broken.returncode == 1 and "was edited after it was written" in broken.stderr
+
+
+def test_entry_merge_and_split_on_the_command_line(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from softclock.store.db import open_store
+    from tests.helpers.entries import NOW, make_entry, matter_id
+
+    env = cli_env(tmp_path)
+    for code, client in (("2024-001", "Acme"), ("2024-002", "Beta")):
+        assert softclock(["matters", "add", code, "Lease", "--client", client], env).returncode == 0
+    store = open_store(tmp_path / "data")
+    lease, other = matter_id(store, "2024-001"), matter_id(store, "2024-002")
+    first = make_entry(store, 300, lease, narrative="Call one")
+    second = make_entry(store, 200, lease, started=NOW + timedelta(minutes=30), narrative="Call two")
+    stray = make_entry(store, 100, other, started=NOW + timedelta(minutes=60))
+    store.close()
+
+    refused = softclock(["entry", "merge", first[:8], stray[:8]], env)
+    assert refused.returncode == 2
+    assert f"entry {stray[:8]} is on matter 2024-002, not on matter 2024-001 like entry {first[:8]}" in refused.stderr
+    merged = softclock(["entry", "merge", second[:8], first[:8], "--reason", "one conversation"], env)
+    assert merged.returncode == 0, merged.stderr
+    assert merged.stdout.strip() == f"Merged into {first[:8]} (500 s, 2 units)."
+    entries = {e["id"]: e for e in json.loads(softclock(["entries", "--json"], env).stdout)}
+    assert set(entries) == {first, stray}
+    assert (entries[first]["raw_seconds"], entries[first]["narrative"]) == (500.0, "Call one; Call two")
+
+    split = softclock(["entry", "split", first[:8], "120", "380", "--matter", "2024-001", "--matter", "2024-002"], env)
+    assert split.returncode == 0, split.stderr
+    after = json.loads(softclock(["entries", "--json"], env).stdout)
+    assert sorted((e["matter"], e["raw_seconds"]) for e in after) == [
+        ("2024-001", 120.0), ("2024-002", 100.0), ("2024-002", 380.0),
+    ]
+    one_matter = softclock(["entry", "split", stray[:8], "50", "50", "--matter", "2024-001"], env)
+    assert one_matter.returncode == 2 and "2 pieces but 1 matters" in one_matter.stderr
+    verified = softclock(["audit", "verify", "--full"], env)
+    assert verified.returncode == 0 and "Audit trail intact" in verified.stdout

@@ -110,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--display-name", default="")
     a.add_argument("--auto-answer", action="store_true")
     asub.add_parser("show", help="show the account (never the password)")
+    from softclock import cli_sync
+
+    cli_sync.add_parsers(sub)
     return parser
 
 
@@ -136,6 +139,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _dial(config, data, args.uri)
         if args.command == "account":
             return _account(args, config)
+        if args.command in ("sync", "admin"):
+            from softclock import cli_sync
+
+            return cli_sync.run(args, config, data, _read_password)
         return _store_command(args, data)
     except UserError as exc:
         raise UsageError(str(exc)) from None
@@ -289,7 +296,11 @@ def _review(args: argparse.Namespace, s: object) -> int:
     from softclock.settings import load
 
     assert isinstance(s, Session)
-    policy = load(paths.config_path(args.config)).billing.policy()
+    from softclock.sync.state import firm_policy
+
+    # The firm's policy as last pulled from the central store, else the settings'.
+    policy = firm_policy(s, load(paths.config_path(args.config)).billing.policy())
+    s.rollback()  # end the read, so each command below runs in its own transaction
     if args.command == "audit":
         with s.begin():
             result = audit.verify(s, full=args.full)

@@ -1,0 +1,83 @@
+"""`softclock admin ...` and `softclock sync ...` as an installer and a timekeeper run them:
+real subprocesses, a real PostgreSQL server, passwords only on stdin and in the keyring."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from softclock.store.db import open_store
+from tests.helpers.app_process import cli_env, softclock
+from tests.helpers.entries import make_entry, matter_id
+
+
+def test_installer_and_timekeeper_set_up_approve_and_sync(pg_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cluster = pg_db.cluster
+    base = f"127.0.0.1:{cluster.port}/{pg_db.name}"
+    su_password = pg_db.superuser_url().password
+    alice = f"alice_{pg_db.name[2:12]}"
+    for who in ("installer", "alice"):
+        (tmp_path / who).mkdir()
+    installer = cli_env(tmp_path / "installer")
+
+    result = softclock(["admin", "init-store", f"postgresql://postgres@{base}"], installer, stdin=su_password + "\n")
+    assert result.returncode == 0, result.stderr
+    assert "schema c0001 (created)" in result.stdout
+    admin_url = ["admin", "--url", f"postgresql://postgres@{base}"]
+    result = softclock([*admin_url, "add-timekeeper", alice, "--name", "Alice Example", "--office", "Boston"],
+                       installer, stdin=f"{su_password}\nalice-pw-1\n")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    csv = tmp_path / "matters.csv"
+    csv.write_text("code,name,client\nM-1,Lease,Acme\nM-2,Audit,Acme,closed\n")
+    result = softclock([*admin_url, "import-matters", str(csv)], installer, stdin=su_password + "\n")
+    assert result.returncode == 0 and "2 matters imported" in result.stdout, result.stderr
+
+    laptop = cli_env(tmp_path / "alice")
+    result = softclock(["sync", "login", "--url", f"postgresql://{alice}@{base}", "--sslmode", "verify-full",
+                        "--sslrootcert", str(cluster.ca_file)], laptop, stdin="alice-pw-1\n")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "reached (schema c0001); the password is in the keyring" in result.stdout
+    settings = (tmp_path / "alice" / "settings.toml").read_text()
+    assert "alice-pw-1" not in settings and 'sslmode = "verify-full"' in settings
+    result = softclock(["sync", "--once"], laptop)
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(softclock(["matters", "list", "--json"], laptop).stdout)
+    assert [m["code"] for m in listed] == ["M-1"]  # the closed one is not offered
+
+    store = open_store(tmp_path / "alice" / "data")
+    entry = make_entry(store, 700, matter_id(store, "M-1"), narrative="client update")
+    store.close()
+    assert softclock(["approve", entry], laptop).returncode == 0
+    status = json.loads(softclock(["sync", "status", "--json"], laptop).stdout)
+    assert status["waiting"] == 1
+    result = softclock(["sync", "--once"], laptop)
+    assert result.returncode == 0 and result.stdout.startswith("Pushed 1 "), result.stdout + result.stderr
+    status = json.loads(softclock(["sync", "status", "--json"], laptop).stdout)
+    assert (status["waiting"], status["summary"]) == (0, "Synced just now")
+
+    # Central store down: the approval queues, sync says why, status says since when.
+    entry2 = make_entry(open_store(tmp_path / "alice" / "data"), 400, None, narrative="")
+    cluster.stop()
+    try:
+        assert softclock(["entry", "edit", entry2, "--matter", "M-1"], laptop).returncode == 0
+        assert softclock(["approve", entry2], laptop).returncode == 0
+        result = softclock(["sync", "--once"], laptop)
+        assert result.returncode == 1
+        assert "refused the connection" in result.stderr and "1 approved entries wait" in result.stderr
+        shown = softclock(["sync", "status"], laptop).stdout
+        assert shown.startswith("1 waiting, central store unreachable since ")
+        assert "alice-pw-1" not in result.stderr + shown
+    finally:
+        cluster.start()
+    result = softclock(["sync", "--once"], laptop)
+    assert result.returncode == 0 and result.stdout.startswith("Pushed 1 "), result.stderr
+
+
+def test_bad_urls_and_passwords_are_refused_in_words(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    result = softclock(["sync", "login", "--url", "postgresql://alice:hunter2@db.example/billing"], env)
+    assert result.returncode == 2 and "must not hold a password" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+    result = softclock(["sync", "--once"], env)
+    assert result.returncode == 2 and "No central store is set" in result.stderr
+    assert softclock(["sync", "status"], env).stdout.strip() == "Sync off (no central store set)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from json.encoder import encode_basestring_ascii as _quote  # what json.dumps uses for a str
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,8 +31,14 @@ def _digest(prev: str, at: datetime, actor: str, entity: str, entity_id: str, fi
 
 def _digest_iso(prev: str, at: str, actor: str, entity: str, entity_id: str, field: str,
                 old: str | None, new: str | None, reason: str) -> str:  # fmt: skip
-    payload = json.dumps([prev, at, actor, entity, entity_id, field, old, new, reason])
+    payload = _json_list((prev, at, actor, entity, entity_id, field, old, new, reason))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _json_list(values: tuple[object, ...]) -> str:
+    """``json.dumps(list(values))``, character for character (the hashes depend
+    on it), twice as fast for strings: a full verify encodes a million lists."""
+    return "[" + ", ".join(_quote(v) if isinstance(v, str) else json.dumps(v) for v in values) + "]"
 
 
 def _now() -> datetime:

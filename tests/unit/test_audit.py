@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text, update
 
 from softclock import audit
@@ -113,3 +115,11 @@ def test_whole_second_timestamps_verify(store: Store) -> None:
         s.execute(update(AuditEvent).where(AuditEvent.id == event.id).values(at_utc=at, hash=digest))
         s.get(AuditHead, 1).last_hash = digest
     assert _verify(store, full=True).ok
+
+
+@given(st.lists(st.one_of(st.none(), st.text(), st.integers()), max_size=9))
+def test_the_hashed_text_is_what_json_dumps_gives(values: list[object]) -> None:
+    """Existing chains were hashed over json.dumps; the faster encoding must not change a byte."""
+    import json
+
+    assert audit._json_list(tuple(values)) == json.dumps(values)

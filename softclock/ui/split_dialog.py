@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -20,6 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from softclock.formatting import MatterRow, fmt_minutes, parse_duration
+
+# A matter search runs once typing pauses this long: on 100,000 matters one
+# search takes tens of milliseconds (bench/store_scale.py), too much per keystroke.
+SEARCH_DELAY_MS = 150
 
 # Seconds the pieces may miss the raw time by: whole seconds typed for a
 # fractional time (review.split gives the difference to the last piece).
@@ -80,7 +85,10 @@ class SplitDialog(QDialog):
 
     Signals:
         (QDialog's accepted / rejected)
+        matters_offered(): the pieces' matter lists were refreshed after a search.
     """
+
+    matters_offered = Signal()
 
     def __init__(self, target: SplitTarget, units: Units, search: Search, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -97,6 +105,9 @@ class SplitDialog(QDialog):
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Find another matter for the pieces: client, code or name…")
         self.filter_edit.setClearButtonEnabled(True)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
         self._grid = QGridLayout()
         for col, title in enumerate(("Duration (m:ss)", "Matter", "Billed")):
             self._grid.addWidget(QLabel(title), 0, col)
@@ -129,7 +140,8 @@ class SplitDialog(QDialog):
     def _connect_signals(self) -> None:
         self.add_button.clicked.connect(self._on_add_button_clicked)
         self.remove_button.clicked.connect(self._on_remove_button_clicked)
-        self.filter_edit.textChanged.connect(self._on_filter_text_changed)
+        self.filter_edit.textChanged.connect(self._search_timer.start)
+        self._search_timer.timeout.connect(self._on_search_timer_timeout)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
 
@@ -166,7 +178,7 @@ class SplitDialog(QDialog):
         seconds = [p.seconds() for p in self._pieces]
         left = self._target.raw_seconds - sum(s for s in seconds if s is not None)
         self._add_piece(max(0.0, float(int(left))))
-        self._on_filter_text_changed(self.filter_edit.text())
+        self._on_search_timer_timeout()
         self._update()
 
     def _on_remove_button_clicked(self) -> None:
@@ -178,11 +190,13 @@ class SplitDialog(QDialog):
             widget.deleteLater()
         self._update()
 
-    def _on_filter_text_changed(self, text: str) -> None:
+    def _on_search_timer_timeout(self) -> None:
+        text = self.filter_edit.text()
         rows = self._search(text) if text.strip() else []
         for piece in self._pieces:
             current = piece.matter.currentData()
             piece.offer(rows, current if isinstance(current, MatterRow) else None)
+        self.matters_offered.emit()
 
     def _on_piece_changed(self, *_args: object) -> None:
         self._update()

@@ -71,7 +71,8 @@ def test_split_dialog_shows_each_piece_billed_live_and_splits_across_matters(qtb
     _type(qtbot, second.duration, "12:40")
     assert ok.isEnabled() and (first.billed.text(), second.billed.text()) == ("1 unit", "2 units")
 
-    qtbot.keyClicks(dialog.filter_edit, "beta")
+    with qtbot.waitSignal(dialog.matters_offered, timeout=2000):  # once typing pauses
+        qtbot.keyClicks(dialog.filter_edit, "beta")
     tax_index = second.matter.findText("TAX-9", Qt.MatchFlag.MatchStartsWith)
     assert tax_index > 0 and first.matter.currentText().startswith("LEASE-1")
     second.matter.setCurrentIndex(tax_index)

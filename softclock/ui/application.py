@@ -28,6 +28,7 @@ from softclock.ui.main_window import MainWindow
 
 if TYPE_CHECKING:
     from softclock.app import Core
+    from softclock.sync.service import SyncWorker
 
 log = logging.getLogger("softclock.ui")
 
@@ -69,6 +70,7 @@ class DesktopApp(QObject):
         self.bridge = EventBridge(self)
         self._demo: DemoLine | None = None
         self.core: Core | None = None
+        self.sync_worker: SyncWorker | None = None
         self.window = MainWindow(self)
         self._server: InstanceServer | None = None
         if listen:
@@ -118,12 +120,32 @@ class DesktopApp(QObject):
     def _attach(self, core: Core, password: str | None, problem: str) -> None:
         self.core = core
         self.window.attach(core.phone, core.store, core.capture)
+        self._start_sync(core)
         if password is not None:
             register_secret(password)
             self._register(core.settings.account, password)
         elif problem:
             self.window.reg_label.setText(problem)
         self.core_ready.emit()
+
+    def _start_sync(self, core: Core) -> None:
+        """The sync worker (its own thread): pushes after each approval, pulls every interval."""
+        from softclock.errors import SettingsError
+        from softclock.sync.service import Sync, SyncWorker
+
+        try:
+            sync = Sync(core.store, core.settings.central, core.settings.timekeeper)
+        except SettingsError as exc:
+            self.window.sync_status.setText(f"Sync off: {exc}")
+            return
+        self.window.sync_status.show_status(sync.status())
+        if not sync.configured:
+            return
+        self.sync_worker = SyncWorker(
+            sync, on_status=lambda status: self.bridge.run_on_main(lambda: self.window.sync_status.show_status(status))
+        )
+        self.window.review.entries_changed.connect(self.sync_worker.kick)
+        self.sync_worker.start()
 
     # ------------------------------------------------------------------ Controller
 
@@ -234,9 +256,12 @@ class DesktopApp(QObject):
         self.window.on_sip_event(event)
 
     def billing_policy(self) -> object:
-        """The firm's billing policy (from settings until the central store provides it)."""
+        """The firm's billing policy as last pulled from the central store, else from the settings."""
         assert self.core is not None
-        return self.core.settings.billing.policy()
+        from softclock.sync.state import firm_policy
+
+        with self.core.store.session() as s:
+            return firm_policy(s, self.core.settings.billing.policy())
 
     @property
     def recording_policy(self) -> str:
@@ -279,6 +304,8 @@ class DesktopApp(QObject):
             self._server.close()
         if self.core is None:
             return
+        if self.sync_worker is not None:
+            self.sync_worker.stop()
         self.core.engine.shutdown()  # type: ignore[attr-defined]
         # Calls hung up by the shutdown reported their end through the bridge:
         # deliver those events now so capture records them before the store closes.

@@ -32,6 +32,7 @@ from softclock.ui.call_widget import CallWidget
 from softclock.ui.incoming import IncomingCallWindow
 from softclock.ui.matter_prompt import MatterPrompt
 from softclock.ui.review_view import ReviewView
+from softclock.ui.sync_status import SyncStatusLabel
 from softclock.ui.today import TodayList
 
 if TYPE_CHECKING:  # the store and capture pull in SQLAlchemy: loaded after the window shows
@@ -179,6 +180,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.review, "Review")
         self.setCentralWidget(self.tabs)
         self.setStatusBar(QStatusBar())
+        self.sync_status = SyncStatusLabel()
+        self.statusBar().addPermanentWidget(self.sync_status)
         self.resize(760, 620)
 
         # Ticks only while a call is live: an idle phone must not wake the CPU.

@@ -305,8 +305,11 @@ def _review(args: argparse.Namespace, s: object) -> int:
         with s.begin():
             result = audit.verify(s, full=args.full)
         if result.ok:
-            since = "" if result.since is None else f" since the last check (event {result.since}); --full rechecks all"
-            print(f"Audit trail intact: {result.count} events ({result.checked} checked{since}).")
+            if result.since is None:
+                print(f"Audit trail intact: {result.count} events, all checked.")
+            else:
+                print(f"Audit trail intact: {result.count} events; {result.checked} checked since the last check, "
+                      f"at event {result.since} (--full rechecks all).")  # fmt: skip
             return 0
         print(f"Audit trail broken: {result.problem}.", file=sys.stderr)
         return 1

@@ -149,7 +149,7 @@ def test_review_approve_reopen_and_audit_verify_on_a_real_call(tmp_path: Path, k
         db.execute("UPDATE audit_events SET new_value = 'Other matter' WHERE field = 'narrative'")
     # The everyday check starts at the checkpoint the last one left: an older event is for --full.
     since = softclock(["audit", "verify"], env)
-    assert since.returncode == 0 and "0 checked since the last check" in since.stdout
+    assert since.returncode == 0 and "; 0 checked since the last check, at event" in since.stdout
     broken = softclock(["audit", "verify", "--full"], env)
     assert broken.returncode == 1 and "was edited after it was written" in broken.stderr
 
@@ -189,4 +189,5 @@ def test_entry_merge_and_split_on_the_command_line(tmp_path: Path) -> None:
     one_matter = softclock(["entry", "split", stray[:8], "50", "50", "--matter", "2024-001"], env)
     assert one_matter.returncode == 2 and "2 pieces but 1 matters" in one_matter.stderr
     verified = softclock(["audit", "verify", "--full"], env)
-    assert verified.returncode == 0 and "Audit trail intact" in verified.stdout
+    assert verified.returncode == 0 and verified.stdout.startswith("Audit trail intact: ")
+    assert verified.stdout.strip().endswith(" events, all checked.")

@@ -133,3 +133,15 @@ def test_split_moves_pieces_to_other_matters_with_their_own_policies(store: Stor
     assert got == [(lease, 400, 1), (tax, pytest.approx(600.4), 1)]
     created = _events(store, pieces[1].id)
     assert created == [("created", None, f"split from {entry_id}: 600.400 s on matter {tax}", "two matters")]
+
+
+def test_split_of_hand_set_units_needs_a_reason_and_is_audited(store: Store) -> None:
+    entry_id = make_entry(store, 720, make_matter(store))
+    with store.session() as s, s.begin():
+        review.edit(s, entry_id, "alice", "flat fee", billed_units=9)
+    with store.session() as s, pytest.raises(review.ReviewError, match="set by hand \\(9\\): a split puts it back"):
+        review.split(s, entry_id, "alice", [360, 360], FIRM)
+    with store.session() as s, s.begin():
+        first, second = review.split(s, entry_id, "alice", [360, 360], FIRM, "two matters after all")
+        assert [(p.billed_units, p.billed_by_hand) for p in (first, second)] == [(1, False), (1, False)]
+    assert ("billed_units", "9", "1", "two matters after all") in _events(store, entry_id)

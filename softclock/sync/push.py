@@ -12,6 +12,8 @@ commit, so a crash in between means a harmless retry.
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -24,6 +26,8 @@ from softclock.store.models import Outbox, TimeEntry
 from softclock.sync import state
 from softclock.sync.central import CentralEntry, EntryConflict, SyncLog
 from softclock.sync.outbox import PRIVATE_FIELDS
+
+log = logging.getLogger("softclock.sync")
 
 BATCH = 1000
 _CHUNK = 1000  # ids per IN (...) lookup
@@ -89,6 +93,7 @@ def push_batch(store: Store, central: Engine, identity: str | None, privacy: boo
         newest[row.entry_id] = row
     payloads = {eid: json.loads(r.payload_json) for eid, r in newest.items()}
 
+    t_central = time.perf_counter()
     inserts, updates, conflicts = [], [], []
     sent_ids, already_ids, conflict_reasons = [], [], {}
     with central.begin() as conn:
@@ -146,6 +151,7 @@ def push_batch(store: Store, central: Engine, identity: str | None, privacy: boo
             "detail": f"{len(already_ids)} already there, {len(conflicts)} conflicts",
         }])  # fmt: skip
 
+    t_local = time.perf_counter()
     with store.session() as s, s.begin():
         o = Outbox.__table__
         done = [{"b": i} for i in sent_ids + already_ids]
@@ -168,6 +174,8 @@ def push_batch(store: Store, central: Engine, identity: str | None, privacy: boo
         state.put(s, state.LAST_OK, now.isoformat())
         state.drop(s, state.DOWN_SINCE)
         state.drop(s, state.LAST_ERROR)
+    log.debug("pushed a batch of %d: central %.0f ms, local %.0f ms", len(rows),
+              (t_local - t_central) * 1000, (time.perf_counter() - t_local) * 1000)  # fmt: skip
     return PushResult(sent=len(sent_ids), already=len(already_ids), conflicts=len(conflict_reasons))
 
 

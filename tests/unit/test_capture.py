@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from softclock import audit
 from softclock import events as ev
 from softclock.capture import Capture, Change, ChangeKind
 from softclock.store.db import Store, open_memory_store
@@ -141,6 +142,8 @@ def test_matter_chosen_after_the_call_ended(capture: Capture, store: Store, chan
     with store.session() as s:
         assert s.scalars(select(TimeEntry.matter_id)).one() == matter_id
     assert changes[-1].kind is ChangeKind.ENTRY_CHANGED
+    # The entry was born when the call ended: the matter chosen after that is a change to it.
+    assert _trail(store) == [("capture", "created", None, "1.000"), ("alice", "matter_id", None, str(matter_id))]
 
 
 def test_heartbeat_writes_running_time(store: Store) -> None:
@@ -193,6 +196,13 @@ def test_short_call_becomes_a_non_billable_draft_marked_short(store: Store) -> N
     with store.session() as s:
         entry = s.scalars(select(TimeEntry)).one()
     assert (entry.flag, entry.billable, entry.raw_seconds) == ("short", False, pytest.approx(10.0))
+    assert _trail(store) == [
+        ("capture", "created", None, "10.000"),
+        ("capture", "flag", "", "short"),
+        ("capture", "billable", "True", "False"),
+    ]
+    with store.session() as s:
+        assert audit.verify(s, full=True).ok
 
 
 def _entries_by_matter(store: Store) -> dict[int | None, TimeEntry]:
@@ -244,28 +254,6 @@ def _trail(store: Store) -> list[tuple[str, str, str | None, str | None]]:
         rows = s.execute(select(AuditEvent.actor, AuditEvent.field, AuditEvent.old_value, AuditEvent.new_value)
                          .order_by(AuditEvent.id)).all()  # fmt: skip
     return [tuple(r) for r in rows]  # type: ignore[misc]
-
-
-def test_the_trail_starts_with_the_entry_capture_finished(store: Store) -> None:
-    from softclock import audit
-
-    capture = Capture(store, timekeeper=lambda: "alice", short_call_s=lambda: 30)
-    clock = Clock()
-    capture.handle(outgoing(clock))
-    capture.handle(ev.CallConnected(*clock.at(1.0), "c1", 1))
-    capture.handle(ev.CallEnded(*clock.at(11.5), "c1", 1, 200, "OK", 10.5, False))
-    assert _trail(store) == [
-        ("capture", "created", None, "10.500"),
-        ("capture", "flag", "", "short"),
-        ("capture", "billable", "True", "False"),
-    ]
-    with store.session() as s:
-        matter = add_matter(s, "M-1", "Lease", "Acme").id
-        s.commit()
-    capture.assign_matter("c1", matter)
-    assert _trail(store)[-1] == ("alice", "matter_id", None, str(matter))
-    with store.session() as s:
-        assert audit.verify(s, full=True).ok
 
 
 def test_a_recovered_call_is_explained_in_the_trail(store: Store) -> None:

@@ -55,6 +55,11 @@ def add_parsers(sub: Any) -> None:
     a.add_argument("--matter", default="")
     a.add_argument("--label", default="")
     a.add_argument("--region", default="US", help="for numbers without a country code")
+    a = asub.add_parser("set-code", help="add or change an activity or task code (UTBMS)")
+    a.add_argument("code")
+    a.add_argument("--kind", choices=("activity", "task"), required=True)
+    a.add_argument("--description", default="")
+    a.add_argument("--inactive", action="store_true", help="no longer offered or accepted on new entries")
     a = asub.add_parser("set-policy", help="change the firm's billing policy")
     a.add_argument("--increment", type=int, dest="increment_min")
     a.add_argument("--rounding", choices=("up", "nearest"))
@@ -148,6 +153,10 @@ def _admin_command(args: argparse.Namespace, admin: Any, engine: Any, target: An
             raise InputError(f"{args.number!r} is not a phone number")
         admin.add_number(engine, e164, args.client, args.matter, args.label)
         print(f"{e164} now belongs to {args.client}" + (f" ({args.matter})." if args.matter else "."))
+        return 0
+    if cmd == "set-code":
+        admin.set_code(engine, args.code, args.kind, args.description, not args.inactive)
+        print(f"{args.kind.capitalize()} code {args.code} {'deactivated' if args.inactive else 'set'}.")
         return 0
     if cmd == "set-policy":
         fields = {k: getattr(args, k) for k in ("increment_min", "rounding", "minimum_units", "short_call_s",

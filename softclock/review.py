@@ -21,7 +21,7 @@ from softclock import audit
 from softclock.sync import outbox
 from softclock.billing import ACTIVITY_CODES, Policy, PolicyError, billable_seconds, split_units, units
 from softclock.errors import InputError
-from softclock.store.models import Client, Matter, TimeEntry
+from softclock.store.models import Client, Code, Matter, TimeEntry
 
 LOCKED = ("synced", "invoiced")
 EDITABLE = ("matter_id", "narrative", "activity_code", "task_code", "billable", "billed_units")
@@ -68,6 +68,20 @@ def _entry(session: Session, entry_id: str) -> TimeEntry:
     return entry
 
 
+def _known_code(session: Session, kind: str, code: object) -> bool:
+    """Empty, a built-in UTBMS activity code, or an active code pulled from the central store.
+
+    Task codes are checked only once the central store has sent some (a firm without one uses its own)."""
+    if code == "":
+        return True
+    if kind == "activity" and code in ACTIVITY_CODES:
+        return True
+    pulled = dict(session.execute(select(Code.code, Code.active).where(Code.kind == kind)).all())
+    if kind == "task" and not pulled:
+        return True
+    return bool(pulled.get(code))  # type: ignore[call-overload]
+
+
 def edit(session: Session, entry_id: str, actor: str, reason: str = "", **changes: object) -> TimeEntry:
     """Change fields of a draft entry; billed units set by hand need a reason."""
     entry = _entry(session, entry_id)
@@ -80,7 +94,9 @@ def edit(session: Session, entry_id: str, actor: str, reason: str = "", **change
             raise ReviewError(f"{field!r} cannot be edited (editable: {', '.join(EDITABLE)})")
     if "billed_units" in changes and not reason.strip():
         raise ReviewError(f"entry {_short(entry.id)}: setting billed units by hand needs a reason")
-    if "activity_code" in changes and changes["activity_code"] not in ("", *ACTIVITY_CODES):
+    if "task_code" in changes and not _known_code(session, "task", changes["task_code"]):
+        raise ReviewError(f"unknown task code {changes['task_code']!r} (the central store lists the firm's codes)")
+    if "activity_code" in changes and not _known_code(session, "activity", changes["activity_code"]):
         raise ReviewError(f"unknown activity code {changes['activity_code']!r}")
     if changes.get("matter_id") is not None:
         matter = session.get(Matter, changes["matter_id"])

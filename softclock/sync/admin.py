@@ -225,6 +225,18 @@ def add_number(engine: Engine, number_e164: str, client_name: str, matter_code: 
                      [{"number": number_e164, "client_id": cid, "matter_id": mid, "label": label, "active": True}])  # fmt: skip
 
 
+def set_code(engine: Engine, code: str, kind: str, description: str = "", active: bool = True) -> None:
+    """Add or change an activity or task code (UTBMS); laptops validate entries against them."""
+    if kind not in ("activity", "task"):
+        raise InputError(f"a code is an activity or a task code, not {kind!r}")
+    if not code.strip() or len(code.strip()) > 8:
+        raise InputError(f"{code!r} is not a code (1-8 characters, e.g. A106 or L120)")
+    with engine.begin() as conn:
+        values = {"kind": kind, "description": description, "active": active}
+        if conn.execute(update(CentralCode).where(CentralCode.code == code.strip()).values(**values)).rowcount == 0:
+            conn.execute(CentralCode.__table__.insert(), [{"code": code.strip(), **values}])
+
+
 def set_policy(engine: Engine, **fields: object) -> Policy:
     """Change fields of the firm's policy (validated by softclock.billing.Policy)."""
     with engine.begin() as conn:
@@ -249,4 +261,4 @@ def mark_invoiced(engine: Engine, ids: Iterable[str]) -> int:
 
 
 __all__ = ["CentralBase", "NewTimekeeper", "add_number", "add_staff", "add_timekeeper", "import_matters",
-           "init_store", "mark_invoiced", "set_matter_status", "set_policy"]  # fmt: skip
+           "init_store", "mark_invoiced", "set_code", "set_matter_status", "set_policy"]  # fmt: skip

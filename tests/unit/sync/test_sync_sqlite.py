@@ -186,3 +186,17 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
     highs = [backoff_s(n, rng=lambda: 1.0) for n in range(1, 12)]
     assert lows[:4] == [0.5, 1.0, 2.0, 4.0] and highs[:4] == [1.0, 2.0, 4.0, 8.0]
     assert max(highs) == 300.0 and all(lo < hi for lo, hi in zip(lows, highs, strict=True))
+
+
+def test_pulled_task_codes_are_what_entries_may_use(central_url: str) -> None:
+    store = open_memory_store()
+    entry_id = make_entry(store, 400, make_matter(store, "M-1"))
+    sync = _sync(store, central_url)
+    admin.set_code(sync.engine, "L120", "task", "Analysis/Strategy")
+    admin.set_code(sync.engine, "L130", "task", "Experts", active=False)
+    sync.once()
+    with store.session() as s, s.begin():
+        review.edit(s, entry_id, "alice", task_code="L120")
+        for bad in ("L130", "L999"):
+            with pytest.raises(review.ReviewError, match=f"unknown task code '{bad}'"):
+                review.edit(s, entry_id, "alice", task_code=bad)

@@ -164,3 +164,11 @@ class CallFailed(Event):
     remote_uri: str
     message: str
 
+
+@dataclass(frozen=True)
+class SoundDeviceChanged(Event):
+    """A direction of the sound bridge moved to another device mid-call (or failed to)."""
+
+    kind: str  # "playback" | "capture"
+    device: str  # the device identity now in use ("" = the system default)
+    error: str = ""  # why the requested device is not the one in use, in words; "" if it is

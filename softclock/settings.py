@@ -85,14 +85,24 @@ class SipSettings:
     bind_address: str = ""  # local address for SIP and RTP; "" = all interfaces
     local_port: int = 0  # 0: any free port
     null_audio: bool = False  # true: no sound at all (headless machines, tests)
-    playback_device: str = ""  # speaker: a PortAudio device or PulseAudio sink name; "" = default
-    capture_device: str = ""  # microphone: a PortAudio device or PulseAudio source name; "" = default
     log_level: int = 3  # pjsip log level sent to the softclock.pjsip logger
     keepalive_seconds: int = 15  # keep-alives to the server so NAT bindings stay open (UDP CRLF, TCP/TLS probes); 0 = off
     stun_servers: list[str] = field(default_factory=list)  # host[:port] each, for NAT discovery; [] = none
     ice: bool = False  # ICE for media behind NAT (STUN and TURN servers help it)
     turn_server: str = ""  # host[:port] of a TURN relay for media; "" = none; its password is in the keyring
     turn_user: str = ""  # TURN user name
+
+
+@dataclass
+class AudioSettings:
+    """Sound devices by stable identity (see softclock.sip.devices); "" = the system default.
+
+    Linux: the PulseAudio/PipeWire device name; Windows/macOS: "<host API>:<device name>".
+    """
+
+    microphone: str = ""
+    speaker: str = ""
+    ringer: str = ""  # where incoming calls ring; "" = the speaker
 
 
 @dataclass
@@ -155,6 +165,7 @@ class DemoSettings:
 class Settings:
     account: AccountSettings = field(default_factory=AccountSettings)
     sip: SipSettings = field(default_factory=SipSettings)
+    audio: AudioSettings = field(default_factory=AudioSettings)
     billing: BillingSettings = field(default_factory=BillingSettings)
     recording: RecordingSettings = field(default_factory=RecordingSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
@@ -226,6 +237,8 @@ _MOVED: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("account", "keepalive_s"): ("sip", "keepalive_seconds", lambda v: v),
     ("account", "ice"): ("sip", "ice", lambda v: v),
     ("sip", "stun_server"): ("sip", "stun_servers", lambda v: [v] if v else []),
+    ("sip", "playback_device"): ("audio", "speaker", lambda v: v),
+    ("sip", "capture_device"): ("audio", "microphone", lambda v: v),
 }
 
 

@@ -383,6 +383,10 @@ def _resolve(sd: Any, name: str | None, kind: str) -> tuple[int | None, str | No
         return None, None
     key = "max_output_channels" if kind == "output" else "max_input_channels"
     devices = [(i, d) for i, d in enumerate(sd.query_devices()) if d[key] > 0]
+    apis = sd.query_hostapis()
+    for i, d in devices:  # the identity softclock.sip.devices stores: "<host API>:<name>"
+        if f"{apis[d['hostapi']]['name']}:{d['name']}" == name:
+            return i, None
     for i, d in devices:
         if d["name"] == name:
             return i, None
@@ -440,8 +444,12 @@ class SoundBridge:
 
     def __init__(self, ep: pj.Endpoint, playback_device: str | None = None,
                  capture_device: str | None = None, playback_block_ms: int = PLAYBACK_BLOCK_MS,
-                 capture_block_ms: int = CAPTURE_BLOCK_MS) -> None:
+                 capture_block_ms: int = CAPTURE_BLOCK_MS, on_moved: Any = None) -> None:
         self._ep = ep
+        # kind -> None, when the sound server moved a stream (its device was
+        # unplugged: PulseAudio/PipeWire move it to the default). Runs on the
+        # clock thread: it must only queue work.
+        self._on_moved = on_moved
         self.playback_block_ms = playback_block_ms
         self.capture_block_ms = capture_block_ms
         self.playback_device = playback_device
@@ -523,13 +531,14 @@ class SoundBridge:
 
     def _open_duplex(self, pulse_io: Any, ctx: Any, playback: str | None, capture: str | None) -> Any:
         try:
-            return pulse_io.PulseDuplex(ctx, self.rate, FRAME_MS, playback, capture, self._capture)
+            return pulse_io.PulseDuplex(ctx, self.rate, FRAME_MS, playback, capture, self._capture,
+                                        on_moved=self._on_moved)
         except pulse_io.PulseUnavailable:
             if not (playback or capture):
                 raise
             # A remembered device that is gone (unplugged headset): the default.
             log.warning("sound device %s / %s not available; using the defaults", playback, capture)
-            return pulse_io.PulseDuplex(ctx, self.rate, FRAME_MS, None, None, self._capture)
+            return pulse_io.PulseDuplex(ctx, self.rate, FRAME_MS, None, None, self._capture, on_moved=self._on_moved)
 
     def switch_device(self, kind: str, device: str | None) -> None:
         """Move one direction (``"playback"`` or ``"capture"``) to another device.

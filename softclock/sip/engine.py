@@ -340,7 +340,8 @@ class SipEngine:
         self._null_audio = cfg.null_audio or ep.audDevManager().getDevCount() == 0
         self._bridge: SoundBridge | None = None
         if not cfg.null_audio and ep.audDevManager().getDevCount() == 0:
-            self._bridge = SoundBridge(ep, cfg.playback_device or None, cfg.capture_device or None)
+            self._bridge = SoundBridge(ep, cfg.playback_device or None, cfg.capture_device or None,
+                                       on_moved=lambda kind: self._submit(lambda: self._report_sound_move(kind)))
         self._sound_open = False
         self._ep = ep
         self._running.set()
@@ -608,7 +609,11 @@ class SipEngine:
         # Contact rewriting on: it is what makes handleIpChange re-register (it
         # skips accounts without it) and follows a NAT's public address; where
         # the registrar sees the address we send (loopback, a LAN) nothing changes.
-        acfg.natConfig.contactRewriteUse = 1
+        # 2, not 1: over TCP/TLS the Contact names the connection's own port, and
+        # after the registrar restarts we register over a new connection; mode 1
+        # ignores a port-only change on a private address, leaving the registrar
+        # a Contact on the dead connection (incoming calls then failed, tested).
+        acfg.natConfig.contactRewriteUse = 2
         acfg.natConfig.viaRewriteUse = 0
         acfg.natConfig.sdpNatRewriteUse = 0
         acfg.natConfig.sipOutboundUse = 0
@@ -945,6 +950,42 @@ class SipEngine:
             log.warning("no sound for this call: %s", exc)
             self._wire_null(audio)
         audio.adjustRxLevel(0.0 if call.muted else 1.0)
+
+    def set_sound_devices(self, playback: str | None = None, capture: str | None = None) -> None:
+        """Use these devices from now on (identities from softclock.sip.devices; "" is
+        the default; None leaves a direction alone). A call in progress moves with
+        only the changed stream reopened; :class:`ev.SoundDeviceChanged` says how it went."""
+        self._submit(lambda: self._do_set_sound_devices(playback, capture))
+
+    def _do_set_sound_devices(self, playback: str | None, capture: str | None) -> None:
+        bridge = self._bridge
+        for kind, device in (("playback", playback), ("capture", capture)):
+            if device is None:
+                continue
+            error = ""
+            if bridge is None:
+                error = "this build plays sound through its own devices, chosen at start-up"
+            else:
+                try:
+                    bridge.switch_device(kind, device or None)
+                except SoundUnavailable as exc:
+                    error = str(exc)
+                    log.warning("sound %s device not changed: %s", kind, exc)
+            now = bridge.current_devices().get(kind, "") if bridge is not None and bridge.is_open else device
+            mono, utc = _now()
+            self._emit(ev.SoundDeviceChanged(mono, utc, kind, now, error))
+
+    def _report_sound_move(self, kind: str) -> None:
+        """The sound server moved a stream of the call (its device was unplugged)."""
+        bridge = self._bridge
+        if bridge is None or not bridge.is_open:
+            return
+        now = bridge.current_devices().get(kind, "")
+        wanted = bridge.playback_device if kind == "playback" else bridge.capture_device
+        error = f"{wanted} is gone; the call continues on {now}" if wanted and wanted != now else ""
+        log.info("sound %s moved by the sound server to %s", kind, now)
+        mono, utc = _now()
+        self._emit(ev.SoundDeviceChanged(mono, utc, kind, now, error))
 
     def _mic_media(self) -> pj.AudioMedia:
         assert self._ep is not None

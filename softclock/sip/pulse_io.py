@@ -97,6 +97,7 @@ def _load() -> Any:
         "pa_mainloop_prepare": (i, [vp, i]),
         "pa_mainloop_poll": (i, [vp]),
         "pa_mainloop_dispatch": (i, [vp]),
+        "pa_mainloop_wakeup": (None, [vp]),
         "pa_proplist_new": (vp, []),
         "pa_proplist_free": (None, [vp]),
         "pa_proplist_sets": (i, [vp, ctypes.c_char_p, ctypes.c_char_p]),
@@ -177,7 +178,7 @@ class PulseContext:
     is free (:meth:`try_lock`), so a tick never waits for a control thread.
     """
 
-    def __init__(self, app_name: str = "Softclock", timeout: float = 5.0) -> None:
+    def __init__(self, app_name: str = "Softclock", timeout: float = 5.0, role: str = "phone") -> None:
         import threading
 
         lib = _load()
@@ -188,10 +189,12 @@ class PulseContext:
         props = lib.pa_proplist_new()
         lib.pa_proplist_sets(props, b"application.name", app_name.encode())
         lib.pa_proplist_sets(props, b"application.id", b"org.softclock.Softclock")
-        lib.pa_proplist_sets(props, b"media.role", b"phone")
+        lib.pa_proplist_sets(props, b"media.role", role.encode())
         self._ctx = lib.pa_context_new_with_proplist(lib.pa_mainloop_get_api(self._ml), app_name.encode(), props)
         lib.pa_proplist_free(props)
         self._closed = False
+        # wakeup() comes from other threads, and must never touch a freed loop.
+        self._life = threading.Lock()
         if lib.pa_context_connect(self._ctx, None, PA_CONTEXT_NOAUTOSPAWN, None) < 0:
             err = self._error()
             self._free()
@@ -209,8 +212,9 @@ class PulseContext:
     def locked(self) -> Any:
         return self.lock
 
-    def _iterate(self, timeout_ms: int) -> None:
-        """Run the loop once: wait up to ``timeout_ms`` for the server (lock held)."""
+    def iterate(self, timeout_ms: int) -> None:
+        """Run the loop once: wait up to ``timeout_ms`` for the server or
+        :meth:`wakeup` (lock held)."""
         lib = _lib
         if lib.pa_mainloop_prepare(self._ml, timeout_ms * 1000) < 0:
             return
@@ -222,25 +226,21 @@ class PulseContext:
         deadline = time.monotonic() + timeout
         state = get_state()
         while state in pending and time.monotonic() < deadline:
-            self._iterate(20)
+            self.iterate(20)
             state = get_state()
         return state
 
-    def pump(self) -> None:
-        """Real-time: handle what the server sent, send what we queued. Never waits."""
-        if self.lock.acquire(False):
-            try:
-                for _ in range(_MAX_DISPATCH):
-                    if _lib.pa_mainloop_iterate(self._ml, 0, None) <= 0:
-                        break
-            finally:
-                self.lock.release()
+    def wakeup(self) -> None:
+        """End a waiting :meth:`iterate` now (any thread; a no-op once closed)."""
+        with self._life:
+            if not self._closed:
+                _lib.pa_mainloop_wakeup(self._ml)
 
     # -- streams ---------------------------------------------------------------------
 
     def open_stream(self, kind: str, device: str | None, rate: int, attr: dict[str, int],
                     name: str = "call", timeout: float = 5.0, on_underflow: Any = None,
-                    on_moved: Any = None) -> PulseStream:
+                    on_moved: Any = None, role: str = "phone") -> PulseStream:
         """Connect a mono s16 stream to ``device`` (a PulseAudio name; None: the default)
         and wait until the server has it ready. Raises :class:`PulseUnavailable`."""
         lib = _lib
@@ -248,8 +248,9 @@ class PulseContext:
         battr = _BufferAttr(*(attr.get(k, _NO_VALUE) for k in ("maxlength", "tlength", "prebuf", "minreq",
                                                                  "fragsize")))
         props = lib.pa_proplist_new()
-        lib.pa_proplist_sets(props, b"media.role", b"phone")
-        lib.pa_proplist_sets(props, b"filter.want", b"echo-cancel")
+        lib.pa_proplist_sets(props, b"media.role", role.encode())
+        if role == "phone":
+            lib.pa_proplist_sets(props, b"filter.want", b"echo-cancel")
         dev = device.encode() if device else None
         with self.locked():
             ptr = lib.pa_stream_new_with_proplist(self._ctx, name.encode(), ctypes.byref(spec), None, props)
@@ -293,9 +294,10 @@ class PulseContext:
 
     def close(self) -> None:
         with self.locked():
-            if self._closed:
-                return
-            self._closed = True
+            with self._life:
+                if self._closed:
+                    return
+                self._closed = True
             self._free()
 
     def _free(self) -> None:
@@ -327,7 +329,7 @@ class PulseDuplex:
 
     def __init__(self, ctx: PulseContext, rate: int, frame_ms: int, playback_device: str | None,
                  capture_device: str | None, capture_ring: Any, margin_ms: int = 20,
-                 max_target_ms: int = 120) -> None:
+                 max_target_ms: int = 120, on_moved: Any = None) -> None:
         self.ctx = ctx
         self.rate = rate
         self.bytes_per_ms = rate * 2 // 1000
@@ -336,6 +338,7 @@ class PulseDuplex:
         self.target_ms = frame_ms + margin_ms
         self._max_target_ms = max_target_ms
         self.ring = capture_ring
+        self._moved_hook = on_moved  # kind -> None; runs inside a tick: must only queue work
         self.underflows = 0
         self.dropped = 0
         self.written = 0
@@ -367,18 +370,20 @@ class PulseDuplex:
 
     def _open_playback(self, device: str | None) -> PulseStream:
         return self.ctx.open_stream("playback", device, self.rate, self._playback_attr(),
-                                    on_underflow=self._on_underflow, on_moved=self._on_moved)
+                                    on_underflow=self._on_underflow, on_moved=lambda: self._on_moved("playback"))
 
     def _open_capture(self, device: str | None) -> PulseStream:
         return self.ctx.open_stream("capture", device, self.rate, {"fragsize": CAPTURE_FRAGMENT_MS * self.bytes_per_ms},
-                                    on_moved=self._on_moved)
+                                    on_moved=lambda: self._on_moved("capture"))
 
     def _on_underflow(self) -> None:  # runs inside pa_mainloop_iterate
         self.underflows += 1
         self._raise_target = True
 
-    def _on_moved(self) -> None:  # the server moved a stream (its device went away, or pactl/pavucontrol)
+    def _on_moved(self, kind: str) -> None:  # the server moved a stream (its device went away, or pavucontrol)
         self.moved += 1
+        if self._moved_hook is not None:
+            self._moved_hook(kind)
 
     def switch(self, kind: str, device: str | None) -> None:
         """Reopen only one direction on another device; the other keeps running."""

@@ -13,6 +13,15 @@ from tests.helpers.pulse import pulse  # noqa: F401
 from tests.helpers.tone_peer import finish_peer, peer_log, start_peer
 
 
+def call_peer(phone: PhoneHarness, port: int) -> int:
+    """A local account (no registrar) calls the tone peer directly; returns the handle once connected."""
+    phone.engine.set_account(AccountConfig(user="you", domain=f"127.0.0.1:{phone.engine.local_port}"))
+    phone.wait_for(ev.RegistrationChanged)
+    handle = phone.engine.make_call(f"sip:peer@127.0.0.1:{port}")
+    phone.wait_for(ev.CallConnected)
+    return handle
+
+
 def test_engine_call_is_heard_and_speaks(pulse, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     pulse.apply_env(monkeypatch)  # the default devices are the private server's null sink and mic
     mic = pulse.play_tone(pulse.MIC_SINK, MIC_HZ)
@@ -21,10 +30,7 @@ def test_engine_call_is_heard_and_speaks(pulse, tmp_path, monkeypatch) -> None: 
     peer, port = start_peer("--freq", str(PEER_HZ), "--record", str(peer_wav))
     phone = PhoneHarness(tmp_path / "data", null_audio=False)
     try:
-        phone.engine.set_account(AccountConfig(user="you", domain=f"127.0.0.1:{phone.engine.local_port}"))
-        phone.wait_for(ev.RegistrationChanged)
-        handle = phone.engine.make_call(f"sip:peer@127.0.0.1:{port}")
-        phone.wait_for(ev.CallConnected)
+        handle = call_peer(phone, port)
         time.sleep(3.0)  # three seconds of conversation: the audio is what is measured
         phone.engine.hangup(handle)
         phone.wait_for(ev.CallEnded)

@@ -196,7 +196,21 @@ class PulseServer:
         self._warm_up(deadline)
         return self
 
-    def _warm_up(self, deadline: float) -> None:
+    def add_sink(self, name: str, description: str = "", timeout: float = 10.0) -> str:
+        """Load one more null sink -- a headset being plugged in -- with its monitor
+        warmed like the others; returns the module index for :meth:`unload`."""
+        module = self.pactl(
+            "load-module", "module-null-sink", f"sink_name={name}", f"rate={self.rate}", "channels=1",
+            "format=s16le", "sink_properties=\"device.description='" + (description or name) + "'\"",
+        ).strip()
+        self._warm_up(time.monotonic() + timeout, [name + ".monitor"])
+        return module
+
+    def unload(self, module: str) -> None:
+        """Unload a module: for a sink, the headset being unplugged."""
+        self.pactl("unload-module", module)
+
+    def _warm_up(self, deadline: float, sources: list[str] | None = None) -> None:
         """Keep a low-latency reader on each monitor for the daemon's lifetime.
 
         Measured: the first stream on an idle null sink's monitor gets its first
@@ -206,13 +220,14 @@ class PulseServer:
         keep-alive readers write to /dev/null (no thread here); a probe reader
         per monitor waits for the first data.
         """
-        for source in (SPEAKER_SINK + ".monitor", MIC_SOURCE):
+        sources = sources or [SPEAKER_SINK + ".monitor", MIC_SOURCE]
+        for source in sources:
             self._spawn(["parec", "--raw", "--latency-msec=10", "-d", source],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         probes = [
             subprocess.Popen(["parec", "--raw", "--latency-msec=10", "-d", source], env=self.child_env(),
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            for source in (SPEAKER_SINK + ".monitor", MIC_SOURCE)
+            for source in sources
         ]
         try:
             for probe in probes:

@@ -27,12 +27,13 @@ def _answer_call_from_sipp(phone: PhoneHarness, server: object) -> None:
         assert caller.wait(15) == 0, caller.log_text()[-2000:]
 
 
-def test_registers_again_within_seconds_when_the_registrar_returns(tmp_path: Path, kamailio_factory) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_registers_again_within_seconds_when_the_registrar_returns(tmp_path: Path, kamailio_factory, transport: str) -> None:  # type: ignore[no-untyped-def]
     server = kamailio_factory()
     where = f"{server.host}:{server.port}"
     phone = PhoneHarness(tmp_path / "data")
     try:
-        phone.account(server, auto_answer=True)
+        phone.account(server, auto_answer=True, transport=transport)
         assert phone.registered().state is ev.RegState.REGISTERED
 
         # Killed: its registrations (kept in memory) die with it.

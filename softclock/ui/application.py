@@ -28,6 +28,7 @@ from softclock.ui.main_window import MainWindow
 
 if TYPE_CHECKING:
     from softclock.app import Core
+    from softclock.ui.sound_dialog import SoundController
     from softclock.sync.service import SyncWorker
 
 log = logging.getLogger("softclock.ui")
@@ -71,6 +72,7 @@ class DesktopApp(QObject):
         self._demo: DemoLine | None = None
         self.core: Core | None = None
         self.sync_worker: SyncWorker | None = None
+        self.sound: SoundController | None = None  # ringer, device list, Sound dialog (None: no sound)
         self.window = MainWindow(self)
         self._server: InstanceServer | None = None
         if listen:
@@ -85,6 +87,7 @@ class DesktopApp(QObject):
 
     def _connect_signals(self) -> None:
         self.bridge.event_arrived.connect(self._on_bridge_event_arrived)
+        self.window.sound_action.triggered.connect(self._on_window_sound_action_triggered)
 
     def _build(self) -> tuple[Core, str | None, str]:
         """Build the core; returns it, the SIP password (if any) and a problem sentence."""
@@ -121,6 +124,10 @@ class DesktopApp(QObject):
         self.core = core
         self.window.attach(core.phone, core.store, core.capture)
         self._start_sync(core)
+        if not core.settings.sip.null_audio:
+            from softclock.ui.sound_dialog import SoundController
+
+            self.sound = SoundController(core, self.bridge.run_on_main)
         if password is not None:
             register_secret(password)
             self._register(core.settings.account, password)
@@ -251,9 +258,17 @@ class DesktopApp(QObject):
         except Exception:
             # A bug in capture must not take the call or the window down with it.
             log.exception("capture failed on %s", type(event).__name__)
+        if self.sound is not None:
+            self.sound.handle(event)  # rings incoming calls on the ringer device
         if isinstance(event, ev.CallConnected) and self.core.settings.recording.policy == "always":
             self.record(event.handle, event.call_id)
         self.window.on_sip_event(event)
+
+    def _on_window_sound_action_triggered(self) -> None:
+        if self.sound is not None:
+            self.sound.open_dialog(self.window)
+        else:
+            self.window.show_message("Sound is off on this computer ([sip] null_audio = true in the settings).")
 
     def billing_policy(self) -> object:
         """The firm's billing policy as last pulled from the central store, else from the settings."""
@@ -306,6 +321,8 @@ class DesktopApp(QObject):
             return
         if self.sync_worker is not None:
             self.sync_worker.stop()
+        if self.sound is not None:
+            self.sound.close()
         self.core.engine.shutdown()  # type: ignore[attr-defined]
         # Calls hung up by the shutdown reported their end through the bridge:
         # deliver those events now so capture records them before the store closes.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -110,6 +110,9 @@ class MainWindow(QMainWindow):
         self.reg_label = QLabel("No account set up")
         self.reg_label.setObjectName("regLabel")
         self.account_button = QPushButton("Account…")
+        # Settings > Sound…: microphone, speaker, ringer, test sound (the application handles it).
+        self.sound_action = QAction("&Sound…", self)
+        self.menuBar().addMenu("&Settings").addAction(self.sound_action)
         self.dial_edit = QLineEdit()
         self.dial_edit.setObjectName("dialEdit")
         self.dial_edit.setPlaceholderText("Number, extension or SIP address")

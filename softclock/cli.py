@@ -110,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--display-name", default="")
     a.add_argument("--auto-answer", action="store_true")
     asub.add_parser("show", help="show the account (never the password)")
+    t = asub.add_parser("turn", help="set the TURN relay for media; its password is read from stdin or prompted")
+    t.add_argument("--server", default="", help="TURN relay HOST[:PORT]")
+    t.add_argument("--user", default="", help="TURN user name")
+    t.add_argument("--off", action="store_true", help="stop using a TURN relay")
     from softclock import cli_sync
 
     cli_sync.add_parsers(sub)
@@ -199,6 +203,8 @@ def _account(args: argparse.Namespace, config: Path) -> int:
             return 0
         print(f"{acct.address} via {acct.server} ({acct.transport.upper()})")
         return 0
+    if args.account_command == "turn":
+        return _account_turn(args, settings, config)
     account = AccountSettings(
         server=args.server,
         user=args.user,
@@ -220,6 +226,35 @@ def _account(args: argparse.Namespace, config: Path) -> int:
     settings.account = account
     save(settings, config)
     print(f"Account {account.address} saved; the password is in the keyring.")
+    return 0
+
+
+def _account_turn(args: argparse.Namespace, settings: object, config: Path) -> int:
+    """``[sip] turn_server``/``turn_user`` in the settings, the password in the keyring."""
+    from dataclasses import replace
+
+    from softclock import secrets
+    from softclock.errors import SettingsError
+    from softclock.settings import Settings, save, validate_nat
+
+    assert isinstance(settings, Settings)
+    if args.off:
+        settings.sip = replace(settings.sip, turn_server="", turn_user="")
+        save(settings, config)
+        print("No TURN relay is used now.")
+        return 0
+    if not args.server or not args.user:
+        raise UsageError("Give the relay with --server HOST[:PORT] and --user NAME (or --off).")
+    sip = replace(settings.sip, turn_server=args.server, turn_user=args.user)
+    try:
+        validate_nat(sip)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+    password = _read_password(f"TURN password for {args.user} at {args.server}: ")
+    secrets.set_turn_password(args.user, args.server, password)
+    settings.sip = sip
+    save(settings, config)
+    print(f"TURN relay {args.server} saved for {args.user}; the password is in the keyring.")
     return 0
 
 

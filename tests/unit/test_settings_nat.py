@@ -88,3 +88,25 @@ def test_engine_account_takes_nat_settings_and_the_turn_password_from_the_keyrin
         "127.0.0.1:3478", "relay-alice", "turn-secret"
     )
     assert "turn-secret" not in repr(config)
+
+
+def test_cli_sets_the_turn_relay_with_its_password_in_the_keyring_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from softclock import cli
+
+    monkeypatch.setenv("SOFTCLOCK_TEST_KEYRING", str(tmp_path / "keyring.json"))
+    config = tmp_path / "settings.toml"
+    monkeypatch.setattr("sys.stdin", io.StringIO("relay-secret\n"))
+    assert cli.main(["--config", str(config), "account", "turn", "--server", "turn.example.org:3478", "--user", "relay-alice"]) == 0
+    sip = load(config).sip
+    assert (sip.turn_server, sip.turn_user) == ("turn.example.org:3478", "relay-alice")
+    assert secrets.get_turn_password("relay-alice", "turn.example.org:3478") == "relay-secret"
+    assert "relay-secret" not in config.read_text() + capsys.readouterr().out
+
+    assert cli.main(["--config", str(config), "account", "turn", "--server", "turn.example.org:x", "--user", "u"]) == 2
+    assert "[sip] turn_server: 'turn.example.org:x' is not host[:port]: the port must be a number" in capsys.readouterr().err
+    assert cli.main(["--config", str(config), "account", "turn", "--off"]) == 0
+    assert load(config).sip.turn_server == ""

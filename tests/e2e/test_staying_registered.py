@@ -8,7 +8,9 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,24 +64,49 @@ def test_registers_again_within_seconds_when_the_registrar_returns(tmp_path: Pat
 
 
 class _Lines(logging.Handler):
+    """pjsip's log lines (level 4 names each message sent), waitable."""
+
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.lines: list[str] = []
+        self._grew = threading.Condition()
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
+        with self._grew:
+            self.lines.append(record.getMessage())
+            self._grew.notify_all()
+
+    def wait_for(self, pattern: str, start: int, timeout: float = 10.0) -> str:
+        """The first line from index ``start`` on that matches ``pattern``."""
+        deadline = time.monotonic() + timeout
+        with self._grew:
+            while True:
+                found = next((line for line in self.lines[start:] if re.search(pattern, line)), None)
+                if found is not None:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._grew.wait(left):
+                    raise AssertionError(f"no log line matching {pattern!r} within {timeout} s")
+
+
+@pytest.fixture
+def pjsip_lines() -> Iterator[_Lines]:
+    pjlog = logging.getLogger("softclock.pjsip")
+    lines = _Lines()
+    pjlog.addHandler(lines)
+    level = pjlog.level
+    pjlog.setLevel(logging.DEBUG)
+    yield lines
+    pjlog.removeHandler(lines)
+    pjlog.setLevel(level)
 
 
 def _registers_sent(lines: list[str]) -> int:
     return sum(1 for line in lines if re.search(r"TX \d+ bytes Request msg REGISTER/cseq=", line))
 
 
-def test_network_changed_sends_a_fresh_register_and_registration_holds(tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
-    pjlog = logging.getLogger("softclock.pjsip")
-    lines = _Lines()
-    pjlog.addHandler(lines)
-    level = pjlog.level
-    pjlog.setLevel(logging.DEBUG)
+def test_network_changed_sends_a_fresh_register_and_registration_holds(tmp_path: Path, kamailio, pjsip_lines: _Lines) -> None:  # type: ignore[no-untyped-def]
+    lines = pjsip_lines
     phone = PhoneHarness(tmp_path / "data", log_level=4)  # 4: pjsip logs each message sent
     try:
         phone.account(kamailio, auto_answer=True)
@@ -99,8 +126,6 @@ def test_network_changed_sends_a_fresh_register_and_registration_holds(tmp_path:
         _answer_call_from_sipp(phone, kamailio)
     finally:
         phone.close()
-        pjlog.removeHandler(lines)
-        pjlog.setLevel(level)
 
 
 @pytest.mark.parametrize("bind", ["127.0.0.1", ""], ids=["bound", "all-interfaces"])
@@ -213,3 +238,34 @@ def test_turn_relay_is_asked_with_the_user_and_password_from_the_settings(tmp_pa
     finally:
         phone.close()
         turn.close()
+
+
+def test_a_call_survives_a_network_change(tmp_path: Path, kamailio, pjsip_lines: _Lines) -> None:  # type: ignore[no-untyped-def]
+    """handleIpChange re-registers, then re-INVITEs the call (pjsip's default)."""
+    from tests.helpers.baresip import Baresip
+
+    phone = PhoneHarness(tmp_path / "data", log_level=4)
+    try:
+        phone.account(kamailio)
+        assert phone.registered().state is ev.RegState.REGISTERED
+        with Baresip(tmp_path / "bob", kamailio, "bob", "bobpass") as bob:
+            bob.start()
+            handle = phone.engine.make_call("sip:bob@sip.test")
+            phone.wait_for(ev.CallConnected, lambda e: e.handle == handle)
+            bob.wait_event("CALL_ESTABLISHED", timeout=10)
+            mark = len(pjsip_lines.lines)
+
+            phone.engine.network_changed("network addresses changed (+192.0.2.7)")
+            again = phone.wait_for(ev.RegistrationChanged, lambda e: e.state is not ev.RegState.REGISTERING)
+            assert again.state is ev.RegState.REGISTERED
+            # The re-INVITE with fresh media, and its 200 from bob.
+            pjsip_lines.wait_for(r"TX \d+ bytes Request msg INVITE/cseq=", mark)
+            pjsip_lines.wait_for(r"RX \d+ bytes Response msg 200/INVITE/cseq=", mark)
+
+            phone.engine.hangup(handle)
+            ended = phone.wait_for(ev.CallEnded, lambda e: e.handle == handle)
+            assert ended.local_hangup
+            bob.wait_event("CALL_CLOSED", timeout=10)
+            assert not [e for e in phone.seen if isinstance(e, ev.CallEnded) and e.mono < ended.mono]
+    finally:
+        phone.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent
@@ -26,17 +27,28 @@ Search = Callable[[str], list[MatterRow]]
 class MatterPrompt(QFrame):
     """Pick the client/matter for a call by typing; Enter picks.
 
+    With a ``runner`` (a :class:`softclock.ui.background.BackgroundRunner`) each
+    search runs off the UI thread: typing never waits on the store, only the
+    newest search's results are shown, and Enter pressed before they arrive
+    picks the first of them when they do.
+
     Signals:
         matter_chosen(str, object): SIP Call-ID and the matter id, or None for "decide later".
+        results_shown(): the list shows the results of the text as it is now.
     """
 
     matter_chosen = Signal(str, object)
+    results_shown = Signal()
 
-    def __init__(self, search: Search, parent: QWidget | None = None) -> None:
+    def __init__(self, search: Search, parent: QWidget | None = None, runner: Any = None) -> None:
         super().__init__(parent)
         self.setObjectName("matterPrompt")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self._search = search
+        self._runner = runner
+        self._asked = 0  # generation of the newest search asked for
+        self._shown = 0  # generation of the results on screen
+        self._pick_when_shown = False
         self._call_id = ""
         self._title = QLabel("Which matter is this call for?")
         self._title.setObjectName("promptTitle")
@@ -73,6 +85,7 @@ class MatterPrompt(QFrame):
     def open_for(self, call_id: str, who: str, suggestion: MatterRow | None = None) -> None:
         """Show the prompt for the call ``call_id``; ``suggestion`` is preselected."""
         self._call_id = call_id
+        self._pick_when_shown = False
         self._title.setText(f"Which matter is the call with {who} for?" if who else "Which matter is this call for?")
         self.filter_edit.blockSignals(True)
         self.filter_edit.clear()
@@ -84,8 +97,22 @@ class MatterPrompt(QFrame):
     def close_prompt(self) -> None:
         self.hide()
 
+    @property
+    def searching(self) -> bool:
+        return self._shown != self._asked
+
     def _refresh(self, text: str, suggestion: MatterRow | None = None) -> None:
-        rows = self._search(text)
+        self._asked += 1
+        generation = self._asked
+        if self._runner is None:
+            self._show(generation, self._search(text), suggestion)
+            return
+        self._runner.submit(lambda: self._search(text), lambda rows: self._show(generation, rows, suggestion))
+
+    def _show(self, generation: int, rows: list[MatterRow], suggestion: MatterRow | None) -> None:
+        if generation != self._asked:
+            return  # a newer search is on its way
+        self._shown = generation
         if suggestion is not None:
             rows = [suggestion] + [r for r in rows if r.id != suggestion.id]
         self.results.clear()
@@ -97,6 +124,10 @@ class MatterPrompt(QFrame):
             self.results.setCurrentRow(0)
         if suggestion is not None and self.results.count():
             self.results.item(0).setText(f"{suggestion.label}   (suggested)")
+        self.results_shown.emit()
+        if self._pick_when_shown:
+            self._pick_when_shown = False
+            self._pick(self.results.currentItem())
 
     def _pick(self, item: QListWidgetItem | None) -> None:
         if item is None:
@@ -108,12 +139,16 @@ class MatterPrompt(QFrame):
         self._refresh(text)
 
     def _on_filter_return_pressed(self) -> None:
+        if self.searching:
+            self._pick_when_shown = True
+            return
         self._pick(self.results.currentItem())
 
     def _on_results_item_activated(self, item: QListWidgetItem) -> None:
         self._pick(item)
 
     def _on_later_button_clicked(self) -> None:
+        self._pick_when_shown = False
         self.hide()
         self.matter_chosen.emit(self._call_id, None)
 

@@ -99,6 +99,7 @@ def test_incoming_call_answered_by_click_and_tagged_by_typing(qtbot, make_app, k
         view = app.window._views[app.window._by_call_id[call_id]]
         qtbot.waitUntil(lambda: view.widget.timer_label.isVisible(), timeout=5000)
         qtbot.keyClicks(app.window.prompt.filter_edit, "beta")
+        qtbot.waitUntil(lambda: not app.window.prompt.searching)  # searched off the UI thread
         assert app.window.prompt.results.count() == 1
         qtbot.keyClick(app.window.prompt.filter_edit, Qt.Key.Key_Return)
         assert not app.window.prompt.isVisible()

@@ -1,0 +1,63 @@
+"""Slow work off the UI thread: one worker thread, results delivered back on the main thread."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+
+log = logging.getLogger("softclock.ui")
+
+
+class BackgroundRunner(QObject):
+    """Runs jobs (database queries) one at a time on its own thread.
+
+    ``submit(job, on_done)`` returns at once; ``on_done(result)`` runs later on
+    the thread that owns the runner (the UI thread). A job that raises is logged
+    and its ``on_done`` is not called.
+    """
+
+    _finished = Signal(object, object)
+    _shared: BackgroundRunner | None = None
+
+    @classmethod
+    def shared(cls) -> BackgroundRunner:
+        """The process's runner: created on first use (from the UI thread) and never deleted, so a
+        result can never arrive at a destroyed object; a receiver that is gone is skipped."""
+        if cls._shared is None:
+            cls._shared = cls()
+        return cls._shared
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Callable[[Any], None]] | None] = queue.SimpleQueue()
+        self._finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
+        self._thread = threading.Thread(target=self._run, name="ui-background", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Callable[[], Any], on_done: Callable[[Any], None]) -> None:
+        self._jobs.put((job, on_done))
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+
+    def _run(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            job, on_done = item
+            try:
+                result = job()
+            except Exception:
+                log.exception("background job failed")
+                continue
+            self._finished.emit(on_done, result)
+
+    @Slot(object, object)
+    def _on_finished(self, on_done: Callable[[Any], None], result: Any) -> None:
+        try:
+            on_done(result)
+        except RuntimeError as exc:  # its widget was closed and deleted meanwhile
+            log.debug("background result dropped: %s", exc)

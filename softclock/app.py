@@ -18,6 +18,7 @@ from softclock.capture import Capture, Change
 from softclock.events import Event
 from softclock.phone import Phone
 from softclock.settings import AccountSettings, Settings, SipSettings, load, split_host_port
+from softclock.billing import Policy
 from softclock.store.db import Store, open_store
 
 log = logging.getLogger("softclock.app")
@@ -101,7 +102,7 @@ def build_core(
         timekeeper=lambda: settings.timekeeper or getpass.getuser(),
         region=lambda: settings.billing.default_region,
         on_change=on_change,
-        short_call_s=lambda: settings.billing.short_call_s,
+        short_call_s=lambda: _firm_policy(store, settings).short_call_s,
     )
     from softclock.recordings import apply_retention
 
@@ -128,6 +129,14 @@ def build_core(
         _remember_sip_port(data_dir, engine.local_port)
     phone = Phone(engine, settings.account.sip_domain if settings.account.configured else "")
     return Core(settings, settings_path, data_dir, store, capture, phone, engine)
+
+
+def _firm_policy(store: Store, settings: Settings) -> Policy:
+    """The policy pulled from the central store, else the settings' (read once per call end)."""
+    from softclock.sync.state import firm_policy
+
+    with store.session() as s:
+        return firm_policy(s, settings.billing.policy())
 
 
 _PORT_FILE = "sip-port"

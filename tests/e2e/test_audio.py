@@ -15,10 +15,6 @@ underruns.
 
 from __future__ import annotations
 
-import gc
-import time
-
-
 # numpy is a test dependency: its absence must fail, not skip.
 import numpy  # noqa: E402, F401
 
@@ -47,9 +43,6 @@ def _analyse(path, label):
 
 
 def test_call_audio_reaches_speaker_and_microphone_reaches_peer(pulse, tmp_path, monkeypatch):
-
-    from softclock.sip.audio import SoundBridge
-
     pulse.apply_env(monkeypatch)  # PULSE_SERVER, PULSE_SINK=softclock_speaker, PULSE_SOURCE=softclock_mic.monitor
     mic = pulse.play_tone(pulse.MIC_SINK, MIC_HZ)
     speaker = pulse.record(pulse.SPEAKER_SINK + ".monitor", tmp_path / "speaker.wav")
@@ -57,27 +50,9 @@ def test_call_audio_reaches_speaker_and_microphone_reaches_peer(pulse, tmp_path,
     peer, port = start_peer("--freq", str(PEER_HZ), "--record", str(peer_wav))
 
     caller = LocalCaller().start()
-    bridge = None
-    stats = {}
     try:
-        caller.make_call(f"sip:peer@127.0.0.1:{port}")
-        audio = caller.wait_audio(5.0)
-        mgr = caller.ep.audDevManager()
-        mgr.setNullDev()  # the bridge's master clock, as the engine does when media is up
-        bridge = SoundBridge(caller.ep)  # default devices = PULSE_SINK / PULSE_SOURCE
-        bridge.open()
-        bridge.connect(audio)
-        time.sleep(CALL_SECONDS)
-        stats = bridge.stats()
-        bridge.close()  # before setNoDev() and libDestroy()
-        del audio
-        mgr.setNoDev()
-        caller.hangup()
+        stats = caller.talk_through_bridge(port, CALL_SECONDS)  # default devices = PULSE_SINK / PULSE_SOURCE
     finally:
-        if bridge is not None:
-            bridge.close()
-        bridge = None
-        gc.collect()
         caller.stop()
         out = finish_peer(peer)
         speaker.stop()

@@ -9,9 +9,7 @@ devices, as the README tells users to set it up.
 
 from __future__ import annotations
 
-import gc
 import math
-import time
 from pathlib import Path
 
 from tests.helpers.pulse import MIC_SINK, MIC_SOURCE, SPEAKER_SINK, PulseServer, read_wav
@@ -85,34 +83,14 @@ def measure_echo(pulse: PulseServer, devices: tuple[str, str], tmp: Path, second
     (speaker, microphone): the echo return at the far end (:func:`echo_return`)
     and the level of our NEAR_HZ talker it heard (``near_end_dbfs``). Play the
     near-end tone into MIC_SINK before calling this."""
-    from softclock.sip.audio import SoundBridge
-
     tmp.mkdir(parents=True, exist_ok=True)
     heard = tmp / "peer_heard.wav"
     played = pulse.record(SPEAKER_SINK + ".monitor", tmp / "speaker.wav")
     peer, port = start_peer("--freq", str(FAR_HZ), "--record", str(heard), "--max-seconds", str(seconds + 30))
     caller = LocalCaller(log_level=1).start()
-    bridge = None
     try:
-        caller.make_call(f"sip:peer@127.0.0.1:{port}")
-        audio = caller.wait_audio(5.0)
-        mgr = caller.ep.audDevManager()
-        mgr.setNullDev()
-        bridge = SoundBridge(caller.ep, playback_device=devices[0], capture_device=devices[1])
-        bridge.open()
-        bridge.connect(audio)
-        time.sleep(seconds)  # the conversation: what came back is measured afterwards
-        bridge.close()
-        del audio
-        gc.collect()
-        mgr.setNoDev()
-        caller.hangup()
-        caller.call = None
+        caller.talk_through_bridge(port, seconds, *devices)
     finally:
-        if bridge is not None:
-            bridge.close()
-        bridge = None
-        gc.collect()
         caller.stop()
         finish_peer(peer)
         played.stop()

@@ -283,6 +283,36 @@ class LocalCaller:
             raise TimeoutError("call media did not become active")
         return self.call.getAudioMedia(self.call.audio_index)
 
+    def talk_through_bridge(self, port: int, seconds: float, playback_device: str | None = None,
+                            capture_device: str | None = None) -> dict:
+        """Call the tone peer on ``port`` with softclock's SoundBridge on the given
+        devices (None: PULSE_SINK / PULSE_SOURCE), talk for ``seconds``, hang up;
+        returns the bridge's stats from just before it closed."""
+        from softclock.sip.audio import SoundBridge
+
+        bridge = None
+        try:
+            self.make_call(f"sip:peer@127.0.0.1:{port}")
+            audio = self.wait_audio(5.0)
+            mgr = self.ep.audDevManager()
+            mgr.setNullDev()  # the bridge's master clock, as the engine does when media is up
+            bridge = SoundBridge(self.ep, playback_device=playback_device, capture_device=capture_device)
+            bridge.open()
+            bridge.connect(audio)
+            time.sleep(seconds)  # the conversation: what was heard is measured afterwards
+            stats = bridge.stats()
+            bridge.close()  # before setNoDev() and libDestroy()
+            del audio
+            mgr.setNoDev()
+            self.hangup()
+            self.call = None
+            return stats
+        finally:
+            if bridge is not None:
+                bridge.close()
+            bridge = None
+            gc.collect()
+
     def hangup(self, timeout: float = 5.0) -> None:
         call = self.call
         if call is None:

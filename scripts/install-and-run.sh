@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 . scripts/apt-ensure.sh
-# Qt's runtime libraries (PySide6 wheels bundle Qt itself but not these).
-PACKAGES="python3-venv libportaudio2 libasound2-plugins libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
+# Qt's runtime libraries (PySide6 wheels bundle Qt itself but not these); sound:
+# libpulse0 (calls go straight to PulseAudio/PipeWire), libportaudio2 (sounddevice).
+PACKAGES="python3-venv libpulse0 libportaudio2 libasound2-plugins libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
   libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-cursor0 libxcb-shape0 libxcb-randr0
   libxcb-render-util0 libxcb-image0"
 apt_ensure $PACKAGES

@@ -91,7 +91,7 @@ def push_batch(store: Store, central: Engine, identity: str | None, privacy: boo
         if row.entry_id in newest:
             superseded.append(newest[row.entry_id].id)
         newest[row.entry_id] = row
-    payloads = {eid: json.loads(r.payload_json) for eid, r in newest.items()}
+    payloads = {eid: {**json.loads(r.payload_json), "version": r.version} for eid, r in newest.items()}
 
     t_central = time.perf_counter()
     inserts, updates, conflicts = [], [], []

@@ -103,6 +103,7 @@ def build_core(
         region=lambda: settings.billing.default_region,
         on_change=on_change,
         short_call_s=lambda: _firm_policy(store, settings).short_call_s,
+        activity_codes=lambda: _activity_codes(_firm_policy(store, settings)),
     )
     from softclock.recordings import apply_retention
 
@@ -137,6 +138,10 @@ def _firm_policy(store: Store, settings: Settings) -> Policy:
 
     with store.session() as s:
         return firm_policy(s, settings.billing.policy())
+
+
+def _activity_codes(policy: Policy) -> tuple[str, str]:
+    return policy.activity_client, policy.activity_other
 
 
 _PORT_FILE = "sip-port"

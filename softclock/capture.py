@@ -29,7 +29,7 @@ from softclock import events as ev
 from softclock.changes import Change, ChangeKind
 from softclock.matching import number_from_uri
 from softclock.store.db import Store
-from softclock.store.models import Call, Segment, TimeEntry
+from softclock.store.models import Call, ContactNumber, Segment, TimeEntry
 from softclock.store.queries import utc_naive
 
 log = logging.getLogger("softclock.capture")
@@ -123,8 +123,11 @@ class Capture:
         on_change: Callable[[Change], None] | None = None,
         mono: Callable[[], float] = time.monotonic,
         short_call_s: Callable[[], float] = lambda: 0.0,
+        activity_codes: Callable[[], tuple[str, str]] = lambda: ("A106", "A108"),
     ) -> None:
         self._short_call_s = short_call_s
+        # The firm's default activity codes: (with a client, with anyone else).
+        self._activity_codes = activity_codes
         self._store = store
         self._timekeeper = timekeeper
         self._region = region
@@ -231,6 +234,13 @@ class Capture:
             self._open_segment(s, live, live.matter_id, False, event.mono)
         self._on_change(Change(ChangeKind.CALL_CONNECTED, event.call_id, live.entry_id or ""))
 
+    def _activity_for(self, s: Session, number: str | None) -> str:
+        """UTBMS A106 "Communicate (with client)" when the number belongs to a client, else A108 (firm policy)."""
+        with_client, other = self._activity_codes()
+        if number and s.scalar(select(ContactNumber.id).where(ContactNumber.number == number).limit(1)) is not None:
+            return with_client
+        return other
+
     def _open_segment(self, s: Session, live: _Live, matter_id: int | None, held: bool, at: float) -> None:
         """Start a segment (and, for a matter new to this call, its entry)."""
         start = live.utc_at(at)
@@ -243,7 +253,7 @@ class Capture:
                 work_date=start.replace(tzinfo=UTC).astimezone().date(),
                 started_utc=start,
                 raw_seconds=0.0,
-                activity_code="A106" if matter_id else "",
+                activity_code=self._activity_for(s, live.remote_number),
                 status="draft",
                 created_utc=start,
                 updated_utc=start,
@@ -405,7 +415,7 @@ class Capture:
             s.execute(
                 update(TimeEntry)
                 .where(TimeEntry.id == entry_id)
-                .values(matter_id=matter_id, activity_code="A106" if matter_id else "", updated_utc=stamp)
+                .values(matter_id=matter_id, updated_utc=stamp)
             )
             if segment_id is not None:
                 s.execute(update(Segment).where(Segment.id == segment_id).values(matter_id=matter_id))

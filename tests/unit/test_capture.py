@@ -127,8 +127,22 @@ def test_matter_chosen_before_answer_lands_on_the_entry(capture: Capture, store:
         entry = s.scalars(select(TimeEntry)).one()
         segment = s.scalars(select(Segment)).one()
     assert entry.matter_id == matter_id
-    assert entry.activity_code == "A106"
+    assert entry.activity_code == "A108"  # the number is nobody's we know: "Communicate (other external)"
     assert segment.matter_id == matter_id
+
+
+def test_a_call_with_a_clients_number_is_communicate_with_client(capture: Capture, store: Store) -> None:
+    from softclock.store.queries import add_number
+
+    with store.session() as s, s.begin():
+        add_matter(s, "M-7", "Lease", "Acme")
+        add_number(s, "+12025550143", "Acme")
+    clock = Clock()
+    capture.handle(outgoing(clock))
+    capture.handle(ev.CallConnected(*clock.at(1.0), "c1", 1))
+    capture.handle(ev.CallEnded(*clock.at(2.0), "c1", 1, 200, "OK", 1.0, False))
+    with store.session() as s:
+        assert s.scalars(select(TimeEntry.activity_code)).one() == "A106"
 
 
 def test_matter_chosen_after_the_call_ended(capture: Capture, store: Store, changes: list[Change]) -> None:

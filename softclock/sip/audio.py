@@ -522,23 +522,14 @@ class SoundBridge:
         except pulse_io.PulseUnavailable as exc:
             raise SoundUnavailable(str(exc)) from exc
         try:
-            duplex = self._open_duplex(pulse_io, ctx, self.playback_device, self.capture_device)
+            # A remembered device that is gone opens on the default (PulseDuplex.missing).
+            duplex = pulse_io.PulseDuplex(ctx, self.rate, FRAME_MS, self.playback_device, self.capture_device,
+                                          self._capture, on_moved=self._on_moved)
         except pulse_io.PulseUnavailable as exc:
             ctx.close()
             raise SoundUnavailable(str(exc)) from exc
         self._pulse_ctx, self._duplex, self.backend = ctx, duplex, "pulse"
         return duplex.write, duplex.read
-
-    def _open_duplex(self, pulse_io: Any, ctx: Any, playback: str | None, capture: str | None) -> Any:
-        try:
-            return pulse_io.PulseDuplex(ctx, self.rate, FRAME_MS, playback, capture, self._capture,
-                                        on_moved=self._on_moved)
-        except pulse_io.PulseUnavailable:
-            if not (playback or capture):
-                raise
-            # A remembered device that is gone (unplugged headset): the default.
-            log.warning("sound device %s / %s not available; using the defaults", playback, capture)
-            return pulse_io.PulseDuplex(ctx, self.rate, FRAME_MS, None, None, self._capture, on_moved=self._on_moved)
 
     def switch_device(self, kind: str, device: str | None) -> None:
         """Move one direction (``"playback"`` or ``"capture"``) to another device.

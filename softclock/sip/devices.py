@@ -132,7 +132,7 @@ def list_devices(include_monitors: bool = False) -> DeviceList:
                 return _pulse_list(pulse, include_monitors)
         return _portaudio_list(refresh=True)
     except Exception as exc:  # noqa: BLE001 - no server, no PortAudio: "no devices", said once
-        log.warning("cannot list sound devices: %s", exc)
+        log.warning("cannot list sound devices: %s", str(exc))
         return DeviceList()
 
 
@@ -178,7 +178,7 @@ class DeviceWatcher:
                 try:
                     self._run_pulse()
                 except Exception as exc:  # noqa: BLE001 - the server went away: retry, say so once
-                    log.warning("sound device events unavailable (%s); retrying in %.0f s", exc, POLL_SECONDS)
+                    log.warning("sound device events unavailable (%s); retrying in %.0f s", str(exc), POLL_SECONDS)
                     self._publish(DeviceList())
                     self._stop.wait(POLL_SECONDS)
             return

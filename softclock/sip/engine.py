@@ -947,7 +947,7 @@ class SipEngine:
         try:
             self._bridge.connect(audio)
         except SoundUnavailable as exc:
-            log.warning("no sound for this call: %s", exc)
+            log.warning("no sound for this call: %s", str(exc))
             self._wire_null(audio)
         audio.adjustRxLevel(0.0 if call.muted else 1.0)
 
@@ -970,7 +970,7 @@ class SipEngine:
                     bridge.switch_device(kind, device or None)
                 except SoundUnavailable as exc:
                     error = str(exc)
-                    log.warning("sound %s device not changed: %s", kind, exc)
+                    log.warning("sound %s device not changed: %s", kind, str(exc))
             now = bridge.current_devices().get(kind, "") if bridge is not None and bridge.is_open else device
             mono, utc = _now()
             self._emit(ev.SoundDeviceChanged(mono, utc, kind, now, error))

@@ -354,9 +354,12 @@ class PulseDuplex:
         self._peek_args = (ctypes.byref(self._peek_ptr), ctypes.byref(self._peek_len))
         self.playback_device = playback_device
         self.capture_device = capture_device
-        self.play = self._open_playback(playback_device)
+        # A remembered device that is not there now (a headset left at home):
+        # that direction opens on the default instead; ``missing`` names it.
+        self.missing: dict[str, str] = {}
+        self.play = self._open_or_default("playback", playback_device, self._open_playback)
         try:
-            self.rec = self._open_capture(capture_device)
+            self.rec = self._open_or_default("capture", capture_device, self._open_capture)
         except PulseUnavailable:
             self.ctx.close_stream(self.play)
             raise
@@ -367,6 +370,19 @@ class PulseDuplex:
         b = self.bytes_per_ms
         return {"tlength": (self.target_ms + self._frame_ms) * b, "prebuf": self.target_ms * b,
                 "minreq": PLAYBACK_REQUEST_MS * b, "maxlength": (self._max_target_ms + 4 * self._frame_ms) * b}
+
+    def _open_or_default(self, kind: str, device: str | None, opener: Any) -> PulseStream:
+        try:
+            return opener(device)
+        except PulseUnavailable as exc:
+            if not device:
+                raise
+            # str(exc), never exc: a log handler that keeps records (pytest's, a
+            # crash reporter's) would keep the traceback's frames -- and a pjsua2
+            # port in one of them -- alive past libDestroy(): abort at exit (seen).
+            log.warning("sound %s device %s not available (%s); using the default", kind, device, str(exc))
+            self.missing[kind] = device
+            return opener(None)
 
     def _open_playback(self, device: str | None) -> PulseStream:
         return self.ctx.open_stream("playback", device, self.rate, self._playback_attr(),

@@ -272,7 +272,7 @@ class Ringer:
             except Exception as exc:  # noqa: BLE001 - a device that is gone: the default, said in the log
                 if not device:
                     raise
-                log.warning("tone device %s unavailable (%s); using the default", device, exc)
+                log.warning("tone device %s unavailable (%s); using the default", device, str(exc))
                 out = _open_output("", self._rate, role)
             self._current = out
             if self._stop_current.is_set():
@@ -282,7 +282,7 @@ class Ringer:
             out.feed(source, self._stop_current)
             return ""
         except Exception as exc:  # noqa: BLE001 - no sound device: a sentence, not a crash
-            log.warning("cannot play the %s tone on %s: %s", state, device or "the default device", exc)
+            log.warning("cannot play the %s tone on %s: %s", state, device or "the default device", str(exc))
             return f"No sound from {device or 'the default device'}: {exc}"
         finally:
             self._current = None

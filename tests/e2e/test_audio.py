@@ -17,6 +17,7 @@ from __future__ import annotations
 
 # numpy is a test dependency: its absence must fail, not skip.
 import numpy  # noqa: E402, F401
+import pytest
 
 from tests.helpers.pulse import active_span, dominant_frequency, pulse, read_wav  # noqa: E402,F401
 from tests.helpers.tone_peer import LocalCaller, finish_peer, peer_log, start_peer  # noqa: E402
@@ -42,8 +43,21 @@ def _analyse(path, label):
     }
 
 
-def test_call_audio_reaches_speaker_and_microphone_reaches_peer(pulse, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "speaker_device, mic_device",
+    [
+        (None, None),  # the defaults: PULSE_SINK=softclock_speaker, PULSE_SOURCE=softclock_mic.monitor
+        # The headset chosen yesterday is not plugged in today: the call is heard on the
+        # default speaker, and the microphone chosen by name is still the one used.
+        ("usb_headset_not_here", "softclock_mic.monitor"),
+    ],
+    ids=["defaults", "absent-speaker-named-mic"],
+)
+def test_call_audio_reaches_speaker_and_microphone_reaches_peer(pulse, tmp_path, monkeypatch, speaker_device,
+                                                                mic_device):
     pulse.apply_env(monkeypatch)  # PULSE_SERVER, PULSE_SINK=softclock_speaker, PULSE_SOURCE=softclock_mic.monitor
+    if mic_device:
+        monkeypatch.delenv("PULSE_SOURCE")  # chosen by name, not found as the default
     mic = pulse.play_tone(pulse.MIC_SINK, MIC_HZ)
     speaker = pulse.record(pulse.SPEAKER_SINK + ".monitor", tmp_path / "speaker.wav")
     peer_wav = tmp_path / "peer_heard.wav"
@@ -51,7 +65,7 @@ def test_call_audio_reaches_speaker_and_microphone_reaches_peer(pulse, tmp_path,
 
     caller = LocalCaller().start()
     try:
-        stats = caller.talk_through_bridge(port, CALL_SECONDS)  # default devices = PULSE_SINK / PULSE_SOURCE
+        stats = caller.talk_through_bridge(port, CALL_SECONDS, speaker_device, mic_device)
     finally:
         caller.stop()
         out = finish_peer(peer)

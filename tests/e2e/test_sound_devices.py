@@ -177,29 +177,3 @@ def test_device_list_and_hot_plug(pulse, monkeypatch) -> None:  # noqa: F811
     print(f"plugged-in device listed {1000 * (plugged[0] - t0):.0f} ms after the load command started")
     assert plugged[0] - t0 < 1.0
 
-
-def test_a_remembered_device_that_is_absent_plays_on_the_default(pulse, tmp_path, monkeypatch) -> None:  # noqa: F811
-    """The headset chosen yesterday is not plugged in today: the call is heard on the
-    default speaker, and the microphone (present) is still the chosen one."""
-    from tests.helpers.tone_peer import LocalCaller
-
-    pulse.apply_env(monkeypatch)
-    monkeypatch.delenv("PULSE_SOURCE")  # the microphone is chosen by name below, not by the default
-    mic = pulse.play_tone(pulse.MIC_SINK, MIC_HZ)
-    speaker = pulse.record(pulse.SPEAKER_SINK + ".monitor", tmp_path / "speaker.wav")
-    peer_wav = tmp_path / "peer_heard.wav"
-    peer, port = start_peer("--freq", str(PEER_HZ), "--record", str(peer_wav))
-    caller = LocalCaller().start()
-    try:
-        stats = caller.talk_through_bridge(port, 2.0, playback_device="usb_headset_not_here",
-                                           capture_device=pulse.MIC_SOURCE)
-    finally:
-        caller.stop()
-        out = finish_peer(peer)
-        speaker.stop()
-        mic.stop()
-    assert "DONE" in out, peer_log(peer)[-3000:]
-    heard, sent = _analyse(speaker.path, "speaker"), _analyse(peer_wav, "peer")
-    info = f"speaker={heard} peer={sent} stats={stats}"
-    assert abs(heard["freq"] - PEER_HZ) <= 5.0 and heard["level_dbfs"] > -30.0, info
-    assert abs(sent["freq"] - MIC_HZ) <= 5.0 and sent["level_dbfs"] > -30.0, info

@@ -1,12 +1,25 @@
-"""Real sound for calls: a pjsua2 conference port bridged to a PortAudio device.
+"""Real sound for calls: a pjsua2 conference port bridged to a real device.
 
 The pjsua2 wheel has no sound device (``getDevCount()`` is 0), so the engine
 runs the conference bridge on pjsua's *null* device -- its clock ticks every
 20 ms -- and this module adds one :class:`pjsua2.AudioMediaPort` to the bridge
-whose frames are moved to and from a real device by `sounddevice`_::
+whose frames are moved to and from a real device::
 
-    call audio --> port.onFrameReceived --> playback ring --> output stream --> speaker
-    microphone --> input stream --> capture ring --> port.onFrameRequested --> call audio
+    call audio --> port.onFrameReceived --> speaker stream
+    microphone --> capture ring --> port.onFrameRequested --> call audio
+
+Two ways to the device, chosen in :func:`_use_pulse`:
+
+* Linux: straight to PulseAudio/PipeWire through libpulse
+  (:mod:`softclock.sip.pulse_io`), driven from the clock thread itself, no
+  other thread: 4.1 % of a core per call where PortAudio's path cost 8.6 %
+  (``bench/audio_bridge.py``; where the time went is in pulse_io's docstring).
+  Devices are PulseAudio names; a device that disappears mid-call is replaced
+  by the default by the sound server, and reported (``on_moved``).
+* elsewhere (and with ``SOFTCLOCK_SOUND_BACKEND=portaudio``): `sounddevice`_
+  (PortAudio) callback streams and two :class:`JitterRing` buffers. Devices
+  are ``"<host API>:<name>"`` identities, PortAudio names, or PulseAudio names
+  reached through ALSA's ``pulse`` device with ``PULSE_SINK``/``PULSE_SOURCE``.
 
 Why sounddevice (PortAudio) and not Qt Multimedia (measured, ``shared/TESTING.md``):
 Qt Multimedia lives in PySide6-Addons (+~417 MB on top of PySide6-Essentials),
@@ -15,16 +28,16 @@ needed 60 ms sink / 40 ms source buffers (~45-55 ms per direction) where
 sounddevice measured ~35-40 ms. sounddevice is a ~100 kB wheel that loads the
 system PortAudio (Debian ``libportaudio2``; bundled in its Windows and macOS
 wheels) and needs no Qt event loop, so the bridge can live entirely in the SIP
-engine. Its limit: through ALSA's pulse plugin PortAudio sees only ``pulse`` and
-``default``; a PulseAudio/PipeWire sink or source is chosen by name through
-``PULSE_SINK``/``PULSE_SOURCE`` (done here when a device name is not a PortAudio
-device), and device lists/hot-plug need another source (e.g. ``pulsectl``).
+engine.
 
 Real-time rules (the frame callbacks run on pjmedia's clock thread and on
 PortAudio's callback threads, each taking the GIL):
 
 * they never block, never log, never call Qt or pjsua2: each does one
-  lock-protected ring-buffer operation (microseconds) and returns;
+  lock-protected ring-buffer operation (microseconds), or, on libpulse, a few
+  non-blocking libpulse calls under a lock it only *tries* to take, and returns;
+* the clock thread is not a Python thread: the port keeps one Python thread
+  state for it across callbacks (see :class:`_BridgePort`);
 * ``bytes(frame.buf)`` costs ~600 us per 20 ms frame (SWIG iterates the
   ``std::vector``); the frame bytes are copied with ``ctypes`` straight from the
   vector's storage instead (~4 us read, ~9 us write), checked once at import
@@ -59,10 +72,10 @@ from typing import Any
 
 import pjsua2 as pj
 
+from softclock.sip.jitter import FRAME_MS, MARGIN_MS, SAMPLE_BYTES, JitterRing
+
 log = logging.getLogger("softclock.sip.audio")
 
-FRAME_MS = 20  # the conference bridge's ptime (pjsua default)
-SAMPLE_BYTES = 2  # 16-bit mono
 # PortAudio callback periods (measured with bench/audio_bridge.py): PortAudio's
 # ALSA backend buffers two periods, so playback uses 10 ms blocks (25-28 ms
 # added; 20 ms blocks: 62 ms); capture hands each period over once it is full,
@@ -70,11 +83,6 @@ SAMPLE_BYTES = 2  # 16-bit mono
 # 10 ms blocks) and halve the wake-ups (CPU 9.7 % -> 8.9 % of a core per call).
 PLAYBACK_BLOCK_MS = 10
 CAPTURE_BLOCK_MS = 20
-MARGIN_MS = 10  # jitter margin over a read chunk at the start; adapts upwards
-TARGET_MAX_MS = 120
-TARGET_STEP_MS = 10
-RELAX_AFTER_S = 15.0
-DRIFT_AFTER_S = 60.0
 
 # One PortAudio user at a time: re-initializing it (for a new device list)
 # while a stream is open would kill that stream.
@@ -131,143 +139,6 @@ def _pick_frame_copy() -> tuple[Any, Any, bool]:
 
 
 _frame_get, _frame_set, FAST_FRAME_COPY = _pick_frame_copy()
-
-
-# ---------------------------------------------------------------------- ring buffer
-
-
-class JitterRing:
-    """A lock-protected byte FIFO between a producer and a consumer clock.
-
-    ``write`` and ``read`` are the only calls made from real-time callbacks;
-    both hold the lock for a few microseconds and never wait for anything else.
-
-    The *target* is the level a read must find (its own chunk plus a margin
-    for the two clocks' jitter). Reading starts once the level reaches it
-    (priming); an underrun plays silence for what is missing, raises the
-    target by a step and primes again; a level above target + one write chunk
-    + one read chunk is trimmed (oldest audio dropped): the overrun a faster
-    producer clock causes. When no underrun happened for ``RELAX_AFTER_S`` and
-    the lowest spare level seen in that time exceeds a step, the target and
-    the buffered audio both drop by a step.
-    """
-
-    def __init__(self, name: str, rate: int, write_ms: int, read_ms: int, margin_ms: int) -> None:
-        self.name = name
-        self.rate = rate
-        self.bytes_per_ms = rate * SAMPLE_BYTES // 1000
-        self._write_chunk = write_ms * self.bytes_per_ms
-        self._read_chunk = read_ms * self.bytes_per_ms
-        self._lock = threading.Lock()
-        self._buf = bytearray()
-        self._min_target = (read_ms + margin_ms) * self.bytes_per_ms
-        self._target = self._min_target
-        self._max_target = max(TARGET_MAX_MS * self.bytes_per_ms, self._min_target)
-        self._step = TARGET_STEP_MS * self.bytes_per_ms
-        self._priming = True
-        self._window_start = time.monotonic()
-        self._min_spare: int | None = None
-        self.underruns = 0
-        self.overruns = 0
-        self.relaxed = 0
-        self.trimmed_bytes = 0
-        self.filled_bytes = 0
-        self.written_bytes = 0
-        self.read_bytes = 0
-        self._started_at: float | None = None  # first read after the first priming
-        self._asked_since_start = 0  # everything the consumer asked for, silence included
-        self._written_since_start = 0
-        self._level_sum = 0
-        self._level_n = 0
-
-    # -- real-time side ------------------------------------------------------
-
-    def write(self, data: bytes) -> None:
-        with self._lock:
-            buf = self._buf
-            buf += data
-            self.written_bytes += len(data)
-            if self._started_at is not None:
-                self._written_since_start += len(data)
-            if len(buf) > self._target + self._write_chunk + self._read_chunk:
-                drop = len(buf) - (self._target + self._write_chunk)
-                drop -= drop % SAMPLE_BYTES
-                del buf[:drop]
-                self.overruns += 1
-                self.trimmed_bytes += drop
-
-    def read(self, n: int) -> bytes:
-        with self._lock:
-            buf = self._buf
-            level = len(buf)
-            if self._priming:
-                if level < self._target:
-                    if self._started_at is not None:
-                        self._asked_since_start += n
-                    return bytes(n)
-                self._priming = False
-                self._window_start = time.monotonic()
-                self._min_spare = None
-                if self._started_at is None:
-                    self._started_at = self._window_start
-            self._level_sum += level
-            self._level_n += 1
-            if level >= n:
-                spare = level - n
-                if self._min_spare is None or spare < self._min_spare:
-                    self._min_spare = spare
-                out = bytes(buf[:n])
-                del buf[:n]
-                self.read_bytes += n
-                self._asked_since_start += n
-                if time.monotonic() - self._window_start > RELAX_AFTER_S:
-                    self._relax()
-                return out
-            # Underrun: what is left, then silence; wait for the (raised) target.
-            out = bytes(buf) + bytes(n - level)
-            buf.clear()
-            self.read_bytes += level
-            self._asked_since_start += n
-            self.underruns += 1
-            self.filled_bytes += n - level
-            self._priming = True
-            self._target = min(self._max_target, self._target + self._step)
-            return out
-
-    def _relax(self) -> None:
-        if self._target > self._min_target and self._min_spare is not None and self._min_spare >= 2 * self._step:
-            self._target -= self._step
-            del self._buf[: self._step]
-            self.trimmed_bytes += self._step
-            self.relaxed += 1
-        self._window_start = time.monotonic()
-        self._min_spare = None
-
-    # -- control side ----------------------------------------------------------
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            drift_ppm = None
-            if self._started_at is not None and time.monotonic() - self._started_at >= DRIFT_AFTER_S:
-                # Producer vs consumer clock: bytes each moved since reading began
-                # (over the same wall time). Uncertain by about one chunk each
-                # (~40 ms / elapsed: +-670 ppm after 60 s, +-67 after 10 min).
-                if self._asked_since_start:
-                    drift_ppm = round(
-                        (self._written_since_start - self._asked_since_start) / self._asked_since_start * 1e6
-                    )
-            return {
-                "underruns": self.underruns,
-                "overruns": self.overruns,
-                "level_ms": round(len(self._buf) / self.bytes_per_ms, 1),
-                "avg_level_ms": round(self._level_sum / self._level_n / self.bytes_per_ms, 1) if self._level_n else 0.0,
-                "target_ms": self._target // self.bytes_per_ms,
-                "relaxed": self.relaxed,
-                "trimmed_ms": round(self.trimmed_bytes / self.bytes_per_ms, 1),
-                "silence_ms": round(self.filled_bytes / self.bytes_per_ms, 1),
-                "frames": self.written_bytes // (FRAME_MS * self.bytes_per_ms),
-                "drift_ppm": drift_ppm,
-            }
 
 
 # ---------------------------------------------------------------------- the conference port
@@ -357,24 +228,6 @@ def _sd():
     except (ImportError, OSError) as exc:  # OSError: libportaudio2 missing
         raise SoundUnavailable(f"sounddevice/PortAudio is not available: {exc}") from exc
     return sounddevice
-
-
-def list_devices(refresh: bool = False) -> dict[str, list[str]]:
-    """Names of the PortAudio devices: ``{"playback": [...], "capture": [...]}``.
-
-    ``refresh=True`` re-scans (PortAudio lists devices only when initialized);
-    it is skipped while a bridge has a stream open.
-    """
-    sd = _sd()
-    with _pa_lock:
-        if refresh and _open_streams == 0:
-            sd._terminate()
-            sd._initialize()
-        devices = sd.query_devices()
-    return {
-        "playback": [d["name"] for d in devices if d["max_output_channels"] > 0],
-        "capture": [d["name"] for d in devices if d["max_input_channels"] > 0],
-    }
 
 
 def _resolve(sd: Any, name: str | None, kind: str) -> tuple[int | None, str | None]:
@@ -769,4 +622,5 @@ class SoundBridge:
         if duplex is None:
             return {}
         return {"underruns": duplex.underflows, "overruns": duplex.dropped, "frames": duplex.written + duplex.dropped,
-                "target_ms": duplex.target_ms, "avg_level_ms": duplex.level_ms(), "moved": duplex.moved}
+                "target_ms": duplex.target_ms, "avg_level_ms": duplex.level_ms(), "moved": duplex.moved,
+                "skipped_ticks": duplex.busy}

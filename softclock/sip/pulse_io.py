@@ -14,7 +14,7 @@ into the playback stream (``pa_stream_write`` copies it; the server's buffer
 is the jitter buffer), runs the context's mainloop once without blocking
 (``pa_mainloop_iterate(m, 0)``: sends that frame, takes in what the server
 sent) and takes what the capture stream has (``pa_stream_peek``/``drop``)
-through a small :class:`~softclock.sip.audio.JitterRing`. With libpulse's
+through a small :class:`~softclock.sip.jitter.JitterRing`. With libpulse's
 threaded mainloop instead, its thread woke ~150 times a second (our writes,
 the server's requests and fragments) and cost 1.2-1.7 % of a core on its own.
 A tick never waits: if a control thread is opening or switching a stream
@@ -148,11 +148,10 @@ def available() -> bool:
 class PulseStream:
     """One playback or capture stream of a :class:`PulseContext`."""
 
-    def __init__(self, ctx: PulseContext, kind: str, ptr: int, device: str | None) -> None:
+    def __init__(self, ctx: PulseContext, kind: str, ptr: int) -> None:
         self.ctx = ctx
         self.kind = kind  # "playback" | "capture"
         self.ptr: int | None = ptr
-        self.requested = device
         self._cbs: list[Any] = []
 
     def device_name(self) -> str:
@@ -162,11 +161,6 @@ class PulseStream:
                 return ""
             name = _lib.pa_stream_get_device_name(self.ptr)
         return name.decode() if name else ""
-
-    def index(self) -> int:
-        """The server's sink-input / source-output index (``pactl list sink-inputs``)."""
-        with self.ctx.locked():
-            return int(_lib.pa_stream_get_index(self.ptr)) if self.ptr is not None else -1
 
 
 class PulseContext:
@@ -257,7 +251,7 @@ class PulseContext:
             lib.pa_proplist_free(props)
             if not ptr:
                 raise PulseUnavailable(f"cannot create a {kind} stream: {self._error()}")
-            stream = PulseStream(self, kind, ptr, device)
+            stream = PulseStream(self, kind, ptr)
             for fn, setter in ((on_underflow, lib.pa_stream_set_underflow_callback),
                                (on_moved, lib.pa_stream_set_moved_callback)):
                 if fn is not None:
@@ -426,13 +420,6 @@ class PulseDuplex:
     def level_ms(self) -> float:
         return round(self._level_sum / self._level_n / self.bytes_per_ms, 1) if self._level_n else 0.0
 
-    def stream_state(self) -> dict[str, bool]:
-        with self.ctx.locked():
-            return {
-                "playback": self.play is not None and _lib.pa_stream_get_state(self.play.ptr) == PA_STREAM_READY,
-                "capture": self.rec is not None and _lib.pa_stream_get_state(self.rec.ptr) == PA_STREAM_READY,
-            }
-
     # -- real-time side (pjmedia's clock thread) -------------------------------------
 
     def write(self, data: bytes) -> None:
@@ -495,15 +482,3 @@ class PulseDuplex:
         finally:
             lock.release()
         return ring.read(n)
-
-
-def pulse_server_running(timeout: float = 2.0) -> bool:
-    """True if a PulseAudio (or pipewire-pulse) server answers."""
-    try:
-        ctx = PulseContext(timeout=timeout)
-    except PulseUnavailable:
-        return False
-    ctx.close()
-    return True
-
-

@@ -176,4 +176,3 @@ def test_device_list_and_hot_plug(pulse, monkeypatch) -> None:  # noqa: F811
     assert unplugged[1].find(DeviceKind.PLAYBACK, HEADSET) is None  # type: ignore[attr-defined]
     print(f"plugged-in device listed {1000 * (plugged[0] - t0):.0f} ms after the load command started")
     assert plugged[0] - t0 < 1.0
-

@@ -113,3 +113,43 @@ def test_a_device_move_is_said_in_the_open_dialog(qtbot, tmp_path) -> None:  # t
         assert "usb_headset is gone" in dialog.status_label.text()
     finally:
         sound.close()
+
+
+def test_the_desktop_app_rings_incoming_calls_on_the_ringer(pulse, qtbot, kamailio, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The whole path: SIP INVITE -> engine -> event bridge -> the app's sound controller
+    -> the ringer device, with a real sound server and the app's own settings."""
+    from softclock import secrets
+    from softclock.settings import AccountSettings, save
+    from softclock.sip.tones import RING_HZ
+    from softclock.ui.application import DesktopApp
+    from tests.helpers import sipp
+
+    pulse.apply_env(monkeypatch)
+    ringer_sink = "softclock_ringer"
+    pulse.add_sink(ringer_sink, "Desk ringer")
+    settings = Settings()
+    settings.sip.bind_address = "127.0.0.1"
+    settings.sip.null_audio = False
+    settings.audio.ringer = ringer_sink
+    settings.account = AccountSettings(server=f"{kamailio.host}:{kamailio.port}", user="alice", domain=kamailio.domain)
+    path = tmp_path / "settings.toml"
+    save(settings, path)
+    secrets.set_sip_password(settings.account.address, "alicepass")
+    app = DesktopApp(path, tmp_path / "data", listen=False)
+    qtbot.addWidget(app.window)
+    try:
+        assert app.sound is not None and app.window.sound_action.text() == "&Sound…"
+        qtbot.waitUntil(lambda: app.window.reg_label.text().startswith("Registered as"), timeout=10000)
+        rec = pulse.record(ringer_sink + ".monitor", tmp_path / "ringer.wav")
+        with sipp.uac(kamailio, "alice", cancel_after_ms=3000) as far:
+            with qtbot.waitSignal(app.bridge.event_arrived, timeout=10000,
+                                  check_params_cb=lambda e: isinstance(e, ev.CallEnded)):
+                pass
+            assert far.wait(10) == 0
+        qtbot.waitUntil(lambda: not app.sound.ringer.ringing, timeout=2000)
+        rec.stop()
+    finally:
+        app.shutdown()
+    rang = _analyse(tmp_path / "ringer.wav", "ringer")
+    assert abs(rang["freq"] - RING_HZ) <= 5.0 and rang["level_dbfs"] > -30.0, rang
+    assert rang["active_s"] >= 1.0, rang

@@ -124,9 +124,10 @@ class _PortAudioOut:
         self._audio = audio
         self._rate = rate
         self._device = device
+        self._done = threading.Event()  # set when the tone ran out, or by wake()
 
     def feed(self, source: Any, stop: threading.Event) -> None:
-        done = threading.Event()
+        done = self._done
 
         def cb(outdata, frames, _time, _status):  # PortAudio's thread
             data = source.take(len(outdata))
@@ -137,11 +138,10 @@ class _PortAudioOut:
 
         stream = self._audio._open_stream(self._sd, "output", self._device or None, self._rate, 50, cb)
         with stream:
-            while not stop.is_set() and not done.is_set():
-                done.wait(0.1)
+            done.wait()
 
     def wake(self) -> None:
-        pass
+        self._done.set()
 
     def close(self) -> None:
         pass

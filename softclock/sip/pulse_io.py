@@ -45,6 +45,8 @@ PA_STREAM_READY, PA_STREAM_FAILED, PA_STREAM_TERMINATED = 2, 3, 4
 PA_STREAM_ADJUST_LATENCY = 0x2000
 PA_SEEK_RELATIVE = 0
 _NO_VALUE = 0xFFFFFFFF  # (uint32_t) -1: "server's choice"
+TARGET_STEP_MS = 10
+RELAX_AFTER_S = 15.0
 # How often the server hands us captured audio: 40 ms fragments halve the
 # mainloop's wake-ups of 20 ms ones (bench/audio_bridge.py: mainloop thread
 # 1.2 -> 0.8 % of a core) for ~20 ms more capture latency (13.6 -> ~34 ms).
@@ -310,7 +312,10 @@ class PulseDuplex:
     Playback: every tick's frame is written to the server, whose buffer is the
     jitter buffer: it starts playing once ``target`` ms are queued (``prebuf``),
     and after an underrun it waits for ``target`` again -- which then rises
-    by 10 ms (to 120 ms at most). A frame that would take the queue above
+    by 10 ms (to 120 ms at most). After ``RELAX_AFTER_S`` without an underrun
+    it comes down by 10 ms again (not below where it started), so a device
+    clock that runs fast (an underrun every few minutes) does not ratchet the
+    latency up over a long call. A frame that would take the queue above
     ``target`` + 2 frames is dropped (drift from a slower device clock).
 
     Capture: what the server delivered since the last tick goes into a
@@ -329,8 +334,9 @@ class PulseDuplex:
         self.bytes_per_ms = rate * 2 // 1000
         self.frame_bytes = frame_ms * self.bytes_per_ms
         self._frame_ms = frame_ms
-        self.target_ms = frame_ms + margin_ms
+        self.target_ms = self._min_target_ms = frame_ms + margin_ms
         self._max_target_ms = max_target_ms
+        self._target_changed = time.monotonic()
         self.ring = capture_ring
         self._moved_hook = on_moved  # kind -> None; runs inside a tick: must only queue work
         self.underflows = 0
@@ -438,12 +444,9 @@ class PulseDuplex:
                 return
             if self._raise_target:
                 self._raise_target = False
-                self.target_ms = min(self._max_target_ms, self.target_ms + 10)
-                attr = self._playback_attr()
-                battr = _BufferAttr(attr["maxlength"], attr["tlength"], attr["prebuf"], attr["minreq"], _NO_VALUE)
-                op = lib.pa_stream_set_buffer_attr(ptr, ctypes.byref(battr), None, None)  # asynchronous
-                if op:
-                    lib.pa_operation_unref(op)
+                self._set_target(ptr, min(self._max_target_ms, self.target_ms + TARGET_STEP_MS))
+            elif self.target_ms > self._min_target_ms and time.monotonic() - self._target_changed > RELAX_AFTER_S:
+                self._set_target(ptr, self.target_ms - TARGET_STEP_MS)
             tl = (self.target_ms + self._frame_ms) * self.bytes_per_ms
             queued = tl - lib.pa_stream_writable_size(ptr)
             self._level_sum += queued
@@ -460,6 +463,16 @@ class PulseDuplex:
                     break
         finally:
             lock.release()
+
+    def _set_target(self, ptr: int, target_ms: int) -> None:
+        """New queue target: the server gets new buffer attributes (asynchronous, no wait)."""
+        self.target_ms = target_ms
+        self._target_changed = time.monotonic()
+        attr = self._playback_attr()
+        battr = _BufferAttr(attr["maxlength"], attr["tlength"], attr["prebuf"], attr["minreq"], _NO_VALUE)
+        op = _lib.pa_stream_set_buffer_attr(ptr, ctypes.byref(battr), None, None)
+        if op:
+            _lib.pa_operation_unref(op)
 
     def read(self, n: int) -> bytes:
         lib = _lib

@@ -14,8 +14,9 @@ Phases (one Endpoint, one call each):
 1. baseline (``--cpu-seconds``): a call on the null device, no SoundBridge --
    what a call costs without real sound;
 2. load (``--call-seconds``): the same with SoundBridge on ``softclock_speaker``
-   / ``softclock_mic.monitor`` (chosen by name: PulseAudio names through ALSA's
-   pulse device), continuous tones both ways. CPU of this process over the
+   / ``softclock_mic.monitor`` (PulseAudio names: straight through libpulse by
+   default, through PortAudio and ALSA's pulse device with ``--backend
+   portaudio``), continuous tones both ways. CPU of this process over the
    middle ``--cpu-seconds`` (psutil, % of one core; the PulseAudio daemon's CPU is
    shown apart), underruns/overruns over the whole call, per minute;
 3. latency (``--latency-seconds``): 100 ms bursts, one a second, both ways.

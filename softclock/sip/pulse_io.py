@@ -18,14 +18,17 @@ through a small :class:`~softclock.sip.jitter.JitterRing`. With libpulse's
 threaded mainloop instead, its thread woke ~150 times a second (our writes,
 the server's requests and fragments) and cost 1.2-1.7 % of a core on its own.
 A tick never waits: if a control thread is opening or switching a stream
-(it holds the context's lock), the tick skips the device for that 20 ms. Devices are chosen by their PulseAudio name at connect time;
-if a device disappears, the server moves our stream to the default device
-itself (PulseAudio's stream rescue; PipeWire does the same), so a call goes on.
+(it holds the context's lock), the tick skips the device for that 20 ms.
+Devices are chosen by their PulseAudio name at connect time; if a device
+disappears, the server moves our stream to the default device itself
+(measured with PulseAudio 16: unloading the sink moved the stream and called
+our moved callback), so a call goes on.
 
-Streams carry ``media.role=phone`` and ``filter.want=echo-cancel``: where the
-user loaded ``module-echo-cancel`` (and ``module-filter-apply``, loaded by the
-default PulseAudio configuration), the server puts its echo canceller in our
-path (see the README's sound notes).
+Streams carry ``media.role=phone`` and ``filter.want=echo-cancel``, which
+filter-by-role set-ups may honour; with null sinks here ``module-filter-apply``
+did not load a canceller for them, so the README tells users to load
+``module-echo-cancel`` and choose its sink and source (measured in
+``tests/e2e/test_echo.py``).
 """
 
 from __future__ import annotations
@@ -47,9 +50,6 @@ PA_SEEK_RELATIVE = 0
 _NO_VALUE = 0xFFFFFFFF  # (uint32_t) -1: "server's choice"
 TARGET_STEP_MS = 10
 RELAX_AFTER_S = 15.0
-# How often the server hands us captured audio: 40 ms fragments halve the
-# mainloop's wake-ups of 20 ms ones (bench/audio_bridge.py: mainloop thread
-# 1.2 -> 0.8 % of a core) for ~20 ms more capture latency (13.6 -> ~34 ms).
 # pa_mainloop_iterate dispatches one server message at a time: a tick runs it
 # until nothing is pending (a few: a request, a fragment), at most this often.
 _MAX_DISPATCH = 16
@@ -90,7 +90,7 @@ def _load() -> Any:
         blocking = ctypes.CDLL(name)  # the one call that waits: poll, GIL released
     except OSError as exc:
         raise PulseUnavailable(f"libpulse is not available: {exc}") from exc
-    vp, sz, i, u32 = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_uint32
+    vp, sz, i = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int
     sigs = {
         "pa_mainloop_new": (vp, []),
         "pa_mainloop_free": (None, [vp]),
@@ -124,7 +124,6 @@ def _load() -> Any:
         "pa_stream_disconnect": (i, [vp]),
         "pa_stream_unref": (None, [vp]),
         "pa_stream_get_device_name": (ctypes.c_char_p, [vp]),
-        "pa_stream_get_index": (u32, [vp]),
         "pa_stream_set_buffer_attr": (vp, [vp, ctypes.POINTER(_BufferAttr), vp, vp]),
         "pa_operation_unref": (None, [vp]),
     }

@@ -9,6 +9,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from softclock import secrets
+from softclock.logs import register_secret
 from softclock.errors import KeyringUnavailable, SettingsError
 
 CONNECT_TIMEOUT_S = 5
@@ -77,6 +78,7 @@ class Target:
         if self.sslrootcert:
             args["sslrootcert"] = self.sslrootcert
         if password:
+            register_secret(password)  # redacted from any log line that might quote it
             args["password"] = password  # handed to libpq, not part of the URL or any log line
         return create_engine(self.url, connect_args=args, pool_pre_ping=True, **kw)  # type: ignore[arg-type]
 

@@ -174,13 +174,21 @@ class DeviceWatcher:
 
     def _run(self) -> None:
         if _use_pulse():
+            failures = 0
             while not self._stop.is_set():
                 try:
                     self._run_pulse()
+                    failures = 0
                 except Exception as exc:  # noqa: BLE001 - the server went away: retry, say so once
-                    log.warning("sound device events unavailable (%s); retrying in %.0f s", str(exc), POLL_SECONDS)
+                    failures += 1
+                    # No sound server (a headless session): retry ever more slowly, up to a minute, and
+                    # say so once, not every 2 s for as long as the app runs.
+                    wait = min(60.0, POLL_SECONDS * 2 ** min(failures - 1, 5))
+                    (log.warning if failures == 1 else log.debug)(
+                        "sound device events unavailable (%s); retrying in %.0f s", str(exc), wait
+                    )
                     self._publish(DeviceList())
-                    self._stop.wait(POLL_SECONDS)
+                    self._stop.wait(wait)
             return
         while not self._stop.is_set():
             from softclock.sip import audio

@@ -89,7 +89,13 @@ def enqueue(session: Session, approved: Iterable[tuple[str, int]], unit_minutes:
 
 
 def withdraw(session: Session, entry_id: str) -> int:
-    """A reopened entry's unsent approval is withdrawn (it is approved again as a new version)."""
+    """A reopened entry's unsent approval is withdrawn (it is approved again as a new version).
+
+    A version the central store refused as a conflict is withdrawn too: reopening is how a person
+    resolves it (the next approval is a newer version, which replaces the central one), and the
+    refused content stays in the central ``entry_conflicts`` table."""
     return session.execute(
-        update(Outbox).where(Outbox.entry_id == entry_id, Outbox.state == "pending").values(state="withdrawn")
+        update(Outbox)
+        .where(Outbox.entry_id == entry_id, Outbox.state.in_(("pending", "conflict")))
+        .values(state="withdrawn")
     ).rowcount

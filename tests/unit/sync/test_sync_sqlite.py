@@ -126,6 +126,14 @@ def test_two_laptops_same_entry_conflict_is_kept_not_lost(central_url: str) -> N
     assert json.loads(kept.payload_json)["narrative"] == "B's words" and "other content" in kept.reason
     status = sync_b.status()
     assert status.conflicts == 1 and "1 conflict" in status.summary()
+    # B's timekeeper resolves it: reopen (the conflict is withdrawn), approve again as version 2.
+    with b.session() as s, s.begin():
+        review.reopen(s, entry_id, "alice", "the other laptop's words were wrong")
+    assert sync_b.status().conflicts == 0
+    with b.session() as s, s.begin():
+        review.approve(s, [entry_id], "alice", FIRM)
+    assert sync_b.once().push.sent == 1
+    assert [(r.version, r.narrative) for r in _central_rows(sync_b)] == [(2, "B's words")]
 
 
 def test_pull_brings_matters_numbers_codes_policy_and_invoiced(central_url: str) -> None:

@@ -41,3 +41,37 @@ def test_the_core_imports_no_qt_at_all() -> None:
     core = [p for p in ROOT.glob("*.py") if p.name not in ("cli.py",)] + list((ROOT / "store").rglob("*.py"))
     offenders = [str(p.relative_to(ROOT)) for p in core if any(n.startswith("PySide6") for n in _imports(p))]
     assert offenders == []
+
+
+def _runtime_dependencies() -> set[str]:
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT.parent / "pyproject.toml").read_text())["project"]
+    return {re.split(r"[<>=!~;\[ ]", dep, maxsplit=1)[0].lower().replace("_", "-") for dep in project["dependencies"]}
+
+
+def test_every_library_the_app_imports_is_a_runtime_dependency() -> None:
+    """A module only the test extras install would break `scripts/install-and-run.sh`'s app."""
+    import sys
+    from importlib.metadata import packages_distributions
+
+    deps = _runtime_dependencies()
+    dists = packages_distributions()
+    missing = {}
+    for path in ROOT.rglob("*.py"):
+        for name in _imports(path):
+            top = name.split(".")[0]
+            if top in sys.stdlib_module_names or top in ("softclock", "__future__"):
+                continue
+            provided_by = {d.lower().replace("_", "-") for d in dists.get(top, [])}
+            if not provided_by & deps:
+                missing[top] = str(path.relative_to(ROOT))
+    assert missing == {}
+
+
+def test_the_postgresql_driver_the_urls_pick_is_a_runtime_dependency() -> None:
+    from softclock.sync.connect import parse_url
+
+    driver = parse_url("postgresql://alice@db.example/billing").get_driver_name()
+    assert driver == "psycopg" and "psycopg" in _runtime_dependencies()

@@ -181,12 +181,12 @@ def _dial(config: Path, data: Path, uri: str) -> int:
     return _run(config, data, uri)
 
 
-def _read_password(prompt: str) -> str:
+def _read_password(prompt: str, allow_empty: bool = False) -> str:
     if sys.stdin.isatty():
         password = getpass.getpass(prompt)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    if not password:
+    if not password and not allow_empty:
         raise UsageError("No password given: pass it on standard input or type it at the prompt.")
     return password
 

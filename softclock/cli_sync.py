@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from softclock.errors import InputError
+from softclock.errors import InputError, KeyringUnavailable
 
 
 def add_parsers(sub: Any) -> None:
@@ -89,8 +89,13 @@ def _target_engine(url_text: str, settings: Any, read_password: Any):  # type: i
     target = Target(url, settings.central.sslmode if same else "", settings.central.sslrootcert if same else "")
     password = None
     if target.is_postgres and target.user:
-        password = secrets.get_central_password(login_of(url)) or read_password(f"Password for {login_of(url)}: ")
-    return target, target.engine(password)
+        try:
+            password = secrets.get_central_password(login_of(url))
+        except KeyringUnavailable:
+            password = None  # an installer's one-off command may well run where no keyring is
+        if password is None:
+            password = read_password(f"Password for {login_of(url)} (empty if none): ", allow_empty=True)
+    return target, target.engine(password or "")
 
 
 def _admin(args: argparse.Namespace, config: Path, read_password: Any) -> int:

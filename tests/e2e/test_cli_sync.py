@@ -81,3 +81,13 @@ def test_bad_urls_and_passwords_are_refused_in_words(tmp_path: Path) -> None:
     result = softclock(["sync", "--once"], env)
     assert result.returncode == 2 and "No central store is set" in result.stderr
     assert softclock(["sync", "status"], env).stdout.strip() == "Sync off (no central store set)"
+
+
+def test_an_installer_on_a_trusted_socket_needs_no_password_and_no_keyring(pg_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A one-off admin command where the server trusts the login (a Unix socket) and no keyring exists."""
+    cluster = pg_db.cluster
+    env = cli_env(tmp_path, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    url = f"postgresql://postgres@/{pg_db.name}?host={cluster.socket_dir}&port={cluster.port}"
+    result = softclock(["admin", "init-store", url], env, stdin="\n")
+    assert result.returncode == 0, result.stderr
+    assert "schema c0001 (created)" in result.stdout

@@ -9,7 +9,7 @@ locked. Every refusal says exactly why.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -142,13 +142,17 @@ def _approval_problem(
     return ""
 
 
-def validate_for_approval(session: Session, entry: TimeEntry, policy: Policy) -> str:
-    """Why the entry cannot be approved, or ``""``."""
-    matter = session.get(Matter, entry.matter_id) if entry.matter_id is not None else None
-    return _approval_problem(
-        entry.status, entry.billable, entry.matter_id, (matter.code, matter.status) if matter else None,
-        entry.narrative, policy,
-    )  # fmt: skip
+def units_preview(session: Session, entries: Sequence[TimeEntry], policy_of: Callable[[TimeEntry], Policy]) -> dict[str, int]:
+    """The billed units approval would fix for each entry (the same rule: held time by policy, a split
+    call rounded once and allocated; units set by hand stay), for the Review tab to show."""
+    pieces = _call_pieces(
+        session, {e.call_id for e in entries if e.call_id is not None and e.billable and not e.billed_by_hand}
+    )
+    return {
+        e.id: (e.billed_units or 0) if e.billed_by_hand
+        else _policy_units(e.billable, e.raw_seconds, e.hold_seconds, pieces.get(e.call_id), e.id, policy_of(e))
+        for e in entries
+    }  # fmt: skip
 
 
 _APPROVAL_COLUMNS = (

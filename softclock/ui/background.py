@@ -16,9 +16,9 @@ log = logging.getLogger("softclock.ui")
 class BackgroundRunner(QObject):
     """Runs jobs (database queries) one at a time on its own thread.
 
-    ``submit(job, on_done)`` returns at once; ``on_done(result)`` runs later on
-    the thread that owns the runner (the UI thread). A job that raises is logged
-    and its ``on_done`` is not called.
+    ``submit(job, on_done, on_error)`` returns at once; ``on_done(result)`` (or
+    ``on_error(exception)``) runs later on the thread that owns the runner (the UI
+    thread). A job that raises without an ``on_error`` is logged.
     """
 
     _finished = Signal(object, object)
@@ -34,24 +34,29 @@ class BackgroundRunner(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Callable[[Any], None]] | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Callable[[Any], None], Any] | None] = queue.SimpleQueue()
         self._finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
         self._thread = threading.Thread(target=self._run, name="ui-background", daemon=True)
         self._thread.start()
 
-    def submit(self, job: Callable[[], Any], on_done: Callable[[Any], None]) -> None:
-        self._jobs.put((job, on_done))
+    def submit(self, job: Callable[[], Any], on_done: Callable[[Any], None],
+               on_error: Callable[[Exception], None] | None = None) -> None:  # fmt: skip
+        """Run ``job``; then ``on_done(result)``, or ``on_error(exception)`` if it raised (else it is logged)."""
+        self._jobs.put((job, on_done, on_error))
 
     def stop(self) -> None:
         self._jobs.put(None)
 
     def _run(self) -> None:
         while (item := self._jobs.get()) is not None:
-            job, on_done = item
+            job, on_done, on_error = item
             try:
                 result = job()
-            except Exception:
-                log.exception("background job failed")
+            except Exception as exc:
+                if on_error is None:
+                    log.exception("background job failed")
+                else:
+                    self._finished.emit(on_error, exc)
                 continue
             self._finished.emit(on_done, result)
 

@@ -4,6 +4,7 @@ unassigned, short and recovered entries stand out."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,10 @@ from PySide6.QtWidgets import (
 )
 
 from softclock.formatting import MatterRow, as_local, fmt_duration
+from softclock.ui.background import BackgroundRunner
 from softclock.ui.split_dialog import SplitDialog, SplitTarget
+
+log = logging.getLogger("softclock.ui")
 
 if TYPE_CHECKING:
     from softclock.billing import Policy
@@ -88,8 +92,7 @@ class ReviewView(QWidget):
     def refresh(self) -> None:
         if self._store is None or self._policy is None:
             return
-        from softclock.billing import units
-        from softclock.review import policy_for
+        from softclock.review import policy_for, units_preview
         from softclock.store import queries
 
         self._loading = True
@@ -101,8 +104,10 @@ class ReviewView(QWidget):
             for entry in drafts:
                 if entry.matter_id not in policies:
                     policies[entry.matter_id] = policy_for(s, base, entry.matter_id)
+            preview = units_preview(s, drafts, lambda e: policies[e.matter_id])
+            for entry in drafts:
                 policy = policies[entry.matter_id]
-                billed = entry.billed_units if entry.billed_by_hand else units(entry.raw_seconds, policy, entry.billable)
+                billed = preview[entry.id]
                 started = as_local(entry.started_utc)
                 flag = entry.flag or ("unassigned" if entry.matter is None else "")
                 matter = f"{entry.matter.code} — {entry.matter.client.name}" if entry.matter else "Unassigned"
@@ -141,8 +146,26 @@ class ReviewView(QWidget):
         if not ids:
             self.message.setText("Select the entries to approve.")
             return
-        with self._store.session() as s, s.begin():
-            outcome = review.approve(s, ids, self._actor(), self._policy())
+        store, actor, policy = self._store, self._actor(), self._policy()
+
+        def approve() -> review.Outcome:  # on the background runner: a bulk approval is a big write
+            with store.session() as s, s.begin():
+                return review.approve(s, ids, actor, policy)
+
+        self.approve_button.setEnabled(False)
+        self.message.setText(f"Approving {len(ids)}…")
+        BackgroundRunner.shared().submit(approve, self._on_approved, self._on_approve_failed)
+
+    def _on_approve_failed(self, exc: Exception) -> None:
+        log.exception("approval failed", exc_info=exc)
+        self.approve_button.setEnabled(True)
+        self.message.setText(f"Not approved — the store failed: {exc}")
+
+    def _on_approved(self, outcome: object) -> None:
+        from softclock.review import Outcome
+
+        assert isinstance(outcome, Outcome)
+        self.approve_button.setEnabled(True)
         refused = [f"{entry_id[:8]}: {why}" for entry_id, why in outcome.refused.items()]
         done = f"Approved {len(outcome.done)}."
         self.message.setText(done + (" Not approved — " + "; ".join(refused) if refused else ""))

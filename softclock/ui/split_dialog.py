@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from softclock.formatting import MatterRow, fmt_minutes, parse_duration
+from softclock.ui.background import BackgroundRunner
 
 # A matter search runs once typing pauses this long: on 100,000 matters one
 # search takes tens of milliseconds (bench/store_scale.py), too much per keystroke.
@@ -105,6 +106,7 @@ class SplitDialog(QDialog):
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Find another matter for the pieces: client, code or name…")
         self.filter_edit.setClearButtonEnabled(True)
+        self._searches = 0  # generation of the newest matter search
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DELAY_MS)
@@ -191,8 +193,18 @@ class SplitDialog(QDialog):
         self._update()
 
     def _on_search_timer_timeout(self) -> None:
+        """Search on the background runner (tens of ms on 100,000 matters); only the newest answer is shown."""
         text = self.filter_edit.text()
-        rows = self._search(text) if text.strip() else []
+        self._searches += 1
+        generation = self._searches
+        if not text.strip():
+            self._offer(generation, [])
+            return
+        BackgroundRunner.shared().submit(lambda: self._search(text), lambda rows: self._offer(generation, rows))
+
+    def _offer(self, generation: int, rows: list[MatterRow]) -> None:
+        if generation != self._searches:
+            return
         for piece in self._pieces:
             current = piece.matter.currentData()
             piece.offer(rows, current if isinstance(current, MatterRow) else None)

@@ -329,7 +329,7 @@ def test_review_tab_edits_and_approves(qtbot, make_app) -> None:  # type: ignore
     review.table.item(rows["2024-001 — Acme"], 6).setText("Lease terms")
     review.table.selectAll()
     qtbot.mouseClick(review.approve_button, Qt.MouseButton.LeftButton)
-    assert "Approved 1." in review.message.text()
+    qtbot.waitUntil(lambda: "Approved 1." in review.message.text())  # approved off the UI thread
     assert "a billable entry needs a matter" in review.message.text()
     assert review.table.rowCount() == 1
     with app.core.store.session() as s:

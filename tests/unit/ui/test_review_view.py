@@ -124,3 +124,20 @@ def test_split_needs_exactly_one_selected_entry(qtbot, view, store) -> None:  # 
     view.select_all_button.click()
     qtbot.mouseClick(view.split_button, Qt.MouseButton.LeftButton)
     assert view.split_dialog is None and view.message.text() == "Select the one entry to split."
+
+
+def test_billed_column_shows_what_approval_will_fix_held_time_by_policy(qtbot, store) -> None:  # type: ignore[no-untyped-def]
+    """The preview and approval share one rule: with held time not billed, 700 s of which 400 s on hold is 1 unit."""
+    from softclock import review
+
+    view = ReviewView(lambda: "alice")
+    qtbot.addWidget(view)
+    policy = Policy(bill_hold=False)
+    view.attach(store, lambda: policy)
+    entry_id = make_entry(store, 700.0, make_matter(store, "M-1"), hold=400.0)
+    view.refresh()
+    assert view.table.item(0, 4).text() == "1 × 6 min"  # 2 × 6 min if the hold counted
+    with store.session() as s, s.begin():
+        review.approve(s, [entry_id], "alice", policy)
+    with store.session() as s:
+        assert s.get(TimeEntry, entry_id).billed_units == 1

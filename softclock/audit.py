@@ -13,13 +13,14 @@ import hashlib
 import json
 from json.encoder import encode_basestring_ascii as _quote  # what json.dumps uses for a str
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from softclock.store.models import AuditEvent, AuditHead
+from softclock.formatting import utc_now
 
 GENESIS = "0" * 64
 
@@ -41,10 +42,6 @@ def _json_list(values: tuple[object, ...]) -> str:
     return "[" + ", ".join(_quote(v) if isinstance(v, str) else json.dumps(v) for v in values) + "]"
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
@@ -62,7 +59,7 @@ def record(
     """Append one event (in the caller's transaction)."""
     head = session.get(AuditHead, 1)
     prev = head.last_hash if head else GENESIS
-    at = _now()
+    at = utc_now()
     old_text, new_text = _text(old), _text(new)
     event = AuditEvent(
         at_utc=at,
@@ -104,7 +101,7 @@ def record_many(
     head = session.get(AuditHead, 1)
     prev = head.last_hash if head else GENESIS
     next_id = head.last_id + 1 if head else (session.scalar(select(func.max(AuditEvent.id))) or 0) + 1
-    at = _now()
+    at = utc_now()
     at_text = at.isoformat(" ", "microseconds")  # SQLAlchemy's DATETIME format on SQLite
     rows = []
     for entity_id, field_name, old, new, reason in changes:
@@ -219,7 +216,7 @@ def verify(session: Session, full: bool = False) -> Verification:
     if count and last_id != head.checked_id:
         session.execute(
             update(AuditHead).where(AuditHead.id == 1)
-            .values(checked_id=last_id, checked_hash=prev, checked_count=count, checked_utc=_now())
+            .values(checked_id=last_id, checked_hash=prev, checked_count=count, checked_utc=utc_now())
         )  # fmt: skip
         session.expire(head)
     return Verification(True, count, checked=checked, since=start)

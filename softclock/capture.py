@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from softclock import audit
 from softclock import events as ev
 from softclock.changes import Change, ChangeKind
+from softclock.formatting import utc_now
 from softclock.matching import number_from_uri
 from softclock.store.db import Store
 from softclock.store.models import Call, ContactNumber, Segment, TimeEntry
@@ -362,7 +363,7 @@ class Capture:
         if not self._live:
             return
         now = self._mono()
-        stamp = datetime.now(UTC).replace(tzinfo=None)
+        stamp = utc_now()
         with self._store.session() as s, s.begin():
             for call_id, live in self._live.items():
                 talk = self.talk_seconds(call_id, now)
@@ -379,7 +380,7 @@ class Capture:
     def assign_matter(self, sip_call_id: str, matter_id: int | None) -> None:
         """Tag the call's current entry with ``matter_id`` (None: decide later)."""
         live = self._live.get(sip_call_id)
-        stamp = datetime.now(UTC).replace(tzinfo=None)
+        stamp = utc_now()
         if live is not None:
             if live.entry_id is None:  # not answered yet: the first entry gets it
                 live.matter_id = matter_id

@@ -44,6 +44,11 @@ def fmt_minutes(seconds: float) -> str:
     return f"{total // 60}:{total % 60:02d}"
 
 
+def utc_now() -> datetime:
+    """Now in UTC as the stores keep it: naive (SQLite has no time zones; every stored time is UTC)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 def as_local(value: datetime | None) -> datetime | None:
     """A naive UTC timestamp from the store, in local time."""
     if value is None:

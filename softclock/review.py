@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Row, func, select
@@ -22,6 +22,7 @@ from softclock.sync import outbox
 from softclock.billing import ACTIVITY_CODES, Policy, PolicyError, billable_seconds, split_units, units
 from softclock.errors import InputError
 from softclock.store.models import Client, Code, Matter, TimeEntry
+from softclock.formatting import utc_now
 
 LOCKED = ("synced", "invoiced")
 EDITABLE = ("matter_id", "narrative", "activity_code", "task_code", "billable", "billed_units")
@@ -36,10 +37,6 @@ class Outcome:
     done: list[str]
     refused: dict[str, str]  # entry id -> reason
     versions: list[tuple[str, int]] = field(default_factory=list)  # (id, version) of each entry done
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _short(entry_id: str) -> str:
@@ -112,7 +109,7 @@ def edit(session: Session, entry_id: str, actor: str, reason: str = "", **change
         setattr(entry, field, value)
         if field == "billed_units":
             entry.billed_by_hand = value is not None
-    entry.updated_utc = _now()
+    entry.updated_utc = utc_now()
     session.flush()
     return entry
 
@@ -262,7 +259,7 @@ def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> O
             session,
             {r.call_id for r in rows.values() if r.call_id is not None and r.billable and not r.billed_by_hand},
         )
-    now = _now()
+    now = utc_now()
     updates: list[tuple[int | None, str]] = []  # (billed units, id)
     events: list[tuple[str, str, object, object, str]] = []
     approved: list[tuple[str, int]] = []  # (id, version): what an outbox takes
@@ -337,7 +334,7 @@ def reopen(session: Session, entry_id: str, actor: str, reason: str) -> TimeEntr
     outbox.withdraw(session, entry.id)
     entry.status = "draft"
     entry.version += 1
-    entry.updated_utc = _now()
+    entry.updated_utc = utc_now()
     session.flush()
     return entry
 
@@ -414,7 +411,7 @@ def split(
     if by_hand or billed[0] != entry.billed_units:
         events.append((entry.id, "billed_units", entry.billed_units, billed[0], why))
     entry.raw_seconds, entry.matter_id, entry.billed_units = seconds[0], matters[0], billed[0]
-    entry.updated_utc = now = _now()
+    entry.updated_utc = now = utc_now()
     pieces = [entry]
     for i, (raw, units_, matter_id) in enumerate(zip(seconds[1:], billed[1:], matters[1:], strict=True), start=1):
         piece = TimeEntry(
@@ -527,7 +524,7 @@ def merge(session: Session, ids: Sequence[str], actor: str, base: Policy, reason
         events.append((first.id, "billed_units", first.billed_units, billed, why))
     first.billed_units = billed
     events.append((first.id, "merged", None, ",".join(e.id for e in others), why))
-    first.updated_utc = _now()
+    first.updated_utc = utc_now()
     audit.record_many(session, actor, "time_entry", events)
     session.flush()
     return first

@@ -14,16 +14,15 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, inspect, select, text, update
 
 from softclock.billing import ACTIVITY_CODES, Policy, PolicyError
 from softclock.errors import InputError
+from softclock.formatting import utc_now
 from softclock.sync.central import (
     VERSION_TABLE,
-    CentralBase,
     CentralClient,
     CentralCode,
     CentralContactNumber,
@@ -36,10 +35,6 @@ from softclock.sync.central import (
 _HERE = Path(__file__).resolve().parent
 LOGIN_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 STAFF_ROLES = {"billing": "softclock_billing", "admin": "softclock_admin"}
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def alembic_config():  # type: ignore[no-untyped-def]
@@ -141,7 +136,7 @@ def add_timekeeper(engine: Engine, tk: NewTimekeeper, password: str | None) -> N
         if conn.execute(select(Timekeeper.id).where(Timekeeper.id == tk.id)).first():
             conn.execute(update(Timekeeper).where(Timekeeper.id == tk.id).values(**values))
         else:
-            conn.execute(Timekeeper.__table__.insert(), [{"id": tk.id, "created_utc": _now(), **values}])
+            conn.execute(Timekeeper.__table__.insert(), [{"id": tk.id, "created_utc": utc_now(), **values}])
         if conn.dialect.name == "postgresql":
             if not password:
                 raise InputError("a PostgreSQL login needs a password (read from stdin or prompted)")
@@ -256,9 +251,6 @@ def mark_invoiced(engine: Engine, ids: Iterable[str]) -> int:
     with engine.begin() as conn:
         t = CentralEntry.__table__
         return conn.execute(
-            t.update().where(t.c.id.in_(wanted), t.c.status == "approved").values(status="invoiced", invoiced_utc=_now())
+            t.update().where(t.c.id.in_(wanted), t.c.status == "approved").values(status="invoiced", invoiced_utc=utc_now())
         ).rowcount
 
-
-__all__ = ["CentralBase", "NewTimekeeper", "add_number", "add_staff", "add_timekeeper", "import_matters",
-           "init_store", "mark_invoiced", "set_code", "set_matter_status", "set_policy"]  # fmt: skip

@@ -64,8 +64,10 @@ class Target:
     def engine(self, password: str | None = None, **kw: object) -> Engine:
         """An engine for this target; the password (from the keyring unless given) never enters the URL text."""
         if not self.is_postgres:
+            from softclock.store.db import _on_connect  # the local store's pragmas: WAL, foreign keys, busy wait
+
             eng = create_engine(self.url, **kw)  # type: ignore[arg-type]
-            event.listen(eng, "connect", _sqlite_pragmas)
+            event.listen(eng, "connect", _on_connect)
             return eng
         if password is None and self.user:
             try:
@@ -81,14 +83,6 @@ class Target:
             register_secret(password)  # redacted from any log line that might quote it
             args["password"] = password  # handed to libpq, not part of the URL or any log line
         return create_engine(self.url, connect_args=args, pool_pre_ping=True, **kw)  # type: ignore[arg-type]
-
-
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=5000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
 
 
 def describe(exc: BaseException, target: Target) -> str:

@@ -9,19 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from softclock.store.models import Call, Client, Matter, Outbox, TimeEntry
+from softclock.formatting import utc_now
 
 # Payload fields that a timekeeper's privacy setting keeps on the laptop.
 PRIVATE_FIELDS = ("narrative", "remote_number")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def frozen(payload: dict[str, object]) -> tuple[str, str]:
@@ -43,7 +39,7 @@ def enqueue(session: Session, approved: Iterable[tuple[str, int]], unit_minutes:
         return 0
     rows = []
     ids = list(pairs)
-    stamp = _now().strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite DateTime format
+    stamp = utc_now().strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite DateTime format
     for chunk_start in range(0, len(ids), 500):
         chunk = ids[chunk_start : chunk_start + 500]
         q = (

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from softclock.store.models import Outbox
 from softclock.sync import state
 from softclock.sync.central import CentralEntry, EntryConflict, SyncLog
 from softclock.sync.outbox import PRIVATE_FIELDS
+from softclock.formatting import utc_now
 
 log = logging.getLogger("softclock.sync")
 
@@ -35,10 +36,6 @@ _ENTRY_COLUMNS = (
     "matter_code", "client_name", "raw_seconds", "hold_seconds", "billed_units", "unit_minutes",
     "activity_code", "task_code", "narrative", "billable", "remote_number", "direction",
 )  # fmt: skip
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -80,7 +77,7 @@ def push_batch(store: Store, central: Engine, identity: str | None, privacy: boo
         rows = pending(s, limit)
     if not rows:
         return PushResult()
-    now = _now()
+    now = utc_now()
     # The newest pending version of each entry goes; older ones in the same batch are superseded.
     newest: dict[str, tuple] = {}  # type: ignore[type-arg]
     superseded: list[int] = []
@@ -199,7 +196,7 @@ def _insert_many(conn: Connection, rows: list[dict]) -> None:  # type: ignore[ty
 
 def note_failure(store: Store, message: str) -> None:
     """Record why the central store could not be reached: attempts, the error, since when."""
-    now = _now()
+    now = utc_now()
     with store.session() as s, s.begin():
         ids = [r.id for r in pending(s)]
         if ids:

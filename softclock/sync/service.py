@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
 
+from softclock.formatting import utc_now
 from softclock.settings import CentralSettings
 from softclock.store.db import Store
 from softclock.sync import state
@@ -96,7 +97,7 @@ class Sync:
             raise SyncFailed(message) from None
         if pulled is not None:
             with self.store.session() as s, s.begin():
-                state.put(s, state.LAST_OK, _utcnow_iso())
+                state.put(s, state.LAST_OK, utc_now().isoformat())
         return SyncReport(pushed, pulled)
 
     def status(self) -> state.SyncStatus:
@@ -110,12 +111,6 @@ class Sync:
 
 class SyncFailed(Exception):
     """The central store could not be used; the message says why in words."""
-
-
-def _utcnow_iso() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).replace(tzinfo=None).isoformat()
 
 
 class SyncWorker:

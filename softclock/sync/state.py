@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from softclock.billing import Policy, PolicyError
+from softclock.formatting import utc_now
 from softclock.store.models import Outbox, SyncState
 
 LAST_OK = "last_ok_utc"
@@ -53,7 +54,7 @@ class SyncStatus:
         """"Synced 2 min ago" / "3 waiting, central store unreachable since 10:02"."""
         if not self.configured:
             return "Sync off (no central store set)"
-        now = now or datetime.now(UTC).replace(tzinfo=None)
+        now = now or utc_now()
         parts = []
         if self.down_since_utc is not None:
             local = self.down_since_utc.replace(tzinfo=UTC).astimezone()

@@ -102,8 +102,8 @@ def build_core(
         timekeeper=lambda: settings.timekeeper or getpass.getuser(),
         region=lambda: settings.billing.default_region,
         on_change=on_change,
-        short_call_s=lambda: _firm_policy(store, settings).short_call_s,
-        activity_codes=lambda: _activity_codes(_firm_policy(store, settings)),
+        short_call_s=lambda: firm_policy(store, settings).short_call_s,
+        activity_codes=lambda: _activity_codes(firm_policy(store, settings)),
     )
     from softclock.recordings import apply_retention
 
@@ -132,12 +132,12 @@ def build_core(
     return Core(settings, settings_path, data_dir, store, capture, phone, engine)
 
 
-def _firm_policy(store: Store, settings: Settings) -> Policy:
-    """The policy pulled from the central store, else the settings' (read once per call end)."""
-    from softclock.sync.state import firm_policy
+def firm_policy(store: Store, settings: Settings) -> Policy:
+    """The firm's billing policy: as last pulled from the central store, else the settings'."""
+    from softclock.sync import state
 
     with store.session() as s:
-        return firm_policy(s, settings.billing.policy())
+        return state.firm_policy(s, settings.billing.policy())
 
 
 def _activity_codes(policy: Policy) -> tuple[str, str]:

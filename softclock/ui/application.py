@@ -273,10 +273,9 @@ class DesktopApp(QObject):
     def billing_policy(self) -> object:
         """The firm's billing policy as last pulled from the central store, else from the settings."""
         assert self.core is not None
-        from softclock.sync.state import firm_policy
+        from softclock.app import firm_policy
 
-        with self.core.store.session() as s:
-            return firm_policy(s, self.core.settings.billing.policy())
+        return firm_policy(self.core.store, self.core.settings)
 
     @property
     def recording_policy(self) -> str:

@@ -44,14 +44,12 @@ Targets: <= 60 ms per direction, <= 5 % of one core per call.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
-import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -62,6 +60,7 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
+from bench._common import private_pulse, write_json  # noqa: E402
 from tests.helpers.pulse import MIC_SINK, MIC_SOURCE, SPEAKER_SINK, PulseServer  # noqa: E402
 from tests.helpers.tone_peer import LocalCaller, finish_peer, start_peer  # noqa: E402
 
@@ -213,12 +212,10 @@ def main() -> int:
     if args.capture_block_ms:
         extra["capture_block_ms"] = args.capture_block_ms
 
-    base = Path(tempfile.mkdtemp(prefix="sc-bench-"))
-    pulse = PulseServer(base).start()
-    os.environ.update(pulse.env)
     results: dict = {"cpu_seconds": args.cpu_seconds, "call_seconds": args.call_seconds}
-    caller = LocalCaller(log_level=1).start()
-    try:
+    with private_pulse("sc-bench-") as (_base, pulse), contextlib.ExitStack() as stack:
+        caller = LocalCaller(log_level=1).start()
+        stack.callback(caller.stop)
         # ---------------------------------------------------------- 1. baseline
         if not args.no_baseline:
             def baseline(audio):
@@ -322,12 +319,7 @@ def main() -> int:
         ok_cpu = results["bridge_cpu_pct"] <= 5.0
         print(f"targets: latency <= 60 ms per direction: {'OK' if ok_lat else 'MISSED'}; "
               f"CPU <= 5 %: {'OK' if ok_cpu else 'MISSED'}", flush=True)
-    finally:
-        caller.stop()
-        pulse.stop()
-        shutil.rmtree(base, ignore_errors=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+    write_json(args.json, results)
     return 0
 
 

@@ -48,13 +48,10 @@ run itself broke).
 from __future__ import annotations
 
 import argparse
-import atexit
 import json
-import os
 import queue
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -68,125 +65,16 @@ ROOT = BENCH.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.helpers.kamailio import HOST, Kamailio, free_udp_port, kamailio_binary  # noqa: E402
+from bench._common import CHILDREN, bench_main, clean_up, environment, host_port, log, registrar  # noqa: E402
+from bench._common import SCENARIOS, run_logged, start_watched  # noqa: E402
+from tests.helpers.kamailio import HOST, Kamailio, free_udp_port  # noqa: E402
 from tests.helpers.sipp import _free_media_port, _udp_port_in_use, register, sipp_binary, unregister  # noqa: E402
 
-SCENARIOS = BENCH / "scenarios"
 REMOTE_BYE = SCENARIOS / "uas_multi_remote_bye.xml"
 LOCAL_BYE = SCENARIOS / "uas_multi_local_bye.xml"
 USERS = {"alice": "alicepass", "bob": "bobpass"}
 CALLER, CALLER_PW = "alice", "alicepass"
 CALLEE, CALLEE_PW = "bob", "bobpass"
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-# ---------------------------------------------------------------- child processes
-
-_WATCHDOG_CODE = r"""
-import os, signal, sys, time
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-groups = set()
-for line in sys.stdin:
-    line = line.strip()
-    if line[:1] == "+":
-        groups.add(int(line[1:]))
-    elif line[:1] == "-":
-        groups.discard(int(line[1:]))
-# stdin closed: the benchmark is gone (normally it has emptied the set first)
-for sig in (signal.SIGTERM, signal.SIGKILL):
-    for g in groups:
-        try:
-            os.killpg(g, sig)
-        except OSError:
-            pass
-    if groups and sig == signal.SIGTERM:
-        time.sleep(1.0)
-"""
-
-
-class Children:
-    """Every process group this benchmark starts, plus a watchdog that kills them
-    if the benchmark dies without cleaning up (its stdin pipe closes then)."""
-
-    def __init__(self) -> None:
-        self.procs: dict[int, subprocess.Popen] = {}
-        self.watchdog: subprocess.Popen | None = None
-
-    def _tell(self, line: str) -> None:
-        if self.watchdog is None:
-            self.watchdog = subprocess.Popen(
-                [sys.executable, "-c", _WATCHDOG_CODE], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, start_new_session=True, text=True,
-            )
-        try:
-            assert self.watchdog.stdin is not None
-            self.watchdog.stdin.write(line + "\n")
-            self.watchdog.stdin.flush()
-        except (BrokenPipeError, OSError):
-            pass
-
-    def watch(self, pgid: int) -> None:
-        self._tell(f"+{pgid}")
-
-    def unwatch(self, pgid: int) -> None:
-        self._tell(f"-{pgid}")
-
-    def spawn(self, cmd: list[str], **kw: Any) -> subprocess.Popen:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True, **kw)
-        self.procs[proc.pid] = proc
-        self.watch(proc.pid)
-        return proc
-
-    def kill(self, proc: subprocess.Popen, term_wait: float = 2.0) -> None:
-        """SIGTERM, then SIGKILL the process group (each child leads its own)."""
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                proc.wait(term_wait)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
-        if self.procs.pop(proc.pid, None) is not None:
-            self.unwatch(proc.pid)
-
-    def kill_all(self) -> None:
-        for proc in list(self.procs.values()):
-            self.kill(proc, term_wait=1.0)
-
-    def close(self) -> None:
-        self.kill_all()
-        wd, self.watchdog = self.watchdog, None
-        if wd is not None:
-            try:
-                assert wd.stdin is not None
-                wd.stdin.close()
-            except OSError:
-                pass
-            try:
-                wd.wait(5)
-            except subprocess.TimeoutExpired:
-                wd.kill()
-
-
-CHILDREN = Children()
-atexit.register(CHILDREN.close)
-
-
-def _on_signal(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 # ---------------------------------------------------------------- sipp, many calls
@@ -245,12 +133,7 @@ class MultiUas:
     def wait(self, timeout: float) -> int | None:
         """sipp's exit code (0: every call succeeded), or None if it had to be killed."""
         assert self.proc is not None
-        try:
-            rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            rc = None
-        CHILDREN.kill(self.proc)
-        return rc
+        return CHILDREN.finish(self.proc, timeout)
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None:
@@ -320,14 +203,7 @@ def summary(samples: list[float]) -> dict[str, float | None]:
 
 def run_child(cmd: list[str], out: Path, logf: Path, timeout: float) -> dict[str, Any]:
     """Run a worker; return its JSON result (``error`` set if it crashed or timed out)."""
-    with open(logf, "wb") as fh:
-        proc = CHILDREN.spawn(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=str(ROOT))
-        try:
-            rc: int | None = proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            rc = None
-        finally:
-            CHILDREN.kill(proc)
+    rc = run_logged(cmd, logf, timeout)
     res: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
     res.setdefault("failures", [])
     if rc is None or rc < 0 or not out.exists():
@@ -451,16 +327,12 @@ def worker_accuracy(a: argparse.Namespace, result: dict[str, Any]) -> None:
     from softclock.store.models import Call, TimeEntry
     from tests.helpers.harness import PhoneHarness
 
-    class _Kam:  # what PhoneHarness.account() reads
-        host, port = a.server.rsplit(":", 1)
-        domain = a.domain
-
     talks = [float(t) for t in a.talks.split(",")]
     failures: list[str] = result["failures"]
     calls: list[dict[str, Any]] = result.setdefault("calls", [])
     phone = PhoneHarness(Path(a.data_dir))
     try:
-        phone.account(_Kam)  # UDP
+        phone.account(registrar(a.server, a.domain))  # UDP
         reg = phone.registered()
         if reg.state is not ev.RegState.REGISTERED:
             raise RuntimeError(f"softclock registration failed: {reg.code} {reg.reason}")
@@ -534,7 +406,7 @@ class Bench:
         total = a.calls + a.warmup
         slug = f"{transport}-" + re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
         out, logf = self._paths(slug)
-        server = f"{kam.host}:{kam.port}"
+        server = host_port(kam)
         if impl == "bare":
             cmd = [sys.executable, str(BENCH / "bare_pjsua2.py"), "--server", server, "--domain", kam.domain,
                    "--user", CALLER, "--password", CALLER_PW, "--target", f"sip:{CALLEE}@{kam.domain}",
@@ -586,7 +458,7 @@ class Bench:
         inf.write_text("SEQUENTIAL\n" + "".join(f"{t};\n" for t in talks))
         out, logf = self._paths("accuracy")
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "accuracy",
-               "--server", f"{kam.host}:{kam.port}", "--domain", kam.domain,
+               "--server", host_port(kam), "--domain", kam.domain,
                "--talks", ",".join(map(str, talks)), "--data-dir", str(self.workdir / "data"), "--out", str(out)]
         log(f"capture accuracy: {n} calls, {sum(talks) / 1000:.0f} s of talk ...")
         with MultiUas(kam, LOCAL_BYE, n, self.workdir, f"sipp-{self.seq:02d}-accuracy", inf=inf) as far:
@@ -688,24 +560,6 @@ def print_table(report: dict[str, Any]) -> None:
     print(f"  total wall time {report['wall_s']:.1f} s")
 
 
-def _version(cmd: list[str], pattern: str) -> str:
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-    m = re.search(pattern, out)
-    return m.group(1) if m else "?"
-
-
-def _dist_version(name: str) -> str:
-    try:
-        from importlib.metadata import version
-
-        return version(name)
-    except Exception:  # noqa: BLE001
-        return "?"
-
-
 # ---------------------------------------------------------------- main
 
 
@@ -739,28 +593,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.worker:
-        return worker_main(args)
-    if kamailio_binary() is None or sipp_binary() is None:
-        log("kamailio and sipp are needed (apt install kamailio sip-tester)")
-        return 2
-
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started in the background
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
+def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="softclock-bench-call-setup-"))
     kam = Kamailio(workdir / "kamailio", USERS)
     report: dict[str, Any] = {
-        "environment": {
-            "kamailio": _version([kamailio_binary() or "kamailio", "-v"], r"kamailio (\S+)"),
-            "sipp": _version([sipp_binary() or "sipp", "-v"], r"SIPp v([\d.]+)"),
-            "pjsua2": _dist_version("pjsua2-python"),
-            "python": sys.version.split()[0],
-            "cpus": os.cpu_count(),
-        },
+        "environment": environment(),
         "parameters": {"calls": args.calls, "warmup": args.warmup, "gap_ms": args.gap_ms,
                        "accuracy_calls": args.accuracy_calls, "transports": args.transport_list},
         "latency": [],
@@ -768,9 +606,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     ok = False
     try:
-        kam.start()
-        CHILDREN.watch(kam.pid)  # type: ignore[arg-type]  # its own session: pgid == pid
-        report["environment"]["proxy"] = f"{kam.host}:{kam.port}"
+        start_watched(kam)
+        report["environment"]["proxy"] = host_port(kam)
         log(f"Kamailio on {kam.host}:{kam.port}; work dir {workdir}")
         bench = Bench(kam, workdir, args)
         if args.calls > 0:
@@ -790,30 +627,13 @@ def main(argv: list[str] | None = None) -> int:
             report["accuracy"] = bench.accuracy(args.accuracy_calls)
         report["wall_s"] = time.monotonic() - started
         ok = True
-    except KeyboardInterrupt as exc:
-        log(f"interrupted ({str(exc) or 'Ctrl-C'}); cleaning up")
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        try:
-            CHILDREN.kill_all()
-        finally:
-            pid = kam.pid
-            kam.stop()
-            if pid is not None:
-                CHILDREN.unwatch(pid)
-            CHILDREN.close()
-        if ok and not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            log(f"logs kept in {workdir}")
-    if not ok:
-        return 1
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print_table(report)
-    return 0
+        clean_up([kam], workdir, keep_logs=not ok or args.keep)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    return bench_main(parse_args(argv), worker_main, run, print_table)
 
 
 if __name__ == "__main__":

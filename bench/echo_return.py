@@ -25,18 +25,15 @@ ERLE (the canceller's enhancement) is the difference.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench._common import private_pulse, write_json  # noqa: E402
 from tests.helpers.echo import EchoRoom, measure_echo  # noqa: E402
-from tests.helpers.pulse import MIC_SINK, PulseServer  # noqa: E402
+from tests.helpers.pulse import MIC_SINK  # noqa: E402
 
 
 def main() -> int:
@@ -45,11 +42,8 @@ def main() -> int:
     ap.add_argument("--coupling-db", type=float, default=0.0)
     ap.add_argument("--json", default="")
     args = ap.parse_args()
-    base = Path(tempfile.mkdtemp(prefix="sc-echo-"))
-    pulse = PulseServer(base).start()
-    os.environ.update(pulse.env)
     results = {}
-    try:
+    with private_pulse("sc-echo-") as (base, pulse):
         room = EchoRoom(pulse, coupling_db=args.coupling_db)
         pulse.play_tone(MIC_SINK, 1000.0, amplitude=0.1)  # our talker (stopped with the daemon)
         results["plain"] = measure_echo(pulse, room.plain_devices(), base / "plain", args.seconds)
@@ -60,11 +54,7 @@ def main() -> int:
         results["erle_db"] = round(erle, 1)
         print(f"echo return loss {results['plain']['erl_db']} dB without a canceller, "
               f"{results['echo_cancel']['erl_db']} dB with module-echo-cancel (ERLE {erle:.1f} dB)", flush=True)
-    finally:
-        pulse.stop()
-        shutil.rmtree(base, ignore_errors=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+    write_json(args.json, results)
     return 0
 
 

@@ -30,7 +30,7 @@ the primary instead (SIGKILL of its process group: the port then answers with
 ICMP port unreachable) and, after the call, restarts it on the same port,
 measuring restart -> REGISTERED on the primary.
 
-Process clean-up reuses ``bench/call_setup.py``'s ``Children`` (process groups
+Process clean-up reuses ``bench/_common.py``'s ``Children`` (process groups
 and a watchdog process that kills them if this process dies, even by SIGKILL);
 a worker also exits when its stdin (this process) goes away.
 """
@@ -41,7 +41,6 @@ import argparse
 import json
 import os
 import queue
-import shutil
 import signal
 import statistics
 import subprocess
@@ -52,25 +51,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
+ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import tests.helpers.kamailio as kamailio_mod  # noqa: E402
-from bench.call_setup import (  # noqa: E402
-    CALLEE,
-    CHILDREN,
-    REMOTE_BYE,
-    USERS,
-    MultiUas,
-    _dist_version,
-    _on_signal,
-    _version,
-    log,
-)
-from tests.helpers.kamailio import Kamailio, kamailio_binary  # noqa: E402
-from tests.helpers.sipp import sipp_binary  # noqa: E402
+from bench._common import CHILDREN, bench_main, clean_up, environment, host_port, ignore_signals  # noqa: E402
+from bench._common import log, registrar, send_line, start_watched, stop_watched  # noqa: E402
+from bench.call_setup import CALLEE, REMOTE_BYE, USERS, MultiUas  # noqa: E402
+from tests.helpers.kamailio import Kamailio  # noqa: E402
 
 MARK = "@@EV "  # protocol lines on the worker's stdout (pjsip prints there too)
 
@@ -94,10 +83,6 @@ def worker_main(a: argparse.Namespace) -> int:
         commands.put(None)  # the orchestrator is gone
 
     threading.Thread(target=read_stdin, daemon=True).start()
-
-    class _Kam:
-        host, port = a.server.rsplit(":", 1)
-        domain = a.domain
 
     phone = PhoneHarness(Path(a.data_dir))
 
@@ -143,7 +128,7 @@ def worker_main(a: argparse.Namespace) -> int:
         return res
 
     try:
-        phone.account(_Kam, backup_servers=tuple(a.backup))
+        phone.account(registrar(a.server, a.domain), backup_servers=tuple(a.backup))
         say({"ev": "ready"})
         while True:
             pump(time.monotonic() + 0.05)
@@ -172,11 +157,8 @@ class Worker:
         self.events: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.timeline: list[dict[str, Any]] = []
         self._log = open(logf, "wb")
-        # like CHILDREN.spawn(), but with a stdin pipe (spawn() fixes stdin=DEVNULL)
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-                                     start_new_session=True, cwd=str(ROOT), text=True, bufsize=1)
-        CHILDREN.procs[self.proc.pid] = self.proc
-        CHILDREN.watch(self.proc.pid)
+        self.proc = CHILDREN.spawn(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+                                   cwd=str(ROOT), text=True, bufsize=1)
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -189,12 +171,7 @@ class Worker:
         self.events.put(None)
 
     def send(self, line: str) -> None:
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(line + "\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            pass
+        send_line(self.proc, line)
 
     def wait_for(self, pred: Any, timeout: float) -> dict[str, Any] | None:
         deadline = time.monotonic() + timeout
@@ -214,11 +191,7 @@ class Worker:
 
     def close(self) -> int | None:
         self.send("quit")
-        try:
-            rc: int | None = self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            rc = None
-        CHILDREN.kill(self.proc)
+        rc = CHILDREN.finish(self.proc, 15)
         self._log.close()
         return rc
 
@@ -233,29 +206,19 @@ class Bench:
         self.workdir = workdir
         self.primary = primary
         self.backup = backup
-
-    @property
-    def p_addr(self) -> str:
-        return f"{self.primary.host}:{self.primary.port}"
-
-    @property
-    def b_addr(self) -> str:
-        return f"{self.backup.host}:{self.backup.port}"
+        self.p_addr = host_port(primary)  # a restarted primary keeps its port
+        self.b_addr = host_port(backup)
 
     def restart_primary_same_port(self) -> None:
         """Start the (killed) primary again on its old port (the helper picks a free one)."""
         port = self.primary.port
-        old_pid = self.primary.pid
-        self.primary.stop()
-        if old_pid is not None:
-            CHILDREN.unwatch(old_pid)
+        stop_watched(self.primary)
         real = kamailio_mod.free_udp_tcp_port
         kamailio_mod.free_udp_tcp_port = lambda *a, **k: port  # type: ignore[assignment]
         try:
-            self.primary.start()
+            start_watched(self.primary)
         finally:
             kamailio_mod.free_udp_tcp_port = real  # type: ignore[assignment]
-        CHILDREN.watch(self.primary.pid)  # type: ignore[arg-type]
 
     def run_once(self, n: int, mode: str) -> dict[str, Any]:
         a = self.args
@@ -346,13 +309,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     primary = Kamailio(workdir / "primary", USERS)
     backup = Kamailio(workdir / "backup", USERS)
     report: dict[str, Any] = {
-        "environment": {
-            "kamailio": _version([kamailio_binary() or "kamailio", "-v"], r"kamailio (\S+)"),
-            "sipp": _version([sipp_binary() or "sipp", "-v"], r"SIPp v([\d.]+)"),
-            "pjsua2": _dist_version("pjsua2-python"),
-            "python": sys.version.split()[0],
-            "cpus": os.cpu_count(),
-        },
+        "environment": environment(),
         "parameters": {"runs": args.runs, "kill_run": not args.no_kill_run, "talk_ms": args.talk_ms,
                        "settle_s": args.settle_s},
         "runs": [],
@@ -360,8 +317,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ok = False
     try:
         for k in (primary, backup):
-            k.start()
-            CHILDREN.watch(k.pid)  # type: ignore[arg-type]
+            start_watched(k)
         log(f"primary Kamailio {primary.host}:{primary.port}, backup {backup.host}:{backup.port}; work dir {workdir}")
         bench = Bench(args, workdir, primary, backup)
         report["environment"]["primary"] = bench.p_addr
@@ -380,27 +336,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         report["wall_s"] = time.monotonic() - started
         ok = True
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        ignore_signals()
         if primary.pid is not None:  # never leave it stopped (stop() could not end it then)
             try:
                 os.killpg(primary.pid, signal.SIGCONT)
             except (ProcessLookupError, PermissionError):
                 pass
-        try:
-            CHILDREN.kill_all()
-        finally:
-            for k in (primary, backup):
-                pid = k.pid
-                k.stop()
-                if pid is not None:
-                    CHILDREN.unwatch(pid)
-            CHILDREN.close()
         failed = not ok or any("error" in r for r in report["runs"])
-        if ok and not args.keep and not failed:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            log(f"logs kept in {workdir}")
+        clean_up([primary, backup], workdir, keep_logs=failed or args.keep)
     return report
 
 
@@ -464,25 +407,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.worker:
-        return worker_main(args)
-    if kamailio_binary() is None or sipp_binary() is None:
-        log("kamailio and sipp are needed (apt install kamailio sip-tester)")
-        return 2
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
-    try:
-        report = run(args)
-    except KeyboardInterrupt as exc:
-        log(f"interrupted ({str(exc) or 'Ctrl-C'}); cleaned up")
-        return 1
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print_report(report)
-    return 0
+    return bench_main(parse_args(argv), worker_main, run, print_report)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ after the worker has exited, so they are there even after a crash), worker exit
 code, RSS (psutil, the worker measures itself) after registration, after 100
 calls and after all calls, growth per 100 calls, wall time.
 
-Process clean-up reuses ``bench/call_setup.py``'s ``Children`` (process groups +
+Process clean-up reuses ``bench/_common.py``'s ``Children`` (process groups +
 a watchdog process that kills them if this process dies, even by SIGKILL). The
 worker has its own ``Children`` for its sipp UACs, so a crash of the worker
 (pjsip abort) cannot leave a sipp behind either.
@@ -46,7 +46,6 @@ import json
 import os
 import queue
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -55,27 +54,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
+ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.call_setup import (  # noqa: E402
-    CALLEE,
-    CALLER,
-    CHILDREN,
-    USERS,
-    MultiUas,
-    _dist_version,
-    _on_signal,
-    _version,
-    log,
-    summary,
-)
-from tests.helpers.kamailio import HOST, Kamailio, free_udp_port, kamailio_binary  # noqa: E402
+from bench._common import CHILDREN, bench_main, clean_up, environment, host_port, log, registrar  # noqa: E402
+from bench._common import SCENARIOS, run_logged, start_watched  # noqa: E402
+from bench.call_setup import CALLEE, CALLER, USERS, MultiUas, summary  # noqa: E402
+from tests.helpers.kamailio import HOST, Kamailio, free_udp_port  # noqa: E402
 from tests.helpers.sipp import _free_media_port, sipp_binary  # noqa: E402
 
-SCENARIOS = BENCH / "scenarios"
 UAS_EITHER = SCENARIOS / "uas_multi_either_bye.xml"
 UAC_EITHER = SCENARIOS / "uac_either_bye.xml"
 ABORT_RE = re.compile(r"Assertion .*failed|Assertion `.*'|pj_ioqueue_register_sock2.*", re.I)
@@ -120,10 +108,6 @@ def worker_main(a: argparse.Namespace) -> int:
         tmp.write_text(json.dumps(result))
         os.replace(tmp, out)
 
-    class _Kam:  # what PhoneHarness.account() reads
-        host, port = a.server.rsplit(":", 1)
-        domain = a.domain
-
     phone = PhoneHarness(Path(a.data_dir))
     uac_dir = Path(a.uac_dir)
     sipp = sipp_binary() or "sipp"
@@ -150,7 +134,7 @@ def worker_main(a: argparse.Namespace) -> int:
         log(f"call {i + 1}: {msg}")
 
     try:
-        phone.account(_Kam)
+        phone.account(registrar(a.server, a.domain))
         reg = phone.registered()
         if reg.state is not ev.RegState.REGISTERED:
             raise RuntimeError(f"alice did not register: {reg.code} {reg.reason}")
@@ -229,11 +213,7 @@ def worker_main(a: argparse.Namespace) -> int:
             # the pace: gap after DISCONNECTED, events still handled
             drain(time.monotonic() + a.gap_ms / 1000.0)
             if uac is not None:
-                try:
-                    rc = uac.wait(5)
-                except subprocess.TimeoutExpired:
-                    rc = None
-                CHILDREN.kill(uac)
+                rc = CHILDREN.finish(uac, 5)
                 result["incoming_sipp_rc"][str(rc)] = result["incoming_sipp_rc"].get(str(rc), 0) + 1
                 if rc != 0:
                     fail(i, f"incoming sipp exit code {rc}")
@@ -295,39 +275,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     plan = make_plan(args.calls, args.incoming_every, *args.talk_range)
     n_out = sum(1 for p in plan if p["dir"] == "out")
     report: dict[str, Any] = {
-        "environment": {
-            "kamailio": _version([kamailio_binary() or "kamailio", "-v"], r"kamailio (\S+)"),
-            "sipp": _version([sipp_binary() or "sipp", "-v"], r"SIPp v([\d.]+)"),
-            "pjsua2": _dist_version("pjsua2-python"),
-            "python": sys.version.split()[0],
-            "cpus": os.cpu_count(),
-        },
+        "environment": environment(),
         "parameters": {"calls": args.calls, "outgoing": n_out, "incoming": len(plan) - n_out,
                        "gap_ms": args.gap_ms, "talk_ms": list(args.talk_range),
                        "incoming_every": args.incoming_every},
     }
     ok = False
     try:
-        kam.start()
-        CHILDREN.watch(kam.pid)  # type: ignore[arg-type]
+        start_watched(kam)
         log(f"Kamailio on {kam.host}:{kam.port}; work dir {workdir}")
         (workdir / "plan.json").write_text(json.dumps(plan))
         out, logf, data = workdir / "worker.json", workdir / "worker.log", workdir / "data"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--server", f"{kam.host}:{kam.port}",
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--server", host_port(kam),
                "--domain", kam.domain, "--plan", str(workdir / "plan.json"), "--gap-ms", str(args.gap_ms),
                "--data-dir", str(data), "--uac-dir", str(workdir / "uac"), "--out", str(out)]
         budget = 60 + sum(p["talk_ms"] for p in plan) / 1000 + len(plan) * (1.0 + args.gap_ms / 1000)
         log(f"soak: {len(plan)} calls ({n_out} outgoing, {len(plan) - n_out} incoming), gap {args.gap_ms} ms ...")
         t0 = time.monotonic()
         with MultiUas(kam, UAS_EITHER, n_out, workdir, "sipp-uas", timeout_s=budget + 30) as far:
-            with open(logf, "wb") as fh:
-                proc = CHILDREN.spawn(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=str(ROOT))
-                try:
-                    rc: int | None = proc.wait(budget)
-                except subprocess.TimeoutExpired:
-                    rc = None
-                finally:
-                    CHILDREN.kill(proc)
+            rc = run_logged(cmd, logf, budget)
             wall_worker = time.monotonic() - t0
             sipp_rc = far.wait(10)
         res: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
@@ -373,21 +339,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         report["wall_s"] = time.monotonic() - started
         ok = True
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        try:
-            CHILDREN.kill_all()
-        finally:
-            pid = kam.pid
-            kam.stop()
-            if pid is not None:
-                CHILDREN.unwatch(pid)
-            CHILDREN.close()
         broke = not ok or report.get("worker", {}).get("crashed")
-        if (ok and not args.keep and not broke):
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            log(f"logs kept in {workdir}")
+        clean_up([kam], workdir, keep_logs=broke or args.keep)
     return report
 
 
@@ -466,25 +419,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.worker:
-        return worker_main(args)
-    if kamailio_binary() is None or sipp_binary() is None:
-        log("kamailio and sipp are needed (apt install kamailio sip-tester)")
-        return 2
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
-    try:
-        report = run(args)
-    except KeyboardInterrupt as exc:
-        log(f"interrupted ({str(exc) or 'Ctrl-C'}); cleaned up")
-        return 1
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print_report(report)
-    return 1 if report["worker"]["exit_code"] is None else 0
+    return bench_main(parse_args(argv), worker_main, run, print_report,
+                      lambda report: 1 if report["worker"]["exit_code"] is None else 0)
 
 
 if __name__ == "__main__":

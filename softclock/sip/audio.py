@@ -172,7 +172,6 @@ class _BridgePort(pj.AudioMediaPort):
         self._silence = bytes(frame_bytes)
         self.active = True
         self.errors = 0
-        self.rx_frames = 0
         self.tx_frames = 0
         self._gil_state: int | None = None
 
@@ -190,7 +189,6 @@ class _BridgePort(pj.AudioMediaPort):
                 self._hold_thread_state()
             if self.active and frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
                 self._sink_write(_frame_get(frame.buf))
-                self.rx_frames += 1
         except BaseException:  # noqa: BLE001 - nothing may escape into pjmedia
             self.errors += 1
 
@@ -318,7 +316,6 @@ class SoundBridge:
         self._duplex: Any = None  # ... and its PulseDuplex, or PortAudio's two streams
         self.backend = ""
         self.rate = 0
-        self.opened_at: float | None = None
         self._last_tx_frames = 0
         self._last_pulse: dict[str, Any] = {}
         self._callbacks: tuple[Any, Any] = (None, None)
@@ -360,7 +357,6 @@ class SoundBridge:
             self._stop_streams()
             raise SoundUnavailable(f"cannot add the sound port to the conference bridge: {exc.info()}") from exc
         self._port = port
-        self.opened_at = time.monotonic()
         log.info("sound bridge open (%s): %d Hz, playback %s, capture %s, fast copy %s", self.backend, self.rate,
                  self.playback_device or "default", self.capture_device or "default", FAST_FRAME_COPY)
 
@@ -375,7 +371,7 @@ class SoundBridge:
         except pulse_io.PulseUnavailable as exc:
             raise SoundUnavailable(str(exc)) from exc
         try:
-            # A remembered device that is gone opens on the default (PulseDuplex.missing).
+            # A remembered device that is gone opens on the default (logged by PulseDuplex).
             duplex = pulse_io.PulseDuplex(ctx, self.rate, FRAME_MS, self.playback_device, self.capture_device,
                                           self._capture, on_moved=self._on_moved)
         except pulse_io.PulseUnavailable as exc:

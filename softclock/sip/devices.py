@@ -224,10 +224,3 @@ class DeviceWatcher:
             finally:
                 with self._lock:
                     self._pulse = None
-
-
-def resolve(kind: DeviceKind, device_id: str, devices: DeviceList) -> str:
-    """The identity to open: ``device_id`` if present now, else "" (the default)."""
-    if device_id and devices.source and devices.find(kind, device_id) is None:
-        return ""
-    return device_id

@@ -56,7 +56,6 @@ class JitterRing:
         self.trimmed_bytes = 0
         self.filled_bytes = 0
         self.written_bytes = 0
-        self.read_bytes = 0
         self._started_at: float | None = None  # first read after the first priming
         self._asked_since_start = 0  # everything the consumer asked for, silence included
         self._written_since_start = 0
@@ -101,7 +100,6 @@ class JitterRing:
                     self._min_spare = spare
                 out = bytes(buf[:n])
                 del buf[:n]
-                self.read_bytes += n
                 self._asked_since_start += n
                 if time.monotonic() - self._window_start > RELAX_AFTER_S:
                     self._relax()
@@ -109,7 +107,6 @@ class JitterRing:
             # Underrun: what is left, then silence; wait for the (raised) target.
             out = bytes(buf) + bytes(n - level)
             buf.clear()
-            self.read_bytes += level
             self._asked_since_start += n
             self.underruns += 1
             self.filled_bytes += n - level

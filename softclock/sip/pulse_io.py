@@ -39,6 +39,9 @@ import logging
 import time
 from typing import Any
 
+# The same adaptive-target steps as the capture ring's, for the server-side playback queue.
+from softclock.sip.jitter import RELAX_AFTER_S, SAMPLE_BYTES, TARGET_MAX_MS, TARGET_STEP_MS
+
 log = logging.getLogger("softclock.sip.audio")
 
 PA_SAMPLE_S16LE = 3
@@ -48,8 +51,6 @@ PA_STREAM_READY, PA_STREAM_FAILED, PA_STREAM_TERMINATED = 2, 3, 4
 PA_STREAM_ADJUST_LATENCY = 0x2000
 PA_SEEK_RELATIVE = 0
 _NO_VALUE = 0xFFFFFFFF  # (uint32_t) -1: "server's choice"
-TARGET_STEP_MS = 10
-RELAX_AFTER_S = 15.0
 # pa_mainloop_iterate dispatches one server message at a time: a tick runs it
 # until nothing is pending (a few: a request, a fragment), at most this often.
 _MAX_DISPATCH = 16
@@ -327,10 +328,10 @@ class PulseDuplex:
 
     def __init__(self, ctx: PulseContext, rate: int, frame_ms: int, playback_device: str | None,
                  capture_device: str | None, capture_ring: Any, margin_ms: int = 20,
-                 max_target_ms: int = 120, on_moved: Any = None) -> None:
+                 max_target_ms: int = TARGET_MAX_MS, on_moved: Any = None) -> None:
         self.ctx = ctx
         self.rate = rate
-        self.bytes_per_ms = rate * 2 // 1000
+        self.bytes_per_ms = rate * SAMPLE_BYTES // 1000
         self.frame_bytes = frame_ms * self.bytes_per_ms
         self._frame_ms = frame_ms
         self.target_ms = self._min_target_ms = frame_ms + margin_ms
@@ -354,8 +355,7 @@ class PulseDuplex:
         self.playback_device = playback_device
         self.capture_device = capture_device
         # A remembered device that is not there now (a headset left at home):
-        # that direction opens on the default instead; ``missing`` names it.
-        self.missing: dict[str, str] = {}
+        # that direction opens on the default instead (logged).
         self.play = self._open_or_default("playback", playback_device, self._open_playback)
         try:
             self.rec = self._open_or_default("capture", capture_device, self._open_capture)
@@ -380,7 +380,6 @@ class PulseDuplex:
             # crash reporter's) would keep the traceback's frames -- and a pjsua2
             # port in one of them -- alive past libDestroy(): abort at exit (seen).
             log.warning("sound %s device %s not available (%s); using the default", kind, device, str(exc))
-            self.missing[kind] = device
             return opener(None)
 
     def _open_playback(self, device: str | None) -> PulseStream:

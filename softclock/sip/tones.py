@@ -82,6 +82,8 @@ class _PulseOut:
             self.stream = self.ctx.open_stream("playback", device or None, rate,
                                                {"tlength": 200 * b, "prebuf": 20 * b, "minreq": 100 * b}, name="tone",
                                                role=role)
+            # More than this writable: less than 10 ms left to play.
+            self._drained_room = 190 * b
         except pulse_io.PulseUnavailable:
             self.ctx.close()
             raise
@@ -101,12 +103,8 @@ class _PulseOut:
                     lib.pa_stream_write(ptr, data, len(data), None, 0, 0)
                 ctx.iterate(100)  # waits for the server's next request (or a wake-up)
             # Let what was queued play out (test sound), unless stopped.
-            while not stop.is_set() and self._queued(lib, ptr):
+            while not stop.is_set() and lib.pa_stream_writable_size(ptr) < self._drained_room:
                 ctx.iterate(50)
-
-    @staticmethod
-    def _queued(lib: Any, ptr: int) -> bool:
-        return lib.pa_stream_writable_size(ptr) < 190 * RATE * 2 // 1000
 
     def wake(self) -> None:
         self.ctx.wakeup()
@@ -194,8 +192,9 @@ class Ringer:
         self._devices = devices
         self._on_state = on_state or (lambda state, detail: None)
         self._rate = rate
-        self._ring_pcm = ringtone(rate)
-        self._test_pcm = test_sound(rate)
+        # Computed on the worker, when first needed: ~85 ms of Python that
+        # would otherwise run on the UI thread at start-up.
+        self._pcm: dict[str, bytes] = {}
         self._jobs: queue.Queue[Any] = queue.Queue()
         self._ringing: set[int] = set()
         self._lock = threading.Lock()
@@ -257,12 +256,18 @@ class Ringer:
                 if not self.ringing:
                     continue
                 ringer, speaker = self._devices()
-                self._play(ringer or speaker, _Source(self._ring_pcm, loop=True), "ringing", "event")
+                self._play(ringer or speaker, _Source(self._tone("ring"), loop=True), "ringing", "event")
                 self._say("stopped", "")
             else:
                 _, device = job
                 device = self._devices()[1] if device is None else device
-                self._say("test-done", self._play(device, _Source(self._test_pcm, loop=False), "test", "event"))
+                self._say("test-done", self._play(device, _Source(self._tone("test"), loop=False), "test", "event"))
+
+    def _tone(self, name: str) -> bytes:  # worker thread only
+        pcm = self._pcm.get(name)
+        if pcm is None:
+            pcm = self._pcm[name] = (ringtone if name == "ring" else test_sound)(self._rate)
+        return pcm
 
     def _play(self, device: str, source: _Source, state: str, role: str) -> str:
         out = None

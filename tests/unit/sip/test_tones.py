@@ -36,3 +36,31 @@ def test_looped_source_wraps_and_a_single_one_ends() -> None:
     assert once.take(3) == b"\x01\x00"
     assert once.take(8) == b"\x02\x00"
     assert once.take(8) == b""
+
+
+def test_the_ringer_computes_its_tones_on_its_worker_not_when_built(monkeypatch) -> None:
+    import threading
+
+    from softclock.sip import tones
+
+    built_on: list[str] = []
+    real = tones.test_sound
+
+    def spy(rate: int = RATE) -> bytes:
+        built_on.append(threading.current_thread().name)
+        return real(rate)
+
+    monkeypatch.setattr(tones, "test_sound", spy)
+    monkeypatch.setattr(tones, "_open_output", lambda *a: (_ for _ in ()).throw(OSError("no device here")))
+    done = threading.Event()
+    ringer = tones.Ringer(lambda: ("", ""), lambda state, detail: done.set() if state == "test-done" else None)
+    try:
+        assert built_on == []  # building the ringer (on the UI thread) computed nothing
+        ringer.play_test("")
+        assert done.wait(5.0)
+        done.clear()
+        ringer.play_test("")
+        assert done.wait(5.0)
+    finally:
+        ringer.close()
+    assert built_on == ["sound-tones"]  # once, on the worker

@@ -424,9 +424,7 @@ class SipEngine:
         ep = self._ep
         if ep is None:
             return
-        if self._watch is not None:
-            self._watch.stop()
-            self._watch = None
+        self._stop_registrar_watch()
         if self._net_watch is not None:
             self._net_watch.stop()
             self._net_watch = None
@@ -484,6 +482,12 @@ class SipEngine:
             return
         self._commands.put(job)
 
+    def _submit_later(self, delay_s: float, job: Callable[[], None]) -> None:
+        """Run ``job`` on the command thread after ``delay_s`` (dropped if the engine stops first)."""
+        timer = threading.Timer(delay_s, lambda: self._submit(job))
+        timer.daemon = True
+        timer.start()
+
     def _emit(self, event: ev.Event) -> None:
         try:
             self._sink(event)
@@ -522,9 +526,7 @@ class SipEngine:
 
     def _do_set_account(self, config: AccountConfig) -> None:
         assert self._ep is not None
-        if self._watch is not None:
-            self._watch.stop()
-            self._watch = None
+        self._stop_registrar_watch()
         if self._account is not None:
             self._account.shutdown()
             self._account = None
@@ -565,6 +567,11 @@ class SipEngine:
                 ),
             )
             self._watch.start()
+
+    def _stop_registrar_watch(self) -> None:
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
 
     def _account_config(self, config: AccountConfig, server: str) -> pj.AccountConfig:
         acfg = pj.AccountConfig()
@@ -866,9 +873,7 @@ class SipEngine:
         if released_ports:
             # The bridge removes a deleted port on its next clock tick (that is
             # when a recorder finishes its WAV): keep the clock running a moment.
-            timer = threading.Timer(0.5, lambda: self._submit(self._close_sound_if_idle))
-            timer.daemon = True
-            timer.start()
+            self._submit_later(0.5, self._close_sound_if_idle)
         else:
             self._close_sound_if_idle()
 
@@ -923,9 +928,7 @@ class SipEngine:
             self._submit(lambda: self._do_hangup(call.handle, 0))
             target = call.replaces_handle
             if target is not None:
-                timer = threading.Timer(2.0, lambda: self._submit(lambda: self._do_hangup(target, 0)))
-                timer.daemon = True
-                timer.start()
+                self._submit_later(2.0, lambda: self._do_hangup(target, 0))
 
     def _on_mwi_info(self, account: _Account, prm: pj.OnMwiInfoParam) -> None:
         body = str(prm.rdata.wholeMsg)
@@ -1057,11 +1060,7 @@ class SipEngine:
         except pj.Error as exc:
             if exc.status != _PJ_EINVALIDOP or attempt >= 25:
                 raise
-            timer = threading.Timer(
-                0.2, lambda: self._submit(lambda: self._with_call_when_idle(handle, action, attempt + 1))
-            )
-            timer.daemon = True
-            timer.start()
+            self._submit_later(0.2, lambda: self._with_call_when_idle(handle, action, attempt + 1))
 
     def mute(self, handle: int, muted: bool) -> None:
         """Stop (or restart) sending our microphone on this call."""
@@ -1145,9 +1144,7 @@ class SipEngine:
             gen.play(tones, False)
             gen.startTransmit(audio)
             call.announcer = gen
-            timer = threading.Timer(1.3, lambda: self._submit(lambda: self._after_announce(handle, path)))
-            timer.daemon = True
-            timer.start()
+            self._submit_later(1.3, lambda: self._after_announce(handle, path))
             return
         player = _Announcement(lambda: self._submit(lambda: self._after_announce(handle, path)))
         player.createPlayer(announce, pj.PJMEDIA_FILE_NO_LOOP)

@@ -21,10 +21,10 @@ import errno
 import logging
 import secrets
 import socket
-import threading
 from collections.abc import Callable, Sequence
 
 from softclock.settings import split_host_port
+from softclock.sip.poller import Poller
 
 log = logging.getLogger("softclock.sip.failover")
 
@@ -81,7 +81,7 @@ def options_probe(server: str, transport: str = "udp", timeout: float = 1.0) -> 
     return "" if data.startswith(b"SIP/2.0 ") and call_id.encode() in data else NO_ANSWER
 
 
-class RegistrarWatch:
+class RegistrarWatch(Poller):
     """Pings ``servers`` and calls ``on_change(index)`` with the server to use.
 
     Args:
@@ -106,6 +106,7 @@ class RegistrarWatch:
         probe: Callable[[str, str, float], str] | None = None,
         on_status: Callable[[int, bool, str], None] | None = None,
     ) -> None:
+        super().__init__("registrar-watch", log)
         self.servers = list(servers)
         self._transport = transport
         self._on_change = on_change
@@ -120,16 +121,13 @@ class RegistrarWatch:
         self._up = [True] * len(self.servers)
         self._why = [""] * len(self.servers)
         self.preferred = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="registrar-watch", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
+    def _wait_s(self) -> float:
+        # While a server is down, look more often: its return is what the user waits for.
+        return self._interval if all(self._up) else min(self._interval, 0.5)
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(self._timeout + self._interval + 1)
+    def _join_s(self) -> float:
+        return self._timeout + self._interval + 1
 
     def check_once(self) -> int:
         """One round of pings; returns the preferred server's index."""
@@ -156,8 +154,3 @@ class RegistrarWatch:
     def _status(self, index: int) -> None:
         if self._on_status is not None:
             self._on_status(index, self._up[index], self._why[index])
-
-    def _run(self) -> None:
-        # While a server is down, look more often: its return is what the user waits for.
-        while not self._stop.wait(self._interval if all(self._up) else min(self._interval, 0.5)):
-            self.check_once()

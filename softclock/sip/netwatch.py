@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 import time
 from collections.abc import Callable
+
+from softclock.sip.poller import Poller
 
 log = logging.getLogger("softclock.sip.netwatch")
 
@@ -53,7 +54,7 @@ def _clocks() -> tuple[float, float]:
     return time.monotonic(), time.time()
 
 
-class NetworkWatch:
+class NetworkWatch(Poller):
     """Calls ``on_change(reason)`` after a resume from sleep or an address change.
 
     Args:
@@ -72,6 +73,7 @@ class NetworkWatch:
         clocks: Clocks = _clocks,
         addresses: Callable[[], Addresses] = host_addresses,
     ) -> None:
+        super().__init__("network-watch", log)
         self._on_change = on_change
         self._interval = interval_s
         self._jump = jump_s
@@ -80,16 +82,9 @@ class NetworkWatch:
         self._last_clocks = clocks()
         self._reported = addresses()  # the set the SIP stack last adapted to
         self._seen = self._reported  # the set of the previous poll
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="network-watch", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(self._interval + 1.0)
+    def _wait_s(self) -> float:
+        return self._interval
 
     def check_once(self) -> str:
         """One poll: the reason to re-register (also passed to ``on_change``), or ``""``."""
@@ -119,10 +114,3 @@ class NetworkWatch:
             log.info("network change: %s", reason)
             self._on_change(reason)
         return reason
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.check_once()
-            except Exception:
-                log.exception("bug in the network watch")

@@ -19,28 +19,11 @@ from __future__ import annotations
 import numpy  # noqa: E402, F401
 import pytest
 
-from tests.helpers.pulse import active_span, dominant_frequency, pulse, read_wav  # noqa: E402,F401
-from tests.helpers.tone_peer import LocalCaller, finish_peer, peer_log, start_peer  # noqa: E402
+from tests.helpers.pulse import pulse  # noqa: E402,F401
+from tests.helpers.tone_calls import MIC_HZ, PEER_HZ, analyse, tone_peer_with_mics  # noqa: E402
+from tests.helpers.tone_peer import LocalCaller  # noqa: E402
 
 CALL_SECONDS = 3.0
-MIC_HZ = 1000.0
-PEER_HZ = 440.0
-
-
-def _analyse(path, label):
-    samples, rate = read_wav(path)
-    span = active_span(samples, rate, threshold_db=-40.0)
-    # Leave out the edges (fade-in, codec start-up, hang-up).
-    edge = int(0.2 * rate)
-    core = span[edge:-edge] if len(span) > 4 * edge else span
-    freq, level = dominant_frequency(core, rate)
-    return {
-        "label": label,
-        "total_s": round(len(samples) / rate, 2),
-        "active_s": round(len(span) / rate, 2),
-        "freq": round(freq, 2),
-        "level_dbfs": round(level, 1),
-    }
 
 
 @pytest.mark.parametrize(
@@ -58,23 +41,19 @@ def test_call_audio_reaches_speaker_and_microphone_reaches_peer(pulse, tmp_path,
     pulse.apply_env(monkeypatch)  # PULSE_SERVER, PULSE_SINK=softclock_speaker, PULSE_SOURCE=softclock_mic.monitor
     if mic_device:
         monkeypatch.delenv("PULSE_SOURCE")  # chosen by name, not found as the default
-    mic = pulse.play_tone(pulse.MIC_SINK, MIC_HZ)
     speaker = pulse.record(pulse.SPEAKER_SINK + ".monitor", tmp_path / "speaker.wav")
-    peer_wav = tmp_path / "peer_heard.wav"
-    peer, port = start_peer("--freq", str(PEER_HZ), "--record", str(peer_wav))
-
-    caller = LocalCaller().start()
     try:
-        stats = caller.talk_through_bridge(port, CALL_SECONDS, speaker_device, mic_device)
+        with tone_peer_with_mics(pulse, tmp_path, {pulse.MIC_SINK: MIC_HZ}) as (port, peer_wav):
+            caller = LocalCaller().start()
+            try:
+                stats = caller.talk_through_bridge(port, CALL_SECONDS, speaker_device, mic_device)
+            finally:
+                caller.stop()
     finally:
-        caller.stop()
-        out = finish_peer(peer)
         speaker.stop()
-        mic.stop()
 
-    assert "DONE" in out, peer_log(peer)[-3000:]
-    heard = _analyse(speaker.path, "speaker")
-    sent = _analyse(peer_wav, "peer")
+    heard = analyse(speaker.path, "speaker")
+    sent = analyse(peer_wav, "peer")
     info = f"speaker={heard} peer={sent} stats={stats}"
     print(info)
 

@@ -15,6 +15,8 @@ import wave
 import pytest
 
 from tests.helpers.baresip import Baresip, baresip_binary, baresip_module_dir
+from tests.helpers.pjbare import endpoint_config, loopback_transport_config
+from tests.helpers.procs import missing_tool
 
 import pjsua2 as pj  # noqa: E402 - a dependency: its absence must fail, not skip
 
@@ -23,7 +25,7 @@ WAIT = 10.0
 
 def _require_baresip() -> None:
     if baresip_binary() is None or baresip_module_dir() is None:
-        pytest.skip("baresip (with ctrl_tcp module) not installed (apt: baresip)")
+        missing_tool("baresip (with ctrl_tcp module) not installed (apt: baresip)")
 
 
 # -- a bare pjsua2 peer ------------------------------------------------------
@@ -81,18 +83,11 @@ class PjPeer:
     def start(self) -> "PjPeer":
         ep = pj.Endpoint()
         ep.libCreate()
-        cfg = pj.EpConfig()
-        cfg.uaConfig.threadCnt = 1
-        cfg.uaConfig.mainThreadOnly = False
+        cfg = endpoint_config(log_level=1)
         cfg.uaConfig.maxCalls = 8
-        cfg.logConfig.level = 1
-        cfg.logConfig.consoleLevel = 1
         cfg.medConfig.noVad = True      # send RTP for silence too
         ep.libInit(cfg)
-        tcfg = pj.TransportConfig()
-        tcfg.port = 0
-        tcfg.boundAddress = "127.0.0.1"
-        ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, loopback_transport_config())
         ep.libStart()
         ep.audDevManager().setNullDev()
         self.ep = ep

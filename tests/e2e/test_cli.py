@@ -7,7 +7,7 @@ from pathlib import Path
 
 from softclock import events as ev
 from tests.helpers import sipp
-from tests.helpers.app_process import AppProcess, cli_env, softclock
+from tests.helpers.app_process import AppProcess, add_alice, cli_env, softclock
 from tests.helpers.harness import PhoneHarness
 
 
@@ -91,13 +91,7 @@ def test_calls_and_entries_as_json_after_a_real_call(tmp_path: Path, kamailio) -
 
 def test_dial_hands_the_number_to_the_running_app(tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
     env = cli_env(tmp_path)
-    (tmp_path / "settings.toml").write_text('[sip]\nbind_address = "127.0.0.1"\nnull_audio = true\n')
-    result = softclock(
-        ["account", "add", "--server", f"127.0.0.1:{kamailio.port}", "--user", "alice", "--domain", "sip.test"],
-        env,
-        stdin="alicepass\n",
-    )
-    assert result.returncode == 0, result.stderr
+    add_alice(tmp_path, env, kamailio.port)
     app = AppProcess(env)
     try:
         app.wait_for_line("registration shown: Registered as alice@sip.test")

@@ -15,12 +15,10 @@ from pathlib import Path
 from softclock import events as ev
 from softclock.sip.devices import DeviceKind, DeviceWatcher, list_devices
 from softclock.sip.tones import RING_HZ, Ringer
-from tests.e2e.test_audio import MIC_HZ, PEER_HZ, _analyse
-from tests.e2e.test_engine_sound import call_peer
 from tests.helpers import sipp
 from tests.helpers.harness import PhoneHarness
 from tests.helpers.pulse import PulseServer, dominant_frequency, pulse, read_wav  # noqa: F401
-from tests.helpers.tone_peer import finish_peer, peer_log, start_peer
+from tests.helpers.tone_calls import MIC_HZ, PEER_HZ, analyse, engine_call_with_sound
 
 HEADSET = "softclock_headset"
 RINGER = "softclock_ringer"
@@ -37,7 +35,7 @@ def _listen(pulse: PulseServer, sink: str, path: Path, seconds: float = LISTEN_S
     rec = pulse.record(sink + ".monitor", path)
     time.sleep(seconds)
     rec.stop()
-    return _analyse(path, sink)
+    return analyse(path, sink)
 
 
 def _rms_dbfs(path: Path) -> float:
@@ -48,12 +46,8 @@ def _rms_dbfs(path: Path) -> float:
 def test_speaker_switched_mid_call_then_unplugged_falls_back(pulse, tmp_path, monkeypatch) -> None:  # noqa: F811
     pulse.apply_env(monkeypatch)  # default speaker softclock_speaker, microphone softclock_mic.monitor
     headset = pulse.add_sink(HEADSET, "USB headset")
-    mic = pulse.play_tone(pulse.MIC_SINK, STEADY_HZ)
-    peer_wav = tmp_path / "peer_heard.wav"
-    peer, port = start_peer("--freq", str(PEER_HZ), "--record", str(peer_wav), "--max-seconds", "40")
-    phone = PhoneHarness(tmp_path / "data", null_audio=False)
-    try:
-        handle = call_peer(phone, port)
+    with engine_call_with_sound(pulse, tmp_path, {pulse.MIC_SINK: STEADY_HZ}, "--max-seconds", "40") as call:
+        phone = call.phone
         before = _listen(pulse, pulse.SPEAKER_SINK, tmp_path / "speaker_before.wav")
 
         # Switch the speaker to the headset mid-call.
@@ -72,14 +66,8 @@ def test_speaker_switched_mid_call_then_unplugged_falls_back(pulse, tmp_path, mo
         moved = phone.wait_for(ev.SoundDeviceChanged, lambda e: e.kind == "playback" and e.device != HEADSET)
         after = _listen(pulse, pulse.SPEAKER_SINK, tmp_path / "speaker_after.wav")
         assert not any(isinstance(e, ev.CallEnded) for e in phone.seen), "the call dropped"
-        phone.engine.hangup(handle)
-        phone.wait_for(ev.CallEnded)
-    finally:
-        phone.close()
-        out = finish_peer(peer)
-        mic.stop()
-    assert "DONE" in out, peer_log(peer)[-3000:]
-    sent = _analyse(peer_wav, "peer")
+    peer_wav = call.peer_wav
+    sent = analyse(peer_wav, "peer")
     info = (f"before={before} switched={switched} ({switch_ms:.0f} ms) headset={on_headset} "
             f"speaker_after_switch={speaker_after_switch:.1f} dBFS moved={moved} after={after} peer={sent}")
     print(info)
@@ -139,7 +127,7 @@ def test_incoming_call_rings_on_the_ringer_device_only(pulse, kamailio, tmp_path
     finally:
         ringer.close()
         phone.close()
-    rang = _analyse(tmp_path / "ringer.wav", "ringer")
+    rang = analyse(tmp_path / "ringer.wav", "ringer")
     info = f"rang={rang} states={states} handle={handle_ms:.2f} ms speaker={_rms_dbfs(tmp_path / 'speaker.wav'):.1f}"
     print(info)
     assert handle_ms < 5.0, info  # the UI thread only queues a command
@@ -191,26 +179,13 @@ def test_microphone_switched_mid_call(pulse, tmp_path, monkeypatch) -> None:  # 
     second_hz = STEADY_HZ
     pulse.apply_env(monkeypatch)
     pulse.add_sink("softclock_mic2", "Headset microphone feed")
-    mic1 = pulse.play_tone(pulse.MIC_SINK, MIC_HZ)
-    mic2 = pulse.play_tone("softclock_mic2", second_hz)
-    peer_wav = tmp_path / "peer_heard.wav"
-    peer, port = start_peer("--freq", str(PEER_HZ), "--record", str(peer_wav), "--max-seconds", "30")
-    phone = PhoneHarness(tmp_path / "data", null_audio=False)
-    try:
-        handle = call_peer(phone, port)
+    mics = {pulse.MIC_SINK: MIC_HZ, "softclock_mic2": second_hz}
+    with engine_call_with_sound(pulse, tmp_path, mics, "--max-seconds", "30") as call:
         time.sleep(LISTEN_S)  # the far end hears the first microphone for a while
-        phone.engine.set_sound_devices(capture="softclock_mic2.monitor")
-        switched = phone.wait_for(ev.SoundDeviceChanged, lambda e: e.kind == "capture")
+        call.phone.engine.set_sound_devices(capture="softclock_mic2.monitor")
+        switched = call.phone.wait_for(ev.SoundDeviceChanged, lambda e: e.kind == "capture")
         speaker = _listen(pulse, pulse.SPEAKER_SINK, tmp_path / "speaker.wav", seconds=2.0)
-        phone.engine.hangup(handle)
-        phone.wait_for(ev.CallEnded)
-    finally:
-        phone.close()
-        out = finish_peer(peer)
-        mic1.stop()
-        mic2.stop()
-    assert "DONE" in out, peer_log(peer)[-3000:]
-    samples, rate = read_wav(peer_wav)
+    samples, rate = read_wav(call.peer_wav)
     first = dominant_frequency(samples[int(0.3 * rate) : int(1.2 * rate)], rate)
     last = dominant_frequency(samples[-int(1.2 * rate) : -int(0.2 * rate)], rate)
     info = f"switched={switched} first={first} last={last} speaker={speaker}"

@@ -13,8 +13,8 @@ from softclock.settings import AudioSettings, Settings, load
 from softclock.sip.devices import AudioDevice, DeviceKind, DeviceList
 from softclock.sip.tones import TEST_HZ
 from softclock.ui.sound_dialog import DEFAULT_LABEL, SoundController, SoundDialog
-from tests.e2e.test_audio import _analyse
 from tests.helpers.pulse import pulse  # noqa: F401
+from tests.helpers.tone_calls import analyse
 
 HEADSET = "softclock_headset"
 
@@ -91,7 +91,7 @@ def test_test_sound_plays_on_the_chosen_device_and_the_choice_is_saved(pulse, qt
         sound.apply(dialog.audio())
     finally:
         sound.close()
-    heard = _analyse(tmp_path / "headset.wav", "headset")
+    heard = analyse(tmp_path / "headset.wav", "headset")
     info = f"heard={heard} click={click_ms:.2f} ms"
     print(info)
     assert click_ms < 20.0, info  # the UI thread only queued the job
@@ -150,6 +150,6 @@ def test_the_desktop_app_rings_incoming_calls_on_the_ringer(pulse, qtbot, kamail
         rec.stop()
     finally:
         app.shutdown()
-    rang = _analyse(tmp_path / "ringer.wav", "ringer")
+    rang = analyse(tmp_path / "ringer.wav", "ringer")
     assert abs(rang["freq"] - RING_HZ) <= 5.0 and rang["level_dbfs"] > -30.0, rang
     assert rang["active_s"] >= 1.0, rang

@@ -41,14 +41,15 @@ import pytest
 
 from tests.helpers import sipp
 from tests.helpers.kamailio import Kamailio
+from tests.helpers.procs import missing_tool
+from tests.helpers.pjbare import (account_config, close_accounts, endpoint_config,
+                                  loopback_transport_config, wait_event)
 from tests.helpers.sipfixtures import DEFAULT_USERS, require_sip_tools
 from tests.helpers.tlsca import make_test_ca, openssl_binary
 
 import pjsua2 as pj  # noqa: E402 - a dependency: its absence must fail, not skip
 
 pytestmark = pytest.mark.timeout(120)
-
-EVENT_TIMEOUT = 10.0
 
 
 # --------------------------------------------------------------------------
@@ -114,23 +115,6 @@ class TestAccount(pj.Account):
         self.events.put(("reg", prm.code, prm.reason, prm.status, prm.expiration))
 
 
-def wait_event(q: queue.Queue, pred, timeout: float = EVENT_TIMEOUT, seen: list | None = None):
-    """Return the first event matching pred; events consumed are appended to seen."""
-    seen = [] if seen is None else seen
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"event not seen within {timeout}s; events: {seen}")
-        try:
-            ev = q.get(timeout=left)
-        except queue.Empty:
-            continue
-        seen.append(ev)
-        if pred(ev):
-            return ev
-
-
 def is_reg(ev):
     return ev[0] == "reg"
 
@@ -151,7 +135,7 @@ def kamailio_tls(tmp_path_factory):
     """A Kamailio with UDP/TCP on .port and TLS on .tls_port (users alice, bob, carol)."""
     require_sip_tools()
     if openssl_binary() is None:
-        pytest.skip("openssl command line tool missing")
+        missing_tool("openssl command line tool missing")
     k = Kamailio(tmp_path_factory.mktemp("kamailio-tls"), DEFAULT_USERS, tls=True)
     k.start()
     try:
@@ -174,19 +158,9 @@ class PjHarness:
         ep = TestEndpoint(self.events)
         self.ep = ep
         ep.libCreate()
-        cfg = pj.EpConfig()
-        cfg.uaConfig.threadCnt = 1
-        cfg.uaConfig.mainThreadOnly = False
-        cfg.uaConfig.userAgent = "tls-infra-test"
-        cfg.logConfig.level = 5
-        cfg.logConfig.consoleLevel = 1
-        cfg.logConfig.filename = str(self.log_path)
-        ep.libInit(cfg)
+        ep.libInit(endpoint_config(user_agent="tls-infra-test", log_level=5, log_file=self.log_path))
 
-        tcfg = pj.TransportConfig()
-        tcfg.port = 0
-        tcfg.boundAddress = "127.0.0.1"
-        tcfg.publicAddress = "127.0.0.1"
+        tcfg = loopback_transport_config(public=True)
         tls = tcfg.tlsConfig
         tls.CaListFile = str(ca_file)
         tls.verifyServer = True
@@ -203,17 +177,9 @@ class PjHarness:
 
     def account(self, kamailio: Kamailio, user: str, password: str, *, srtp: bool = False,
                 register: bool = True) -> TestAccount:
-        cfg = pj.AccountConfig()
-        cfg.idUri = f"sip:{user}@{kamailio.domain}"
-        if register:
-            cfg.regConfig.registrarUri = kamailio.tls_registrar_uri
-        cfg.regConfig.retryIntervalSec = 0
-        cfg.regConfig.timeoutSec = 300
-        cfg.sipConfig.proxies.append(kamailio.tls_proxy_uri)
-        cfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", user, 0, password))
+        cfg = account_config(user, password, kamailio.domain,
+                             kamailio.tls_registrar_uri if register else None, kamailio.tls_proxy_uri)
         cfg.sipConfig.transportId = self.tls_tid
-        cfg.natConfig.sipOutboundUse = 0
-        cfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
         if srtp:
             cfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_MANDATORY
             cfg.mediaConfig.srtpSecureSignaling = 1
@@ -224,33 +190,8 @@ class PjHarness:
 
     def _close_accounts(self) -> None:
         """Hang up, wait for DISCONNECTED, unregister, shut accounts down, drop wrappers."""
-        for acc in self.accounts:
-            live = []
-            for c in acc.calls:
-                try:
-                    if c.isActive():
-                        live.append(c)
-                        c.hangup(pj.CallOpParam())
-                except pj.Error:
-                    pass
-            for c in live:
-                try:
-                    wait_event(self.events, lambda ev, c=c: not c.isActive(), timeout=5)
-                except AssertionError:
-                    pass
-            try:
-                if acc.getInfo().regIsActive:
-                    acc.setRegistration(False)
-                    wait_event(self.events, lambda ev: is_reg(ev) and ev[4] == 0, timeout=5)
-            except (pj.Error, AssertionError):
-                pass
-            acc.calls.clear()
-            acc.shutdown()
+        close_accounts(self.accounts, lambda acc: self.events, lambda ev: is_reg(ev) and ev[4] == 0)
         self.accounts.clear()
-        # NB: the loop variables above (acc, c) are released when this method
-        # returns -- i.e. before libDestroy() in shutdown().  A Call wrapper that
-        # is deleted after libDestroy() aborts the process (pjsua assertion in
-        # pjsua_call_set_user_data).
 
     def shutdown(self) -> None:
         if self.ep is None:
@@ -363,16 +304,22 @@ def test_register_over_tls(pjsip, kamailio_tls):
     assert not bad.getInfo().regIsActive
 
 
-def test_register_over_tls_wrong_ca(pjsip, kamailio_tls):
-    k = kamailio_tls
-    pjsip.start(k.tls_ca.other_ca_cert)
+def _failed_tls_registration(pjsip, k):
+    """Register alice over TLS when verification will fail: (account, its onRegState
+    event, every event up to the transport's DESTROY, which follows the failure)."""
     acc = pjsip.account(k, "alice", "alicepass")
     seen: list = []
     reg = wait_event(pjsip.events, is_reg, seen=seen)
-    # the transport is torn down right after the failure: wait for its DESTROY
     wait_event(pjsip.events,
                lambda ev: is_tp(ev) and ev[1]["state"] == pj.PJSIP_TP_STATE_DESTROY,
                seen=seen)
+    return acc, reg, seen
+
+
+def test_register_over_tls_wrong_ca(pjsip, kamailio_tls):
+    k = kamailio_tls
+    pjsip.start(k.tls_ca.other_ca_cert)
+    acc, reg, seen = _failed_tls_registration(pjsip, k)
     tps = [e[1] for e in seen if is_tp(e)]
     print("onRegState:", reg)
     print("onTransportState:", tps)
@@ -473,12 +420,7 @@ def test_server_name_is_checked_against_connected_host(pjsip, kamailio_tls, tmp_
     k.start()
     try:
         pjsip.start(dns_only.ca_cert)
-        acc = pjsip.account(k, "alice", "alicepass")
-        seen: list = []
-        reg = wait_event(pjsip.events, is_reg, seen=seen)
-        wait_event(pjsip.events,
-                   lambda ev: is_tp(ev) and ev[1]["state"] == pj.PJSIP_TP_STATE_DESTROY,
-                   seen=seen)
+        acc, reg, seen = _failed_tls_registration(pjsip, k)
         assert reg[1] == 503, seen
         assert reg[2] == "SSL certificate verification error (PJSIP_TLS_ECERTVERIF)", seen
         disc = next(e[1] for e in seen

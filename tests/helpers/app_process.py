@@ -43,6 +43,19 @@ def softclock(
     )
 
 
+def add_alice(tmp_path: Path, env: dict[str, str], sip_port: int) -> None:
+    """Settings for a headless app (loopback, no sound device) and the account
+    alice@sip.test on the registrar at 127.0.0.1:``sip_port``, added with the
+    ``softclock account add`` command (password on stdin)."""
+    (tmp_path / "settings.toml").write_text('[sip]\nbind_address = "127.0.0.1"\nnull_audio = true\n')
+    added = softclock(
+        ["account", "add", "--server", f"127.0.0.1:{sip_port}", "--user", "alice", "--domain", "sip.test"],
+        env,
+        stdin="alicepass\n",
+    )
+    assert added.returncode == 0, added.stderr
+
+
 class AppProcess:
     """The desktop app as a child process, its stderr log read line by line."""
 
@@ -59,7 +72,8 @@ class AppProcess:
         )
         self.lines: list[str] = []
         self._queue: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.proc.stderr is not None
@@ -82,7 +96,20 @@ class AppProcess:
         tail = "\n".join(self.lines[-30:])
         raise AssertionError(f"the app never logged {needle!r}; its log ends:\n{tail}")
 
+    def drain(self, timeout: float = 10.0) -> list[str]:
+        """Once the process has exited: read its log to the end into ``lines`` (which
+        otherwise only holds what :meth:`wait_for_line` has read so far)."""
+        assert self.proc.poll() is not None, "drain() is for a process that has exited"
+        self._reader.join(timeout)
+        while True:
+            try:
+                self.lines.append(self._queue.get_nowait())
+            except queue.Empty:
+                return self.lines
+
     def stop(self, timeout: float = 15.0) -> int:
+        """Terminate the app (SIGTERM, SIGKILL if it lingers), read the rest of its log
+        into ``lines``, and return its exit code."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -90,4 +117,5 @@ class AppProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.drain()
         return int(self.proc.returncode)

@@ -50,7 +50,6 @@ commands do not exist outside a call ("command not found").
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import socket
@@ -63,7 +62,7 @@ from pathlib import Path
 from typing import Any, Callable, Union
 
 from tests.helpers.kamailio import HOST, free_udp_tcp_port
-from tests.helpers.procs import stop_group
+from tests.helpers.procs import ChildProcess, dir_containing, find_binary, stop_group
 
 BARESIP_BIN = "baresip"
 _MODULE_DIRS = (
@@ -82,20 +81,11 @@ class BaresipError(RuntimeError):
 
 def baresip_binary() -> str | None:
     """Path of the baresip executable, or None if it is not installed."""
-    found = shutil.which(BARESIP_BIN)
-    if found:
-        return found
-    for cand in ("/usr/bin/baresip", "/usr/local/bin/baresip"):
-        if os.access(cand, os.X_OK):
-            return cand
-    return None
+    return find_binary(BARESIP_BIN, "/usr/bin/baresip", "/usr/local/bin/baresip")
 
 
 def baresip_module_dir() -> str | None:
-    for d in _MODULE_DIRS:
-        if os.path.exists(os.path.join(d, "ctrl_tcp.so")):
-            return d
-    return None
+    return dir_containing(_MODULE_DIRS, "ctrl_tcp.so")
 
 
 def strip_ansi(text: str) -> str:
@@ -115,7 +105,7 @@ def _netstring(payload: bytes) -> bytes:
     return str(len(payload)).encode() + b":" + payload + b","
 
 
-class Baresip:
+class Baresip(ChildProcess):
     """One baresip process = one registered SIP user agent, controlled via ctrl_tcp."""
 
     def __init__(
@@ -176,20 +166,6 @@ class Baresip:
         return f"sip:{self.user}@{self.domain}"
 
     uri = aor
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
 
     # -- config ---------------------------------------------------------
     def _audio_config(self) -> tuple[list[str], list[str]]:
@@ -392,12 +368,6 @@ class Baresip:
         if self._logf is not None:
             self._logf.close()
             self._logf = None
-
-    def __enter__(self) -> "Baresip":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def __del__(self):  # last-resort cleanup
         try:

@@ -37,8 +37,6 @@ verified against the test CA) to be answered.
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import socket
 import ssl
 import subprocess
@@ -47,7 +45,7 @@ import uuid
 from pathlib import Path
 
 from tests.helpers.tlsca import TestCA, make_test_ca
-from tests.helpers.procs import stop_group
+from tests.helpers.procs import LoopbackServer, dir_containing, find_binary, stop_group
 
 KAMAILIO_BIN = "kamailio"
 HOST = "127.0.0.1"
@@ -63,20 +61,11 @@ _MODULE_DIRS = (
 
 def kamailio_binary() -> str | None:
     """Path of the kamailio executable, or None if it is not installed."""
-    found = shutil.which(KAMAILIO_BIN)
-    if found:
-        return found
-    for cand in ("/usr/sbin/kamailio", "/usr/local/sbin/kamailio"):
-        if os.access(cand, os.X_OK):
-            return cand
-    return None
+    return find_binary(KAMAILIO_BIN, "/usr/sbin/kamailio", "/usr/local/sbin/kamailio")
 
 
 def _module_dir() -> str | None:
-    for d in _MODULE_DIRS:
-        if os.path.exists(os.path.join(d, "db_text.so")):
-            return d
-    return None
+    return dir_containing(_MODULE_DIRS, "db_text.so")
 
 
 def free_udp_tcp_port(host: str = HOST, attempts: int = 50) -> int:
@@ -342,7 +331,7 @@ route[EXTERNAL] {
 """
 
 
-class Kamailio:
+class Kamailio(LoopbackServer):
     """A Kamailio registrar + proxy on 127.0.0.1 with a free UDP/TCP port.
 
     ``tls=True`` (or ``tls_ca=TestCA``) adds a TLS listener on ``tls_port``."""
@@ -368,30 +357,12 @@ class Kamailio:
 
     # -- properties ---------------------------------------------------
     @property
-    def host(self) -> str:
-        return HOST
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("Kamailio not started")
-        return self._port
-
-    @property
     def domain(self) -> str:
         return self._domain
 
     @property
     def log_path(self) -> Path:
         return self._log_path
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
 
     def uri(self, user: str | None = None) -> str:
         """``sip:user@domain`` (or the proxy's own URI when user is None)."""
@@ -407,12 +378,6 @@ class Kamailio:
     @property
     def registrar_uri(self) -> str:
         return f"sip:{HOST}:{self.port}"
-
-    def log_text(self) -> str:
-        try:
-            return self._log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
 
     # -- TLS ----------------------------------------------------------
     @property
@@ -635,12 +600,6 @@ class Kamailio:
         if self._logf is not None:
             self._logf.close()
             self._logf = None
-
-    def __enter__(self) -> "Kamailio":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def __del__(self):  # last-resort cleanup
         try:

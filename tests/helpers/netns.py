@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 
-import pytest
+from tests.helpers.procs import missing_tool
 
 
 def namespace_available() -> bool:
@@ -20,10 +19,7 @@ def require_namespace() -> None:
     """Skip (or fail when CI=true) unless ``unshare -n`` and iproute2 work here."""
     if namespace_available():
         return
-    message = "needs `unshare -n` (root or user namespaces) and iproute2"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    missing_tool("needs `unshare -n` (root or user namespaces) and iproute2")
 
 
 def run_probe(module: str, *args: str, timeout: float = 90) -> tuple[list[dict[str, object]], str]:

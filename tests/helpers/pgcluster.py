@@ -91,7 +91,7 @@ from psycopg import sql
 from sqlalchemy.engine import URL
 
 from tests.helpers.kamailio import free_tcp_port
-from tests.helpers.procs import stop_group
+from tests.helpers.procs import LoopbackServer, stop_group
 from tests.helpers.tlsca import TestCA, make_test_ca
 
 HOST = "127.0.0.1"
@@ -188,7 +188,7 @@ class _Dirs:
     log: Path
 
 
-class PgCluster:
+class PgCluster(LoopbackServer):
     """One throwaway PostgreSQL cluster (see the module docstring)."""
 
     def __init__(self, tls_ca: TestCA | None = None) -> None:
@@ -207,16 +207,6 @@ class PgCluster:
         self.startup_seconds: float | None = None  # initdb + first start, measured
 
     # -- properties ---------------------------------------------------
-    @property
-    def host(self) -> str:
-        return HOST
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("PgCluster not started")
-        return self._port
-
     @property
     def ca_file(self) -> Path:
         """The CA that issued the server certificate (for ``sslrootcert``)."""
@@ -237,20 +227,6 @@ class PgCluster:
     @property
     def log_path(self) -> Path:
         return self._dirs.log
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
-
-    def log_text(self) -> str:
-        try:
-            return self._dirs.log.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
 
     # -- URLs ---------------------------------------------------------
     def url(self, user: str, password: str | None, db: str, sslmode: str = "verify-full",

@@ -22,7 +22,6 @@ unless the environment has ``CI=true``, then it fails.
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from tests.helpers.pgcluster import PgCluster, pg_bindir
+from tests.helpers.procs import missing_tool
 from tests.helpers.tlsca import make_test_ca
 
 
@@ -39,11 +39,8 @@ def require_postgres() -> None:
     """Skip (or fail when CI=true) unless the PostgreSQL server binaries are installed."""
     if pg_bindir() is not None:
         return
-    msg = ("PostgreSQL server binaries (initdb, postgres, pg_isready) not found "
-           "(apt: postgresql; or set SOFTCLOCK_PG_BINDIR)")
-    if os.environ.get("CI", "").strip().lower() == "true":
-        pytest.fail(msg + " -- required when CI=true", pytrace=False)
-    pytest.skip(msg)
+    missing_tool("PostgreSQL server binaries (initdb, postgres, pg_isready) not found "
+                 "(apt: postgresql; or set SOFTCLOCK_PG_BINDIR)")
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.procs import missing_tool
+
 SPEAKER_SINK = "softclock_speaker"
 MIC_SINK = "softclock_mic"
 MIC_SOURCE = MIC_SINK + ".monitor"
@@ -55,10 +57,7 @@ def require_pulse() -> None:
     missing = [n for n, p in pulse_binaries().items() if p is None]
     if not missing:
         return
-    msg = "PulseAudio missing: " + ", ".join(missing) + " (apt: pulseaudio pulseaudio-utils)"
-    if os.environ.get("CI", "").strip().lower() == "true":
-        pytest.fail(msg + " -- required when CI=true", pytrace=False)
-    pytest.skip(msg)
+    missing_tool("PulseAudio missing: " + ", ".join(missing) + " (apt: pulseaudio pulseaudio-utils)")
 
 
 def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 3.0) -> None:

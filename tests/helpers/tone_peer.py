@@ -35,6 +35,8 @@ from pathlib import Path
 
 import pjsua2 as pj
 
+from tests.helpers.pjbare import endpoint_config, loopback_transport_config
+
 
 _REPO = str(Path(__file__).resolve().parents[2])
 
@@ -52,6 +54,7 @@ class _Call(pj.Call):
     def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
         if self.getInfo().state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.peer.ended.set()
+            self.peer.wake.set()
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
         info = self.getInfo()
@@ -84,6 +87,7 @@ class Peer:
         self.args = args
         self.call: _Call | None = None
         self.ended = threading.Event()
+        self.wake = threading.Event()  # the call ended or stdin closed
         self.tone: pj.ToneGenerator | None = None
         self.recorder: pj.AudioMediaRecorder | None = None
         self._media_started = False
@@ -118,13 +122,13 @@ class Peer:
         print(f"MEDIA {time.monotonic():.6f}", flush=True)
 
 
-def _watch_stdin(stop: threading.Event) -> None:
+def _watch_stdin(wake: threading.Event) -> None:
     try:
         while sys.stdin.buffer.read1(4096):
             pass
     except (OSError, ValueError):
         pass
-    stop.set()
+    wake.set()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,17 +143,13 @@ def main(argv: list[str] | None = None) -> int:
 
     ep = pj.Endpoint()
     ep.libCreate()
-    cfg = pj.EpConfig()
-    cfg.uaConfig.threadCnt = 1
-    cfg.uaConfig.mainThreadOnly = False
+    cfg = endpoint_config(log_level=args.log_level)
     writer = _Writer()
     cfg.logConfig.writer = writer
-    cfg.logConfig.level = args.log_level
     cfg.logConfig.consoleLevel = args.log_level
     ep.libInit(cfg)
-    tcfg = pj.TransportConfig()
+    tcfg = loopback_transport_config()
     tcfg.port = args.port
-    tcfg.boundAddress = "127.0.0.1"
     tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
     port = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
     ep.libStart()
@@ -163,13 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
     acc.create(acfg, True)
 
-    stop = threading.Event()
-    threading.Thread(target=_watch_stdin, args=(stop,), daemon=True).start()
+    threading.Thread(target=_watch_stdin, args=(peer.wake,), daemon=True).start()
     print(f"READY {port}", flush=True)
 
-    deadline = time.monotonic() + args.max_seconds
-    while not peer.ended.is_set() and not stop.is_set() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    peer.wake.wait(args.max_seconds)  # the call ended, stdin closed, or time is up
 
     # The recorder finishes its WAV when deleted (complete ~0.3 s later).
     if peer.recorder is not None:
@@ -233,20 +230,14 @@ class LocalCaller:
     def start(self) -> LocalCaller:
         ep = pj.Endpoint()
         ep.libCreate()
-        cfg = pj.EpConfig()
-        cfg.uaConfig.threadCnt = 0
-        cfg.uaConfig.mainThreadOnly = False
+        cfg = endpoint_config(threads=0, log_level=self.log_level)
         self._writer = _Writer()
         cfg.logConfig.writer = self._writer
-        cfg.logConfig.level = self.log_level
         cfg.logConfig.consoleLevel = self.log_level
         cfg.medConfig.hasIoqueue = False
         cfg.medConfig.threadCnt = 0
         ep.libInit(cfg)
-        tcfg = pj.TransportConfig()
-        tcfg.port = 0
-        tcfg.boundAddress = "127.0.0.1"
-        ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, loopback_transport_config())
         ep.libStart()
         ep.audDevManager().setNoDev()
         self.ep = ep

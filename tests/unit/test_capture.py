@@ -160,11 +160,17 @@ def test_matter_chosen_after_the_call_ended(capture: Capture, store: Store, chan
     assert _trail(store) == [("capture", "created", None, "1.000"), ("alice", "matter_id", None, str(matter_id))]
 
 
-def test_heartbeat_writes_running_time(store: Store) -> None:
-    now = [1000.0]
+def _answered_call(store: Store, now: list[float]) -> Capture:
+    """A Capture whose monotonic clock reads ``now[0]``, with call c1 started at 1000 and answered at 1001."""
     capture = Capture(store, timekeeper=lambda: "alice", mono=lambda: now[0])
     capture.handle(ev.CallStarted(1000.0, T0, "c1", 1, "a", "sip:x@y", ""))
-    capture.handle(ev.CallConnected(1001.0, T0, "c1", 1))
+    capture.handle(ev.CallConnected(1001.0, T0 + timedelta(seconds=1), "c1", 1))
+    return capture
+
+
+def test_heartbeat_writes_running_time(store: Store) -> None:
+    now = [1000.0]
+    capture = _answered_call(store, now)
     now[0] = 1005.5
     capture.heartbeat()
     with store.session() as s:
@@ -174,9 +180,7 @@ def test_heartbeat_writes_running_time(store: Store) -> None:
 
 def test_recover_closes_a_crashed_call_at_its_last_heartbeat(store: Store) -> None:
     now = [1000.0]
-    first = Capture(store, timekeeper=lambda: "alice", mono=lambda: now[0])
-    first.handle(ev.CallStarted(1000.0, T0, "c1", 1, "a", "sip:x@y", ""))
-    first.handle(ev.CallConnected(1001.0, T0 + timedelta(seconds=1), "c1", 1))
+    first = _answered_call(store, now)
     now[0] = 1009.0
     first.heartbeat()
     # The process dies here; a new one starts and recovers.
@@ -272,9 +276,7 @@ def _trail(store: Store) -> list[tuple[str, str, str | None, str | None]]:
 
 def test_a_recovered_call_is_explained_in_the_trail(store: Store) -> None:
     now = [1000.0]
-    first = Capture(store, timekeeper=lambda: "alice", mono=lambda: now[0])
-    first.handle(ev.CallStarted(1000.0, T0, "c1", 1, "a", "sip:x@y", ""))
-    first.handle(ev.CallConnected(1001.0, T0 + timedelta(seconds=1), "c1", 1))
+    first = _answered_call(store, now)
     now[0] = 1004.0
     with store.session() as s:
         other = add_matter(s, "M-2", "Will", "Beta").id

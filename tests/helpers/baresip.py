@@ -61,7 +61,7 @@ import wave
 from pathlib import Path
 from typing import Any, Callable, Union
 
-from tests.helpers.kamailio import HOST, free_udp_tcp_port
+from tests.helpers.kamailio import HOST, free_tcp_port, free_udp_tcp_port
 from tests.helpers.procs import ChildProcess, dir_containing, find_binary, stop_group
 
 BARESIP_BIN = "baresip"
@@ -90,15 +90,6 @@ def baresip_module_dir() -> str | None:
 
 def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
-
-
-def _free_tcp_port(host: str = HOST) -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 def _netstring(payload: bytes) -> bytes:
@@ -262,9 +253,7 @@ class Baresip(ChildProcess):
         last_err = ""
         for _attempt in range(3):  # retry if someone grabbed a port meanwhile
             self.sip_port = free_udp_tcp_port()
-            self.ctrl_port = _free_tcp_port()
-            while self.ctrl_port == self.sip_port:
-                self.ctrl_port = _free_tcp_port()
+            self.ctrl_port = free_tcp_port(avoid=(self.sip_port,))
             self._write_config()
             self._logf = open(self.log_path, "ab", buffering=0)
             self._logf.write(f"==== starting baresip {self.aor} sip={self.sip_port} "

@@ -1,15 +1,24 @@
 """Call events -> call records, segments and draft time entries.
 
 Capture is the single writer of capture data. It runs on the thread that
-delivers events (the UI's main thread in the app); each event is one short
-SQLite transaction in WAL mode (well under a millisecond on a laptop disk).
+delivers events (the UI's main thread in the app).
 
-Time semantics (``../shared/DESIGN.md``): billable talk time runs from the
-SIP answer (CONFIRMED) to DISCONNECTED, or to the moment the user pressed hang
-up if that was earlier. Durations are differences of the monotonic clock read
-in the SIP callbacks; wall-clock UTC only stamps when things happened. Ring
-time is recorded, never billed. A call that never connected still gets a call
+Time semantics (docs/architecture.md): billable talk time runs from the SIP
+answer (CONFIRMED) to DISCONNECTED, or to the moment the user pressed hang up
+if that was earlier. Durations are differences of the monotonic clock read in
+the SIP callbacks; wall-clock UTC only stamps when things happened. Ring time
+is recorded, never billed. A call that never connected still gets a call
 record, with a disposition and no entry.
+
+No call is lost to the store. Each call lives in memory (:class:`_Call`) from
+its first event until the store has its final state; every event changes that
+memory and then writes the call's whole state (idempotent: rows are keyed by
+ids decided in memory). A write the store refuses (locked by another writer
+past a short wait, disk full, read-only, I/O error) leaves the work queued, the
+person is told at once (``ChangeKind.STORE_UNAVAILABLE``), and the queue is
+written again on the next event, heartbeat or :meth:`Capture.retry`. Calls are
+keyed by the engine's handle (one per dialog), so a second dialog that reuses
+a live call's Call-ID is a call of its own.
 """
 
 from __future__ import annotations
@@ -17,11 +26,14 @@ from __future__ import annotations
 import enum
 import logging
 import time
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from softclock import audit
@@ -41,6 +53,17 @@ AUDIT_ACTOR = "capture"  # who the trail names for what capture writes
 # before we log it (pjsua2 counts from its own CONFIRMED timestamp).
 CROSS_CHECK_TOLERANCE_S = 1.0
 
+# How long one capture write waits for another writer's lock (it runs on the
+# UI thread). Past it the write stays queued and is tried again; nothing waits
+# longer and nothing is lost.
+BUSY_TIMEOUT_MS = 250
+_NORMAL_BUSY_TIMEOUT_MS = 5000  # the store's own (softclock.store.db)
+
+# Ended calls kept in memory for a matter chosen after the call, by handle.
+_RECENT = 200
+
+_Births = list[tuple[str, str, object, object, str]]
+
 
 class Disposition(enum.Enum):
     IN_PROGRESS = "in_progress"
@@ -52,55 +75,115 @@ class Disposition(enum.Enum):
     FAILED = "failed"
 
 
+@dataclass(frozen=True)
+class CallSummary:
+    """What the window shows of an ended call, straight from capture's memory."""
+
+    disposition: Disposition
+    talk_seconds: float
+    sip_call_id: str
+
+
 @dataclass
-class _Live:
-    call_row: int
+class _Seg:
+    matter_id: int | None
+    start: float  # monotonic
+    held: bool
+    end: float | None = None
+    row: int | None = None  # set once the store has it
+
+
+@dataclass
+class _Entry:
+    id: str  # a UUID decided here, so a repeated write finds the same row
+    matter_id: int | None
+    activity_code: str
+    first_seg: int  # index of its first segment
+    written: bool = False
+
+
+@dataclass
+class _Call:
+    handle: int
+    sip_call_id: str
+    dialog_tag: str
     direction: ev.Direction
+    account: str
+    remote_uri: str
+    display_name: str
+    number: str | None
     invited_mono: float
-    remote_number: str | None
+    invited_utc: datetime
+    row: int | None = None
     connected_mono: float | None = None
     connected_utc: datetime | None = None
     hangup_mono: float | None = None
-    matter_id: int | None = None
-    entry_id: str | None = None  # the entry of the open segment
-    segment_id: int | None = None  # the open segment
-    segment_start: float = 0.0  # monotonic start of the open segment
-    held: bool = False
+    matter_id: int | None = None  # the matter of the open segment (or the first one, before the answer)
+    segments: list[_Seg] = field(default_factory=list)
+    entries: dict[int | None, _Entry] = field(default_factory=dict)
     hold_started: float | None = None
     hold_seconds: float = 0.0
-    entry_by_matter: dict[int | None, str] = field(default_factory=dict)
-    entry_seconds: dict[str, float] = field(default_factory=dict)  # closed segments, per entry
-    entry_hold: dict[str, float] = field(default_factory=dict)
+    recording_path: str | None = None
+    heartbeat_utc: datetime | None = None
+    # Set at DISCONNECTED:
+    end_mono: float | None = None
+    end_utc: datetime | None = None
+    disposition: Disposition = Disposition.IN_PROGRESS
+    sip_status: int | None = None
+    sip_reason: str = ""
+    connect_duration_s: float | None = None
+    short: bool = False
+    closed: bool = False  # the store has the final state and the entries' births
+
+    @property
+    def held(self) -> bool:
+        return bool(self.segments) and self.segments[-1].held and self.segments[-1].end is None
+
+    def talk(self, now: float) -> float:
+        if self.connected_mono is None:
+            return 0.0
+        end = now if self.end_mono is None else self.end_mono
+        if self.hangup_mono is not None:
+            end = min(end, self.hangup_mono)
+        return max(0.0, end - self.connected_mono)
 
     def utc_at(self, mono: float) -> datetime:
         """Wall-clock stamp of a monotonic instant, anchored at the answer."""
         assert self.connected_mono is not None and self.connected_utc is not None
-        return _naive(self.connected_utc + timedelta(seconds=mono - self.connected_mono))
+        return utc_naive(self.connected_utc + timedelta(seconds=mono - self.connected_mono))
+
+    def seg_seconds(self, seg: _Seg, now: float) -> float:
+        end = seg.end if seg.end is not None else (self.end_mono if self.end_mono is not None else now)
+        return max(0.0, end - seg.start)
 
     def entry_raws(self, now: float) -> dict[str, tuple[float, float]]:
-        """(raw seconds, held seconds) per entry, the open segment up to ``now``."""
-        raws = {e: (self.entry_seconds.get(e, 0.0), self.entry_hold.get(e, 0.0)) for e in self.entry_by_matter.values()}
-        if self.entry_id is not None:
-            raw, hold = raws.get(self.entry_id, (0.0, 0.0))
-            open_s = max(0.0, now - self.segment_start)
-            raws[self.entry_id] = (raw + open_s, hold + (open_s if self.held else 0.0))
+        """(raw seconds, held seconds) per entry id, an open segment up to ``now``."""
+        raws = {e.id: (0.0, 0.0) for e in self.entries.values()}
+        for seg in self.segments:
+            entry = self.entries.get(seg.matter_id)
+            if entry is None:
+                continue
+            raw, hold = raws[entry.id]
+            seconds = self.seg_seconds(seg, now)
+            raws[entry.id] = (raw + seconds, hold + (seconds if seg.held else 0.0))
         return raws
 
+    @property
+    def open_entry_id(self) -> str:
+        entry = self.entries.get(self.matter_id)
+        return entry.id if entry else ""
 
-def _naive(dt: datetime) -> datetime:
-    return utc_naive(dt)
 
-
-def _birth(entry_id: str, raw: float, sip_call_id: str, flag: str) -> list[tuple[str, str, object, object, str]]:
+def _birth(entry_id: str, raw: float, sip_call_id: str, short: bool, recovered: bool = False) -> _Births:
     """The audit events of an entry capture has finished: created (raw seconds), and its flag."""
-    events: list[tuple[str, str, object, object, str]] = [
-        (entry_id, "created", None, f"{raw:.3f}", f"captured from call {sip_call_id}")
-    ]
-    if flag == "short":
-        events += [(entry_id, "flag", "", "short", "shorter than the firm's short-call threshold"),
-                   (entry_id, "billable", True, False, "short call")]  # fmt: skip
-    elif flag == "recovered":
-        events.append((entry_id, "flag", "", "recovered", "the app stopped mid-call; closed at its last heartbeat"))
+    events: _Births = [(entry_id, "created", None, f"{raw:.3f}", f"captured from call {sip_call_id}")]
+    stopped = "the app stopped mid-call; closed at its last heartbeat"
+    if short:
+        why = f"shorter than the firm's short-call threshold; {stopped}" if recovered else \
+            "shorter than the firm's short-call threshold"  # fmt: skip
+        events += [(entry_id, "flag", "", "short", why), (entry_id, "billable", True, False, "short call")]
+    elif recovered:
+        events.append((entry_id, "flag", "", "recovered", stopped))
     return events
 
 
@@ -112,8 +195,12 @@ class Capture:
         timekeeper: who the entries belong to (a callable, as it may change
             when the account does).
         region: default region for numbers without a country code.
-        on_change: called after every committed change.
+        on_change: called after every change (committed, or kept in memory
+            while the store refuses writes: see ``STORE_UNAVAILABLE``).
         mono: the monotonic clock (injectable for tests).
+        short_call_s: the firm's short-call threshold.
+        activity_codes: the firm's default activity codes (with a client, with anyone else).
+        busy_timeout_ms: how long one write waits for another writer's lock.
     """
 
     def __init__(
@@ -125,31 +212,54 @@ class Capture:
         mono: Callable[[], float] = time.monotonic,
         short_call_s: Callable[[], float] = lambda: 0.0,
         activity_codes: Callable[[], tuple[str, str]] = lambda: ("A106", "A108"),
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     ) -> None:
         self._short_call_s = short_call_s
-        # The firm's default activity codes: (with a client, with anyone else).
         self._activity_codes = activity_codes
         self._store = store
         self._timekeeper = timekeeper
         self._region = region
         self._on_change = on_change or (lambda change: None)
         self._mono = mono
-        self._live: dict[str, _Live] = {}
+        self._busy_timeout_ms = busy_timeout_ms
+        self._live: dict[int, _Call] = {}  # by engine handle, until closed in the store
+        self._recent: OrderedDict[int, _Call] = OrderedDict()  # closed calls, for after-call changes
+        # Work the store has not taken yet, in order: a call to write whole
+        # (its handle), or a change to a closed call's entry (a closure).
+        self._queue: list[int | Callable[[Session], None]] = []
+        self._unavailable: str = ""  # why the store refuses writes; "" while it takes them
 
     # ------------------------------------------------------------------ queries
 
-    def talk_seconds(self, sip_call_id: str, now: float | None = None) -> float:
-        live = self._live.get(sip_call_id)
-        if live is None or live.connected_mono is None:
-            return 0.0
-        end = now if now is not None else self._mono()
-        if live.hangup_mono is not None:
-            end = min(end, live.hangup_mono)
-        return max(0.0, end - live.connected_mono)
+    @property
+    def unavailable(self) -> str:
+        """Why calls are not reaching the store right now ("" when they are)."""
+        return self._unavailable
 
-    def matter_of(self, sip_call_id: str) -> int | None:
-        live = self._live.get(sip_call_id)
-        return live.matter_id if live else None
+    @property
+    def pending(self) -> int:
+        """How many writes wait for the store."""
+        return len(self._queue)
+
+    def _find(self, handle: int) -> _Call | None:
+        return self._live.get(handle) or self._recent.get(handle)
+
+    def talk_seconds(self, handle: int, now: float | None = None) -> float:
+        call = self._find(handle)
+        if call is None:
+            return 0.0
+        return call.talk(now if now is not None else self._mono())
+
+    def matter_of(self, handle: int) -> int | None:
+        call = self._find(handle)
+        return call.matter_id if call else None
+
+    def summary(self, handle: int) -> CallSummary | None:
+        """An ended (or live) call's disposition and talk time, without the store."""
+        call = self._find(handle)
+        if call is None:
+            return None
+        return CallSummary(call.disposition, call.talk(self._mono()), call.sip_call_id)
 
     # ------------------------------------------------------------------ events
 
@@ -163,139 +273,85 @@ class Capture:
         elif isinstance(event, ev.CallConnected):
             self._connected(event)
         elif isinstance(event, ev.CallHangupRequested):
-            live = self._live.get(event.call_id)
-            if live is not None and live.hangup_mono is None:
-                live.hangup_mono = event.mono
+            call = self._live.get(event.handle)
+            if call is not None and call.hangup_mono is None:
+                call.hangup_mono = event.mono
         elif isinstance(event, ev.CallEnded):
             self._ended(event)
         elif isinstance(event, ev.CallHoldChanged):
             self._hold_changed(event)
         elif isinstance(event, ev.RecordingChanged) and event.recording:
-            with self._store.session() as s, s.begin():
-                s.execute(update(Call).where(Call.sip_call_id == event.call_id).values(recording_path=event.path))
-
-    def _hold_changed(self, event: ev.CallHoldChanged) -> None:
-        # Held time is recorded on the call; whether it bills is firm policy.
-        live = self._live.get(event.call_id)
-        if live is None:
-            return
-        if event.hold is ev.HoldState.NONE:
-            if live.hold_started is not None:
-                live.hold_seconds += event.mono - live.hold_started
-                live.hold_started = None
-        elif live.hold_started is None:
-            live.hold_started = event.mono
-        held = event.hold is not ev.HoldState.NONE
-        if live.connected_mono is not None and held != live.held:
-            # Hold is a segment of its own: whether it bills is firm policy.
-            self._switch_segment(live, live.matter_id, held, event.mono)
+            call = self._live.get(event.handle)
+            if call is not None:
+                call.recording_path = event.path
+                self._write(call)
 
     def _start(self, event: ev.CallStarted | ev.CallRinging, direction: ev.Direction, uri: str, name: str) -> None:
-        if event.call_id in self._live:
+        if event.handle in self._live or event.handle in self._recent:
             return
-        number = number_from_uri(uri, self._region())
-        with self._store.session() as s, s.begin():
-            if s.scalars(select(Call.id).where(Call.sip_call_id == event.call_id)).first() is not None:
-                log.warning("call %s is recorded already; ignoring a repeated start", event.call_id)
-                return
-            call = Call(
-                sip_call_id=event.call_id,
-                direction=direction.value,
-                account=event.account,
-                remote_uri=uri,
-                remote_number=number,
-                display_name=name,
-                invited_utc=_naive(event.utc),
-                disposition=Disposition.IN_PROGRESS.value,
-                last_heartbeat_utc=_naive(event.utc),
-            )
-            s.add(call)
-            s.flush()
-            row = call.id
-        self._live[event.call_id] = _Live(row, direction, event.mono, number)
+        call = _Call(
+            handle=event.handle,
+            sip_call_id=event.call_id,
+            dialog_tag=getattr(event, "remote_tag", "") or "",
+            direction=direction,
+            account=event.account,
+            remote_uri=uri,
+            display_name=name,
+            number=number_from_uri(uri, self._region()),
+            invited_mono=event.mono,
+            invited_utc=utc_naive(event.utc),
+        )
+        self._live[event.handle] = call
+        self._write(call)
         self._on_change(Change(ChangeKind.CALL_STARTED, event.call_id))
 
     def _connected(self, event: ev.CallConnected) -> None:
-        live = self._live.get(event.call_id)
-        if live is None or live.connected_mono is not None:
+        call = self._live.get(event.handle)
+        if call is None or call.connected_mono is not None:
             return
-        live.connected_mono = event.mono
-        live.connected_utc = event.utc
-        started = _naive(event.utc)
-        with self._store.session() as s, s.begin():
-            s.execute(
-                update(Call)
-                .where(Call.id == live.call_row)
-                .values(
-                    answered_utc=started,
-                    ring_seconds=max(0.0, event.mono - live.invited_mono),
-                    last_heartbeat_utc=started,
-                )
-            )
-            self._open_segment(s, live, live.matter_id, False, event.mono)
-        self._on_change(Change(ChangeKind.CALL_CONNECTED, event.call_id, live.entry_id or ""))
+        call.connected_mono = event.mono
+        call.connected_utc = event.utc
+        self._open_segment(call, call.matter_id, False, event.mono)
+        self._write(call)
+        self._on_change(Change(ChangeKind.CALL_CONNECTED, call.sip_call_id, call.open_entry_id))
 
-    def _activity_for(self, s: Session, number: str | None) -> str:
-        """UTBMS A106 "Communicate (with client)" when the number belongs to a client, else A108 (firm policy)."""
-        with_client, other = self._activity_codes()
-        if number and s.scalar(select(ContactNumber.id).where(ContactNumber.number == number).limit(1)) is not None:
-            return with_client
-        return other
-
-    def _open_segment(self, s: Session, live: _Live, matter_id: int | None, held: bool, at: float) -> None:
-        """Start a segment (and, for a matter new to this call, its entry)."""
-        start = live.utc_at(at)
-        entry_id = live.entry_by_matter.get(matter_id)
-        if entry_id is None:
-            entry = TimeEntry(
-                call_id=live.call_row,
-                timekeeper=self._timekeeper(),
-                matter_id=matter_id,
-                work_date=start.replace(tzinfo=UTC).astimezone().date(),
-                started_utc=start,
-                raw_seconds=0.0,
-                activity_code=self._activity_for(s, live.remote_number),
-                status="draft",
-                created_utc=start,
-                updated_utc=start,
-            )
-            s.add(entry)
-            s.flush()
-            entry_id = entry.id
-            live.entry_by_matter[matter_id] = entry_id
-        segment = Segment(call_id=live.call_row, matter_id=matter_id, start_utc=start, held=held)
-        s.add(segment)
-        s.flush()
-        if live.segment_id is None:
-            # The entry points at its first captured segment.
-            s.execute(update(TimeEntry).where(TimeEntry.id == entry_id, TimeEntry.segment_id.is_(None))
-                      .values(segment_id=segment.id))  # fmt: skip
-        live.entry_id, live.segment_id, live.segment_start, live.held = entry_id, segment.id, at, held
-        live.matter_id = matter_id
-
-    def _close_segment(self, s: Session, live: _Live, at: float) -> None:
-        if live.segment_id is None or live.entry_id is None:
+    def _hold_changed(self, event: ev.CallHoldChanged) -> None:
+        call = self._live.get(event.handle)
+        if call is None or call.end_mono is not None:
             return
-        seconds = max(0.0, at - live.segment_start)
-        s.execute(
-            update(Segment).where(Segment.id == live.segment_id).values(end_utc=live.utc_at(at), seconds=seconds)
-        )
-        live.entry_seconds[live.entry_id] = live.entry_seconds.get(live.entry_id, 0.0) + seconds
-        if live.held:
-            live.entry_hold[live.entry_id] = live.entry_hold.get(live.entry_id, 0.0) + seconds
+        if event.hold is ev.HoldState.NONE:
+            if call.hold_started is not None:
+                call.hold_seconds += event.mono - call.hold_started
+                call.hold_started = None
+        elif call.hold_started is None:
+            call.hold_started = event.mono
+        held = event.hold is not ev.HoldState.NONE
+        if call.connected_mono is not None and held != call.held:
+            # Hold is a segment of its own: whether it bills is firm policy.
+            self._switch_segment(call, call.matter_id, held, event.mono)
+            self._write(call)
 
-    def _switch_segment(self, live: _Live, matter_id: int | None, held: bool, at: float) -> None:
-        with self._store.session() as s, s.begin():
-            self._close_segment(s, live, at)
-            self._open_segment(s, live, matter_id, held, at)
+    def _open_segment(self, call: _Call, matter_id: int | None, held: bool, at: float) -> None:
+        """Start a segment (and, for a matter new to this call, its entry) in memory."""
+        call.segments.append(_Seg(matter_id, at, held))
+        if matter_id not in call.entries:
+            call.entries[matter_id] = _Entry(str(uuid.uuid4()), matter_id, "", len(call.segments) - 1)
+        call.matter_id = matter_id
 
-    def _disposition(self, live: _Live, event: ev.CallEnded) -> Disposition:
-        if live.connected_mono is not None:
+    def _switch_segment(self, call: _Call, matter_id: int | None, held: bool, at: float) -> None:
+        if call.segments and call.segments[-1].end is None:
+            call.segments[-1].end = at
+        self._open_segment(call, matter_id, held, at)
+
+    def _disposition(self, call: _Call, event: ev.CallEnded) -> Disposition:
+        if call.connected_mono is not None:
             return Disposition.ANSWERED
         code = event.sip_status
-        if live.direction is ev.Direction.INCOMING:
+        if call.direction is ev.Direction.INCOMING:
             if event.local_hangup:
                 return Disposition.DECLINED
+            if code == 486:  # refused by us: every line was in use
+                return Disposition.BUSY
             return Disposition.MISSED
         if event.local_hangup or code == 487:
             return Disposition.CANCELLED
@@ -306,167 +362,328 @@ class Capture:
         return Disposition.FAILED
 
     def _ended(self, event: ev.CallEnded) -> None:
-        live = self._live.pop(event.call_id, None)
-        if live is None:
+        call = self._live.get(event.handle)
+        if call is None or call.end_mono is not None:
             return
-        disposition = self._disposition(live, event)
-        end_mono = event.mono if live.hangup_mono is None else min(event.mono, live.hangup_mono)
-        talk = 0.0
-        if live.connected_mono is not None:
-            talk = max(0.0, end_mono - live.connected_mono)
+        end_mono = event.mono if call.hangup_mono is None else min(event.mono, call.hangup_mono)
+        call.end_mono, call.end_utc = end_mono, utc_naive(event.utc)
+        call.disposition = self._disposition(call, event)
+        call.sip_status, call.sip_reason = event.sip_status, event.reason[:255]
+        call.connect_duration_s = event.connect_duration_s
+        talk = call.talk(end_mono)
+        if call.connected_mono is not None:
             if abs(talk - event.connect_duration_s) > CROSS_CHECK_TOLERANCE_S and event.connect_duration_s > 0:
-                log.warning(
-                    "call %s: monotonic talk time %.3f s differs from pjsua2's %.3f s",
-                    event.call_id,
-                    talk,
-                    event.connect_duration_s,
-                )
-        if live.hold_started is not None:
-            live.hold_seconds += max(0.0, end_mono - live.hold_started)
-        ring = (live.connected_mono if live.connected_mono is not None else end_mono) - live.invited_mono
-        ended = _naive(event.utc)
-        values: dict[str, object] = {
-            "ended_utc": ended,
-            "talk_seconds": talk,
-            "disposition": disposition.value,
-            "sip_status": event.sip_status,
-            "sip_reason": event.reason[:255],
-            "connect_duration_s": event.connect_duration_s,
-            "hold_seconds": live.hold_seconds,
-            "last_heartbeat_utc": ended,
-        }
-        if live.connected_mono is None:
-            values["ring_seconds"] = max(0.0, ring)
-        with self._store.session() as s, s.begin():
-            s.execute(update(Call).where(Call.id == live.call_row).values(**values))
-            self._close_segment(s, live, end_mono)
-            short = talk < self._short_call_s()
-            extra: dict[str, object] = {"flag": "short", "billable": False} if short else {}
-            births: list[tuple[str, str, object, object, str]] = []
-            for entry_id in live.entry_by_matter.values():
-                raw = live.entry_seconds.get(entry_id, 0.0)
-                s.execute(
-                    update(TimeEntry)
-                    .where(TimeEntry.id == entry_id)
-                    .values(raw_seconds=raw, hold_seconds=live.entry_hold.get(entry_id, 0.0), updated_utc=ended, **extra)
-                )
-                births += _birth(entry_id, raw, event.call_id, "short" if short else "")
-            # The trail explains every entry from birth: one executemany per call end.
-            audit.record_many(s, AUDIT_ACTOR, "time_entry", births)
-        log.info("call %s ended: %s, talk %.3f s", event.call_id, disposition.value, talk)
-        self._on_change(Change(ChangeKind.CALL_ENDED, event.call_id, live.entry_id or ""))
+                log.warning("call %s: monotonic talk time %.3f s differs from pjsua2's %.3f s",
+                            event.call_id, talk, event.connect_duration_s)  # fmt: skip
+        if call.hold_started is not None:
+            call.hold_seconds += max(0.0, end_mono - call.hold_started)
+            call.hold_started = None
+        if call.segments and call.segments[-1].end is None:
+            call.segments[-1].end = end_mono
+        call.short = bool(call.entries) and talk < self._short_call_s()
+        self._write(call)
+        log.info("call %s ended: %s, talk %.3f s", event.call_id, call.disposition.value, talk)
+        self._on_change(Change(ChangeKind.CALL_ENDED, event.call_id, call.open_entry_id))
 
     # ------------------------------------------------------------------ during a call
 
     def heartbeat(self) -> None:
-        """Persist the running talk time of every live call (crash insurance)."""
-        if not self._live:
-            return
-        now = self._mono()
-        stamp = utc_now()
-        with self._store.session() as s, s.begin():
-            for call_id, live in self._live.items():
-                talk = self.talk_seconds(call_id, now)
-                s.execute(
-                    update(Call).where(Call.id == live.call_row).values(last_heartbeat_utc=stamp, talk_seconds=talk)
-                )
-                for entry_id, (raw, hold) in live.entry_raws(now).items():
-                    s.execute(
-                        update(TimeEntry)
-                        .where(TimeEntry.id == entry_id)
-                        .values(raw_seconds=raw, hold_seconds=hold, updated_utc=stamp)
-                    )
+        """Persist the running talk time of every live call (crash insurance).
 
-    def assign_matter(self, sip_call_id: str, matter_id: int | None) -> None:
-        """Tag the call's current entry with ``matter_id`` (None: decide later)."""
-        live = self._live.get(sip_call_id)
+        Also writes whatever the store refused before, if it takes writes again.
+        """
         stamp = utc_now()
-        if live is not None:
-            if live.entry_id is None:  # not answered yet: the first entry gets it
-                live.matter_id = matter_id
+        for call in self._live.values():
+            if call.end_mono is None:
+                call.heartbeat_utc = stamp
+                self._queue_call(call)
+        self._flush()
+
+    def retry(self) -> bool:
+        """Write what the store refused before; True when nothing is left waiting."""
+        self._flush()
+        return not self._queue
+
+    def assign_matter(self, handle: int, matter_id: int | None) -> None:
+        """Tag the call's current entry with ``matter_id`` (None: decide later)."""
+        call = self._find(handle)
+        if call is None:
+            return
+        if call.end_mono is None:
+            if not call.entries:  # not answered yet: the first entry gets it
+                call.matter_id = matter_id
                 return
-            if matter_id == live.matter_id:
+            if matter_id == call.matter_id:
                 return
-            if not (live.matter_id is None and len(live.entry_by_matter) == 1):
+            if not (call.matter_id is None and len(call.entries) == 1):
                 # Switching matter mid-call closes the segment and opens the next;
                 # each matter gets its own entry.
-                self._switch_segment(live, matter_id, live.held, self._mono())
-                self._on_change(Change(ChangeKind.ENTRY_CHANGED, sip_call_id, live.entry_id or ""))
-                return
-            # The call was unassigned so far: the whole of it goes to this matter.
-            entry_id: str | None = live.entry_id
-            segment_id, old_matter = None, None
-            live.entry_by_matter = {matter_id: live.entry_id}
-            live.matter_id = matter_id
-            with self._store.session() as s, s.begin():
-                s.execute(update(Segment).where(Segment.call_id == live.call_row).values(matter_id=matter_id))
+                self._switch_segment(call, matter_id, call.held, self._mono())
+            else:
+                # The call was unassigned so far: the whole of it goes to this matter.
+                entry = call.entries.pop(None)
+                entry.matter_id = matter_id
+                call.entries[matter_id] = entry
+                for seg in call.segments:
+                    seg.matter_id = matter_id
+                call.matter_id = matter_id
+            self._write(call)
+            self._on_change(Change(ChangeKind.ENTRY_CHANGED, call.sip_call_id, call.open_entry_id))
+            return
+        # After the call: the prompt may still be open when the far end hangs up.
+        entry = call.entries.get(call.matter_id)
+        if entry is None or matter_id == call.matter_id or matter_id in call.entries:
+            return
+        old = call.matter_id
+        del call.entries[old]
+        entry.matter_id = matter_id
+        call.entries[matter_id] = entry
+        for seg in call.segments:
+            if seg.matter_id == old:
+                seg.matter_id = matter_id
+        call.matter_id = matter_id
+        if not call.closed:
+            self._write(call)  # the entry is born with this matter
         else:
-            # After the call: the prompt may still be open when the far end hangs up.
+            actor = self._timekeeper()
+            self._queue.append(lambda s: self._rematter(s, call, entry.id, old, matter_id, actor))
+            self._flush()
+        self._on_change(Change(ChangeKind.ENTRY_CHANGED, call.sip_call_id, entry.id))
+
+    @staticmethod
+    def _rematter(s: Session, call: _Call, entry_id: str, old: int | None, new: int | None, actor: str) -> None:
+        """A matter chosen after the entry was born is a change to it, in the trail."""
+        row = s.execute(select(TimeEntry.matter_id).where(TimeEntry.id == entry_id, TimeEntry.status == "draft")).first()
+        if row is None:
+            return  # approved or merged away meanwhile: the review's word stands
+        s.execute(update(TimeEntry).where(TimeEntry.id == entry_id).values(matter_id=new, updated_utc=utc_now()))
+        seg_rows = [seg.row for seg in call.segments if seg.matter_id == new and seg.row is not None]
+        if seg_rows:
+            s.execute(update(Segment).where(Segment.id.in_(seg_rows)).values(matter_id=new))
+        if row.matter_id != new:
+            audit.record(s, actor, "time_entry", entry_id, "matter_id", row.matter_id, new,
+                         "chosen in the matter prompt after the call")  # fmt: skip
+
+    # ------------------------------------------------------------------ writing
+
+    def _write(self, call: _Call) -> None:
+        self._queue_call(call)
+        self._flush()
+
+    def _queue_call(self, call: _Call) -> None:
+        if call.handle not in self._queue:
+            self._queue.append(call.handle)
+
+    def _flush(self) -> None:
+        """Write the queue in one transaction; on a refusal keep it all and say why."""
+        if not self._queue:
+            return
+        work = list(self._queue)
+        after: list[Callable[[], None]] = []
+        try:
             with self._store.session() as s:
-                row = s.execute(
-                    select(TimeEntry.id, TimeEntry.segment_id, TimeEntry.matter_id)
-                    .join(Call, Call.id == TimeEntry.call_id)
-                    .where(Call.sip_call_id == sip_call_id, TimeEntry.status == "draft")
-                    .order_by(TimeEntry.started_utc.desc())
-                ).first()
-            if row is None:
-                return
-            entry_id, segment_id, old_matter = row
-        with self._store.session() as s, s.begin():
-            s.execute(
-                update(TimeEntry)
-                .where(TimeEntry.id == entry_id)
-                .values(matter_id=matter_id, updated_utc=stamp)
-            )
-            if segment_id is not None:
-                s.execute(update(Segment).where(Segment.id == segment_id).values(matter_id=matter_id))
-            if live is None and old_matter != matter_id:
-                # The entry was born at the call's end: a matter chosen after that is a change to it.
-                audit.record(s, self._timekeeper(), "time_entry", str(entry_id), "matter_id", old_matter, matter_id,
-                             "chosen in the matter prompt after the call")  # fmt: skip
-        self._on_change(Change(ChangeKind.ENTRY_CHANGED, sip_call_id, entry_id or ""))
+                try:
+                    with s.begin():
+                        s.connection().exec_driver_sql(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+                        for item in work:
+                            if isinstance(item, int):
+                                call = self._live.get(item)
+                                if call is not None:
+                                    after += self._persist(s, call)
+                            else:
+                                item(s)
+                finally:
+                    s.connection().exec_driver_sql(f"PRAGMA busy_timeout={_NORMAL_BUSY_TIMEOUT_MS}")
+        except sa_exc.OperationalError as exc:
+            # The environment's fault (locked past the wait, disk full, read-only, I/O):
+            # everything stays in memory and is written when the store takes it.
+            self._set_unavailable(_store_problem(exc))
+            return
+        except sa_exc.SQLAlchemyError:
+            log.exception("capture could not write %d item(s); they are kept and tried again", len(work))
+            self._set_unavailable("an internal error (details in the log)")
+            return
+        for apply in after:
+            apply()
+        del self._queue[: len(work)]
+        for handle in [h for h in work if isinstance(h, int)]:
+            call = self._live.get(handle)
+            if call is not None and call.closed:
+                del self._live[handle]
+                self._recent[handle] = call
+                while len(self._recent) > _RECENT:
+                    self._recent.popitem(last=False)
+        if self._unavailable:
+            log.warning("the store takes writes again: %d queued item(s) written", len(work))
+            self._unavailable = ""
+            self._on_change(Change(ChangeKind.STORE_AVAILABLE))
+
+    def _set_unavailable(self, reason: str) -> None:
+        calls = len({h for h in self._queue if isinstance(h, int)})
+        if reason != self._unavailable:
+            log.error("calls are not being recorded in the store: %s (%d call(s) kept in memory)", reason, calls)
+            self._unavailable = reason
+            self._on_change(Change(ChangeKind.STORE_UNAVAILABLE, reason=reason))
+
+    def _persist(self, s: Session, call: _Call) -> list[Callable[[], None]]:
+        """Write the call's whole state; returns what to note in memory once committed."""
+        after: list[Callable[[], None]] = []
+        now = self._mono() if call.end_mono is None else call.end_mono
+        talk = call.talk(now)
+        values: dict[str, object] = {
+            "talk_seconds": talk,
+            "hold_seconds": call.hold_seconds + (max(0.0, now - call.hold_started) if call.hold_started else 0.0),
+            "disposition": call.disposition.value,
+            "last_heartbeat_utc": call.end_utc or call.heartbeat_utc or call.invited_utc,
+            "recording_path": call.recording_path,
+        }
+        if call.connected_mono is not None:
+            values["answered_utc"] = utc_naive(call.connected_utc) if call.connected_utc else None
+            values["ring_seconds"] = max(0.0, call.connected_mono - call.invited_mono)
+        elif call.end_mono is not None:
+            values["ring_seconds"] = max(0.0, call.end_mono - call.invited_mono)
+        if call.end_mono is not None:
+            values.update(ended_utc=call.end_utc, sip_status=call.sip_status, sip_reason=call.sip_reason,
+                          connect_duration_s=call.connect_duration_s)  # fmt: skip
+        row = call.row
+        if row is None:
+            row = s.scalar(select(Call.id).where(Call.sip_call_id == call.sip_call_id,
+                                                 Call.dialog_tag == call.dialog_tag))  # fmt: skip
+            if row is not None:
+                # Only a commit that reported failure after it had landed leaves this: adopt the row.
+                log.warning("call %s is recorded already; writing to that record", call.sip_call_id)
+                s.execute(update(Call).where(Call.id == row).values(**values))
+            else:
+                row = s.execute(insert(Call).values(
+                    sip_call_id=call.sip_call_id, dialog_tag=call.dialog_tag, direction=call.direction.value,
+                    account=call.account, remote_uri=call.remote_uri[:500], remote_number=call.number,
+                    display_name=call.display_name[:255], invited_utc=call.invited_utc, **values,
+                )).inserted_primary_key[0]  # fmt: skip
+            after.append(lambda: setattr(call, "row", row))
+        else:
+            s.execute(update(Call).where(Call.id == row).values(**values))
+        seg_rows: list[int] = []
+        for seg in call.segments:
+            seconds = call.seg_seconds(seg, now)
+            start = call.utc_at(seg.start)
+            end = call.utc_at(seg.end) if seg.end is not None else None
+            if seg.row is None:
+                seg_row = s.execute(insert(Segment).values(call_id=row, matter_id=seg.matter_id, start_utc=start,
+                                                           end_utc=end, seconds=seconds, held=seg.held)
+                                    ).inserted_primary_key[0]  # fmt: skip
+                after.append(lambda seg=seg, r=seg_row: setattr(seg, "row", r))
+            else:
+                seg_row = seg.row
+                s.execute(update(Segment).where(Segment.id == seg_row)
+                          .values(matter_id=seg.matter_id, end_utc=end, seconds=seconds))  # fmt: skip
+            seg_rows.append(seg_row)
+        raws = call.entry_raws(now)
+        stamp = call.end_utc or call.heartbeat_utc or utc_now()
+        births: _Births = []
+        for entry in call.entries.values():
+            raw, hold = raws[entry.id]
+            if not entry.written and s.get(TimeEntry, entry.id) is None:
+                start = call.utc_at(call.segments[entry.first_seg].start)
+                if not entry.activity_code:
+                    entry.activity_code = self._activity_for(s, call.number)
+                s.execute(insert(TimeEntry).values(
+                    id=entry.id, call_id=row, segment_id=seg_rows[entry.first_seg], timekeeper=self._timekeeper(),
+                    matter_id=entry.matter_id, work_date=start.replace(tzinfo=UTC).astimezone().date(),
+                    started_utc=start, raw_seconds=raw, hold_seconds=hold, activity_code=entry.activity_code,
+                    status="draft", created_utc=start, updated_utc=start,
+                ))  # fmt: skip
+            else:
+                s.execute(update(TimeEntry).where(TimeEntry.id == entry.id)
+                          .values(matter_id=entry.matter_id, raw_seconds=raw, hold_seconds=hold, updated_utc=stamp))
+            after.append(lambda entry=entry: setattr(entry, "written", True))
+            if call.end_mono is not None:
+                if call.short:
+                    s.execute(update(TimeEntry).where(TimeEntry.id == entry.id).values(flag="short", billable=False))
+                births += _birth(entry.id, raw, call.sip_call_id, call.short)
+        if call.end_mono is not None:
+            # The trail explains every entry from birth: one executemany per call end.
+            audit.record_many(s, AUDIT_ACTOR, "time_entry", births)
+            after.append(lambda: setattr(call, "closed", True))
+        return after
+
+    def _activity_for(self, s: Session, number: str | None) -> str:
+        """UTBMS A106 "Communicate (with client)" when the number belongs to a client, else A108 (firm policy)."""
+        with_client, other = self._activity_codes()
+        if number and s.scalar(select(ContactNumber.id).where(ContactNumber.number == number).limit(1)) is not None:
+            return with_client
+        return other
 
     # ------------------------------------------------------------------ start-up
 
     def recover(self) -> int:
         """Close calls a crash left open, at their last heartbeat; flag them.
 
-        Returns how many calls were recovered.
+        Talk time is what the last heartbeat wrote, measured on the monotonic
+        clock: a wall-clock change during the call does not change it. A
+        recovered call shorter than the firm's short-call threshold is short,
+        as it would have been had the app not stopped. Returns how many calls
+        were recovered; 0 when the store refuses the write (it stays queued and
+        runs when the store takes writes again).
         """
-        with self._store.session() as s, s.begin():
-            open_calls = list(s.scalars(select(Call).where(Call.disposition == Disposition.IN_PROGRESS.value)))
+        found: list[int] = []
+
+        def run(s: Session) -> None:
+            ours = {c.row for c in self._live.values() if c.row is not None}
+            short_s = self._short_call_s()
+            open_calls = [c for c in s.scalars(select(Call).where(Call.disposition == Disposition.IN_PROGRESS.value))
+                          if c.id not in ours]  # fmt: skip
             for call in open_calls:
-                if call.sip_call_id in self._live:
-                    continue
-                last = call.last_heartbeat_utc or call.invited_utc
-                call.ended_utc = last
-                call.recovered = True
-                call.sip_reason = "recovered after the app stopped mid-call"
-                if call.answered_utc is not None:
-                    call.disposition = Disposition.ANSWERED.value
-                    talk = max(call.talk_seconds, (last - call.answered_utc).total_seconds())
-                    call.talk_seconds = talk
-                    entries = list(s.scalars(select(TimeEntry).where(TimeEntry.call_id == call.id)))
-                    births: list[tuple[str, str, object, object, str]] = []
-                    for entry in entries:
-                        if len(entries) == 1:
-                            # One matter: the call's time up to its last heartbeat is the entry's.
-                            # Several: each kept its own time at the heartbeat; the call's total
-                            # would count the same seconds once per matter.
-                            entry.raw_seconds = max(entry.raw_seconds, talk)
-                        entry.updated_utc = last
-                        entry.flag = "recovered"
-                        births += _birth(entry.id, entry.raw_seconds, call.sip_call_id, "recovered")
-                    audit.record_many(s, AUDIT_ACTOR, "time_entry", births)
-                    for segment in call.segments:
-                        if segment.end_utc is None:
-                            segment.end_utc = last
-                            segment.seconds = talk
-                else:
-                    call.disposition = (
-                        Disposition.MISSED.value if call.direction == "incoming" else Disposition.FAILED.value
-                    )
-                log.warning("recovered call %s, closed at %s", call.sip_call_id, last)
-        if open_calls:
+                self._recover_one(s, call, short_s)
+            found[:] = [c.id for c in open_calls]
+
+        self._queue.append(run)
+        self._flush()
+        if found:
             self._on_change(Change(ChangeKind.RECOVERED))
-        return len(open_calls)
+        return len(found)
+
+    @staticmethod
+    def _recover_one(s: Session, call: Call, short_s: float) -> None:
+        call.recovered = True
+        call.sip_reason = "recovered after the app stopped mid-call"
+        if call.answered_utc is None:
+            call.ended_utc = call.last_heartbeat_utc or call.invited_utc
+            call.disposition = Disposition.MISSED.value if call.direction == "incoming" else Disposition.FAILED.value
+            log.warning("recovered call %s, never answered", call.sip_call_id)
+            return
+        talk = call.talk_seconds  # the heartbeat's monotonic figure
+        call.disposition = Disposition.ANSWERED.value
+        call.ended_utc = call.answered_utc + timedelta(seconds=talk)
+        entries = list(s.scalars(select(TimeEntry).where(TimeEntry.call_id == call.id)))
+        short = talk < short_s
+        births: _Births = []
+        for entry in entries:
+            if len(entries) == 1:
+                # One matter: the call's time up to its last heartbeat is the entry's.
+                # Several: each kept its own time at the heartbeat; the call's total
+                # would count the same seconds once per matter.
+                entry.raw_seconds = max(entry.raw_seconds, talk)
+            entry.updated_utc = call.ended_utc
+            if short:
+                entry.flag, entry.billable = "short", False
+            else:
+                entry.flag = "recovered"
+            births += _birth(entry.id, entry.raw_seconds, call.sip_call_id, short, recovered=True)
+        audit.record_many(s, AUDIT_ACTOR, "time_entry", births)
+        for segment in call.segments:
+            if segment.end_utc is None:
+                segment.end_utc = segment.start_utc + timedelta(seconds=segment.seconds)
+        log.warning("recovered call %s, closed at its last heartbeat after %.3f s", call.sip_call_id, talk)
+
+
+def _store_problem(exc: sa_exc.OperationalError) -> str:
+    """The store's refusal in words a person can act on."""
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    lowered = text.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return "the store is busy with another program's long write (database is locked)"
+    if "full" in lowered:
+        return "the disk is full"
+    if "readonly" in lowered or "read-only" in lowered:
+        return "the data directory is read-only"
+    return f"the store cannot be written ({text})"

@@ -12,6 +12,8 @@ class ChangeKind(enum.Enum):
     CALL_ENDED = "call_ended"
     ENTRY_CHANGED = "entry_changed"
     RECOVERED = "recovered"
+    STORE_UNAVAILABLE = "store_unavailable"  # calls are kept in memory: the store refuses writes (reason says why)
+    STORE_AVAILABLE = "store_available"  # the store took everything kept in memory
 
 
 @dataclass(frozen=True)
@@ -19,3 +21,4 @@ class Change:
     kind: ChangeKind
     sip_call_id: str = ""
     entry_id: str = ""
+    reason: str = ""

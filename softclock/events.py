@@ -53,6 +53,7 @@ class CallStarted(Event):
     account: str
     remote_uri: str
     display_name: str
+    remote_tag: str = ""  # the far end's dialog tag, once known: with the Call-ID it names the dialog
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class CallRinging(Event):
     account: str
     remote_uri: str
     display_name: str
+    remote_tag: str = ""  # an incoming INVITE's From tag: with the Call-ID it names the dialog
 
 
 @dataclass(frozen=True)

@@ -59,9 +59,12 @@ class Call(Base):
     """The immutable capture of one SIP call; entries are edited, calls never."""
 
     __tablename__ = "calls"
+    # A call is a dialog: a second INVITE reusing a Call-ID with another From tag is another call.
+    __table_args__ = (UniqueConstraint("sip_call_id", "dialog_tag", name="uq_calls_dialog"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    sip_call_id: Mapped[str] = mapped_column(String(255), unique=True)
+    sip_call_id: Mapped[str] = mapped_column(String(255))
+    dialog_tag: Mapped[str] = mapped_column(String(128), default="", server_default="")  # the far end's tag
     direction: Mapped[str] = mapped_column(String(16))
     account: Mapped[str] = mapped_column(String(255))
     remote_uri: Mapped[str] = mapped_column(String(500))

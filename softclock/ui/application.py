@@ -38,6 +38,7 @@ _STYLE = """
 #regLabel[state="registered"], #regLabel[state="local"] { color: #1b7f3b; }
 #regLabel[state="failed"] { color: #b3261e; }
 #errorText { color: #b3261e; }
+#storeBanner { background: #b3261e; color: white; font-weight: 600; padding: 6px; }
 #callWho { font-size: 15px; font-weight: 600; }
 #callTimer { font-size: 22px; font-family: monospace; }
 #hint { color: #666; }

@@ -14,13 +14,13 @@ class CallWidget(QFrame):
     Signals:
         hangup_clicked(int): the engine handle.
         answer_clicked(int), decline_clicked(int)
-        change_matter_clicked(str): the SIP Call-ID.
+        change_matter_clicked(int): the engine handle of the call.
     """
 
     hangup_clicked = Signal(int)
     answer_clicked = Signal(int)
     decline_clicked = Signal(int)
-    change_matter_clicked = Signal(str)
+    change_matter_clicked = Signal(int)
     hold_toggled = Signal(int, bool)
     mute_toggled = Signal(int, bool)
     dtmf_typed = Signal(int, str)
@@ -107,7 +107,7 @@ class CallWidget(QFrame):
         self.hangup_button.clicked.connect(lambda: self.hangup_clicked.emit(self.handle))
         self.answer_button.clicked.connect(lambda: self.answer_clicked.emit(self.handle))
         self.decline_button.clicked.connect(lambda: self.decline_clicked.emit(self.handle))
-        self.matter_button.clicked.connect(lambda: self.change_matter_clicked.emit(self.call_id))
+        self.matter_button.clicked.connect(lambda: self.change_matter_clicked.emit(self.handle))
         self.hold_button.clicked.connect(lambda on: self.hold_toggled.emit(self.handle, on))
         self.mute_button.clicked.connect(lambda on: self.mute_toggled.emit(self.handle, on))
         self.record_button.clicked.connect(lambda on: self.record_toggled.emit(self.handle, on))

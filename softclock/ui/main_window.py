@@ -71,6 +71,12 @@ class Controller(Protocol):
     def region(self) -> str: ...
 
 
+def _key(view: _CallView) -> str:
+    """The matter prompt's name for a call: the engine handle (one per dialog; a
+    Call-ID can be shared by two dialogs)."""
+    return str(view.handle)
+
+
 @dataclass
 class _CallView:
     handle: int
@@ -124,6 +130,11 @@ class MainWindow(QMainWindow):
         self.mwi_label = QLabel("")
         self.mwi_label.setObjectName("mwiLabel")
         self.mwi_label.hide()
+        # Said at once, and kept on screen, while capture holds calls the store refuses.
+        self.store_banner = QLabel("")
+        self.store_banner.setObjectName("storeBanner")
+        self.store_banner.setWordWrap(True)
+        self.store_banner.hide()
         self.dial_error = QLabel("")
         self.dial_error.setObjectName("errorText")
         self.dial_error.setWordWrap(True)
@@ -171,6 +182,7 @@ class MainWindow(QMainWindow):
         middle.addWidget(self.prompt, 1)
         body = QVBoxLayout()
         body.addLayout(top)
+        body.addWidget(self.store_banner)
         body.addLayout(dial)
         body.addWidget(self.dial_error)
         body.addWidget(self.welcome)
@@ -192,6 +204,9 @@ class MainWindow(QMainWindow):
         # Ticks only while a call is live: an idle phone must not wake the CPU.
         self._ticker = QTimer(self)
         self._ticker.setInterval(1000)
+        # Runs only while the store refuses writes: capture writes what it holds.
+        self._store_retry = QTimer(self)
+        self._store_retry.setInterval(2000)
         self._connect_signals()
         self.reg_label.setText("Starting…")
         self.setup_button.setEnabled(False)
@@ -222,6 +237,7 @@ class MainWindow(QMainWindow):
         self.demo_call_me_button.clicked.connect(self._on_demo_call_me_button_clicked)
         self.prompt.matter_chosen.connect(self._on_prompt_matter_chosen)
         self._ticker.timeout.connect(self._on_ticker_timeout)
+        self._store_retry.timeout.connect(self._on_store_retry_timeout)
         self.redial_button.clicked.connect(self._on_redial_button_clicked)
         QShortcut(QKeySequence("Ctrl+L"), self, activated=self.dial_edit.setFocus)
         QShortcut(QKeySequence("Ctrl+R"), self, activated=self._on_redial_button_clicked)
@@ -307,9 +323,28 @@ class MainWindow(QMainWindow):
                 self._retire(view, event.message)
 
     def on_capture_changed(self, change: Change) -> None:
-        if change.kind in (ChangeKind.CALL_ENDED, ChangeKind.ENTRY_CHANGED, ChangeKind.RECOVERED):
+        if change.kind is ChangeKind.STORE_UNAVAILABLE:
+            self.store_banner.setText(
+                f"Calls are not being recorded in the store: {change.reason}. Softclock keeps them and "
+                "writes them as soon as it can; do not quit until this message is gone."
+            )
+            self.store_banner.show()
+            self._store_retry.start()
+            return
+        if change.kind is ChangeKind.STORE_AVAILABLE:
+            self.store_banner.hide()
+            self._store_retry.stop()
+            self.show_message("Every call kept while the store was unavailable is now recorded.")
+        if change.kind in (ChangeKind.CALL_ENDED, ChangeKind.ENTRY_CHANGED, ChangeKind.RECOVERED,
+                           ChangeKind.STORE_AVAILABLE):  # fmt: skip
+            if self._capture is not None and self._capture.unavailable:
+                return  # the lists would show a store that is missing what capture holds
             self.refresh_today()
             self.review.refresh()
+
+    def _on_store_retry_timeout(self) -> None:
+        if self._capture is not None:
+            self._capture.retry()
 
     def _show_registration(self, event: ev.RegistrationChanged) -> None:
         self.reg_label.setText(event.message)
@@ -393,7 +428,7 @@ class MainWindow(QMainWindow):
         view.connected = True
         self._close_incoming(event.handle)
         view.widget.set_connected()
-        if view.incoming and (not self.prompt.isVisible() or self.prompt.call_id != view.call_id):
+        if view.incoming and (not self.prompt.isVisible() or self.prompt.call_id != _key(view)):
             self._open_prompt(view)
         self._refresh_matter_label(view)
         if not self._ticker.isActive():
@@ -405,12 +440,9 @@ class MainWindow(QMainWindow):
         if view is None:
             return
         self._close_incoming(event.handle)
-        from softclock.store import queries
-
-        assert self._store is not None
-        with self._store.session() as s:
-            call = queries.call_by_sip_id(s, event.call_id)
-        disposition = call.disposition if call else "answered"
+        assert self._capture is not None
+        call = self._capture.summary(event.handle)
+        disposition = call.disposition.value if call else "answered"
         text = _ENDED_TEXT.get(disposition, "Call ended")
         if disposition in ("busy", "failed", "cancelled") and event.sip_status >= 300 and not event.local_hangup:
             text = messages.call_failure(event.sip_status, event.reason)
@@ -425,12 +457,12 @@ class MainWindow(QMainWindow):
     def _retire(self, view: _CallView, text: str) -> None:
         view.ended = True
         view.widget.set_ended(text)
-        if self.prompt.isVisible() and self.prompt.call_id == view.call_id and not view.connected:
+        if self.prompt.isVisible() and self.prompt.call_id == _key(view) and not view.connected:
             self.prompt.close_prompt()
 
     def _clear_finished(self) -> None:
         for handle, view in list(self._views.items()):
-            if view.ended and not (self.prompt.isVisible() and self.prompt.call_id == view.call_id):
+            if view.ended and not (self.prompt.isVisible() and self.prompt.call_id == _key(view)):
                 view.widget.deleteLater()
                 del self._views[handle]
                 self._by_call_id.pop(view.call_id, None)
@@ -462,14 +494,14 @@ class MainWindow(QMainWindow):
             return queries.matter_row(s, matter.id) if matter else None
 
     def _open_prompt(self, view: _CallView) -> None:
-        self.prompt.open_for(view.call_id, view.who, self._suggestion(view.number))
+        self.prompt.open_for(_key(view), view.who, self._suggestion(view.number))
         self._clear_finished()
 
     def _refresh_matter_label(self, view: _CallView) -> None:
         from softclock.store import queries
 
         assert self._capture is not None and self._store is not None
-        matter_id = self._capture.matter_of(view.call_id)
+        matter_id = self._capture.matter_of(view.handle)
         if matter_id is None:
             return
         with self._store.session() as s:
@@ -477,13 +509,13 @@ class MainWindow(QMainWindow):
         if row:
             view.widget.set_matter(row.label)
 
-    def _on_prompt_matter_chosen(self, call_id: str, matter_id: object) -> None:
+    def _on_prompt_matter_chosen(self, key: str, matter_id: object) -> None:
         from softclock.store import queries
 
         assert self._capture is not None and self._store is not None
-        self._capture.assign_matter(call_id, matter_id if isinstance(matter_id, int) else None)
-        handle = self._by_call_id.get(call_id)
-        view = self._views.get(handle) if handle is not None else None
+        handle = int(key)
+        self._capture.assign_matter(handle, matter_id if isinstance(matter_id, int) else None)
+        view = self._views.get(handle)
         if view is None:
             return
         if matter_id is None:
@@ -493,9 +525,8 @@ class MainWindow(QMainWindow):
                 row = queries.matter_row(s, int(matter_id))  # type: ignore[call-overload]
             view.widget.set_matter(row.label if row else "?")
 
-    def _on_change_matter_clicked(self, call_id: str) -> None:
-        handle = self._by_call_id.get(call_id)
-        if handle is not None:
+    def _on_change_matter_clicked(self, handle: int) -> None:
+        if handle in self._views:
             self._open_prompt(self._views[handle])
 
     # ------------------------------------------------------------------ user actions
@@ -588,7 +619,7 @@ class MainWindow(QMainWindow):
             return
         for view in self._views.values():
             if view.connected and not view.ended:
-                view.widget.set_elapsed(self._capture.talk_seconds(view.call_id))
+                view.widget.set_elapsed(self._capture.talk_seconds(view.handle))
         self._capture.heartbeat()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override

@@ -33,7 +33,8 @@ class MatterPrompt(QFrame):
     picks the first of them when they do.
 
     Signals:
-        matter_chosen(str, object): SIP Call-ID and the matter id, or None for "decide later".
+        matter_chosen(str, object): the key the prompt was opened for (the window uses the call's engine
+            handle) and the matter id, or None for "decide later".
         results_shown(): the list shows the results of the text as it is now.
     """
 

@@ -343,3 +343,41 @@ def test_a_restart_keeps_the_sip_port(qtbot, make_app) -> None:  # type: ignore[
     first.shutdown()
     second = make_app()
     assert second.core.engine.local_port == port
+
+
+def test_a_call_while_the_store_is_locked_is_kept_shown_and_written_later(qtbot, make_app, kamailio) -> None:  # type: ignore[no-untyped-def]
+    """Another program holds the store's write lock (a long import) for the whole call: the window
+    says at once that calls are not being recorded and why, and once the lock is gone the call is
+    in the store with its right duration."""
+    import sqlite3
+
+    from softclock.store.db import DB_NAME
+
+    app = make_app(_account(kamailio), "alicepass")
+    _wait_registration(qtbot, app, "Registered as alice@sip.test")
+    other = sqlite3.connect(app.core.store.path, isolation_level=None)
+    assert app.core.store.path.name == DB_NAME
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with sipp.uac(kamailio, "alice", talk_ms=2000, from_user="+12025550143") as far:
+            with qtbot.waitSignal(app.window.ringing_shown, timeout=10000) as ringing:
+                pass
+            handle = app.window._by_call_id[ringing.args[0]]
+            qtbot.waitUntil(lambda: app.window.store_banner.isVisible(), timeout=5000)
+            assert "locked" in app.window.store_banner.text()
+            qtbot.mouseClick(app.window._incoming[handle].answer_button, Qt.MouseButton.LeftButton)
+            with qtbot.waitSignal(app.bridge.event_arrived, timeout=10000,
+                                  check_params_cb=lambda e: isinstance(e, ev.CallEnded)):  # fmt: skip
+                pass
+            assert far.wait(10) == 0
+        assert app.window.store_banner.isVisible()
+        assert "Call ended" in app.window._views[handle].widget.state_label.text()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    qtbot.waitUntil(lambda: not app.window.store_banner.isVisible(), timeout=10000)
+    with app.core.store.session() as s:
+        call = s.scalars(select(Call)).one()
+        entry = s.scalars(select(TimeEntry)).one()
+    assert call.disposition == "answered"
+    assert 1.5 < call.talk_seconds < 2.5 and entry.raw_seconds == pytest.approx(call.talk_seconds)

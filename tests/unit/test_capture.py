@@ -14,7 +14,8 @@ from softclock.store.db import Store, open_memory_store
 from softclock.store.models import Call, Segment, TimeEntry
 from softclock.store.queries import add_matter
 
-T0 = datetime(2026, 11, 26, 15, 0, 0, tzinfo=UTC)
+# Relative to now, so nothing here depends on today's date; durations never use it.
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
 
 
 class Clock:
@@ -120,7 +121,7 @@ def test_matter_chosen_before_answer_lands_on_the_entry(capture: Capture, store:
         matter_id = add_matter(s, "M-7", "Lease", "Acme").id
     clock = Clock()
     capture.handle(outgoing(clock))
-    capture.assign_matter("c1", matter_id)
+    capture.assign_matter(1, matter_id)
     capture.handle(ev.CallConnected(*clock.at(1.0), "c1", 1))
     capture.handle(ev.CallEnded(*clock.at(2.0), "c1", 1, 200, "OK", 1.0, False))
     with store.session() as s:
@@ -152,7 +153,7 @@ def test_matter_chosen_after_the_call_ended(capture: Capture, store: Store, chan
     capture.handle(outgoing(clock))
     capture.handle(ev.CallConnected(*clock.at(1.0), "c1", 1))
     capture.handle(ev.CallEnded(*clock.at(2.0), "c1", 1, 200, "OK", 1.0, False))
-    capture.assign_matter("c1", matter_id)
+    capture.assign_matter(1, matter_id)
     with store.session() as s:
         assert s.scalars(select(TimeEntry.matter_id)).one() == matter_id
     assert changes[-1].kind is ChangeKind.ENTRY_CHANGED
@@ -192,7 +193,41 @@ def test_recover_closes_a_crashed_call_at_its_last_heartbeat(store: Store) -> No
     assert call.recovered is True
     assert call.disposition == "answered"
     assert entry.raw_seconds == pytest.approx(8.0, abs=0.01)
+    assert call.talk_seconds == pytest.approx(8.0, abs=0.01)
+    assert call.ended_utc == call.answered_utc + timedelta(seconds=8)
     assert second.recover() == 0
+
+
+@pytest.mark.parametrize("wall_jump_days", [-400, 400])
+def test_recovered_talk_time_ignores_a_wall_clock_jump(store: Store, wall_jump_days: int) -> None:
+    """The heartbeat's wall stamp is far from the answer's (the clock was changed mid-call):
+    recovery uses the monotonic seconds the heartbeat wrote, not the stamps' difference."""
+    now = [1000.0]
+    capture = Capture(store, timekeeper=lambda: "alice", mono=lambda: now[0])
+    answered = datetime.now(UTC) + timedelta(days=wall_jump_days)
+    capture.handle(ev.CallStarted(1000.0, answered, "c1", 1, "a", "sip:x@y", ""))
+    capture.handle(ev.CallConnected(1001.0, answered, "c1", 1))
+    now[0] = 1013.5
+    capture.heartbeat()
+    assert Capture(store, timekeeper=lambda: "alice").recover() == 1
+    with store.session() as s:
+        assert s.scalars(select(TimeEntry.raw_seconds)).one() == pytest.approx(12.5)
+        assert s.scalars(select(Call.talk_seconds)).one() == pytest.approx(12.5)
+
+
+def test_a_recovered_short_call_is_short_and_not_billable(store: Store) -> None:
+    now = [1000.0]
+    first = _answered_call(store, now)
+    now[0] = 1004.0
+    first.heartbeat()
+    second = Capture(store, timekeeper=lambda: "alice", short_call_s=lambda: 30)
+    assert second.recover() == 1
+    with store.session() as s:
+        entry = s.scalars(select(TimeEntry)).one()
+        assert s.scalars(select(Call.recovered)).one() is True
+        assert audit.verify(s, full=True).ok
+    assert (entry.flag, entry.billable, entry.raw_seconds) == ("short", False, pytest.approx(3.0))
+    assert [(f, new) for _, f, _, new in _trail(store)] == [("created", "3.000"), ("flag", "short"), ("billable", "False")]
 
 
 def test_repeated_and_unknown_events_are_ignored(capture: Capture, store: Store) -> None:
@@ -237,11 +272,11 @@ def test_switching_matter_mid_call_gives_each_matter_its_own_entry(store: Store)
     capture.handle(ev.CallStarted(1000.0, T0, "c1", 1, "a", "sip:x@y", ""))
     capture.handle(ev.CallConnected(1001.0, T0, "c1", 1))
     now[0] = 1003.0
-    capture.assign_matter("c1", a)  # the unassigned start goes to A as well
+    capture.assign_matter(1, a)  # the unassigned start goes to A as well
     now[0] = 1061.0
-    capture.assign_matter("c1", b)
+    capture.assign_matter(1, b)
     now[0] = 1091.0
-    capture.assign_matter("c1", a)  # back to A: A's entry grows again
+    capture.assign_matter(1, a)  # back to A: A's entry grows again
     capture.handle(ev.CallEnded(1101.0, T0, "c1", 1, 200, "OK", 100.0, False))
     entries = _entries_by_matter(store)
     assert set(entries) == {a, b}
@@ -281,9 +316,9 @@ def test_a_recovered_call_is_explained_in_the_trail(store: Store) -> None:
     with store.session() as s:
         other = add_matter(s, "M-2", "Will", "Beta").id
         s.commit()
-    first.assign_matter("c1", other)  # unassigned so far: the whole call goes to M-2
+    first.assign_matter(1, other)  # unassigned so far: the whole call goes to M-2
     now[0] = 1006.0
-    first.assign_matter("c1", None)  # back to "decide later": a second entry from here
+    first.assign_matter(1, None)  # back to "decide later": a second entry from here
     now[0] = 1010.0
     first.heartbeat()
     assert _trail(store) == []  # nothing is born before the call ends

@@ -96,7 +96,17 @@ def build_core(
     settings = settings or load(settings_path)
     # Everything the app writes (store, log, recordings) is for its user alone.
     os.umask(0o077)
-    store = open_store(data_dir)
+    from softclock.errors import StoreError
+
+    try:
+        store = open_store(data_dir)
+        holding = ""
+    except StoreError as exc:
+        # The phone still works: calls are held in memory until the real store opens.
+        from softclock.store.db import open_memory_store
+
+        log.error("%s; calls are held in memory until it can be written", exc)
+        store, holding = open_memory_store(), str(exc)
     capture = Capture(
         store,
         timekeeper=lambda: settings.timekeeper or getpass.getuser(),
@@ -105,9 +115,12 @@ def build_core(
         short_call_s=lambda: firm_policy(store, settings).short_call_s,
         activity_codes=lambda: _activity_codes(firm_policy(store, settings)),
     )
+    if holding:
+        capture.hold_until(lambda: open_store(data_dir), holding)
     from softclock.recordings import apply_retention
 
-    apply_retention(store, data_dir, settings.recording.retention_days)
+    if not holding:
+        apply_retention(store, data_dir, settings.recording.retention_days)
     recovered = capture.recover()
     if recovered:
         log.warning("%d call(s) left open by a crash were closed and flagged", recovered)

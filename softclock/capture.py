@@ -228,6 +228,9 @@ class Capture:
         # (its handle), or a change to a closed call's entry (a closure).
         self._queue: list[int | Callable[[Session], None]] = []
         self._unavailable: str = ""  # why the store refuses writes; "" while it takes them
+        # While the real store cannot be opened at all (a read-only data directory at start),
+        # capture writes to a holding store in memory and tries this to open the real one.
+        self._open_real: Callable[[], Store] | None = None
 
     # ------------------------------------------------------------------ queries
 
@@ -401,8 +404,50 @@ class Capture:
 
     def retry(self) -> bool:
         """Write what the store refused before; True when nothing is left waiting."""
+        if self._open_real is not None:
+            self._try_real_store()
         self._flush()
-        return not self._queue
+        return not self._queue and self._open_real is None
+
+    def log_unwritten(self) -> None:
+        """At exit with the store still refusing writes: what was not written, for a person to enter by hand."""
+        held = self._open_real is not None  # then even the calls "closed" are only in the holding store
+        for call in [*self._live.values(), *(c for c in self._recent.values() if held or not c.closed)]:
+            # No number: privacy mode keeps numbers out of logs; the Call-ID finds the call at the PBX.
+            log.error("NOT RECORDED (%s): call %s %s at %s UTC, talk %.1f s, %s", self._unavailable,
+                      call.sip_call_id, call.direction.value, call.invited_utc,
+                      call.talk(self._mono()), call.disposition.value)  # fmt: skip
+
+    def hold_until(self, open_real: Callable[[], Store], reason: str) -> None:
+        """The real store cannot be opened (``reason``): the store given is a
+        holding one; every call of this run goes to the real store once
+        ``open_real`` succeeds (tried on each :meth:`retry`)."""
+        self._open_real = open_real
+        self._set_unavailable(reason)
+
+    def _try_real_store(self) -> None:
+        from softclock.errors import StoreError
+
+        assert self._open_real is not None
+        try:
+            real = self._open_real()
+        except StoreError as exc:
+            self._set_unavailable(str(exc))
+            return
+        self._open_real = None
+        self._store.adopt(real)
+        # Everything written to the holding store is written again, whole, to the real one.
+        for call in [*self._recent.values(), *self._live.values()]:
+            call.row, call.closed = None, False
+            for seg in call.segments:
+                seg.row = None
+            for entry in call.entries.values():
+                entry.written = False
+            self._live[call.handle] = call
+        self._recent.clear()
+        requeued: list[int | Callable[[Session], None]] = [h for h in self._live if h not in self._queue]
+        self._queue[:0] = [self._recovery([]), *requeued]
+        self._unavailable = self._unavailable or "the store was being opened"
 
     def assign_matter(self, handle: int, matter_id: int | None) -> None:
         """Tag the call's current entry with ``matter_id`` (None: decide later)."""
@@ -511,9 +556,9 @@ class Capture:
             if call is not None and call.closed:
                 del self._live[handle]
                 self._recent[handle] = call
-                while len(self._recent) > _RECENT:
+                while len(self._recent) > _RECENT and self._open_real is None:
                     self._recent.popitem(last=False)
-        if self._unavailable:
+        if self._unavailable and self._open_real is None:
             log.warning("the store takes writes again: %d queued item(s) written", len(work))
             self._unavailable = ""
             self._on_change(Change(ChangeKind.STORE_AVAILABLE))
@@ -626,6 +671,12 @@ class Capture:
         runs when the store takes writes again).
         """
         found: list[int] = []
+        self._queue.append(self._recovery(found))
+        self._flush()
+        return len(found)
+
+    def _recovery(self, found: list[int]) -> Callable[[Session], None]:
+        """The queued work of :meth:`recover`; it must run before this run's calls are first written."""
 
         def run(s: Session) -> None:
             ours = {c.row for c in self._live.values() if c.row is not None}
@@ -635,12 +686,10 @@ class Capture:
             for call in open_calls:
                 self._recover_one(s, call, short_s)
             found[:] = [c.id for c in open_calls]
+            if open_calls:
+                self._on_change(Change(ChangeKind.RECOVERED))
 
-        self._queue.append(run)
-        self._flush()
-        if found:
-            self._on_change(Change(ChangeKind.RECOVERED))
-        return len(found)
+        return run
 
     @staticmethod
     def _recover_one(s: Session, call: Call, short_s: float) -> None:

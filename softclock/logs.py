@@ -49,11 +49,16 @@ def setup(data_dir: Path | None, level: int = logging.INFO, to_stderr: bool = Tr
         root.addHandler(err)
     if data_dir is not None:
         path = data_dir / "softclock.log"
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
-        handler.setLevel(logging.DEBUG if os.environ.get("SOFTCLOCK_DEBUG") else logging.INFO)
-        handler.setFormatter(fmt)
-        handler.addFilter(redact)
-        root.addHandler(handler)
-        if os.name == "posix":
-            os.chmod(path, 0o600)
+        try:
+            handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+            if os.name == "posix" and path.stat().st_mode & 0o777 != 0o600:
+                os.chmod(path, 0o600)
+        except OSError as exc:
+            # A read-only or full data directory must not stop the phone; the store says so in the window.
+            logging.getLogger("softclock").warning("cannot write the log file %s: %s", path, exc.strerror)
+        else:
+            handler.setLevel(logging.DEBUG if os.environ.get("SOFTCLOCK_DEBUG") else logging.INFO)
+            handler.setFormatter(fmt)
+            handler.addFilter(redact)
+            root.addHandler(handler)
     root._softclock = True  # type: ignore[attr-defined]

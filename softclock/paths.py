@@ -28,9 +28,13 @@ def config_path(override: str | os.PathLike[str] | None = None) -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) and make it readable by its owner only."""
+    """Create ``path`` (and parents) and make it readable by its owner only.
+
+    A directory that is private already is left as it is: on a read-only file
+    system that is not an error here (the store says what it cannot write).
+    """
     path.mkdir(parents=True, exist_ok=True)
-    if os.name == "posix":
+    if os.name == "posix" and path.stat().st_mode & 0o777 != 0o700:
         os.chmod(path, 0o700)
     return path
 

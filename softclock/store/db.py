@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from pathlib import Path
@@ -106,22 +107,36 @@ class Store:
     def session(self) -> Session:
         return self._sessions()
 
+    def adopt(self, other: Store) -> None:
+        """Become ``other`` in place (every holder of this object follows): a
+        holding store is replaced by the real one once it can be opened."""
+        old = self.engine
+        self.engine, self.path, self._sessions = other.engine, other.path, other._sessions
+        old.dispose()
+
     def close(self) -> None:
         self.engine.dispose()
 
 
+def _read_only_fs(path: Path) -> bool:
+    """Mounted read-only (root's os.access ignores that)."""
+    return hasattr(os, "statvfs") and bool(os.statvfs(path).f_flag & getattr(os, "ST_RDONLY", 1))
+
+
 def open_store(data: Path) -> Store:
     """Open (creating and migrating as needed) the store in ``data``."""
+    path = data / DB_NAME
     try:
         ensure_private_dir(data)
-        path = data / DB_NAME
         if not path.exists():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
             os.close(fd)
-        elif os.name == "posix":
+        elif os.name == "posix" and path.stat().st_mode & 0o777 != 0o600:
             os.chmod(path, 0o600)
+        if not os.access(data, os.W_OK) or _read_only_fs(data):
+            raise OSError(errno.EROFS, "it is read-only")
     except OSError as exc:
-        raise StoreError(f"Cannot create the data directory {data}: {exc.strerror}") from None
+        raise StoreError(f"Cannot write the data directory {data}: {exc.strerror}") from None
     engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
     event.listen(engine, "connect", _on_connect)
     try:

@@ -328,6 +328,9 @@ class DesktopApp(QObject):
         # deliver those events now so capture records them before the store closes.
         QCoreApplication.sendPostedEvents(self.bridge)
         self._stop_demo()
+        if not self.core.capture.retry():
+            # The last chance to write what the store refused: say what is lost, call by call.
+            self.core.capture.log_unwritten()
         self.core.store.close()
 
 

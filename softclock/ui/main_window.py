@@ -324,8 +324,11 @@ class MainWindow(QMainWindow):
 
     def on_capture_changed(self, change: Change) -> None:
         if change.kind is ChangeKind.STORE_UNAVAILABLE:
+            reason = change.reason.rstrip(".")
+            if reason[:2].istitle():  # "Cannot write ..." reads as a clause here
+                reason = reason[0].lower() + reason[1:]
             self.store_banner.setText(
-                f"Calls are not being recorded in the store: {change.reason}. Softclock keeps them and "
+                f"Calls are not being recorded in the store: {reason}. Softclock keeps them and "
                 "writes them as soon as it can; do not quit until this message is gone."
             )
             self.store_banner.show()

@@ -381,3 +381,46 @@ def test_a_call_while_the_store_is_locked_is_kept_shown_and_written_later(qtbot,
         entry = s.scalars(select(TimeEntry)).one()
     assert call.disposition == "answered"
     assert 1.5 < call.talk_seconds < 2.5 and entry.raw_seconds == pytest.approx(call.talk_seconds)
+
+
+def test_a_read_only_data_directory_at_start_is_said_and_the_call_kept(qtbot, tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
+    """Started on a read-only data directory: no traceback, the window says calls are not being
+    recorded and why, a call is held; once the directory is writable the call is in the store."""
+    import subprocess
+
+    from softclock.store.db import open_store
+    from tests.unit.test_capture_faults import _mount_tmpfs
+
+    disk = tmp_path / "disk"
+    _mount_tmpfs(disk, "8m")
+    app = None
+    try:
+        open_store(disk / "data").close()
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        secrets.set_sip_password("alice@sip.test", "alicepass")
+        app = DesktopApp(_settings(tmp_path, _account(kamailio)), disk / "data")
+        qtbot.addWidget(app.window)
+        app.window.show()
+        assert app.window.store_banner.isVisible()
+        assert "cannot write the data directory" in app.window.store_banner.text()
+        _wait_registration(qtbot, app, "Registered as alice@sip.test")
+        with sipp.uac(kamailio, "alice", talk_ms=1500, from_user="+12025550143") as far:
+            with qtbot.waitSignal(app.window.ringing_shown, timeout=10000) as ringing:
+                pass
+            qtbot.mouseClick(app.window._incoming[app.window._by_call_id[ringing.args[0]]].answer_button,
+                             Qt.MouseButton.LeftButton)  # fmt: skip
+            with qtbot.waitSignal(app.bridge.event_arrived, timeout=10000,
+                                  check_params_cb=lambda e: isinstance(e, ev.CallEnded)):  # fmt: skip
+                pass
+            assert far.wait(10) == 0
+        assert app.window.store_banner.isVisible()
+        subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
+        qtbot.waitUntil(lambda: not app.window.store_banner.isVisible(), timeout=10000)
+        with app.core.store.session() as s:
+            call = s.scalars(select(Call)).one()
+        assert app.core.store.path == disk / "data" / "softclock.db"
+        assert call.disposition == "answered" and 0.8 < call.talk_seconds < 2.0
+    finally:
+        if app is not None:
+            app.shutdown()
+        subprocess.run(["umount", "-l", str(disk)], check=False)

@@ -170,3 +170,32 @@ def test_a_full_disk_loses_no_call(small_disk: Path) -> None:
     with store.session() as s:
         assert audit.verify(s, full=True).ok
     store.close()
+
+
+def test_a_read_only_data_directory_at_start_holds_calls_until_it_can_be_written(small_disk: Path) -> None:
+    from softclock.errors import StoreError
+
+    data = small_disk / "data"
+    open_store(data).close()  # yesterday's store
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    try:
+        with pytest.raises(StoreError, match="read-only"):
+            open_store(data)
+        store = open_memory_store()  # what the app holds calls in meanwhile (softclock.app.build_core)
+        changes: list[Change] = []
+        capture = Capture(store, timekeeper=lambda: "alice", on_change=changes.append)
+        capture.hold_until(lambda: open_store(data), "Cannot write the data directory: it is read-only")
+        assert changes[-1].kind is ChangeKind.STORE_UNAVAILABLE and "read-only" in changes[-1].reason
+        phone = Phone(capture)
+        phone.call(3.0)
+        phone.call(5.0)
+        assert capture.retry() is False and capture.unavailable
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+    assert capture.retry() is True
+    assert changes[-1].kind is ChangeKind.STORE_AVAILABLE
+    assert store.path == data / DB_NAME  # the holding store became the real one in place
+    assert [raw for _, _, raw in _stored(store)] == [3.0, 5.0]
+    with store.session() as s:
+        assert audit.verify(s, full=True).ok
+    store.close()

@@ -33,20 +33,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("softclock.ui")
 
-_STYLE = """
-#regLabel { font-weight: 600; padding: 4px; }
-#regLabel[state="registered"], #regLabel[state="local"] { color: #1b7f3b; }
-#regLabel[state="failed"] { color: #b3261e; }
-#errorText { color: #b3261e; }
-#storeBanner { background: #b3261e; color: white; font-weight: 600; padding: 6px; }
-#callWho { font-size: 15px; font-weight: 600; }
-#callTimer { font-size: 22px; font-family: monospace; }
-#hint { color: #666; }
-#recordingLabel { color: #b3261e; font-weight: 700; }
-#answerButton { background: #1b7f3b; color: white; padding: 4px 14px; }
-#hangupButton { background: #b3261e; color: white; padding: 4px 14px; }
-#sectionTitle, #promptTitle, #incomingTitle { font-weight: 600; }
-"""
+def _style_sheet() -> str:
+    """The style sheet shipped as package data (softclock/resources/style.qss)."""
+    from importlib.resources import files
+
+    return files("softclock.resources").joinpath("style.qss").read_text(encoding="utf-8")
 
 
 class DesktopApp(QObject):
@@ -75,6 +66,10 @@ class DesktopApp(QObject):
         self.sync_worker: SyncWorker | None = None
         self.sound: SoundController | None = None  # ringer, device list, Sound dialog (None: no sound)
         self.window = MainWindow(self)
+        from softclock.ui.ui_state import UiState
+
+        self._ui_state = UiState(data_dir)
+        self._ui_state.restore(self.window, self.window.remembered_headers())
         self._server: InstanceServer | None = None
         if listen:
             self._server = InstanceServer(runtime_socket_name(data_dir), self)
@@ -317,6 +312,7 @@ class DesktopApp(QObject):
         """Stop everything in order: calls, engine, demo, store."""
         if self._server is not None:
             self._server.close()
+        self._ui_state.save(self.window, self.window.remembered_headers())
         if self.core is None:
             return
         if self.sync_worker is not None:
@@ -374,7 +370,7 @@ def run_gui(settings_path: Path, data_dir: Path, dial: str | None = None) -> int
         return 0
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("Softclock")
-    app.setStyleSheet(_STYLE)
+    app.setStyleSheet(_style_sheet())
     desktop = DesktopApp(settings_path, data_dir, background=True)
     app.aboutToQuit.connect(desktop.shutdown)
     _quit_on_signals(app)

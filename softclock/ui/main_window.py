@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -267,6 +268,10 @@ class MainWindow(QMainWindow):
             return
         self.dial_edit.setText(text)
         self._on_call_button_clicked()
+
+    def remembered_headers(self) -> dict[str, QHeaderView]:
+        """The column headers whose widths are kept across runs (softclock.ui.ui_state)."""
+        return {"review": self.review.table.horizontalHeader(), "today": self.today.header()}
 
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 10000)

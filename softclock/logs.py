@@ -19,17 +19,30 @@ def register_secret(value: str) -> None:
             _secrets.add(value)
 
 
+def redact(text: str) -> str:
+    """``text`` with every registered secret replaced by asterisks."""
+    with _lock:
+        secrets = list(_secrets)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, "********")
+    return text
+
+
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not _secrets:
             return True
         text = record.getMessage()
-        with _lock:
-            secrets = list(_secrets)
-        if any(s in text for s in secrets):
-            for secret in secrets:
-                text = text.replace(secret, "********")
-            record.msg, record.args = text, None
+        clean = redact(text)
+        if clean != text:
+            record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[0] is not None:
+            # A traceback carries exception messages too: format it here, redacted.
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
         return True
 
 

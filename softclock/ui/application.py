@@ -69,6 +69,11 @@ class DesktopApp(QObject):
         from softclock.ui.ui_state import UiState
 
         self._ui_state = UiState(data_dir)
+        from softclock.bugs import BugReporter
+        from softclock.ui import background
+
+        self.bugs = BugReporter(data_dir, lambda text: self.bridge.run_on_main(lambda: self.window.show_bug(text)))
+        background.on_bug = self.bugs.report
         self._ui_state.restore(self.window, self.window.remembered_headers())
         self._server: InstanceServer | None = None
         if listen:
@@ -251,9 +256,9 @@ class DesktopApp(QObject):
             return
         try:
             self.core.capture.handle(event)
-        except Exception:
+        except Exception as exc:
             # A bug in capture must not take the call or the window down with it.
-            log.exception("capture failed on %s", type(event).__name__)
+            self.bugs.report(f"capture, on {type(event).__name__}", exc)
         if self.sound is not None:
             self.sound.handle(event)  # rings incoming calls on the ringer device
         if isinstance(event, ev.CallConnected) and self.core.settings.recording.policy == "always":
@@ -372,6 +377,7 @@ def run_gui(settings_path: Path, data_dir: Path, dial: str | None = None) -> int
     app.setApplicationName("Softclock")
     app.setStyleSheet(_style_sheet())
     desktop = DesktopApp(settings_path, data_dir, background=True)
+    desktop.bugs.install()
     app.aboutToQuit.connect(desktop.shutdown)
     _quit_on_signals(app)
     desktop.window.show()

@@ -13,6 +13,14 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 log = logging.getLogger("softclock.ui")
 
 
+def _log_bug(where: str, exc: BaseException) -> None:
+    log.error("bug in %s", where, exc_info=exc)
+
+
+# Where bugs of background jobs go: the desktop app sets its BugReporter's report here.
+on_bug: Callable[[str, BaseException], object] = _log_bug
+
+
 class BackgroundRunner(QObject):
     """Runs jobs (database queries) one at a time on its own thread.
 
@@ -54,7 +62,7 @@ class BackgroundRunner(QObject):
                 result = job()
             except Exception as exc:
                 if on_error is None:
-                    log.exception("background job failed")
+                    on_bug("a background job", exc)
                 else:
                     self._finished.emit(on_error, exc)
                 continue
@@ -64,5 +72,10 @@ class BackgroundRunner(QObject):
     def _on_finished(self, on_done: Callable[[Any], None], result: Any) -> None:
         try:
             on_done(result)
-        except RuntimeError as exc:  # its widget was closed and deleted meanwhile
-            log.debug("background result dropped: %s", exc)
+        except RuntimeError as exc:
+            if "already deleted" not in str(exc):
+                on_bug("a background result", exc)
+                return
+            log.debug("background result dropped, its widget was closed meanwhile: %s", exc)
+        except Exception as exc:  # a bug in the receiver: reported, the runner carries on
+            on_bug("a background result", exc)

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QStatusBar,
     QTabWidget,
@@ -114,6 +115,7 @@ class MainWindow(QMainWindow):
         self._incoming: dict[int, IncomingCallWindow] = {}
         self._pending_dial: str | None = None
         self.known_names: dict[str, str] = {}  # bare address -> name (e.g. the demo line)
+        self.bug_box: QMessageBox | None = None  # "Something went wrong", once a run
 
         self.reg_label = QLabel("No account set up")
         self.reg_label.setObjectName("regLabel")
@@ -272,6 +274,15 @@ class MainWindow(QMainWindow):
     def remembered_headers(self) -> dict[str, QHeaderView]:
         """The column headers whose widths are kept across runs (softclock.ui.ui_state)."""
         return {"review": self.review.table.horizontalHeader(), "today": self.today.header()}
+
+    def show_bug(self, text: str) -> None:
+        """Say once that a bug happened and where its report is (softclock.bugs)."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Something went wrong", text, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("bugBox")
+        box.setModal(False)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.show()
+        self.bug_box = box
 
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 10000)

@@ -424,3 +424,32 @@ def test_a_read_only_data_directory_at_start_is_said_and_the_call_kept(qtbot, tm
         if app is not None:
             app.shutdown()
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_bug_in_capture_is_reported_once_and_the_call_goes_on(qtbot, make_app, kamailio, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(_account(kamailio), "alicepass")
+    _wait_registration(qtbot, app, "Registered as alice@sip.test")
+    real = app.core.capture.handle
+
+    def buggy(event: ev.Event) -> None:
+        if isinstance(event, ev.CallHoldChanged | ev.CallConnected):
+            raise AttributeError("'NoneType' object has no attribute 'matter_id'")
+        real(event)
+
+    app.core.capture.handle = buggy
+    with sipp.uac(kamailio, "alice", talk_ms=1000, from_user="+12025550143") as far:
+        with qtbot.waitSignal(app.window.ringing_shown, timeout=10000) as ringing:
+            pass
+        qtbot.mouseClick(app.window._incoming[app.window._by_call_id[ringing.args[0]]].answer_button,
+                         Qt.MouseButton.LeftButton)  # fmt: skip
+        with qtbot.waitSignal(app.bridge.event_arrived, timeout=10000,
+                              check_params_cb=lambda e: isinstance(e, ev.CallEnded)):  # fmt: skip
+            pass
+        assert far.wait(10) == 0
+    qtbot.waitUntil(lambda: app.window.bug_box is not None and app.window.bug_box.isVisible())
+    assert "Something went wrong" in app.window.bug_box.text()
+    reports = list((tmp_path / "data" / "crash-reports").glob("bug-*.txt"))
+    assert reports and "AttributeError" in reports[0].read_text()
+    assert str(reports[0]) in app.window.bug_box.text()
+    with app.core.store.session() as s:  # the call is recorded all the same (ended without an answer)
+        assert s.scalars(select(Call.disposition)).one() in ("answered", "missed")

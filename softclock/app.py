@@ -33,6 +33,9 @@ class Core:
     capture: Capture
     phone: Phone
     engine: object  # softclock.sip.engine.SipEngine; typed loosely to keep pjsua2 out of the core
+    # The acting person, decided once here: the owner of every entry, the name in the
+    # trail for every change made in this app, and the timekeeper the central store knows.
+    identity: Callable[[], str] = lambda: ""
 
 
 def turn_password(sip: SipSettings) -> str:
@@ -107,9 +110,10 @@ def build_core(
 
         log.error("%s; calls are held in memory until it can be written", exc)
         store, holding = open_memory_store(), str(exc)
+    identity = acting_person(settings)
     capture = Capture(
         store,
-        timekeeper=lambda: settings.timekeeper or getpass.getuser(),
+        timekeeper=identity,
         region=lambda: settings.billing.default_region,
         on_change=on_change,
         short_call_s=lambda: firm_policy(store, settings).short_call_s,
@@ -142,7 +146,20 @@ def build_core(
     if not settings.sip.local_port:
         _remember_sip_port(data_dir, engine.local_port)
     phone = Phone(engine, settings.account.sip_domain if settings.account.configured else "")
-    return Core(settings, settings_path, data_dir, store, capture, phone, engine)
+    return Core(settings, settings_path, data_dir, store, capture, phone, engine, identity)
+
+
+def acting_person(settings: Settings) -> Callable[[], str]:
+    """Who acts in this app: ``[billing] timekeeper``, else the SIP user, else the OS login.
+
+    A callable, read at each use, because saving another account changes it; every
+    writer (capture, review, sync, the command line) asks this one function.
+    """
+
+    def person() -> str:
+        return settings.timekeeper or getpass.getuser()
+
+    return person
 
 
 def firm_policy(store: Store, settings: Settings) -> Policy:

@@ -70,10 +70,10 @@ class DesktopApp(QObject):
 
         self._ui_state = UiState(data_dir)
         from softclock.bugs import BugReporter
-        from softclock.ui import background
+        from softclock.ui import background as runner
 
         self.bugs = BugReporter(data_dir, lambda text: self.bridge.run_on_main(lambda: self.window.show_bug(text)))
-        background.on_bug = self.bugs.report
+        runner.on_bug = self.bugs.report
         self._ui_state.restore(self.window, self.window.remembered_headers())
         self._server: InstanceServer | None = None
         if listen:
@@ -123,7 +123,7 @@ class DesktopApp(QObject):
 
     def _attach(self, core: Core, password: str | None, problem: str) -> None:
         self.core = core
-        self.window.attach(core.phone, core.store, core.capture)
+        self.window.attach(core.phone, core.store, core.capture, core.identity)
         self._start_sync(core)
         if not core.settings.sip.null_audio:
             from softclock.ui.sound_dialog import SoundController
@@ -142,7 +142,7 @@ class DesktopApp(QObject):
         from softclock.sync.service import Sync, SyncWorker
 
         try:
-            sync = Sync(core.store, core.settings.central, core.settings.timekeeper)
+            sync = Sync(core.store, core.settings.central, core.identity())
         except SettingsError as exc:
             self.window.sync_status.setText(f"Sync off: {exc}")
             return

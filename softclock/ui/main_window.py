@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import getpass
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         self._phone: Phone | None = None
         self._store: Store | None = None
         self._capture: Capture | None = None
+        self._identity: Callable[[], str] = lambda: ""  # the acting person, from the composition root
         self._views: dict[int, _CallView] = {}  # by engine handle
         self._by_call_id: dict[str, int] = {}
         self._incoming: dict[int, IncomingCallWindow] = {}
@@ -194,7 +195,7 @@ class MainWindow(QMainWindow):
         body.addWidget(self.today, 1)
         phone_page = QWidget()
         phone_page.setLayout(body)
-        self.review = ReviewView(lambda: getpass.getuser())
+        self.review = ReviewView(lambda: self._identity())
         self.tabs = QTabWidget()
         self.tabs.addTab(phone_page, "Phone")
         self.tabs.addTab(self.review, "Review")
@@ -215,8 +216,9 @@ class MainWindow(QMainWindow):
         self.setup_button.setEnabled(False)
         self.demo_button.setEnabled(False)
 
-    def attach(self, phone: Phone, store: Store, capture: Capture) -> None:
+    def attach(self, phone: Phone, store: Store, capture: Capture, identity: Callable[[], str]) -> None:
         """Hand over the services once they are up (the window shows before)."""
+        self._identity = identity
         self._phone = phone
         self._store = store
         self._capture = capture

@@ -453,3 +453,47 @@ def test_a_bug_in_capture_is_reported_once_and_the_call_goes_on(qtbot, make_app,
     assert str(reports[0]) in app.window.bug_box.text()
     with app.core.store.session() as s:  # the call is recorded all the same (ended without an answer)
         assert s.scalars(select(Call.disposition)).one() in ("answered", "missed")
+
+
+def test_one_person_owns_the_entry_and_signs_every_change_in_the_trail(qtbot, tmp_path: Path, kamailio) -> None:  # type: ignore[no-untyped-def]
+    """[billing] timekeeper differs from the SIP user and the OS login: the entry, a matter chosen
+    after the call and the approval in the Review tab all name that one person."""
+    from softclock.store.models import AuditEvent
+
+    settings = Settings()
+    settings.sip.bind_address = "127.0.0.1"
+    settings.sip.null_audio = True
+    settings.account = _account(kamailio)
+    settings.billing.timekeeper = "atty-jones"
+    path = tmp_path / "settings.toml"
+    save(settings, path)
+    secrets.set_sip_password("alice@sip.test", "alicepass")
+    app = DesktopApp(path, tmp_path / "data")
+    qtbot.addWidget(app.window)
+    try:
+        with app.core.store.session() as s, s.begin():
+            matter = queries.add_matter(s, "2024-009", "Estate", "Gamma").id
+        _wait_registration(qtbot, app, "Registered as alice@sip.test")
+        with sipp.uac(kamailio, "alice", talk_ms=1000, from_user="+12025550143") as far:
+            with qtbot.waitSignal(app.window.ringing_shown, timeout=10000) as ringing:
+                pass
+            handle = app.window._by_call_id[ringing.args[0]]
+            qtbot.mouseClick(app.window._incoming[handle].answer_button, Qt.MouseButton.LeftButton)
+            with qtbot.waitSignal(app.bridge.event_arrived, timeout=10000,
+                                  check_params_cb=lambda e: isinstance(e, ev.CallEnded)):  # fmt: skip
+                pass
+            assert far.wait(10) == 0
+        app.window._on_prompt_matter_chosen(str(handle), matter)  # chosen after the call ended
+        app.window.review.refresh()
+        app.window.review.table.selectAll()
+        qtbot.mouseClick(app.window.review.approve_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: app.window.review.message.text().startswith("Approved 1"), timeout=10000)
+        with app.core.store.session() as s:
+            owners = set(s.scalars(select(TimeEntry.timekeeper)))
+            actors = {a for a in s.scalars(select(AuditEvent.actor)) if a != "capture"}
+            fields = {f for f in s.scalars(select(AuditEvent.field).where(AuditEvent.actor == "atty-jones"))}
+        assert owners == {"atty-jones"}
+        assert actors == {"atty-jones"}
+        assert {"matter_id", "status"} <= fields
+    finally:
+        app.shutdown()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime, time, timedelta
+from typing import cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import Table, insert, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from softclock.errors import InputError
@@ -16,7 +17,8 @@ from softclock.store.models import Call, Client, ContactNumber, Matter, TimeEntr
 
 
 
-def add_matter(session: Session, code: str, name: str, client_name: str) -> Matter:
+def _matter_fields(code: str, name: str, client_name: str) -> tuple[str, str, str]:
+    """The fields of a new matter, stripped, or :class:`InputError` saying which is empty."""
     code, name, client_name = code.strip(), name.strip(), client_name.strip()
     if not code:
         raise InputError("The matter code is empty.")
@@ -24,6 +26,11 @@ def add_matter(session: Session, code: str, name: str, client_name: str) -> Matt
         raise InputError(f"Matter {code}: the name is empty.")
     if not client_name:
         raise InputError(f"Matter {code}: the client is empty.")
+    return code, name, client_name
+
+
+def add_matter(session: Session, code: str, name: str, client_name: str) -> Matter:
+    code, name, client_name = _matter_fields(code, name, client_name)
     if session.scalars(select(Matter).where(Matter.code == code)).first():
         raise InputError(f"Matter {code} exists already.")
     client = session.scalars(select(Client).where(Client.name == client_name)).first()
@@ -37,31 +44,79 @@ def add_matter(session: Session, code: str, name: str, client_name: str) -> Matt
     return matter
 
 
+def _parse_matters(text: str) -> tuple[list[tuple[int, str, str, str]], str]:
+    """``(line, code, name, client)`` of each row up to the first bad line, and
+    that line's problem (``""`` when every line is good)."""
+    reader = csv.reader(io.StringIO(text))
+    rows: list[tuple[int, str, str, str]] = []
+    seen: set[str] = set()
+    lineno = 0
+    try:
+        for lineno, row in enumerate(reader, start=1):
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if lineno == 1 and [c.strip().lower() for c in row[:3]] == ["code", "name", "client"]:
+                continue
+            if len(row) != 3:
+                return rows, f"line {lineno}: expected 3 fields (code,name,client), found {len(row)}"
+            try:
+                code, name, client = _matter_fields(*row)
+            except InputError as exc:
+                return rows, f"line {lineno}: {exc}"
+            if code in seen:
+                return rows, f"line {lineno}: matter {code} appears twice in the file"
+            seen.add(code)
+            rows.append((lineno, code, name, client))
+    except csv.Error as exc:
+        return rows, f"line {lineno + 1}: {exc}"
+    return rows, ""
+
+
+def _begin_write(session: Session) -> None:
+    """Take SQLite's write lock now, so what is read next cannot go stale before
+    the writes (a deferred transaction would then fail with "database is locked")."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite" and not conn.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _refuse_existing(session: Session, rows: list[tuple[int, str, str, str]]) -> None:
+    """:class:`InputError` naming the first row whose matter code is in the store."""
+    if not rows:
+        return
+    existing = set(session.scalars(select(Matter.code)))
+    for lineno, code, _name, _client in rows:
+        if code in existing:
+            raise InputError(f"line {lineno}: Matter {code} exists already.")
+
+
 def import_matters(session: Session, text: str) -> int:
     """Import ``code,name,client`` rows (a header row is optional).
 
     All or nothing: the first bad line raises :class:`InputError` naming it.
+    The whole text is parsed and checked before the store is touched; the
+    write is then short, whatever the size (bench/matters_import.py): the
+    existing codes and clients are read with one query each, and the new
+    clients and the matters go in with one executemany each.
     """
-    reader = csv.reader(io.StringIO(text))
-    count = 0
-    seen: set[str] = set()
-    for lineno, row in enumerate(reader, start=1):
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if lineno == 1 and [c.strip().lower() for c in row[:3]] == ["code", "name", "client"]:
-            continue
-        if len(row) != 3:
-            raise InputError(f"line {lineno}: expected 3 fields (code,name,client), found {len(row)}")
-        code = row[0].strip()
-        if code in seen:
-            raise InputError(f"line {lineno}: matter {code} appears twice in the file")
-        seen.add(code)
-        try:
-            add_matter(session, row[0], row[1], row[2])
-        except InputError as exc:
-            raise InputError(f"line {lineno}: {exc}") from None
-        count += 1
-    return count
+    rows, problem = _parse_matters(text)
+    if problem:  # a line before it may name a matter that exists: the first bad line is named
+        _refuse_existing(session, rows)
+        raise InputError(problem)
+    if not rows:
+        return 0
+    _begin_write(session)
+    _refuse_existing(session, rows)
+    clients: dict[str, int] = dict(session.execute(select(Client.name, Client.id)).all())
+    new_clients = [{"name": name} for name in dict.fromkeys(row[3] for row in rows) if name not in clients]
+    if new_clients:
+        session.execute(insert(cast(Table, Client.__table__)), new_clients)
+        clients = dict(session.execute(select(Client.name, Client.id)).all())
+    session.execute(
+        insert(cast(Table, Matter.__table__)),  # Core: plain executemany, no ORM objects
+        [{"code": code, "name": name, "client_id": clients[client], "status": "open"} for _, code, name, client in rows],
+    )
+    return len(rows)
 
 
 def add_number(session: Session, number: str, client_name: str, matter_code: str = "", region: str = "US") -> str:

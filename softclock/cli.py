@@ -125,7 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except UsageError as exc:
-        print(f"softclock: {exc}", file=sys.stderr)
+        from softclock.textsafe import printable
+
+        print(f"softclock: {printable(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -314,7 +316,7 @@ def _matters(args: argparse.Namespace, s: object) -> int:
         print(json.dumps([{"id": r.id, "code": r.code, "name": r.name, "client": r.client} for r in rows], indent=1))
     else:
         for r in rows:
-            print(f"{r.code}\t{r.client}\t{r.name}")
+            _print_row(r.code, r.client, r.name)
     return 0
 
 
@@ -409,6 +411,15 @@ def _iso(value: object) -> str | None:
     return value.isoformat() + "Z" if value is not None else None  # type: ignore[attr-defined]
 
 
+def _print_row(*cells: object) -> None:
+    """One tab-separated table row. Cells may hold text from the network (a
+    caller's display name): controls and bidi overrides are printed escaped, so
+    no cell can add a column or a line, or repaint the terminal. ``--json`` is raw."""
+    from softclock.textsafe import printable
+
+    print("\t".join(printable(str(cell)) for cell in cells))
+
+
 def _print_calls(calls: list, as_json: bool) -> int:  # type: ignore[type-arg]
     from softclock.store.queries import fmt_duration
 
@@ -435,7 +446,7 @@ def _print_calls(calls: list, as_json: bool) -> int:  # type: ignore[type-arg]
         return 0
     for r in rows:
         who = r["display_name"] or r["remote_number"] or r["remote_uri"]
-        print(f"{r['invited_utc']}\t{r['direction']}\t{who}\t{r['disposition']}\t{fmt_duration(r['talk_seconds'])}")
+        _print_row(r["invited_utc"], r["direction"], who, r["disposition"], fmt_duration(r["talk_seconds"]))
     return 0
 
 
@@ -466,7 +477,7 @@ def _print_entries(entries: list, as_json: bool) -> int:  # type: ignore[type-ar
         print(json.dumps(rows, indent=1))
         return 0
     for r in rows:
-        print(f"{r['started_utc']}\t{r['matter'] or 'unassigned'}\t{fmt_duration(r['raw_seconds'])}\t{r['status']}")
+        _print_row(r["started_utc"], r["matter"] or "unassigned", fmt_duration(r["raw_seconds"]), r["status"])
     return 0
 
 

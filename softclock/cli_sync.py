@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from softclock.errors import InputError, KeyringUnavailable
+from softclock.textsafe import printable
 
 
 def add_parsers(sub: Any) -> None:
@@ -234,7 +235,7 @@ def _sync(args: argparse.Namespace, config: Path, data: Path) -> int:
             try:
                 report = sync.once()
             except SyncFailed as exc:
-                print(f"softclock: {exc} ({sync.status().waiting} approved entries wait in the outbox)",
+                print(f"softclock: {printable(str(exc))} ({sync.status().waiting} approved entries wait in the outbox)",
                       file=sys.stderr)  # fmt: skip
                 return 1
             pulled = report.pull.total if report.pull else 0
@@ -247,7 +248,7 @@ def _sync(args: argparse.Namespace, config: Path, data: Path) -> int:
         def show(status: Any) -> None:
             line = status.summary() + (f" ({status.last_error})" if status.down_since_utc else "")
             if not last or last[-1] != line:
-                print(line, flush=True)
+                print(printable(line), flush=True)
                 last.append(line)
 
         worker = SyncWorker(sync, on_status=show)
@@ -281,9 +282,10 @@ def _print_status(sync: Any, as_json: bool) -> int:
             "conflicting": [{"entry": c.entry_id, "version": c.version, "reason": c.last_error} for c in conflicts],
         }, indent=2))  # fmt: skip
         return 0
-    print(status.summary())
+    # Errors and conflict reasons are the central store's words: printed inert (--json is raw).
+    print(printable(status.summary()))
     if status.last_error:
-        print(f"Last error: {status.last_error}")
+        print(f"Last error: {printable(status.last_error)}")
     for c in conflicts:
-        print(f"Conflict: entry {c.entry_id[:8]} version {c.version}: {c.last_error}")
+        print(f"Conflict: entry {printable(c.entry_id[:8])} version {c.version}: {printable(c.last_error)}")
     return 0

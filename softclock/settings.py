@@ -205,17 +205,22 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
     )
 
 
-def _check_server(label: str, value: str) -> None:
-    """``host[:port]`` or a specific :class:`SettingsError` naming ``label``."""
-    host, port = "", None
+def _check_port(label: str, value: str) -> str:
+    """The host of ``host[:port]``, or a :class:`SettingsError` naming ``label`` if the port is not 1-65535."""
     try:
         host, port = split_host_port(value)
     except SettingsError:
         raise SettingsError(f"{label}: {value!r} is not host[:port]: the port must be a number") from None
-    if not host or any(c.isspace() or c in "/@;," for c in host):
-        raise SettingsError(f"{label}: {value!r} is not host[:port]: {host!r} is not a host name or address")
     if port is not None and not 1 <= port <= 65535:
         raise SettingsError(f"{label}: {value!r} is not host[:port]: the port must be 1-65535")
+    return host
+
+
+def _check_server(label: str, value: str) -> None:
+    """``host[:port]`` or a specific :class:`SettingsError` naming ``label``."""
+    host = _check_port(label, value)
+    if not host or any(c.isspace() or c in "/@;," for c in host):
+        raise SettingsError(f"{label}: {value!r} is not host[:port]: {host!r} is not a host name or address")
 
 
 def validate_nat(sip: SipSettings) -> None:
@@ -242,9 +247,36 @@ _MOVED: dict[tuple[str, str], tuple[str, str, Any]] = {
 }
 
 
+# Whole-number settings and their sane ranges (inclusive); 2**31 - 1 is pjsip's ``int``.
+_RANGES: dict[tuple[str, str], tuple[int, int, str]] = {
+    ("sip", "local_port"): (0, 65535, "0 (any free port) to 65535"),
+    ("sip", "log_level"): (0, 6, "0 to 6"),
+    ("account", "register_expires_s"): (1, 86400, "1 to 86400 (seconds)"),
+    ("account", "retry_interval_s"): (1, 86400, "1 to 86400 (seconds)"),
+    ("recording", "retention_days"): (0, 36500, "0 (keep them) to 36500"),
+    ("central", "interval_s"): (1, 86400, "1 to 86400 (seconds)"),
+    ("demo", "ring_ms"): (0, 600000, "0 to 600000 (milliseconds)"),
+}
+
+
+def _check_ranges(settings: Settings) -> None:
+    for (section, key), (low, high, words) in _RANGES.items():
+        value = getattr(getattr(settings, section), key)
+        if not low <= value <= high:
+            raise SettingsError(f"[{section}] {key} must be {words}, not {value}")
+
+
 def validate(settings: Settings) -> None:
     acct = settings.account
+    _check_ranges(settings)
     validate_nat(settings.sip)
+    # Only the port: the host part of these has been free-form (the form checks it).
+    if acct.server:
+        _check_port("[account] server", acct.server)
+    if acct.outbound_proxy:
+        _check_port("[account] outbound_proxy", acct.outbound_proxy)
+    for backup in acct.backups:
+        _check_port("[account] backup_servers", backup)
     if acct.transport not in TRANSPORTS:
         raise SettingsError(f"[account] transport must be one of {', '.join(TRANSPORTS)}, not {acct.transport!r}")
     from softclock.billing import PolicyError
@@ -269,15 +301,52 @@ def validate(settings: Settings) -> None:
         raise SettingsError(f"[account] srtp must be one of {', '.join(SRTP_MODES)}, not {acct.srtp!r}")
 
 
-def load(path: Path) -> Settings:
-    """Read settings from ``path``; a missing file gives the defaults."""
-    settings = Settings()
-    if not path.exists():
-        return settings
+_TOML_TYPES = {str: "a string", int: "an integer", float: "a float", bool: "a boolean", list: "an array"}
+
+
+def _read_toml(path: Path) -> dict[str, Any] | None:
+    """The file's TOML, ``None`` when there is no file, or a :class:`SettingsError` naming it."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise SettingsError(f"The settings file {path} is a directory; give the path of a TOML file.") from None
+    except OSError as exc:
+        raise SettingsError(f"Cannot read the settings file {path}: {exc.strerror or exc}.") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SettingsError(
+            f"The settings file {path} is not UTF-8 text (line {line}, byte {exc.start}); save it as UTF-8."
+        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+
+
+def load(path: Path) -> Settings:
+    """Read settings from ``path``; a missing file gives the defaults.
+
+    Every problem is a :class:`SettingsError`: one sentence naming the file (and the key).
+    """
+    raw = _read_toml(path)
+    if raw is None:
+        return Settings()
+    try:
+        return _from_toml(path, raw)
+    except SettingsError as exc:
+        raise SettingsError(f"{path}: {exc}") from None
+
+
+def _from_toml(path: Path, raw: dict[str, Any]) -> Settings:
+    settings = Settings()
+    for section, values in raw.items():
+        if section in _SECTIONS and not isinstance(values, dict):
+            kind = _TOML_TYPES.get(type(values), type(values).__name__)
+            raise SettingsError(f"{section} must be a table (a [{section}] section), not {kind} ({values!r})")
     for section, values in raw.items():
         if section not in _SECTIONS or not isinstance(values, dict):
             log.warning("%s: ignoring unknown section [%s]", path, section)
@@ -305,13 +374,19 @@ def load(path: Path) -> Settings:
 def save(settings: Settings, path: Path) -> None:
     """Write settings atomically (mode 0600: it names the account)."""
     validate(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"Cannot write the settings file {path}: {exc.strerror or exc}.") from None
     data = {name: dataclasses.asdict(getattr(settings, name)) for name in _SECTIONS}
     tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        tomli_w.dump(data, fh)
-    os.replace(tmp, path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            tomli_w.dump(data, fh)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise SettingsError(f"Cannot write the settings file {path}: {exc.strerror or exc}.") from None
 
 
 def validate_account(account: AccountSettings, password: str) -> str:
@@ -328,6 +403,14 @@ def validate_account(account: AccountSettings, password: str) -> str:
         return str(exc)
     if not host or " " in host:
         return f"{account.server!r} is not a valid server name."
+    try:  # what saving would refuse
+        _check_port("The server", account.server)
+        if account.outbound_proxy:
+            _check_port("The outbound proxy", account.outbound_proxy)
+        for backup in account.backups:
+            _check_port("The backup server", backup)
+    except SettingsError as exc:
+        return str(exc)
     if not account.user:
         return "Enter the username of your phone account."
     if not password:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from softclock.formatting import fmt_duration
+from softclock.textsafe import printable
+
+
+def plain_label(text: str = "") -> QLabel:
+    """A label for text from the network: plain text (a name like ``<img src=...>``
+    is not HTML) with controls and bidi overrides shown as escapes."""
+    label = QLabel(printable(text))
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
 
 
 class CallWidget(QFrame):
@@ -33,16 +42,16 @@ class CallWidget(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.handle = handle
         self.call_id = call_id
-        self.who_label = QLabel(who)
+        self.who_label = plain_label(who)
         self.who_label.setObjectName("callWho")
-        self.detail_label = QLabel(detail)
+        self.detail_label = plain_label(detail)
         self.detail_label.setObjectName("callDetail")
-        self.state_label = QLabel("")
+        self.state_label = plain_label("")  # reason phrases of the far end end up here
         self.state_label.setObjectName("callState")
         self.timer_label = QLabel("0:00:00")
         self.timer_label.setObjectName("callTimer")
         self.timer_label.hide()
-        self.matter_label = QLabel("Matter: not chosen yet")
+        self.matter_label = plain_label("Matter: not chosen yet")
         self.matter_button = QPushButton("Change matter…")
         self.answer_button = QPushButton("Answer")
         self.answer_button.setObjectName("answerButton")
@@ -150,7 +159,7 @@ class CallWidget(QFrame):
         self.mute_button.setText("Unmute" if muted else "Mute")
 
     def set_state(self, text: str) -> None:
-        self.state_label.setText(text)
+        self.state_label.setText(printable(text))
 
     def set_ringing_in(self, ringing: bool) -> None:
         self.answer_button.setVisible(ringing)
@@ -166,7 +175,7 @@ class CallWidget(QFrame):
         self.timer_label.setText(fmt_duration(seconds))
 
     def set_matter(self, text: str) -> None:
-        self.matter_label.setText(f"Matter: {text}")
+        self.matter_label.setText(f"Matter: {printable(text)}")
 
     def set_ended(self, text: str) -> None:
         self.set_ringing_in(False)

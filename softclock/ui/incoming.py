@@ -5,6 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from softclock.textsafe import printable
+from softclock.ui.call_widget import plain_label
+
 
 class IncomingCallWindow(QWidget):
     """A small top-level window raised for an incoming call.
@@ -19,14 +22,16 @@ class IncomingCallWindow(QWidget):
     def __init__(self, handle: int, name: str, number: str, hint: str, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window | Qt.WindowType.WindowStaysOnTopHint)
         self.setObjectName("incomingCall")
+        # The caller chose the name: shown inert (no controls, no direction changes, no HTML).
+        name, number, hint = printable(name), printable(number), printable(hint)
         self.setWindowTitle(f"Incoming call — {name or number}")
         self.handle = handle
         title = QLabel("Incoming call")
         title.setObjectName("incomingTitle")
-        self.name_label = QLabel(name or number)
+        self.name_label = plain_label(name or number)
         self.name_label.setObjectName("callWho")
-        self.number_label = QLabel(number if name else "")
-        self.hint_label = QLabel(hint)
+        self.number_label = plain_label(number if name else "")
+        self.hint_label = plain_label(hint)
         self.hint_label.setObjectName("hint")
         self.answer_button = QPushButton("Answer")
         self.answer_button.setObjectName("answerButton")

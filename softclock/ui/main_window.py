@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
@@ -30,6 +30,7 @@ from softclock.dialing import DialError, display_name
 from softclock.formatting import MatterRow, bare_address, fmt_duration
 from softclock.phone import Phone
 from softclock.sip import messages
+from softclock.textsafe import printable
 from softclock.ui.background import BackgroundRunner
 from softclock.ui.call_widget import CallWidget
 from softclock.ui.incoming import IncomingCallWindow
@@ -120,6 +121,7 @@ class MainWindow(QMainWindow):
 
         self.reg_label = QLabel("No account set up")
         self.reg_label.setObjectName("regLabel")
+        self.reg_label.setTextFormat(Qt.TextFormat.PlainText)  # server reason phrases come from the network
         self.account_button = QPushButton("Account…")
         # Settings > Sound…: microphone, speaker, ringer, test sound (the application handles it).
         self.sound_action = QAction("&Sound…", self)
@@ -141,6 +143,7 @@ class MainWindow(QMainWindow):
         self.store_banner.hide()
         self.dial_error = QLabel("")
         self.dial_error.setObjectName("errorText")
+        self.dial_error.setTextFormat(Qt.TextFormat.PlainText)
         self.dial_error.setWordWrap(True)
 
         self.welcome = QFrame()
@@ -335,7 +338,7 @@ class MainWindow(QMainWindow):
             self.mwi_label.setText(f"Voicemail: {event.new} new" if event.new else "Voicemail waiting")
         elif isinstance(event, ev.CallFailed):
             view = self._views.get(event.handle)
-            self.dial_error.setText(event.message)
+            self.dial_error.setText(printable(event.message))
             if view is not None:
                 self._retire(view, event.message)
 
@@ -367,7 +370,7 @@ class MainWindow(QMainWindow):
             self._capture.retry()
 
     def _show_registration(self, event: ev.RegistrationChanged) -> None:
-        self.reg_label.setText(event.message)
+        self.reg_label.setText(printable(event.message))
         state = event.state.value
         self.reg_label.setProperty("state", state)
         self.reg_label.style().unpolish(self.reg_label)
@@ -385,7 +388,7 @@ class MainWindow(QMainWindow):
         number = number_from_uri(uri, self._controller.region)
         shown = pretty(number) if number else bare_address(uri)
         name = name or self.known_names.get(bare_address(uri), "")
-        return (name or shown), number, (shown if name else "")
+        return printable(name or shown), number, printable(shown if name else "")  # the caller's text, inert
 
     def _add_view(self, handle: int, call_id: str, uri: str, name: str, incoming: bool) -> _CallView:
         who, number, detail = self._who(uri, name)

@@ -53,6 +53,7 @@ class MatterPrompt(QFrame):
         self._call_id = ""
         self._title = QLabel("Which matter is this call for?")
         self._title.setObjectName("promptTitle")
+        self._title.setTextFormat(Qt.TextFormat.PlainText)  # it quotes the caller's display name
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Type a client, matter code or name…")
         self.filter_edit.setClearButtonEnabled(True)

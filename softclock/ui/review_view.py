@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from softclock.formatting import MatterRow, as_local, fmt_duration
+from softclock.textsafe import printable
 from softclock.ui.background import BackgroundRunner
 from softclock.ui.split_dialog import SplitDialog, SplitTarget
 
@@ -110,7 +111,7 @@ class ReviewView(QWidget):
                 billed = preview[entry.id]
                 started = as_local(entry.started_utc)
                 flag = entry.flag or ("unassigned" if entry.matter is None else "")
-                matter = f"{entry.matter.code} — {entry.matter.client.name}" if entry.matter else "Unassigned"
+                matter = printable(f"{entry.matter.code} — {entry.matter.client.name}") if entry.matter else "Unassigned"
                 values = [
                     entry.work_date.isoformat(),
                     started.strftime("%H:%M") if started else "",
@@ -118,7 +119,7 @@ class ReviewView(QWidget):
                     fmt_duration(entry.raw_seconds),
                     f"{billed} × {policy.increment_min} min" if entry.billable else "not billable",
                     flag,
-                    entry.narrative,
+                    printable(entry.narrative),  # controls shown as escapes; unchanged unless edited
                 ]
                 row = self.table.rowCount()
                 self.table.insertRow(row)

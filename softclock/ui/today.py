@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from softclock.formatting import as_local, bare_address, fmt_duration
+from softclock.textsafe import printable
 
 if TYPE_CHECKING:
     from softclock.store.models import Call, TimeEntry
@@ -43,7 +44,7 @@ class TodayList(QTreeWidget):
         self.clear()
         for call, entries in rows:
             bare = bare_address(call.remote_uri)
-            who = call.display_name or pretty(call.remote_number) or self._names.get(bare, bare)
+            who = printable(call.display_name or pretty(call.remote_number) or self._names.get(bare, bare))
             arrow = "→ " if call.direction == "outgoing" else "← "
             status = _DISPOSITIONS.get(call.disposition, call.disposition)
             if call.recovered:
@@ -58,7 +59,7 @@ class TodayList(QTreeWidget):
             for entry in entries:
                 started = as_local(entry.started_utc)
                 matter = (
-                    f"{entry.matter.code} — {entry.matter.client.name}: {entry.matter.name}"
+                    printable(f"{entry.matter.code} — {entry.matter.client.name}: {entry.matter.name}")
                     if entry.matter
                     else "Unassigned"
                 )

@@ -185,3 +185,61 @@ def test_entry_merge_and_split_on_the_command_line(tmp_path: Path) -> None:
     verified = softclock(["audit", "verify", "--full"], env)
     assert verified.returncode == 0 and verified.stdout.startswith("Audit trail intact: ")
     assert verified.stdout.strip().endswith(" events, all checked.")
+
+
+def test_unusable_settings_files_are_one_sentence_and_exit_2(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    config = tmp_path / "settings.toml"
+    cases = [
+        (b"[sip]\nlocal_port = 99999\n", ["account", "show"], f"softclock: {config}: [sip] local_port must be 0 (any free port) to 65535, not 99999\n"),
+        (b'sip = "x"\n', ["account", "show"], f"softclock: {config}: sip must be a table (a [sip] section), not a string ('x')\n"),
+        (b'[account]\ndisplay_name = "Fran\xe7ois"\n', ["account", "show"],
+         f"softclock: The settings file {config} is not UTF-8 text (line 2, byte 30); save it as UTF-8.\n"),
+        (b"[sip]\nlocal_port = 99999\n", ["run"], f"softclock: {config}: [sip] local_port must be 0 (any free port) to 65535, not 99999\n"),
+    ]  # fmt: skip
+    for content, args, stderr in cases:
+        config.write_bytes(content)
+        result = softclock(args, env)
+        assert (result.returncode, result.stderr, result.stdout) == (2, stderr, ""), content
+    result = softclock(["--config", str(tmp_path), "account", "show"], env)
+    assert (result.returncode, result.stderr) == (
+        2, f"softclock: The settings file {tmp_path} is a directory; give the path of a TOML file.\n"
+    )  # fmt: skip
+
+
+# A caller chooses the display name and the user part; the central store the matter names.
+HOSTILE = "Bob\x1b[2J\x1b]0;owned\x07\t|\r\n\x00\x7f\x9b\u202eevil\u2066x\u2069\u200e\u200f\u061c"
+HOSTILE_SHOWN = "Bob\\x1b[2J\\x1b]0;owned\\x07\\t|\\r\\n\\x00\\x7f\\x9b\\u202eevil\\u2066x\\u2069\\u200e\\u200f\\u061c"
+
+
+def test_network_text_is_printed_inert_and_kept_raw_in_json(tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from softclock.store.db import open_store
+    from softclock.store.models import Call, Matter
+    from tests.helpers.entries import make_call, make_entry, make_matter
+
+    store = open_store(tmp_path / "data")
+    matter = make_matter(store, "M-1", client="Acme" + HOSTILE)
+    call = make_call(store)
+    make_entry(store, 65, matter, call=call)
+    with store.session() as s, s.begin():
+        s.execute(update(Call).values(display_name=HOSTILE, remote_uri=f"sip:{HOSTILE}@evil", disposition="answered"))
+        s.execute(update(Matter).values(code="M-1" + HOSTILE, name=HOSTILE))
+    store.close()
+    env = cli_env(tmp_path)
+    dangerous = set("\x1b\x07\x00\r\x7f\x9b\u202e\u2066\u2069\u200e\u200f\u061c")
+    for args, columns in ((["calls"], 5), (["entries"], 4), (["matters", "list"], 3)):
+        result = softclock(args, env)
+        assert result.returncode == 0, result.stderr
+        assert dangerous.isdisjoint(result.stdout), args
+        (line,) = result.stdout.splitlines()
+        assert line.count("\t") == columns - 1 and HOSTILE_SHOWN in line, args
+    assert json.loads(softclock(["calls", "--json"], env).stdout)[0]["display_name"] == HOSTILE
+    assert json.loads(softclock(["entries", "--json"], env).stdout)[0]["matter"] == "M-1" + HOSTILE
+    assert json.loads(softclock(["matters", "list", "--json"], env).stdout)[0]["name"] == HOSTILE
+    # An error sentence quoting such text is inert too.
+    code = HOSTILE.replace("\x00", "")
+    assert softclock(["matters", "add", code, "Lease", "--client", "Acme"], env).returncode == 0
+    result = softclock(["matters", "add", code, "Lease", "--client", "Acme"], env)
+    assert result.returncode == 2 and dangerous.isdisjoint(result.stderr) and "\\x1b[2J" in result.stderr

@@ -23,7 +23,6 @@ a live call's Call-ID is a call of its own.
 
 from __future__ import annotations
 
-import enum
 import logging
 import time
 import uuid
@@ -39,6 +38,7 @@ from sqlalchemy.orm import Session
 from softclock import audit
 from softclock import events as ev
 from softclock.changes import Change, ChangeKind
+from softclock.states import Disposition, EntryStatus
 from softclock.formatting import utc_now
 from softclock.matching import number_from_uri
 from softclock.store.db import Store
@@ -63,16 +63,6 @@ _NORMAL_BUSY_TIMEOUT_MS = 5000  # the store's own (softclock.store.db)
 _RECENT = 200
 
 _Births = list[tuple[str, str, object, object, str]]
-
-
-class Disposition(enum.Enum):
-    IN_PROGRESS = "in_progress"
-    ANSWERED = "answered"
-    MISSED = "missed"
-    DECLINED = "declined"
-    CANCELLED = "cancelled"
-    BUSY = "busy"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -498,7 +488,7 @@ class Capture:
     @staticmethod
     def _rematter(s: Session, call: _Call, entry_id: str, old: int | None, new: int | None, actor: str) -> None:
         """A matter chosen after the entry was born is a change to it, in the trail."""
-        row = s.execute(select(TimeEntry.matter_id).where(TimeEntry.id == entry_id, TimeEntry.status == "draft")).first()
+        row = s.execute(select(TimeEntry.matter_id).where(TimeEntry.id == entry_id, TimeEntry.status == EntryStatus.DRAFT)).first()
         if row is None:
             return  # approved or merged away meanwhile: the review's word stands
         s.execute(update(TimeEntry).where(TimeEntry.id == entry_id).values(matter_id=new, updated_utc=utc_now()))
@@ -578,7 +568,7 @@ class Capture:
         values: dict[str, object] = {
             "talk_seconds": talk,
             "hold_seconds": call.hold_seconds + (max(0.0, now - call.hold_started) if call.hold_started else 0.0),
-            "disposition": call.disposition.value,
+            "disposition": call.disposition,
             "last_heartbeat_utc": call.end_utc or call.heartbeat_utc or call.invited_utc,
             "recording_path": call.recording_path,
         }
@@ -635,7 +625,7 @@ class Capture:
                     id=entry.id, call_id=row, segment_id=seg_rows[entry.first_seg], timekeeper=self._timekeeper(),
                     matter_id=entry.matter_id, work_date=start.replace(tzinfo=UTC).astimezone().date(),
                     started_utc=start, raw_seconds=raw, hold_seconds=hold, activity_code=entry.activity_code,
-                    status="draft", created_utc=start, updated_utc=start,
+                    status=EntryStatus.DRAFT, created_utc=start, updated_utc=start,
                 ))  # fmt: skip
             else:
                 s.execute(update(TimeEntry).where(TimeEntry.id == entry.id)
@@ -681,7 +671,7 @@ class Capture:
         def run(s: Session) -> None:
             ours = {c.row for c in self._live.values() if c.row is not None}
             short_s = self._short_call_s()
-            open_calls = [c for c in s.scalars(select(Call).where(Call.disposition == Disposition.IN_PROGRESS.value))
+            open_calls = [c for c in s.scalars(select(Call).where(Call.disposition == Disposition.IN_PROGRESS))
                           if c.id not in ours]  # fmt: skip
             for call in open_calls:
                 self._recover_one(s, call, short_s)
@@ -697,11 +687,12 @@ class Capture:
         call.sip_reason = "recovered after the app stopped mid-call"
         if call.answered_utc is None:
             call.ended_utc = call.last_heartbeat_utc or call.invited_utc
-            call.disposition = Disposition.MISSED.value if call.direction == "incoming" else Disposition.FAILED.value
+            incoming = call.direction == ev.Direction.INCOMING.value
+            call.disposition = Disposition.MISSED if incoming else Disposition.FAILED
             log.warning("recovered call %s, never answered", call.sip_call_id)
             return
         talk = call.talk_seconds  # the heartbeat's monotonic figure
-        call.disposition = Disposition.ANSWERED.value
+        call.disposition = Disposition.ANSWERED
         call.ended_utc = call.answered_utc + timedelta(seconds=talk)
         entries = list(s.scalars(select(TimeEntry).where(TimeEntry.call_id == call.id)))
         short = talk < short_s

@@ -1,0 +1,5 @@
+import sys
+
+from softclock.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,186 @@
+"""``softclock`` and its subcommands.
+
+With no subcommand it starts the desktop app. Every error that a person can
+fix is printed as one sentence on stderr with exit code 2; nothing prints a
+password.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from softclock import paths
+from softclock.cli.common import UsageError, read_password
+
+log = logging.getLogger("softclock.cli")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="softclock", description="Softclock: a softphone that turns calls into time entries."
+    )
+    parser.add_argument("--config", help="settings file (default: the platform's config dir; env SOFTCLOCK_CONFIG)")
+    parser.add_argument("--data-dir", help="data directory (default: the platform's data dir; env SOFTCLOCK_DATA_DIR)")
+    parser.add_argument("--version", action="version", version="softclock 0.1.0")
+    sub = parser.add_subparsers(dest="command")
+
+    sub.add_parser("run", help="start the desktop app (the default)")
+
+    p = sub.add_parser("calls", help="list recorded calls")
+    p.add_argument("--json", action="store_true", help="one JSON array")
+
+    p = sub.add_parser("entries", help="list time entries")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--status", help="only entries with this status (draft, approved, ...)")
+
+    p = sub.add_parser("matters", help="manage local matters")
+    msub = p.add_subparsers(dest="matters_command", required=True)
+    m = msub.add_parser("add", help="add a matter")
+    m.add_argument("code")
+    m.add_argument("name")
+    m.add_argument("--client", required=True)
+    m = msub.add_parser("import", help="import matters from CSV: code,name,client")
+    m.add_argument("file")
+    m = msub.add_parser("number", help="map a phone number to a client (and optionally a matter)")
+    m.add_argument("number")
+    m.add_argument("--client", required=True)
+    m.add_argument("--matter", default="", help="matter code")
+    m = msub.add_parser("list", help="list open matters")
+    m.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("entry", help="change one time entry (drafts only; every change is audited)")
+    esub = p.add_subparsers(dest="entry_command", required=True)
+    e = esub.add_parser("edit", help="edit a draft")
+    e.add_argument("id")
+    e.add_argument("--matter", help="matter code")
+    e.add_argument("--narrative")
+    e.add_argument("--activity", help="UTBMS activity code (A105-A108)")
+    e.add_argument("--task", help="UTBMS task code")
+    e.add_argument("--billable", action=argparse.BooleanOptionalAction, default=None)
+    e.add_argument("--units", type=int, help="billed units set by hand (needs --reason)")
+    e.add_argument("--reason", default="")
+    e = esub.add_parser("split", help="split a draft into pieces of the given seconds")
+    e.add_argument("id")
+    e.add_argument("seconds", type=float, nargs="+")
+    e.add_argument("--matter", action="append", default=[], help="matter code of each piece, in order (all or none)")
+    e.add_argument("--reason", default="")
+    e = esub.add_parser("merge", help="merge drafts of one matter and day into the earliest")
+    e.add_argument("ids", nargs="+")
+    e.add_argument("--reason", default="", help="why (needed when billed units were set by hand)")
+
+    p = sub.add_parser("approve", help="approve drafts (validated; billed units fixed by policy)")
+    p.add_argument("ids", nargs="*")
+    p.add_argument("--today", action="store_true", help="every draft of today")
+
+    p = sub.add_parser("reopen", help="send an approved entry back to draft (new version)")
+    p.add_argument("id")
+    p.add_argument("--reason", required=True)
+
+    p = sub.add_parser("audit", help="the audit trail")
+    usub = p.add_subparsers(dest="audit_command", required=True)
+    u = usub.add_parser("verify", help="check the hash chain; names any edited, inserted or deleted event")
+    u.add_argument("--full", action="store_true", help="recheck every event, not just those since the last check")
+
+    p = sub.add_parser("dial", help="dial in the running app (or start it and dial)")
+    p.add_argument("uri")
+
+    p = sub.add_parser("account", help="manage the SIP account")
+    asub = p.add_subparsers(dest="account_command", required=True)
+    a = asub.add_parser("add", help="set the account; the password is read from stdin or prompted")
+    a.add_argument("--server", required=True, help="registrar HOST[:PORT]")
+    a.add_argument("--user", required=True)
+    a.add_argument("--auth-id", default="")
+    a.add_argument("--domain", default="")
+    a.add_argument("--transport", choices=("udp", "tcp", "tls"), default="udp")
+    a.add_argument("--srtp", choices=("off", "optional", "mandatory"), default="off", help="encrypted media")
+    a.add_argument("--tls-ca-file", default="", help="CA certificates (PEM) for TLS; default: the system's")
+    a.add_argument("--outbound-proxy", default="")
+    a.add_argument(
+        "--backup-server", action="append", default=[], help="registrar HOST[:PORT] used while the server is down"
+    )
+    a.add_argument("--display-name", default="")
+    a.add_argument("--auto-answer", action="store_true")
+    asub.add_parser("show", help="show the account (never the password)")
+    t = asub.add_parser("turn", help="set the TURN relay for media; its password is read from stdin or prompted")
+    t.add_argument("--server", default="", help="TURN relay HOST[:PORT]")
+    t.add_argument("--user", default="", help="TURN user name")
+    t.add_argument("--off", action="store_true", help="stop using a TURN relay")
+    from softclock.cli import sync
+
+    sync.add_parsers(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except UsageError as exc:
+        from softclock.textsafe import printable
+
+        print(f"softclock: {printable(str(exc))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from softclock.errors import UserError
+
+    config = paths.config_path(args.config)
+    data = paths.data_dir(args.data_dir)
+    try:
+        if args.command in (None, "run"):
+            return _run(config, data, None)
+        if args.command == "dial":
+            return _dial(config, data, args.uri)
+        if args.command == "account":
+            from softclock.cli import account
+
+            return account.run(args, config)
+        if args.command in ("sync", "admin"):
+            from softclock.cli import sync
+
+            return sync.run(args, config, data, read_password)
+        from softclock.cli import records
+
+        return records.run(args, data)
+    except UserError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _run(config: Path, data: Path, dial: str | None) -> int:
+    from softclock import logs
+    from softclock.settings import load
+
+    paths.ensure_private_dir(data)
+    logs.setup(data, level=logging.WARNING)
+    load(config)  # a broken settings file is reported before any window opens
+    from softclock.ui.application import run_gui
+
+    return run_gui(config, data, dial)
+
+
+def _dial(config: Path, data: Path, uri: str) -> int:
+    from softclock.dialing import DialError, to_sip_uri
+    from softclock.settings import load
+
+    settings = load(config)
+    try:
+        to_sip_uri(uri, settings.account.sip_domain if settings.account.configured else "localhost")
+    except DialError as exc:
+        raise UsageError(str(exc)) from None
+    from softclock.ui.ipc import send_to_running
+
+    if send_to_running(paths.runtime_socket_name(data), f"dial {uri}"):
+        print(f"Dialling {uri} in the running Softclock.")
+        return 0
+    return _run(config, data, uri)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,13 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from softclock import events as ev
 from softclock import paths
-from softclock.capture import Capture, Change
+from softclock.capture import Capture
+from softclock.changes import ChangeBus
 from softclock.events import Event
+from softclock.facades import Facades, facades
 from softclock.phone import Phone
 from softclock.settings import AccountSettings, Settings, SipSettings, load, split_host_port
 from softclock.billing import Policy
 from softclock.store.db import Store, open_store
+from softclock.worker import DbWorker
 
 log = logging.getLogger("softclock.app")
 
@@ -36,6 +40,54 @@ class Core:
     # The acting person, decided once here: the owner of every entry, the name in the
     # trail for every change made in this app, and the timekeeper the central store knows.
     identity: Callable[[], str] = lambda: ""
+    # The one database worker (capture and every facade run there) and the one change channel.
+    worker: DbWorker | None = None
+    bus: ChangeBus | None = None
+    facades: Facades | None = None
+
+    def shutdown(self) -> None:
+        """After the engine stopped: let capture record the last events, then close the store."""
+        if self.worker is not None and not self.worker.stopped:
+            capture = self.capture
+            # The last chance to write what the store refused; else say, call by call, what is lost.
+            self.worker.call(lambda: capture.retry() or capture.log_unwritten(), timeout=10.0)
+            self.worker.stop()
+        self.store.close()
+
+
+# Events about a call go through capture (on the database worker) before the window
+# sees them, so the window can read capture's view of the call; the rest go straight on.
+_CALL_EVENTS = (
+    ev.CallStarted,
+    ev.CallRinging,
+    ev.CallConnected,
+    ev.CallHangupRequested,
+    ev.CallEnded,
+    ev.CallHoldChanged,
+    ev.RecordingChanged,
+)
+
+
+def event_pipeline(
+    worker: DbWorker, capture: Capture, sink: Callable[[Event], None]
+) -> Callable[[Event], None]:
+    """What the SIP engine calls (on its threads) with each event."""
+
+    def record_then_show(event: Event) -> None:
+        try:
+            capture.handle(event)
+        except Exception as exc:
+            # A bug in capture must not take the call or the window down with it.
+            worker.on_bug(f"capture, on {type(event).__name__}", exc)
+        sink(event)
+
+    def pipeline(event: Event) -> None:
+        if isinstance(event, _CALL_EVENTS):
+            worker.submit(lambda: record_then_show(event))
+        else:
+            sink(event)
+
+    return pipeline
 
 
 def turn_password(sip: SipSettings) -> str:
@@ -90,10 +142,15 @@ def build_core(
     settings_path: Path,
     data_dir: Path,
     sink: Callable[[Event], None],
-    on_change: Callable[[Change], None],
+    bus: ChangeBus | None = None,
     settings: Settings | None = None,
+    worker: DbWorker | None = None,
 ) -> Core:
-    """Open the store, recover crashed calls, start the SIP engine."""
+    """Open the store, recover crashed calls, start the SIP engine.
+
+    ``sink`` gets every SIP event, call events after capture recorded them;
+    ``bus`` carries every change of the store (capture's and the facades').
+    """
     from softclock.sip.engine import EngineConfig, SipEngine
 
     settings = settings or load(settings_path)
@@ -111,13 +168,16 @@ def build_core(
         log.error("%s; calls are held in memory until it can be written", exc)
         store, holding = open_memory_store(), str(exc)
     identity = acting_person(settings)
+    bus = bus or ChangeBus()
+    worker = worker or DbWorker()
     capture = Capture(
         store,
         timekeeper=identity,
         region=lambda: settings.billing.default_region,
-        on_change=on_change,
+        on_change=bus.publish,
         short_call_s=lambda: firm_policy(store, settings).short_call_s,
         activity_codes=lambda: _activity_codes(firm_policy(store, settings)),
+        schedule=worker.later,
     )
     if holding:
         capture.hold_until(lambda: open_store(data_dir), holding)
@@ -125,12 +185,12 @@ def build_core(
 
     if not holding:
         apply_retention(store, data_dir, settings.recording.retention_days)
-    recovered = capture.recover()
+    recovered = worker.call(capture.recover)
     if recovered:
         log.warning("%d call(s) left open by a crash were closed and flagged", recovered)
     port = settings.sip.local_port or remembered_sip_port(data_dir, settings.sip.bind_address)
     engine = SipEngine(
-        sink,
+        event_pipeline(worker, capture, sink),
         EngineConfig(
             bind_address=settings.sip.bind_address,
             local_port=port,
@@ -146,7 +206,8 @@ def build_core(
     if not settings.sip.local_port:
         _remember_sip_port(data_dir, engine.local_port)
     phone = Phone(engine, settings.account.sip_domain if settings.account.configured else "")
-    return Core(settings, settings_path, data_dir, store, capture, phone, engine, identity)
+    views = facades(store, identity, lambda: firm_policy(store, settings), bus)
+    return Core(settings, settings_path, data_dir, store, capture, phone, engine, identity, worker, bus, views)
 
 
 def acting_person(settings: Settings) -> Callable[[], str]:

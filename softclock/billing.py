@@ -131,3 +131,11 @@ def split_units(raws: Sequence[float], policy: Policy) -> list[int]:
     if policy.split_rounding == "per_entry":
         return [units(r, policy) for r in raws]
     return allocate(units(sum(raws), policy), raws)
+
+
+def piece_units(seconds: Sequence[float], policies: Sequence[Policy], billable: bool = True) -> list[int]:
+    """Billed units of the pieces of a split, each by its own matter's policy and
+    that policy's split rule (the Review tab's split dialog shows them live)."""
+    if not billable:
+        return [0] * len(seconds)
+    return [split_units(seconds, policy)[i] for i, policy in enumerate(policies)]

@@ -59,6 +59,9 @@ CROSS_CHECK_TOLERANCE_S = 1.0
 BUSY_TIMEOUT_MS = 250
 _NORMAL_BUSY_TIMEOUT_MS = 5000  # the store's own (softclock.store.db)
 
+HEARTBEAT_S = 1.0  # how often a live call's running talk time is written (crash insurance)
+RETRY_S = 2.0  # how often a store that refused writes is tried again
+
 # Ended calls kept in memory for a matter chosen after the call, by handle.
 _RECENT = 200
 
@@ -191,6 +194,11 @@ class Capture:
         short_call_s: the firm's short-call threshold.
         activity_codes: the firm's default activity codes (with a client, with anyone else).
         busy_timeout_ms: how long one write waits for another writer's lock.
+        schedule: ``schedule(delay_s, job)`` runs ``job`` later on capture's
+            thread (the database worker's :meth:`~softclock.worker.DbWorker.later`).
+            With it capture keeps its own crash heartbeat while a call is live
+            and retries a store that refused writes; without it (tests) the
+            caller calls :meth:`heartbeat` and :meth:`retry`.
     """
 
     def __init__(
@@ -203,7 +211,11 @@ class Capture:
         short_call_s: Callable[[], float] = lambda: 0.0,
         activity_codes: Callable[[], tuple[str, str]] = lambda: ("A106", "A108"),
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        schedule: Callable[[float, Callable[[], object]], None] | None = None,
     ) -> None:
+        self._schedule = schedule
+        self._heartbeat_armed = False
+        self._retry_armed = False
         self._short_call_s = short_call_s
         self._activity_codes = activity_codes
         self._store = store
@@ -296,6 +308,7 @@ class Capture:
         )
         self._live[event.handle] = call
         self._write(call)
+        self._arm_heartbeat()
         self._on_change(Change(ChangeKind.CALL_STARTED, event.call_id))
 
     def _connected(self, event: ev.CallConnected) -> None:
@@ -391,6 +404,28 @@ class Capture:
                 call.heartbeat_utc = stamp
                 self._queue_call(call)
         self._flush()
+
+    def _arm_heartbeat(self) -> None:
+        if self._schedule is None or self._heartbeat_armed:
+            return
+        if any(call.end_mono is None for call in self._live.values()):
+            self._heartbeat_armed = True
+            self._schedule(HEARTBEAT_S, self._on_heartbeat_due)
+
+    def _on_heartbeat_due(self) -> None:
+        self._heartbeat_armed = False
+        self.heartbeat()
+        self._arm_heartbeat()  # only while a call is live: an idle phone does not wake
+
+    def _arm_retry(self) -> None:
+        if self._schedule is not None and not self._retry_armed:
+            self._retry_armed = True
+            self._schedule(RETRY_S, self._on_retry_due)
+
+    def _on_retry_due(self) -> None:
+        self._retry_armed = False
+        if not self.retry():
+            self._arm_retry()
 
     def retry(self) -> bool:
         """Write what the store refused before; True when nothing is left waiting."""
@@ -559,6 +594,7 @@ class Capture:
             log.error("calls are not being recorded in the store: %s (%d call(s) kept in memory)", reason, calls)
             self._unavailable = reason
             self._on_change(Change(ChangeKind.STORE_UNAVAILABLE, reason=reason))
+        self._arm_retry()
 
     def _persist(self, s: Session, call: _Call) -> list[Callable[[], None]]:
         """Write the call's whole state; returns what to note in memory once committed."""

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from softclock import audit
 from softclock.sync import outbox
-from softclock.billing import ACTIVITY_CODES, Policy, PolicyError, billable_seconds, split_units, units
+from softclock.billing import ACTIVITY_CODES, Policy, PolicyError, billable_seconds, piece_units, split_units, units
 from softclock.errors import InputError
 from softclock.store.models import Client, Code, Matter, TimeEntry
 from softclock.formatting import utc_now
@@ -440,14 +440,6 @@ def split(
     audit.record_many(session, actor, "time_entry", events)
     session.flush()
     return pieces
-
-
-def piece_units(seconds: Sequence[float], policies: Sequence[Policy], billable: bool = True) -> list[int]:
-    """Billed units of the pieces of a split, each by its own matter's policy and
-    that policy's split rule (the Review tab's split dialog shows them live)."""
-    if not billable:
-        return [0] * len(seconds)
-    return [split_units(seconds, policy)[i] for i, policy in enumerate(policies)]
 
 
 def merge(session: Session, ids: Sequence[str], actor: str, base: Policy, reason: str = "") -> TimeEntry:

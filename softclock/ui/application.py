@@ -12,11 +12,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier, QThread, QTimer, Signal
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
 from softclock import events as ev
-from softclock.changes import Change
+from softclock.changes import ChangeKind
 from softclock.logs import register_secret
 from softclock.paths import runtime_socket_name
 from softclock.settings import AccountSettings, SipSettings, save
@@ -74,6 +74,13 @@ class DesktopApp(QObject):
 
         self.bugs = BugReporter(data_dir, lambda text: self.bridge.run_on_main(lambda: self.window.show_bug(text)))
         runner.on_bug = self.bugs.report
+        # The one database worker (capture, every facade, the window's reads) and the one change channel.
+        self._runner = runner.BackgroundRunner.shared()
+        self._runner.worker.on_bug = self.bugs.report
+        from softclock.changes import ChangeBus
+
+        self._bus = ChangeBus()
+        self._bus.subscribe(lambda change: self.bridge.run_on_main(lambda: self.window.on_change(change)))
         self._ui_state.restore(self.window, self.window.remembered_headers())
         self._server: InstanceServer | None = None
         if listen:
@@ -95,7 +102,7 @@ class DesktopApp(QObject):
         from softclock import secrets
         from softclock.app import build_core
 
-        core = build_core(self._settings_path, self._data_dir, self.bridge.sink, self._on_capture_changed)
+        core = build_core(self._settings_path, self._data_dir, self.bridge.sink, self._bus, worker=self._runner.worker)
         account = core.settings.account
         if not account.configured:
             return core, None, ""
@@ -123,7 +130,8 @@ class DesktopApp(QObject):
 
     def _attach(self, core: Core, password: str | None, problem: str) -> None:
         self.core = core
-        self.window.attach(core.phone, core.store, core.capture, core.identity)
+        assert core.facades is not None
+        self.window.attach(core.phone, core.facades, core.capture)
         self._start_sync(core)
         if not core.settings.sip.null_audio:
             from softclock.ui.sound_dialog import SoundController
@@ -152,7 +160,9 @@ class DesktopApp(QObject):
         self.sync_worker = SyncWorker(
             sync, on_status=lambda status: self.bridge.run_on_main(lambda: self.window.sync_status.show_status(status))
         )
-        self.window.review.entries_changed.connect(self.sync_worker.kick)
+        worker = self.sync_worker
+        assert self._bus is not None
+        self._bus.subscribe(lambda change: worker.kick() if change.kind is ChangeKind.ENTRY_CHANGED else None)
         self.sync_worker.start()
 
     # ------------------------------------------------------------------ Controller
@@ -219,20 +229,10 @@ class DesktopApp(QObject):
         self.core.phone.ready = True
         self.window.refresh_welcome()
 
-    def _seed_demo_matters(self) -> None:
-        """A newcomer with no matters yet gets two sample ones to pick from."""
-        from softclock.store import queries
-
-        assert self.core is not None
-        with self.core.store.session() as s, s.begin():
-            if queries.search_matters(s, "", limit=1):
-                return
-            queries.add_matter(s, "DEMO-1", "Contract review (sample)", "Demo Client")
-            queries.add_matter(s, "DEMO-2", "Lease negotiation (sample)", "Demo Client")
-
     def _on_demo_ready(self, uri: str) -> None:
-        assert self.core is not None
-        self._seed_demo_matters()
+        assert self.core is not None and self.core.facades is not None
+        # A newcomer with no matters yet gets two sample ones to pick from.
+        self._runner.submit(self.core.facades.matters.seed_demo, lambda _: None)
         host = uri.split("@", 1)[1]
         self.window.known_names[f"demo@{host}"] = "Demo line"
         port = self.core.engine.local_port  # type: ignore[attr-defined]
@@ -252,13 +252,9 @@ class DesktopApp(QObject):
             self._demo = None
 
     def _on_bridge_event_arrived(self, event: ev.Event) -> None:
+        """A SIP event on the main thread; a call's events come after capture recorded them."""
         if self.core is None:
             return
-        try:
-            self.core.capture.handle(event)
-        except Exception as exc:
-            # A bug in capture must not take the call or the window down with it.
-            self.bugs.report(f"capture, on {type(event).__name__}", exc)
         if self.sound is not None:
             self.sound.handle(event)  # rings incoming calls on the ringer device
         if isinstance(event, ev.CallConnected) and self.core.settings.recording.policy == "always":
@@ -270,13 +266,6 @@ class DesktopApp(QObject):
             self.sound.open_dialog(self.window)
         else:
             self.window.show_message("Sound is off on this computer ([sip] null_audio = true in the settings).")
-
-    def billing_policy(self) -> object:
-        """The firm's billing policy as last pulled from the central store, else from the settings."""
-        assert self.core is not None
-        from softclock.app import firm_policy
-
-        return firm_policy(self.core.store, self.core.settings)
 
     @property
     def recording_policy(self) -> str:
@@ -296,13 +285,6 @@ class DesktopApp(QObject):
     def stop_recording(self, handle: int) -> None:
         if self.core is not None:
             self.core.engine.stop_recording(handle)  # type: ignore[attr-defined]
-
-    def _on_capture_changed(self, change: Change) -> None:
-        if QThread.currentThread() is not self.thread():
-            # Crash recovery runs on the start-up thread.
-            self.bridge.run_on_main(lambda: self.window.on_capture_changed(change))
-            return
-        self.window.on_capture_changed(change)
 
     def _on_server_dial_requested(self, uri: str) -> None:
         self._on_server_show_requested()
@@ -325,14 +307,10 @@ class DesktopApp(QObject):
         if self.sound is not None:
             self.sound.close()
         self.core.engine.shutdown()  # type: ignore[attr-defined]
-        # Calls hung up by the shutdown reported their end through the bridge:
-        # deliver those events now so capture records them before the store closes.
-        QCoreApplication.sendPostedEvents(self.bridge)
         self._stop_demo()
-        if not self.core.capture.retry():
-            # The last chance to write what the store refused: say what is lost, call by call.
-            self.core.capture.log_unwritten()
-        self.core.store.close()
+        # Calls hung up by the shutdown reported their end to capture on the database worker,
+        # which records them before the store closes.
+        self.core.shutdown()
 
 
 def _quit_on_signals(app: QApplication) -> None:

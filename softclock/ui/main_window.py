@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
@@ -39,9 +38,9 @@ from softclock.ui.review_view import ReviewView
 from softclock.ui.sync_status import SyncStatusLabel
 from softclock.ui.today import TodayList
 
-if TYPE_CHECKING:  # the store and capture pull in SQLAlchemy: loaded after the window shows
+if TYPE_CHECKING:  # capture and the facades pull in SQLAlchemy: loaded after the window shows
     from softclock.capture import Capture
-    from softclock.store.db import Store
+    from softclock.facades import CallRow, Facades
 
 log = logging.getLogger("softclock.ui")
 
@@ -61,7 +60,6 @@ class Controller(Protocol):
     def open_account_setup(self, parent: QWidget) -> None: ...
     def start_demo(self) -> None: ...
     def record(self, handle: int, call_id: str) -> None: ...
-    def billing_policy(self) -> Any: ...
     def stop_recording(self, handle: int) -> None: ...
     @property
     def recording_policy(self) -> str: ...
@@ -98,10 +96,12 @@ class MainWindow(QMainWindow):
     Signals:
         ringing_shown(str): the SIP Call-ID of an incoming call whose ringing window is shown.
         registration_shown(str): the registration sentence now on screen.
+        today_shown(): the Today list shows what the store had when it was last asked.
     """
 
     ringing_shown = Signal(str)
     registration_shown = Signal(str)
+    today_shown = Signal()
 
     def __init__(self, controller: Controller) -> None:
         super().__init__()
@@ -109,9 +109,10 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self._controller = controller
         self._phone: Phone | None = None
-        self._store: Store | None = None
+        self._facades: Facades | None = None
         self._capture: Capture | None = None
-        self._identity: Callable[[], str] = lambda: ""  # the acting person, from the composition root
+        self._runner = BackgroundRunner.shared()  # the database worker, results back on this thread
+        self._today_asked = 0  # generation of the newest read of the Today list
         self._views: dict[int, _CallView] = {}  # by engine handle
         self._by_call_id: dict[str, int] = {}
         self._incoming: dict[int, IncomingCallWindow] = {}
@@ -198,7 +199,7 @@ class MainWindow(QMainWindow):
         body.addWidget(self.today, 1)
         phone_page = QWidget()
         phone_page.setLayout(body)
-        self.review = ReviewView(lambda: self._identity())
+        self.review = ReviewView()
         self.tabs = QTabWidget()
         self.tabs.addTab(phone_page, "Phone")
         self.tabs.addTab(self.review, "Review")
@@ -211,27 +212,25 @@ class MainWindow(QMainWindow):
         # Ticks only while a call is live: an idle phone must not wake the CPU.
         self._ticker = QTimer(self)
         self._ticker.setInterval(1000)
-        # Runs only while the store refuses writes: capture writes what it holds.
-        self._store_retry = QTimer(self)
-        self._store_retry.setInterval(2000)
         self._connect_signals()
         self.reg_label.setText("Starting…")
         self.setup_button.setEnabled(False)
         self.demo_button.setEnabled(False)
 
-    def attach(self, phone: Phone, store: Store, capture: Capture, identity: Callable[[], str]) -> None:
-        """Hand over the services once they are up (the window shows before)."""
-        self._identity = identity
+    def attach(self, phone: Phone, facades: Facades, capture: Capture) -> None:
+        """Hand over the services once they are up (the window shows before).
+
+        The window reads and writes the store only through ``facades``, on the
+        database worker; it learns of changes through :meth:`on_change`."""
         self._phone = phone
-        self._store = store
+        self._facades = facades
         self._capture = capture
         self.reg_label.setText("No account set up")
         self.setup_button.setEnabled(True)
         self.demo_button.setEnabled(True)
         self.refresh_welcome()
         self.refresh_today()
-        self.review.attach(store, self._controller.billing_policy)
-        self.review.entries_changed.connect(self.refresh_today)
+        self.review.attach(facades.review, facades.matters, self._runner)
         if self._pending_dial and phone.ready:
             text, self._pending_dial = self._pending_dial, None
             self.dial(text)
@@ -245,7 +244,6 @@ class MainWindow(QMainWindow):
         self.demo_call_me_button.clicked.connect(self._on_demo_call_me_button_clicked)
         self.prompt.matter_chosen.connect(self._on_prompt_matter_chosen)
         self._ticker.timeout.connect(self._on_ticker_timeout)
-        self._store_retry.timeout.connect(self._on_store_retry_timeout)
         self.redial_button.clicked.connect(self._on_redial_button_clicked)
         QShortcut(QKeySequence("Ctrl+L"), self, activated=self.dial_edit.setFocus)
         QShortcut(QKeySequence("Ctrl+R"), self, activated=self._on_redial_button_clicked)
@@ -258,13 +256,17 @@ class MainWindow(QMainWindow):
         self.demo_call_me_button.setVisible(self._controller.demo_running)
 
     def refresh_today(self) -> None:
-        if self._store is None:
+        if self._facades is None:
             return
-        from softclock.store import queries
+        self._today_asked += 1
+        generation = self._today_asked
+        self._runner.submit(self._facades.calls.today, lambda rows: self._on_today_loaded(generation, rows))
 
-        with self._store.session() as s:
-            rows = queries.today_calls(s)
-            self.today.show_rows(rows)
+    def _on_today_loaded(self, generation: int, rows: list[CallRow]) -> None:
+        if generation != self._today_asked:
+            return  # a newer read is on its way
+        self.today.show_rows(rows)
+        self.today_shown.emit()
 
     def dial(self, text: str) -> None:
         """Dial ``text`` now, or as soon as an account is ready."""
@@ -342,7 +344,8 @@ class MainWindow(QMainWindow):
             if view is not None:
                 self._retire(view, event.message)
 
-    def on_capture_changed(self, change: Change) -> None:
+    def on_change(self, change: Change) -> None:
+        """A change in the core (softclock.changes.ChangeBus), on the main thread."""
         if change.kind is ChangeKind.STORE_UNAVAILABLE:
             reason = change.reason.rstrip(".")
             if reason[:2].istitle():  # "Cannot write ..." reads as a clause here
@@ -352,11 +355,9 @@ class MainWindow(QMainWindow):
                 "writes them as soon as it can; do not quit until this message is gone."
             )
             self.store_banner.show()
-            self._store_retry.start()
             return
         if change.kind is ChangeKind.STORE_AVAILABLE:
             self.store_banner.hide()
-            self._store_retry.stop()
             self.show_message("Every call kept while the store was unavailable is now recorded.")
         if change.kind in (ChangeKind.CALL_ENDED, ChangeKind.ENTRY_CHANGED, ChangeKind.RECOVERED,
                            ChangeKind.STORE_AVAILABLE):  # fmt: skip
@@ -364,10 +365,6 @@ class MainWindow(QMainWindow):
                 return  # the lists would show a store that is missing what capture holds
             self.refresh_today()
             self.review.refresh()
-
-    def _on_store_retry_timeout(self) -> None:
-        if self._capture is not None:
-            self._capture.retry()
 
     def _show_registration(self, event: ev.RegistrationChanged) -> None:
         self.reg_label.setText(printable(event.message))
@@ -430,9 +427,7 @@ class MainWindow(QMainWindow):
         view = self._add_view(event.handle, event.call_id, event.remote_uri, event.display_name, True)
         view.widget.set_state("Incoming call")
         view.widget.set_ringing_in(True)
-        suggestion = self._suggestion(view.number)
-        hint = f"Likely: {suggestion.label}" if suggestion else ""
-        window = IncomingCallWindow(event.handle, display_name(event.remote_uri), view.widget.detail_label.text() or view.who, hint)
+        window = IncomingCallWindow(event.handle, display_name(event.remote_uri), view.widget.detail_label.text() or view.who, "")
         if not display_name(event.remote_uri):
             window.name_label.setText(view.who)
         window.answer_clicked.connect(self._on_answer_clicked)
@@ -443,6 +438,14 @@ class MainWindow(QMainWindow):
         window.activateWindow()
         log.info("ringing window shown for %s", event.call_id)
         self.ringing_shown.emit(event.call_id)
+        if self._facades is not None and view.number:
+            number, matters = view.number, self._facades.matters
+            self._runner.submit(lambda: matters.suggestion(number), lambda row: self._show_likely(event.handle, row))
+
+    def _show_likely(self, handle: int, suggestion: MatterRow | None) -> None:
+        window = self._incoming.get(handle)
+        if window is not None and suggestion is not None:
+            window.hint_label.setText(printable(f"Likely: {suggestion.label}"))
 
     def _on_call_connected(self, event: ev.CallConnected) -> None:
         view = self._views.get(event.handle)
@@ -499,54 +502,42 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ matter
 
     def _search_matters(self, text: str) -> list[MatterRow]:
-        from softclock.store import queries
-
-        if self._store is None:
-            return []
-        with self._store.session() as s:
-            return queries.search_matters(s, text)
-
-    def _suggestion(self, number: str | None) -> MatterRow | None:
-        from softclock.matching import suggest_matter
-        from softclock.store import queries
-
-        if self._store is None:
-            return None
-        with self._store.session() as s:
-            matter = suggest_matter(s, number)
-            return queries.matter_row(s, matter.id) if matter else None
+        """On the database worker (the prompt's runner)."""
+        return self._facades.matters.search(text) if self._facades is not None else []
 
     def _open_prompt(self, view: _CallView) -> None:
-        self.prompt.open_for(_key(view), view.who, self._suggestion(view.number))
+        """The prompt at once; the suggestion for the caller's number arrives with its first results."""
+        matters = self._facades.matters if self._facades is not None else None
+        number = view.number
+        self.prompt.open_for(_key(view), view.who, (lambda: matters.suggestion(number)) if matters else None)
         self._clear_finished()
 
-    def _refresh_matter_label(self, view: _CallView) -> None:
-        from softclock.store import queries
-
-        assert self._capture is not None and self._store is not None
-        matter_id = self._capture.matter_of(view.handle)
-        if matter_id is None:
+    def _show_matter(self, view: _CallView, matter_id: int) -> None:
+        """The call panel names the matter (read on the database worker)."""
+        if self._facades is None:
             return
-        with self._store.session() as s:
-            row = queries.matter_row(s, matter_id)
-        if row:
-            view.widget.set_matter(row.label)
+        matters = self._facades.matters
+        self._runner.submit(lambda: matters.row(matter_id), lambda row: view.widget.set_matter(row.label if row else "?"))
+
+    def _refresh_matter_label(self, view: _CallView) -> None:
+        assert self._capture is not None
+        matter_id = self._capture.matter_of(view.handle)
+        if matter_id is not None:
+            self._show_matter(view, matter_id)
 
     def _on_prompt_matter_chosen(self, key: str, matter_id: object) -> None:
-        from softclock.store import queries
-
-        assert self._capture is not None and self._store is not None
-        handle = int(key)
-        self._capture.assign_matter(handle, matter_id if isinstance(matter_id, int) else None)
+        assert self._capture is not None
+        capture, handle = self._capture, int(key)
+        chosen = matter_id if isinstance(matter_id, int) else None
+        # Capture lives on the database worker: the choice is written there, in order with the call's events.
+        self._runner.submit(lambda: capture.assign_matter(handle, chosen), lambda _: None)
         view = self._views.get(handle)
         if view is None:
             return
-        if matter_id is None:
+        if chosen is None:
             view.widget.set_matter("decide later")
         else:
-            with self._store.session() as s:
-                row = queries.matter_row(s, int(matter_id))  # type: ignore[call-overload]
-            view.widget.set_matter(row.label if row else "?")
+            self._show_matter(view, chosen)
 
     def _on_change_matter_clicked(self, handle: int) -> None:
         if handle in self._views:
@@ -643,7 +634,6 @@ class MainWindow(QMainWindow):
         for view in self._views.values():
             if view.connected and not view.ended:
                 view.widget.set_elapsed(self._capture.talk_seconds(view.handle))
-        self._capture.heartbeat()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         for window in self._incoming.values():

@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
 from softclock.formatting import MatterRow
 
 Search = Callable[[str], list[MatterRow]]
+# The preselected matter: a row, a function that finds it (run off the UI thread with the search), or none.
+Suggestion = MatterRow | Callable[[], MatterRow | None] | None
 
 
 class MatterPrompt(QFrame):
@@ -84,8 +86,9 @@ class MatterPrompt(QFrame):
     def call_id(self) -> str:
         return self._call_id
 
-    def open_for(self, call_id: str, who: str, suggestion: MatterRow | None = None) -> None:
-        """Show the prompt for the call ``call_id``; ``suggestion`` is preselected."""
+    def open_for(self, call_id: str, who: str, suggestion: Suggestion = None) -> None:
+        """Show the prompt for the call ``call_id``; ``suggestion`` (a row, or a function
+        finding it, run with the first search) is preselected."""
         self._call_id = call_id
         self._pick_when_shown = False
         self._title.setText(f"Which matter is the call with {who} for?" if who else "Which matter is this call for?")
@@ -103,13 +106,18 @@ class MatterPrompt(QFrame):
     def searching(self) -> bool:
         return self._shown != self._asked
 
-    def _refresh(self, text: str, suggestion: MatterRow | None = None) -> None:
+    def _refresh(self, text: str, suggestion: Suggestion = None) -> None:
         self._asked += 1
         generation = self._asked
+        search = self._search
+
+        def job() -> tuple[list[MatterRow], MatterRow | None]:
+            return search(text), suggestion() if callable(suggestion) else suggestion
+
         if self._runner is None:
-            self._show(generation, self._search(text), suggestion)
+            self._show(generation, *job())
             return
-        self._runner.submit(lambda: self._search(text), lambda rows: self._show(generation, rows, suggestion))
+        self._runner.submit(job, lambda found: self._show(generation, *found))
 
     def _show(self, generation: int, rows: list[MatterRow], suggestion: MatterRow | None) -> None:
         if generation != self._asked:

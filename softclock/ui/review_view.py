@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
@@ -31,8 +31,10 @@ from softclock.ui.split_dialog import SplitDialog, SplitTarget
 log = logging.getLogger("softclock.ui")
 
 if TYPE_CHECKING:
-    from softclock.billing import Policy
-    from softclock.store.db import Store
+    from softclock.facades import DraftRow, EntryRow, MatterCatalog, ReviewService
+    from softclock.review import Outcome
+
+T = TypeVar("T")
 
 COLUMNS = ("Date", "Start", "Matter", "Raw", "Billed", "Flag", "Narrative")
 _HIGHLIGHT = QColor("#fff4ce")
@@ -40,19 +42,21 @@ PAGE = 200  # newest drafts shown; approving makes room for the next
 
 
 class ReviewView(QWidget):
-    """Drafts awaiting review.
+    """Drafts awaiting review. Every change made here is signed by the acting person
+    (the review service knows who) and announced on the change bus.
 
     Signals:
-        entries_changed(): an entry was edited or approved here.
+        drafts_shown(): the table shows the drafts as the store had them when last asked.
     """
 
-    entries_changed = Signal()
+    drafts_shown = Signal()
 
-    def __init__(self, actor: Callable[[], str], parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._actor = actor
-        self._store: Store | None = None
-        self._policy: Callable[[], Policy] | None = None
+        self._review: ReviewService | None = None
+        self._matters: MatterCatalog | None = None
+        self._runner: BackgroundRunner | None = None
+        self._asked = 0  # generation of the newest read of the drafts
         self._loading = False
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
@@ -85,196 +89,189 @@ class ReviewView(QWidget):
         self.select_all_button.clicked.connect(self.table.selectAll)
         self.table.itemChanged.connect(self._on_table_item_changed)
 
-    def attach(self, store: Store, policy: Callable[[], Policy]) -> None:
-        self._store = store
-        self._policy = policy
+    def attach(self, review: ReviewService, matters: MatterCatalog, runner: BackgroundRunner) -> None:
+        """The review service and matter catalogue (softclock.facades), run on ``runner``'s database worker."""
+        self._review = review
+        self._matters = matters
+        self._runner = runner
         self.refresh()
 
     def refresh(self) -> None:
-        if self._store is None or self._policy is None:
+        if self._review is None or self._runner is None:
             return
-        from softclock.review import policy_for, units_preview
-        from softclock.store import queries
+        self._asked += 1
+        generation = self._asked
+        self._runner.submit(self._review.drafts, lambda drafts: self._show_drafts(generation, drafts))
 
+    def _show_drafts(self, generation: int, drafts: list[DraftRow]) -> None:
+        if generation != self._asked:
+            return  # a newer read is on its way
         self._loading = True
         self.table.setRowCount(0)
-        with self._store.session() as s:
-            drafts = queries.review_page(s, "draft", limit=PAGE)
-            base = self._policy()
-            policies: dict[int | None, Policy] = {}
-            for entry in drafts:
-                if entry.matter_id not in policies:
-                    policies[entry.matter_id] = policy_for(s, base, entry.matter_id)
-            preview = units_preview(s, drafts, lambda e: policies[e.matter_id])
-            for entry in drafts:
-                policy = policies[entry.matter_id]
-                billed = preview[entry.id]
-                started = as_local(entry.started_utc)
-                flag = entry.flag or ("unassigned" if entry.matter is None else "")
-                matter = printable(f"{entry.matter.code} — {entry.matter.client.name}") if entry.matter else "Unassigned"
-                values = [
-                    entry.work_date.isoformat(),
-                    started.strftime("%H:%M") if started else "",
-                    matter,
-                    fmt_duration(entry.raw_seconds),
-                    f"{billed} × {policy.increment_min} min" if entry.billable else "not billable",
-                    flag,
-                    printable(entry.narrative),  # controls shown as escapes; unchanged unless edited
-                ]
-                row = self.table.rowCount()
-                self.table.insertRow(row)
-                for col, value in enumerate(values):
-                    item = QTableWidgetItem(value)
-                    if col != len(COLUMNS) - 1:
-                        item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-                    if flag:
-                        item.setBackground(QBrush(_HIGHLIGHT))
-                    item.setData(Qt.ItemDataRole.UserRole, entry.id)
-                    self.table.setItem(row, col, item)
+        for draft in drafts:
+            entry = draft.entry
+            started = as_local(entry.started_utc)
+            flag = entry.flag or ("unassigned" if entry.matter is None else "")
+            values = [
+                entry.work_date.isoformat(),
+                started.strftime("%H:%M") if started else "",
+                printable(entry.matter_text),
+                fmt_duration(entry.raw_seconds),
+                f"{draft.preview_units} × {draft.increment_min} min" if entry.billable else "not billable",
+                flag,
+                printable(entry.narrative),  # controls shown as escapes; unchanged unless edited
+            ]
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            for col, value in enumerate(values):
+                item = QTableWidgetItem(value)
+                if col != len(COLUMNS) - 1:
+                    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                if flag:
+                    item.setBackground(QBrush(_HIGHLIGHT))
+                item.setData(Qt.ItemDataRole.UserRole, entry.id)
+                self.table.setItem(row, col, item)
         self.table.resizeColumnsToContents()
         self._loading = False
+        self.drafts_shown.emit()
 
     def _selected_ids(self) -> list[str]:
         rows = sorted({index.row() for index in self.table.selectedIndexes()})
         return [self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) for row in rows]
 
-    def _on_approve_button_clicked(self) -> None:
-        if self._store is None or self._policy is None:
-            return
-        from softclock import review
+    def _run(
+        self, job: Callable[[], T], done: Callable[[T], None], refused: str, refresh: bool = True, busy: bool = True
+    ) -> None:
+        """``job`` on the database worker; ``done`` with its result here. A ReviewError (what a
+        person can fix) is shown after ``refused``; anything else is a bug (softclock.bugs)."""
+        from softclock.errors import UserError
 
+        assert self._runner is not None
+
+        def failed(exc: Exception) -> None:
+            self._busy(False)
+            if isinstance(exc, UserError):  # a refusal with its reason, or the store refusing writes
+                self.message.setText(f"{refused} — {exc}")
+                return
+            from softclock.ui import background
+
+            self.message.setText(f"{refused} — something went wrong (details in the log).")
+            background.on_bug("the Review tab", exc)
+
+        def finished(result: T) -> None:
+            self._busy(False)
+            done(result)
+            if refresh:
+                self.refresh()  # other views learn of it on the change bus
+
+        if busy:  # the buttons wait for a bulk action; a narrative edit queues before whatever is clicked next
+            self._busy(True)
+        self._runner.submit(job, finished, failed)
+
+    def _busy(self, busy: bool) -> None:
+        for button in (self.approve_button, self.split_button, self.merge_button):
+            button.setEnabled(not busy)
+
+    def _on_approve_button_clicked(self) -> None:
+        if self._review is None:
+            return
         ids = self._selected_ids()
         if not ids:
             self.message.setText("Select the entries to approve.")
             return
-        store, actor, policy = self._store, self._actor(), self._policy()
-
-        def approve() -> review.Outcome:  # on the background runner: a bulk approval is a big write
-            with store.session() as s, s.begin():
-                return review.approve(s, ids, actor, policy)
-
-        self.approve_button.setEnabled(False)
+        review = self._review
         self.message.setText(f"Approving {len(ids)}…")
-        BackgroundRunner.shared().submit(approve, self._on_approved, self._on_approve_failed)
+        self._run(lambda: review.approve(ids), self._on_approved, "Not approved")
 
-    def _on_approve_failed(self, exc: Exception) -> None:
-        log.exception("approval failed", exc_info=exc)
-        self.approve_button.setEnabled(True)
-        self.message.setText(f"Not approved — the store failed: {exc}")
-
-    def _on_approved(self, outcome: object) -> None:
-        from softclock.review import Outcome
-
-        assert isinstance(outcome, Outcome)
-        self.approve_button.setEnabled(True)
+    def _on_approved(self, outcome: Outcome) -> None:
         refused = [f"{entry_id[:8]}: {why}" for entry_id, why in outcome.refused.items()]
         done = f"Approved {len(outcome.done)}."
         self.message.setText(done + (" Not approved — " + "; ".join(refused) if refused else ""))
-        self.refresh()
-        self.entries_changed.emit()
 
     def _on_table_item_changed(self, item: QTableWidgetItem) -> None:
-        if self._loading or self._store is None or item.column() != len(COLUMNS) - 1:
+        if self._loading or self._review is None or item.column() != len(COLUMNS) - 1:
             return
-        from softclock import review
-
-        entry_id = item.data(Qt.ItemDataRole.UserRole)
-        try:
-            with self._store.session() as s, s.begin():
-                review.edit(s, entry_id, self._actor(), narrative=item.text())
-        except review.ReviewError as exc:
-            self.message.setText(str(exc))
-            return
-        self.message.setText("")
-        self.entries_changed.emit()
+        review, entry_id, text = self._review, item.data(Qt.ItemDataRole.UserRole), item.text()
+        self._run(lambda: review.edit(entry_id, narrative=text), lambda _row: self.message.setText(""), "Not changed", False, False)
 
     # ------------------------------------------------------------------ split and merge
 
     def _on_split_button_clicked(self) -> None:
-        if self._store is None or self._policy is None:
+        if self._review is None:
             return
-        from softclock.store.models import TimeEntry
-        from softclock.store.queries import matter_row
-
         ids = self._selected_ids()
         if len(ids) != 1:
             self.message.setText("Select the one entry to split.")
             return
-        with self._store.session() as s:
-            entry = s.get(TimeEntry, ids[0])
+        review = self._review
+
+        def target() -> SplitTarget | None:  # on the worker: the entry, and its matter's policy read ahead
+            entry = review.entry(ids[0])
             if entry is None:
-                self.refresh()
-                return
-            matter = matter_row(s, entry.matter_id) if entry.matter_id is not None else None
-            target = SplitTarget(entry.id, entry.raw_seconds, matter, entry.billable)
+                return None
+            review.policy(None)
+            review.policy(entry.matter.id if entry.matter else None)
+            return SplitTarget(entry.id, entry.raw_seconds, entry.matter, entry.billable)
+
+        self._run(target, self._open_split_dialog, "Not split", False)
+
+    def _open_split_dialog(self, target: SplitTarget | None) -> None:
+        if target is None:
+            self.refresh()
+            return
         self.split_dialog = SplitDialog(target, self._piece_units(target.billable), self._search_matters, self)
         self.split_dialog.accepted.connect(self._on_split_dialog_accepted)
         self.split_dialog.open()
 
     def _piece_units(self, billable: bool) -> Callable[[list[float], list[int | None]], list[int]]:
-        """Billed units of split pieces, as review.split will set them; each
-        matter's policy is read once per dialog."""
-        assert self._store is not None and self._policy is not None
-        from softclock.review import ReviewError, piece_units, policy_for
+        """Billed units of split pieces, as the split will set them, from the policies
+        read on the worker (the entry's matter's, and each matter the search offered)."""
+        from softclock.billing import piece_units
 
-        store, base = self._store, self._policy()
-        policies: dict[int | None, Policy] = {}
+        review = self._review
+        assert review is not None
 
         def units(seconds: list[float], matters: list[int | None]) -> list[int]:
-            for matter_id in matters:
-                if matter_id not in policies:
-                    with store.session() as s:
-                        try:
-                            policies[matter_id] = policy_for(s, base, matter_id)
-                        except ReviewError:
-                            policies[matter_id] = base  # split itself refuses it, with the reason
-            return piece_units(seconds, [policies[m] for m in matters], billable)
+            base = review.known_policy(None)
+            policies = [review.known_policy(m) or base for m in matters]
+            if any(p is None for p in policies):
+                return [0] * len(seconds)
+            return piece_units(seconds, policies, billable)  # type: ignore[arg-type]
 
         return units
 
     def _search_matters(self, text: str) -> list[MatterRow]:
-        assert self._store is not None
-        from softclock.store.queries import search_matters
-
-        with self._store.session() as s:
-            return search_matters(s, text, limit=30)
+        """On the worker (the split dialog's runner): matters, each with its policy read ahead."""
+        assert self._matters is not None and self._review is not None
+        rows = self._matters.search(text, limit=30)
+        for row in rows:
+            self._review.policy(row.id)
+        return rows
 
     def _on_split_dialog_accepted(self) -> None:
         dialog = self.split_dialog
-        if dialog is None or self._store is None or self._policy is None:
+        if dialog is None or self._review is None:
             return
-        from softclock import review
-
         seconds, matters = dialog.pieces()
-        entry_id = dialog.target.entry_id
-        try:
-            with self._store.session() as s, s.begin():
-                pieces = review.split(s, entry_id, self._actor(), seconds, self._policy(), dialog.reason(), matters)
-                count = len(pieces)
-        except review.ReviewError as exc:
-            self.message.setText(f"Not split — {exc}")
-            return
-        self.message.setText(f"Split {entry_id[:8]} into {count} entries.")
-        self.refresh()
-        self.entries_changed.emit()
+        entry_id, reason, review = dialog.target.entry_id, dialog.reason(), self._review
+        self._run(
+            lambda: review.split(entry_id, seconds, reason, matters),
+            lambda pieces: self.message.setText(f"Split {entry_id[:8]} into {len(pieces)} entries."),
+            "Not split",
+        )
 
     def _on_merge_button_clicked(self) -> None:
-        if self._store is None or self._policy is None:
+        if self._review is None:
             return
-        from softclock import review
-
         ids = self._selected_ids()
         if len(ids) < 2:
             self.message.setText("Select the entries to merge (two or more, of one matter and day).")
             return
-        try:
-            with self._store.session() as s, s.begin():
-                merged = review.merge(s, ids, self._actor(), self._policy(), self.reason_edit.text().strip())
-                kept = merged.id
-        except review.ReviewError as exc:
-            self.message.setText(f"Not merged — {exc}")
-            return
-        self.message.setText(f"Merged {len(ids)} entries into {kept[:8]}.")
-        self.reason_edit.clear()
-        self.refresh()
-        self.entries_changed.emit()
+        review, reason = self._review, self.reason_edit.text().strip()
+
+        def merged(row: EntryRow) -> None:
+            self.message.setText(f"Merged {len(ids)} entries into {row.id[:8]}.")
+            self.reason_edit.clear()
+
+        self._run(lambda: review.merge(ids, reason), merged, "Not merged")
+

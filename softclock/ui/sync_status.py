@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QWidget
 
-from softclock.sync.state import SyncStatus
+if TYPE_CHECKING:  # the status module reads the store: not imported before the window shows
+    from softclock.sync.state import SyncStatus
 
 
 class SyncStatusLabel(QLabel):

@@ -10,7 +10,7 @@ from softclock.formatting import as_local, bare_address, fmt_duration
 from softclock.textsafe import printable
 
 if TYPE_CHECKING:
-    from softclock.store.models import Call, TimeEntry
+    from softclock.facades import CallRow
 
 _DISPOSITIONS = {
     "answered": "",
@@ -38,11 +38,12 @@ class TodayList(QTreeWidget):
         self.setAlternatingRowColors(True)
         self.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
 
-    def show_rows(self, rows: list[tuple[Call, list[TimeEntry]]]) -> None:
+    def show_rows(self, rows: list[CallRow]) -> None:
         from softclock.matching import pretty
 
         self.clear()
-        for call, entries in rows:
+        for call in rows:
+            entries = call.entries
             bare = bare_address(call.remote_uri)
             who = printable(call.display_name or pretty(call.remote_number) or self._names.get(bare, bare))
             arrow = "→ " if call.direction == "outgoing" else "← "
@@ -58,11 +59,7 @@ class TodayList(QTreeWidget):
                 continue
             for entry in entries:
                 started = as_local(entry.started_utc)
-                matter = (
-                    printable(f"{entry.matter.code} — {entry.matter.client.name}: {entry.matter.name}")
-                    if entry.matter
-                    else "Unassigned"
-                )
+                matter = printable(entry.matter.label) if entry.matter else "Unassigned"
                 item = QTreeWidgetItem(
                     [
                         started.strftime("%H:%M") if started else "",

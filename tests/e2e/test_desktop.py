@@ -103,7 +103,7 @@ def test_incoming_call_answered_by_click_and_tagged_by_typing(qtbot, make_app, k
         assert app.window.prompt.results.count() == 1
         qtbot.keyClick(app.window.prompt.filter_edit, Qt.Key.Key_Return)
         assert not app.window.prompt.isVisible()
-        assert "2024-002" in view.widget.matter_label.text()
+        qtbot.waitUntil(lambda: "2024-002" in view.widget.matter_label.text(), timeout=5000)  # read on the worker
         with qtbot.waitSignal(app.bridge.event_arrived, timeout=10000, check_params_cb=lambda e: isinstance(e, ev.CallEnded)):
             pass
         assert far.wait(10) == 0
@@ -113,6 +113,7 @@ def test_incoming_call_answered_by_click_and_tagged_by_typing(qtbot, make_app, k
         assert entry.matter is not None and entry.matter.code == "2024-002"
     assert call.disposition == "answered"
     assert 1.5 < entry.raw_seconds < 2.7  # answered by a click some time after ringing began
+    qtbot.waitUntil(lambda: app.window.today.topLevelItemCount() == 1, timeout=5000)
     texts = [app.window.today.topLevelItem(0).text(i) for i in range(5)]
     assert texts[1] == "← Pat Caller"
     assert texts[2].startswith("2024-002")
@@ -131,6 +132,7 @@ def test_outgoing_call_shows_live_timer_and_lands_in_today(qtbot, make_app, kama
         qtbot.waitUntil(lambda: view.ended, timeout=10000)
         assert far.wait(10) == 0
     assert view.widget.state_label.text().startswith("Call ended")
+    qtbot.waitUntil(lambda: app.window.today.topLevelItemCount() == 1, timeout=5000)
     texts = [app.window.today.topLevelItem(0).text(i) for i in range(5)]
     assert texts[2] == "Unassigned"
     assert texts[3] == "0:00:02"
@@ -321,7 +323,8 @@ def test_review_tab_edits_and_approves(qtbot, make_app) -> None:  # type: ignore
             s.add(TimeEntry(timekeeper="me", matter_id=matter_id, work_date=date.today(), started_utc=now,
                             raw_seconds=raw, created_utc=now, updated_utc=now))  # fmt: skip
     review = app.window.review
-    review.refresh()
+    with qtbot.waitSignal(review.drafts_shown, timeout=5000):  # read on the database worker
+        review.refresh()
     assert review.table.rowCount() == 2
     rows = {review.table.item(r, 2).text(): r for r in range(2)}
     assert review.table.item(rows["2024-001 — Acme"], 4).text() == "2 × 6 min"
@@ -331,7 +334,7 @@ def test_review_tab_edits_and_approves(qtbot, make_app) -> None:  # type: ignore
     qtbot.mouseClick(review.approve_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "Approved 1." in review.message.text())  # approved off the UI thread
     assert "a billable entry needs a matter" in review.message.text()
-    assert review.table.rowCount() == 1
+    qtbot.waitUntil(lambda: review.table.rowCount() == 1, timeout=5000)  # shown again once read
     with app.core.store.session() as s:
         approved = s.scalars(select(TimeEntry).where(TimeEntry.status == "approved")).one()
         assert (approved.narrative, approved.billed_units) == ("Lease terms", 2)
@@ -401,7 +404,7 @@ def test_a_read_only_data_directory_at_start_is_said_and_the_call_kept(qtbot, tm
         app = DesktopApp(_settings(tmp_path, _account(kamailio)), disk / "data")
         qtbot.addWidget(app.window)
         app.window.show()
-        assert app.window.store_banner.isVisible()
+        qtbot.waitUntil(app.window.store_banner.isVisible, timeout=5000)  # said on the event loop's first turns
         assert "cannot write the data directory" in app.window.store_banner.text()
         _wait_registration(qtbot, app, "Registered as alice@sip.test")
         with sipp.uac(kamailio, "alice", talk_ms=1500, from_user="+12025550143") as far:
@@ -484,7 +487,8 @@ def test_one_person_owns_the_entry_and_signs_every_change_in_the_trail(qtbot, tm
                 pass
             assert far.wait(10) == 0
         app.window._on_prompt_matter_chosen(str(handle), matter)  # chosen after the call ended
-        app.window.review.refresh()
+        with qtbot.waitSignal(app.window.review.drafts_shown, timeout=5000):  # read on the database worker
+            app.window.review.refresh()
         app.window.review.table.selectAll()
         qtbot.mouseClick(app.window.review.approve_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: app.window.review.message.text().startswith("Approved 1"), timeout=10000)

@@ -50,7 +50,8 @@ def test_review_approval_syncs_and_the_status_bar_follows(qtbot, pg_db, tmp_path
     try:
         qtbot.waitUntil(lambda: label.text() == "Synced just now", timeout=20000)
         review = app.window.review
-        review.refresh()
+        with qtbot.waitSignal(review.drafts_shown, timeout=5000):  # read on the database worker
+            review.refresh()
         review.table.selectRow(_row_of(review, ids[0]))
         qtbot.mouseClick(review.approve_button, Qt.MouseButton.LeftButton)
         with installer.connect() as conn:
@@ -62,7 +63,8 @@ def test_review_approval_syncs_and_the_status_bar_follows(qtbot, pg_db, tmp_path
         with side.session() as s, s.begin():
             rv.edit(s, ids[1], "pat", matter_id=matter_id(side, "M-1"))
         side.close()
-        review.refresh()
+        with qtbot.waitSignal(review.drafts_shown, timeout=5000):  # read on the database worker
+            review.refresh()
         review.table.selectRow(_row_of(review, ids[1]))
         qtbot.mouseClick(review.approve_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: label.text().startswith("1 waiting, central store unreachable since"), timeout=20000)

@@ -18,6 +18,21 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
+def _runtime_imports(path: Path) -> set[str]:
+    """The modules ``path`` imports, leaving out ``if TYPE_CHECKING:`` blocks (names for the type checker only)."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            node.body = []
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
 def test_only_the_sip_package_imports_pjsua2() -> None:
     offenders = [
         str(p.relative_to(ROOT))
@@ -41,6 +56,35 @@ def test_the_core_imports_no_qt_at_all() -> None:
     core = [p for p in ROOT.glob("*.py") if p.name not in ("cli.py",)] + list((ROOT / "store").rglob("*.py"))
     offenders = [str(p.relative_to(ROOT)) for p in core if any(n.startswith("PySide6") for n in _imports(p))]
     assert offenders == []
+
+
+def test_the_ui_reaches_the_store_only_through_the_facades() -> None:
+    """No view opens a session or holds an ORM object: softclock/ui imports no
+    softclock.store, no SQLAlchemy and not the review functions that take a session."""
+    forbidden = ("softclock.store", "sqlalchemy", "softclock.review", "softclock.audit", "softclock.sync.")
+    offenders = sorted(
+        f"{p.relative_to(ROOT)}: {name}"
+        for p in (ROOT / "ui").rglob("*.py")
+        for name in _runtime_imports(p)
+        if name.startswith(forbidden)
+        and not name.startswith("softclock.sync.service")  # the sync worker's thread, not the store
+    )
+    assert offenders == []
+
+
+def test_the_window_shows_before_the_store_is_imported() -> None:
+    """Importing the desktop shell loads neither SQLAlchemy nor the store nor pjsua2: they come after the window."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, softclock.ui.application; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'pjsua2') "
+        "or m.startswith('softclock.store')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}).stdout  # fmt: skip
+    assert out.strip() == "[]"
 
 
 def _runtime_dependencies() -> set[str]:

@@ -65,7 +65,9 @@ def test_today_list(qtbot) -> None:  # type: ignore[no-untyped-def]
                     disposition="missed", recovered=False, invited_utc=NOW)  # fmt: skip
     matter = Matter(code="M-1", name=HOSTILE, client=Client(name="Acme"))
     entry = TimeEntry(started_utc=NOW, raw_seconds=60.0, status="draft", matter=matter)
-    today.show_rows([(call, [entry]), (nameless, [])])
+    from softclock.facades import call_row
+
+    today.show_rows([call_row(call, [entry]), call_row(nameless)])
     first, second = today.topLevelItem(0), today.topLevelItem(1)
     assert first.text(1) == f"← {SHOWN}" and first.text(2) == f"M-1 — Acme: {SHOWN}"
     assert second.text(1) == f"← {SHOWN}@evil"
@@ -84,9 +86,11 @@ def test_review_view(qtbot, store: Store) -> None:  # type: ignore[no-untyped-de
     from softclock.store.models import AuditEvent
 
     make_entry(store, 400, make_matter(store, "M-1", client=HOSTILE), narrative=HOSTILE)
-    view = ReviewView(lambda: "alice")
+    from tests.unit.ui.test_review_view import attach
+
+    view = ReviewView()
     qtbot.addWidget(view)
-    view.attach(store, Policy)
+    attach(qtbot, view, store)
     assert view.table.item(0, 2).text() == f"M-1 — {SHOWN}"
     assert view.table.item(0, 6).text() == SHOWN
     view.table.item(0, 6).setText(SHOWN)  # the editor committed as shown: no change, nothing written
@@ -100,9 +104,6 @@ class _Controller:
     demo_running = False
     region = "US"
     recording_policy = "off"
-
-    def billing_policy(self) -> Policy:
-        return Policy()
 
 
 def test_main_window_ringing_registration_and_failure(qtbot) -> None:  # type: ignore[no-untyped-def]

@@ -28,11 +28,27 @@ def store(tmp_path: Path) -> Iterator[Store]:
     store.close()
 
 
+def attach(qtbot, view: ReviewView, store: Store, policy=Policy) -> None:  # type: ignore[no-untyped-def]
+    """The view on the facades of ``store``, as the desktop app wires it (one database worker)."""
+    from softclock.changes import ChangeBus
+    from softclock.facades import facades
+    from softclock.ui.background import BackgroundRunner
+
+    views = facades(store, lambda: "alice", policy, ChangeBus())
+    with qtbot.waitSignal(view.drafts_shown, timeout=5000):
+        view.attach(views.review, views.matters, BackgroundRunner.shared())
+
+
+def refresh(qtbot, view: ReviewView) -> None:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(view.drafts_shown, timeout=5000):
+        view.refresh()
+
+
 @pytest.fixture
 def view(qtbot, store: Store) -> ReviewView:  # type: ignore[no-untyped-def]
-    view = ReviewView(lambda: "alice")
+    view = ReviewView()
     qtbot.addWidget(view)
-    view.attach(store, Policy)
+    attach(qtbot, view, store)
     view.show()
     return view
 
@@ -54,9 +70,10 @@ def test_split_dialog_shows_each_piece_billed_live_and_splits_across_matters(qtb
     with store.session() as s, s.begin():
         s.get(Matter, tax).policy_json = json.dumps({"increment_min": 15})
     make_entry(store, 1000.4, lease)
-    view.refresh()
+    refresh(qtbot, view)
     view.table.selectRow(0)
     qtbot.mouseClick(view.split_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.split_dialog is not None, timeout=5000)  # read on the database worker
     dialog = view.split_dialog
     assert dialog is not None and dialog.isVisible()
     first, second = dialog.piece_rows
@@ -82,7 +99,8 @@ def test_split_dialog_shows_each_piece_billed_live_and_splits_across_matters(qtb
     _type(qtbot, second.duration, "x")
     assert not ok.isEnabled() and dialog.total_label.text().startswith("Piece 2: type a duration")
     _type(qtbot, second.duration, "12:40")
-    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(view.drafts_shown, timeout=5000):  # split on the worker, then shown again
+        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
 
     assert _entries(store) == [("LEASE-1", 240.0), ("TAX-9", pytest.approx(760.4))]
     assert view.message.text().startswith("Split ") and view.table.rowCount() == 2
@@ -95,10 +113,11 @@ def test_merge_selected_rows_and_a_refusal_names_the_entry(qtbot, view, store) -
     a = make_entry(store, 300, lease, narrative="Call one")
     make_entry(store, 200, lease, started=NOW + timedelta(minutes=30), narrative="Call two")
     stray = make_entry(store, 100, other, started=NOW + timedelta(minutes=60))
-    view.refresh()
+    refresh(qtbot, view)
 
     view.select_all_button.click()
     qtbot.mouseClick(view.merge_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.message.text().startswith("Not merged"), timeout=5000)
     assert view.message.text().startswith(f"Not merged — entry {stray[:8]} is on matter OTHER-2, not on matter LEASE-1")
     assert view.table.rowCount() == 3
 
@@ -109,7 +128,7 @@ def test_merge_selected_rows_and_a_refusal_names_the_entry(qtbot, view, store) -
                 view.table.model().index(row, 0),
                 view.table.selectionModel().SelectionFlag.Select | view.table.selectionModel().SelectionFlag.Rows,
             )
-    with qtbot.waitSignal(view.entries_changed, timeout=1000):
+    with qtbot.waitSignal(view.drafts_shown, timeout=5000):
         qtbot.mouseClick(view.merge_button, Qt.MouseButton.LeftButton)
     assert view.message.text() == f"Merged 2 entries into {a[:8]}."
     assert sorted(_entries(store)) == [("LEASE-1", 500.0), ("OTHER-2", 100.0)]
@@ -120,7 +139,7 @@ def test_merge_selected_rows_and_a_refusal_names_the_entry(qtbot, view, store) -
 def test_split_needs_exactly_one_selected_entry(qtbot, view, store) -> None:  # type: ignore[no-untyped-def]
     make_entry(store, 300)
     make_entry(store, 300, started=NOW + timedelta(minutes=5))
-    view.refresh()
+    refresh(qtbot, view)
     view.select_all_button.click()
     qtbot.mouseClick(view.split_button, Qt.MouseButton.LeftButton)
     assert view.split_dialog is None and view.message.text() == "Select the one entry to split."
@@ -130,12 +149,12 @@ def test_billed_column_shows_what_approval_will_fix_held_time_by_policy(qtbot, s
     """The preview and approval share one rule: with held time not billed, 700 s of which 400 s on hold is 1 unit."""
     from softclock import review
 
-    view = ReviewView(lambda: "alice")
+    view = ReviewView()
     qtbot.addWidget(view)
     policy = Policy(bill_hold=False)
-    view.attach(store, lambda: policy)
+    attach(qtbot, view, store, lambda: policy)
     entry_id = make_entry(store, 700.0, make_matter(store, "M-1"), hold=400.0)
-    view.refresh()
+    refresh(qtbot, view)
     assert view.table.item(0, 4).text() == "1 × 6 min"  # 2 × 6 min if the hold counted
     with store.session() as s, s.begin():
         review.approve(s, [entry_id], "alice", policy)

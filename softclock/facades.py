@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from softclock.changes import Change, ChangeBus, ChangeKind
 from softclock.formatting import MatterRow
+from softclock.states import EntryStatus
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -257,7 +258,7 @@ class ReviewService:
         from softclock.store import queries
 
         with self._store.session() as s:
-            drafts = queries.review_page(s, "draft", limit=limit)
+            drafts = queries.review_page(s, EntryStatus.DRAFT, limit=limit)
             base = self._base_policy()
             policies: dict[int | None, Policy] = {}
             for entry in drafts:

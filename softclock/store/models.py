@@ -12,6 +12,8 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from softclock.states import Disposition, EntryStatus
+
 
 class Base(DeclarativeBase):
     pass
@@ -77,7 +79,7 @@ class Call(Base):
     ring_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     hold_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     # in_progress | answered | missed | declined | cancelled | failed | busy
-    disposition: Mapped[str] = mapped_column(String(16), default="in_progress", index=True)
+    disposition: Mapped[str] = mapped_column(String(16), default=Disposition.IN_PROGRESS.value, index=True)
     sip_status: Mapped[int | None] = mapped_column(Integer)
     sip_reason: Mapped[str] = mapped_column(String(255), default="")
     connect_duration_s: Mapped[float | None] = mapped_column(Float)
@@ -126,7 +128,7 @@ class TimeEntry(Base):
     task_code: Mapped[str] = mapped_column(String(8), default="")
     narrative: Mapped[str] = mapped_column(Text, default="")
     billable: Mapped[bool] = mapped_column(Boolean, default=True)
-    status: Mapped[str] = mapped_column(String(16), default="draft")
+    status: Mapped[str] = mapped_column(String(16), default=EntryStatus.DRAFT.value)
     flag: Mapped[str] = mapped_column(String(16), default="")  # short | recovered | "" (shown in review)
     billed_by_hand: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -11,6 +11,7 @@ from sqlalchemy import Table, insert, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from softclock.errors import InputError
+from softclock.states import EntryStatus
 from softclock.formatting import MatterRow, as_local, fmt_duration  # noqa: F401 - re-exported
 from softclock.store.models import Call, Client, ContactNumber, Matter, TimeEntry
 
@@ -175,7 +176,7 @@ def calls_between(session: Session, start: datetime | None = None, end: datetime
     return list(session.scalars(stmt))
 
 
-def review_page(session: Session, status: str = "draft", limit: int = 200, offset: int = 0) -> list[TimeEntry]:
+def review_page(session: Session, status: str = EntryStatus.DRAFT, limit: int = 200, offset: int = 0) -> list[TimeEntry]:
     """Entries with ``status``, newest first, one page (index on status, started_utc)."""
     stmt = (
         select(TimeEntry)

@@ -29,6 +29,7 @@ from softclock.dialing import DialError, display_name
 from softclock.formatting import MatterRow, bare_address, fmt_duration
 from softclock.phone import Phone
 from softclock.sip import messages
+from softclock.states import Disposition
 from softclock.textsafe import printable
 from softclock.ui.background import BackgroundRunner
 from softclock.ui.call_widget import CallWidget
@@ -45,12 +46,12 @@ if TYPE_CHECKING:  # capture and the facades pull in SQLAlchemy: loaded after th
 log = logging.getLogger("softclock.ui")
 
 _ENDED_TEXT = {
-    "answered": "Call ended",
-    "missed": "Missed call",
-    "declined": "Declined",
-    "cancelled": "Cancelled",
-    "busy": "Busy",
-    "failed": "Call failed",
+    Disposition.ANSWERED: "Call ended",
+    Disposition.MISSED: "Missed call",
+    Disposition.DECLINED: "Declined",
+    Disposition.CANCELLED: "Cancelled",
+    Disposition.BUSY: "Busy",
+    Disposition.FAILED: "Call failed",
 }
 
 
@@ -468,9 +469,9 @@ class MainWindow(QMainWindow):
         self._close_incoming(event.handle)
         assert self._capture is not None
         call = self._capture.summary(event.handle)
-        disposition = call.disposition.value if call else "answered"
+        disposition = call.disposition if call else Disposition.ANSWERED
         text = _ENDED_TEXT.get(disposition, "Call ended")
-        if disposition in ("busy", "failed", "cancelled") and event.sip_status >= 300 and not event.local_hangup:
+        if disposition in (Disposition.BUSY, Disposition.FAILED, Disposition.CANCELLED) and event.sip_status >= 300 and not event.local_hangup:
             text = messages.call_failure(event.sip_status, event.reason)
         if view.connected:
             talk = call.talk_seconds if call else 0.0

@@ -7,19 +7,21 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from softclock.formatting import as_local, bare_address, fmt_duration
+from softclock.events import Direction
+from softclock.states import Disposition
 from softclock.textsafe import printable
 
 if TYPE_CHECKING:
     from softclock.facades import CallRow
 
 _DISPOSITIONS = {
-    "answered": "",
-    "missed": "Missed",
-    "declined": "Declined",
-    "cancelled": "Cancelled",
-    "busy": "Busy",
-    "failed": "Failed",
-    "in_progress": "In progress",
+    Disposition.ANSWERED: "",
+    Disposition.MISSED: "Missed",
+    Disposition.DECLINED: "Declined",
+    Disposition.CANCELLED: "Cancelled",
+    Disposition.BUSY: "Busy",
+    Disposition.FAILED: "Failed",
+    Disposition.IN_PROGRESS: "In progress",
 }
 
 COLUMNS = ("Start", "Who", "Matter", "Duration", "Status")
@@ -46,7 +48,7 @@ class TodayList(QTreeWidget):
             entries = call.entries
             bare = bare_address(call.remote_uri)
             who = printable(call.display_name or pretty(call.remote_number) or self._names.get(bare, bare))
-            arrow = "→ " if call.direction == "outgoing" else "← "
+            arrow = "→ " if call.direction == Direction.OUTGOING.value else "← "
             status = _DISPOSITIONS.get(call.disposition, call.disposition)
             if call.recovered:
                 status = (status + " · recovered").strip(" ·")

@@ -11,14 +11,17 @@ cd "$(dirname "$0")/.."
 # loopback-only network namespace of the unknown-host test, PulseAudio with null
 # sinks for the real-sound tests, the PostgreSQL server binaries for the
 # throwaway clusters of the central-store tests (tests/helpers/pgcluster.py runs
-# its own initdb'd server on a free port; the machine's own server is not used).
+# its own initdb'd server on a free port; the machine's own server is not used),
+# desktop-file-utils, appstream and xdg-utils to check the desktop entries and
+# the link handler (tests/e2e/test_installers.py).
 PACKAGES="python3-venv iproute2 libportaudio2 pulseaudio pulseaudio-utils kamailio kamailio-extra-modules kamailio-tls-modules sip-tester baresip postgresql
   xvfb xauth libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
-  libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-cursor0"
+  libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-cursor0
+  desktop-file-utils appstream xdg-utils"
 apt_ensure $PACKAGES
 
-PY="${PYTHON:-python3}"
-"$PY" -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
+. scripts/python-pick.sh
+PY="$(softclock_pick_python)"
 VENV="${SOFTCLOCK_TEST_VENV:-.venv}"
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"

@@ -9,6 +9,8 @@
 # --user (the default when not root): the launcher in ~/.local/bin, the menu
 # entries, icons and AppStream metainfo under ${XDG_DATA_HOME:-~/.local/share}.
 # --system (the default as root): /usr/local/bin and /usr/local/share.
+# SOFTCLOCK_DESKTOP_MODE=user|system does the same as the option (for
+# scripts/install-and-run.sh, which runs this).
 # Either way the link handler is registered for the user running this
 # (xdg-mime default, which writes ${XDG_CONFIG_HOME:-~/.config}/mimeapps.list).
 # The Debian package (installers/debian/build.sh) installs the same files under
@@ -22,7 +24,7 @@ HANDLER="$APP_ID.Dial.desktop"
 SCHEMES="tel sip sips callto"
 SIZES="16 22 24 32 48 64 128 256"
 
-mode="" target="" uninstall=""
+mode="${SOFTCLOCK_DESKTOP_MODE:-}" target="" uninstall=""
 for arg in "$@"; do
   case "$arg" in
     --user) mode=user ;;
@@ -32,6 +34,10 @@ for arg in "$@"; do
     *) target="$arg" ;;
   esac
 done
+case "$mode" in
+  "" | user | system) ;;
+  *) echo "install-desktop.sh: SOFTCLOCK_DESKTOP_MODE must be user or system, not $mode." >&2; exit 2 ;;
+esac
 [ -n "$mode" ] || { [ "$(id -u)" -eq 0 ] && mode=system || mode=user; }
 if [ "$mode" = system ]; then
   BIN=/usr/local/bin DATA=/usr/local/share

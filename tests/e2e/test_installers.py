@@ -300,6 +300,41 @@ def test_setup_command_on_a_machine_whose_python3_is_3_13(tmp_path: Path) -> Non
     assert query.stdout.strip() == f"{APP_ID}.Dial.desktop"
 
 
+# -- the Windows installer script (built for real on Windows only) ----------------------
+
+
+def test_nsis_script_compiles_against_a_placeholder_bundle(tmp_path: Path) -> None:
+    """Only that installers/windows/softclock.nsi compiles (makensis runs on Linux):
+    the bundle here is three placeholder files, so nothing of the installer's
+    behaviour on Windows is tested."""
+    makensis = _tool("makensis", "nsis")
+    tree = tmp_path / "tree"
+    for rel in (
+        "installers/windows/softclock.nsi",
+        "installers/licenses/GPL-2.0.txt",
+        "softclock/resources/icons/softclock.ico",
+    ):
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / rel, tree / rel)
+    bundle = tree / "dist" / "softclock"
+    (bundle / "_internal").mkdir(parents=True)
+    for rel in ("softclock.exe", "softclockw.exe", "_internal/placeholder.dll"):
+        (bundle / rel).write_text("placeholder\n")
+    built = subprocess.run(
+        [makensis, "-V2", "-DVERSION=0.1.0", "softclock.nsi"],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=tree / "installers" / "windows",
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert (tree / "dist" / "softclock-0.1.0-setup.exe").stat().st_size > 0
+    script = (ROOT / "installers" / "windows" / "softclock.nsi").read_text()
+    for scheme in SCHEMES:
+        assert f'!insertmacro ClaimScheme "{scheme}"' in script
+    assert 'dial "%1"' in script
+
+
 # -- the Debian package, built from the bundle, installed into a clean root -------------
 
 

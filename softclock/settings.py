@@ -91,6 +91,7 @@ class SipSettings:
     ice: bool = False  # ICE for media behind NAT (STUN and TURN servers help it)
     turn_server: str = ""  # host[:port] of a TURN relay for media; "" = none; its password is in the keyring
     turn_user: str = ""  # TURN user name
+    allow_direct_calls: bool = False  # true: accept calls sent straight to this phone, not only via the registrar/proxy
 
 
 @dataclass

@@ -36,7 +36,9 @@ from softclock import events as ev
 from softclock.sip import messages
 from softclock.sip.audio import SoundBridge, SoundUnavailable
 from softclock.sip.failover import NO_ANSWER, NO_NETWORK, REFUSED, UNKNOWN_HOST, RegistrarWatch
+from softclock.sip.inbound import InboundGuard, Refusal
 from softclock.sip.netwatch import NetworkWatch
+from softclock.sip.sipmsg import Caller, Message, caller, clean, from_wire, parse_message, parse_name_addr, parse_rx_log
 
 log = logging.getLogger("softclock.sip")
 pjlog = logging.getLogger("softclock.pjsip")
@@ -125,6 +127,9 @@ class AccountConfig:
     tls_ca_file: str = ""  # "" = the system's CA bundle
     expires_s: int = 300
     retry_interval_s: int = 30
+    # Out-of-dialog requests (calls) are accepted only from the registrar, its backups and the
+    # outbound proxy, to our own user; True turns that off (peer-to-peer set-ups).
+    allow_direct_calls: bool = False
 
     @property
     def address(self) -> str:
@@ -151,6 +156,15 @@ def _now() -> tuple[float, datetime]:
     return time.monotonic(), datetime.now(UTC)
 
 
+def _to_tag(prm: pj.OnCallStateParam) -> str:
+    """The To tag of the response that changed an outgoing call's state ("" if none came with it)."""
+    event = prm.e
+    if event.type != pj.PJSIP_EVENT_TSX_STATE or event.body.tsxState.type != pj.PJSIP_EVENT_RX_MSG:
+        return ""
+    to = parse_message(from_wire(event.body.tsxState.src.rdata.wholeMsg)).header("to")
+    return parse_name_addr(to).tag if to is not None else ""
+
+
 class _Endpoint(pj.Endpoint):
     """Keeps the last TLS verification complaint so registration can name it."""
 
@@ -162,7 +176,7 @@ class _Endpoint(pj.Endpoint):
         try:
             tls = prm.tlsInfo
             if not tls.isEmpty() and tls.verifyStatus != 0:
-                self.engine._tls_problem = "; ".join(str(m) for m in tls.verifyMsgs) or "certificate rejected"
+                self.engine._tls_problem = "; ".join(clean(str(m)) for m in tls.verifyMsgs) or "certificate rejected"
         except Exception:
             log.exception("bug in onTransportState")
 
@@ -181,9 +195,37 @@ class _Announcement(pj.AudioMediaPlayer):
             log.exception("bug in the announcement's end callback")
 
 
+# pjsip's message log (level 4) prints each request as it arrives; when every call
+# slot is taken pjsua answers a new INVITE 486 by itself, before any callback, and
+# says only this (level 2). The log is the one place that call can be seen.
+_BUSY_LINE = "Unable to accept incoming call (too many calls)"
+MESSAGE_LOG_LEVEL = 4
+BUSY_REASON = "Busy Here (all lines in use)"
+
+
 class _LogWriter(pj.LogWriter):
+    """pjsip's log into ours (up to ``level``), watching for INVITEs pjsua refuses busy."""
+
+    def __init__(self, level: int, on_busy: Callable[[str], None]) -> None:
+        super().__init__()
+        self.level = level
+        self._on_busy = on_busy
+        self._last_invite = threading.local()  # per pjsip thread: the last INVITE it received
+
     def write(self, entry: pj.LogEntry) -> None:  # noqa: D102 - pjsua2 override
-        pjlog.debug("%s", entry.msg.rstrip())
+        try:
+            level, msg = entry.level, entry.msg
+            if level == MESSAGE_LOG_LEVEL and msg.startswith("RX ") and " Request msg INVITE/" in msg[:80]:
+                self._last_invite.msg = msg
+            elif level <= 2 and _BUSY_LINE in msg:
+                last = getattr(self._last_invite, "msg", "")
+                self._last_invite.msg = ""
+                if last:
+                    self._on_busy(last)
+            if level <= self.level:
+                pjlog.debug("%s", clean(msg.rstrip()))
+        except Exception:
+            log.exception("bug in the pjsip log writer")
 
 
 class _Account(pj.Account):
@@ -201,6 +243,9 @@ class _Account(pj.Account):
 
     def onMwiInfo(self, prm: pj.OnMwiInfoParam) -> None:  # noqa: N802
         self.engine._guard(self.engine._on_mwi_info, self, prm)
+
+    def onIncomingSubscribe(self, prm: pj.OnIncomingSubscribeParam) -> None:  # noqa: N802
+        self.engine._guard(self.engine._on_incoming_subscribe, self, prm)
 
 
 class _Call(pj.Call):
@@ -261,6 +306,9 @@ class SipEngine:
         self._tls_id: int | None = None
         self._tls_ca = ""
         self._tls_problem = ""  # the last certificate complaint, for the registration sentence
+        self._inbound = InboundGuard()
+        self._busy_seen: dict[tuple[str, str], None] = {}  # INVITEs refused busy (retransmissions come again)
+        self._refused_calls: list[pj.Call] = []  # wrappers of refusals that did not end at once (none seen)
         self._running = threading.Event()
         self._stopping = threading.Event()
         self._started = threading.Event()
@@ -298,7 +346,7 @@ class SipEngine:
             try:
                 job()
             except pj.Error as exc:
-                log.error("SIP command failed: %s", exc.info() if hasattr(exc, "info") else exc)
+                log.error("SIP command failed: %s", clean(exc.info()) if hasattr(exc, "info") else exc)
             except Exception:
                 log.exception("SIP command raised")
         self._destroy_endpoint()
@@ -317,10 +365,12 @@ class SipEngine:
                 stun.append(server)
             ep_cfg.uaConfig.stunServer = stun
             ep_cfg.uaConfig.stunIgnoreFailure = True
-        self._writer = _LogWriter()
+        self._writer = _LogWriter(cfg.log_level, self._on_refused_busy)
         ep_cfg.logConfig.writer = self._writer
-        ep_cfg.logConfig.level = cfg.log_level
-        ep_cfg.logConfig.consoleLevel = cfg.log_level
+        # At least the message log: the writer passes on only what cfg.log_level asks for.
+        ep_cfg.logConfig.level = max(cfg.log_level, MESSAGE_LOG_LEVEL)
+        ep_cfg.logConfig.consoleLevel = max(cfg.log_level, MESSAGE_LOG_LEVEL)
+        ep_cfg.logConfig.msgLogging = True
         ep_cfg.logConfig.decor = 0
         # No media worker thread: RTP sockets share the SIP ioqueue our event
         # thread polls; a media thread would wake 100 times a second when idle.
@@ -435,7 +485,7 @@ class SipEngine:
             if self._account is not None:
                 self._account.shutdown()
         except pj.Error as exc:
-            log.warning("SIP shutdown: %s", exc.info())
+            log.warning("SIP shutdown: %s", clean(exc.info()))
         # Jobs queued by late callbacks (wrapper clean-up) run now, not never.
         self._run_pending_until(lambda: False, timeout=0.0)
         if self._bridge is not None:
@@ -449,6 +499,7 @@ class SipEngine:
             self._evt_thread.join(2.0)
         with self._calls_lock:
             self._calls.clear()
+        self._refused_calls.clear()
         self._account = None
         gc.collect()
         ep.libDestroy()
@@ -514,7 +565,7 @@ class SipEngine:
         try:
             fn(*args)
         except pj.Error as exc:
-            log.error("pjsua2 error in %s: %s", fn.__name__, exc.info())
+            log.error("pjsua2 error in %s: %s", fn.__name__, clean(exc.info()))
         except Exception:
             log.exception("bug in SIP callback %s", fn.__name__)
 
@@ -538,6 +589,7 @@ class SipEngine:
         account = _Account(self, config)
         account.server = config.server
         self._account = account
+        self._guard_inbound(config)
         if config.server:
             mono, utc = _now()
             self._emit(
@@ -567,6 +619,20 @@ class SipEngine:
                 ),
             )
             self._watch.start()
+
+    def _guard_inbound(self, config: AccountConfig) -> None:
+        """Accept calls only from this account's registrars and proxy, to its user (see .inbound)."""
+        self._inbound.configure(
+            enabled=bool(config.server) and not config.allow_direct_calls,
+            servers=[config.server, *config.backup_servers, config.outbound_proxy],
+            transport=config.transport,
+            users=[config.user],
+        )
+        self._resolve_inbound()
+
+    def _resolve_inbound(self) -> None:
+        if self._inbound.enabled:  # names are looked up off pjsua2's threads
+            threading.Thread(target=self._inbound.resolve, name="sip-inbound-dns", daemon=True).start()
 
     def _stop_registrar_watch(self) -> None:
         if self._watch is not None:
@@ -683,7 +749,7 @@ class SipEngine:
         try:
             account.setRegistration(True)
         except pj.Error as exc:  # e.g. a REGISTER of pjsip's own retry is under way
-            log.info("re-registration after the server's return: %s", exc.info())
+            log.info("re-registration after the server's return: %s", clean(exc.info()))
 
     def network_changed(self, reason: str = "the network changed") -> None:
         """The host woke up or its network changed: restart transports and re-register.
@@ -712,14 +778,18 @@ class SipEngine:
         # keep a transport pinned to bind_address where the user asked for one.
         prm.restartListener = not self._config.bind_address
         self._ep.handleIpChange(prm)
+        self._resolve_inbound()  # another network may have other DNS answers
 
     def _on_reg_state(self, account: _Account, prm: pj.OnRegStateParam) -> None:
         if account is not self._account or self._stopping.is_set():
             return
         info = account.getInfo()
         code = int(prm.code)
-        reason = str(prm.reason)
+        reason = clean(str(prm.reason))
         cfg = account.config
+        if 200 <= code < 300:
+            # Where the registrar answered from may ring us (e.g. a host DNS SRV chose).
+            self._inbound.learn(str(prm.rdata.srcAddress))
         if info.regIsActive and 200 <= code < 300:
             state = ev.RegState.REGISTERED
             retry = None
@@ -771,37 +841,35 @@ class SipEngine:
                 self._all_ended.notify_all()
             host = uri.split("@", 1)[-1].split(";", 1)[0]
             code = int(exc.status) if exc.status < 1000 else 503
-            self._fail(handle, uri, messages.call_failure(code, exc.reason, host))
-            log.info("makeCall to %s failed: %s", uri, exc.info())
+            self._fail(handle, uri, messages.call_failure(code, clean(exc.reason), host))
+            log.info("makeCall to %s failed: %s", uri, clean(exc.info()))
             return
         mono, utc = _now()
         info = call.getInfo()
-        call.sip_call_id = info.callIdString
-        started = ev.CallStarted(mono, utc, info.callIdString, handle, account.config.address, info.remoteUri, "")
+        call.sip_call_id = clean(info.callIdString)
+        started = ev.CallStarted(mono, utc, call.sip_call_id, handle, account.config.address, clean(info.remoteUri), "")
         self._announce(call, started)
 
     def _on_incoming_call(self, account: _Account, prm: pj.OnIncomingCallParam) -> None:
+        message = parse_message(from_wire(prm.rdata.wholeMsg))
+        source = str(prm.rdata.srcAddress)
+        refusal = self._inbound.check(source, message.request_uri)
+        if refusal is not None or self._stopping.is_set():
+            self._refuse(account, prm.callId, refusal)
+            if refusal is not None:
+                self._inbound.count("INVITE", source, refusal)
+            return
         handle = next(self._handles)
         call = _Call(self, account, handle, prm.callId)
-        if self._stopping.is_set():
-            call.hangup(pj.CallOpParam(True))
-            return
         with self._calls_lock:
             self._calls[handle] = call
         info = call.getInfo()
-        call.sip_call_id = info.callIdString
+        who = self._caller(message, info)
+        call.sip_call_id = who.call_id
         mono, utc = _now()
-        from softclock.dialing import display_name
-
         ringing = ev.CallRinging(
-            mono,
-            utc,
-            info.callIdString,
-            handle,
-            ev.Direction.INCOMING,
-            account.config.address,
-            info.remoteUri,
-            display_name(info.remoteUri),
+            mono, utc, who.call_id, handle, ev.Direction.INCOMING, account.config.address,
+            who.uri, who.display_name, who.tag,
         )
         self._announce(call, ringing)
         answer = pj.CallOpParam()
@@ -810,28 +878,96 @@ class SipEngine:
         if account.config.auto_answer:
             self._submit(lambda: self._do_answer(handle))
 
+    @staticmethod
+    def _caller(message: Message, info: pj.CallInfo) -> Caller:
+        """Who calls, from the INVITE itself (pjsua2's remoteUri truncates long names, see .sipmsg)."""
+        who = caller(message)
+        call_id = who.call_id or clean(info.callIdString)
+        if who.uri:
+            return Caller(call_id, who.uri, who.display_name, who.tag)
+        fallback = parse_name_addr(info.remoteUri)
+        return Caller(call_id, fallback.uri or clean(info.remoteUri), fallback.display_name, who.tag)
+
+    def _refuse(self, account: _Account, call_id: int, refusal: Refusal | None) -> None:
+        """Answer an incoming INVITE with a final refusal, with no call and no event.
+
+        The wrapper exists only for the answer: the refusal disconnects the call at
+        once, inside this callback (pjsip holds its lock, so no other call can take
+        the slot meanwhile), and the wrapper goes with it.
+        """
+        call = pj.Call(account, call_id)
+        prm = pj.CallOpParam(True)
+        if refusal is not None:
+            prm.statusCode = refusal.code
+        call.hangup(prm)
+        if call.isActive():  # not expected: keep it until shutdown rather than hang up a reused slot
+            self._refused_calls.append(call)
+
+    def _on_refused_busy(self, logged: str) -> None:
+        """pjsua answered an INVITE 486 before any callback (every call slot taken): a call too.
+
+        Runs in the log writer on the thread that received the INVITE: it only parses and emits.
+        """
+        request = parse_rx_log(logged)
+        account = self._account
+        if request is None or account is None or self._stopping.is_set():
+            return
+        message = parse_message(request.raw)
+        refusal = self._inbound.check(request.source, message.request_uri)
+        if refusal is not None:
+            self._inbound.count("INVITE", request.source, refusal, answered="486 (all lines in use)")
+            return
+        who = caller(message)
+        key = (who.call_id, who.tag)
+        if key in self._busy_seen:
+            return  # a retransmission of an INVITE already reported
+        self._busy_seen[key] = None
+        if len(self._busy_seen) > 256:
+            del self._busy_seen[next(iter(self._busy_seen))]
+        handle = next(self._handles)
+        mono, utc = _now()
+        log.info("incoming call %s refused 486: all lines in use", who.call_id)
+        self._emit(
+            ev.CallRinging(
+                mono, utc, who.call_id, handle, ev.Direction.INCOMING, account.config.address,
+                who.uri, who.display_name, who.tag,
+            )
+        )
+        self._emit(ev.CallEnded(mono, utc, who.call_id, handle, 486, BUSY_REASON, 0.0, False))
+
+    def _on_incoming_subscribe(self, account: _Account, prm: pj.OnIncomingSubscribeParam) -> None:
+        message = parse_message(from_wire(prm.rdata.wholeMsg))
+        source = str(prm.rdata.srcAddress)
+        refusal = self._inbound.check(source, message.request_uri)
+        if refusal is not None:
+            prm.code = refusal.code
+            self._inbound.count("SUBSCRIBE", source, refusal)
+
     def _on_call_state(self, call: _Call, prm: pj.OnCallStateParam) -> None:
         info = call.getInfo()
         mono, utc = _now()
         state = info.state
+        call_id = call.sip_call_id or clean(info.callIdString)
         if state == pj.PJSIP_INV_STATE_EARLY and not call.rang and info.role == pj.PJSIP_ROLE_UAC:
             call.rang = True
+            account = self._account
             self._emit_call(
                 call,
                 ev.CallRinging(
                     mono,
                     utc,
-                    info.callIdString,
+                    call_id,
                     call.handle,
                     ev.Direction.OUTGOING,
-                    call.engine._account.config.address if call.engine._account else "",
-                    info.remoteUri,
+                    account.config.address if account is not None else "",
+                    clean(info.remoteUri),
                     "",
+                    _to_tag(prm),
                 ),
             )
         elif state == pj.PJSIP_INV_STATE_CONFIRMED and not call.connected:
             call.connected = True
-            self._emit_call(call, ev.CallConnected(mono, utc, info.callIdString, call.handle))
+            self._emit_call(call, ev.CallConnected(mono, utc, call_id, call.handle))
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED and not call.ended:
             call.ended = True
             duration = info.connectDuration.sec + info.connectDuration.msec / 1000.0
@@ -840,10 +976,10 @@ class SipEngine:
                 ev.CallEnded(
                     mono,
                     utc,
-                    info.callIdString,
+                    call_id,
                     call.handle,
                     int(info.lastStatusCode),
-                    str(info.lastReason),
+                    clean(str(info.lastReason)),
                     duration if call.connected else 0.0,
                     call.local_hangup,
                 ),
@@ -918,7 +1054,7 @@ class SipEngine:
         self._emit_call(
             call,
             ev.CallTransferProgress(
-                mono, utc, call.sip_call_id, call.handle, code, str(prm.reason), bool(prm.finalNotify)
+                mono, utc, call.sip_call_id, call.handle, code, clean(str(prm.reason)), bool(prm.finalNotify)
             ),
         )
         if 200 <= code < 300 and prm.finalNotify:
@@ -931,7 +1067,12 @@ class SipEngine:
                 self._submit_later(2.0, lambda: self._do_hangup(target, 0))
 
     def _on_mwi_info(self, account: _Account, prm: pj.OnMwiInfoParam) -> None:
-        body = str(prm.rdata.wholeMsg)
+        body = clean(str(prm.rdata.wholeMsg))
+        source = str(prm.rdata.srcAddress)
+        refusal = self._inbound.check(source, parse_message(from_wire(body)).request_uri)
+        if refusal is not None:  # pjsua has answered it already: a stranger's voicemail light is ignored
+            self._inbound.count("NOTIFY", source, refusal, answered="ignored")
+            return
         waiting, new, old = parse_mwi(body)
         mono, utc = _now()
         self._emit(ev.MessageWaiting(mono, utc, account.config.address, waiting, new, old))

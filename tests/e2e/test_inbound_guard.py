@@ -297,3 +297,30 @@ def test_incoming_over_tcp_through_the_registrar_rings(phone: PhoneHarness, kama
         phone.wait_for(ev.CallEnded)
         assert far.wait(10) == 0
     assert [c.disposition for c in _calls(phone)] == ["answered"]
+
+
+def test_incoming_over_tls_through_the_registrar_rings(phone: PhoneHarness, tmp_path: Path) -> None:
+    """Over TLS the registrar's INVITE comes on our connection to it: accepted (and nothing else is)."""
+    from tests.helpers.kamailio import Kamailio
+    from tests.helpers.sipfixtures import DEFAULT_USERS, require_sip_tools
+
+    require_sip_tools()
+    server = Kamailio(tmp_path / "kamailio-tls", DEFAULT_USERS, tls=True)
+    server.start()
+    try:
+
+        class Tls:
+            domain, host, port = server.domain, server.host, server.tls_port
+
+        _registered(phone, Tls, transport="tls", auto_answer=True, tls_ca_file=str(server.tls_ca.ca_cert))
+        with sipp.uac(server, "alice", talk_ms=300) as far:
+            phone.wait_for(ev.CallRinging)
+            phone.wait_for(ev.CallEnded)
+            assert far.wait(10) == 0
+        # A direct INVITE from this host (another port, UDP) is still refused.
+        contact = f"127.0.0.1:{phone.engine.local_port}"
+        with _refused(tmp_path, 403, contact, "alice", contact) as stranger:
+            assert stranger.wait(10) == 0, stranger.log_text()
+    finally:
+        server.stop()
+    assert [c.disposition for c in _calls(phone)] == ["answered"]

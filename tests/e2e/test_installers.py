@@ -247,7 +247,7 @@ def test_desktop_install_into_a_home_registers_the_tel_handler(tmp_path: Path) -
     query = subprocess.run(
         [xdg_mime, "query", "default", "x-scheme-handler/tel"], check=False, capture_output=True, text=True, env=env
     )
-    assert query.stdout.strip() == ""
+    assert query.stdout.strip() != f"{APP_ID}.Dial.desktop"  # (another program's handler may remain)
 
 
 @pytest.mark.timeout(600)

@@ -97,6 +97,32 @@ class DesktopApp(QObject):
         self.bridge.event_arrived.connect(self._on_bridge_event_arrived)
         self.window.sound_action.triggered.connect(self._on_window_sound_action_triggered)
 
+    def show_tray(self, force: bool = False) -> bool:
+        """The tray icon, where the desktop has a tray (``force``: tests); then closing the
+        window hides it and the app runs until Quit."""
+        from PySide6.QtWidgets import QApplication
+
+        from softclock.ui.tray import Tray
+
+        if not (force or Tray.available()):
+            return False
+        tray = Tray(self)
+        tray.show_requested.connect(self._on_server_show_requested)
+        tray.dial_requested.connect(self._on_tray_dial_requested)
+        tray.quit_requested.connect(self.window.quit)
+        tray.do_not_disturb_toggled.connect(self.window.dnd_action.setChecked)
+        self.window.dnd_action.toggled.connect(tray.dnd_action.setChecked)
+        tray.show()
+        self.window.tray = tray
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.setQuitOnLastWindowClosed(False)
+        return True
+
+    def _on_tray_dial_requested(self) -> None:
+        self._on_server_show_requested()
+        self.window.dial_edit.setFocus()
+
     def _build(self) -> tuple[Core, str | None, str]:
         """Build the core; returns it, the SIP password (if any) and a problem sentence."""
         from softclock import secrets
@@ -291,12 +317,13 @@ class DesktopApp(QObject):
         self.window.dial(uri)
 
     def _on_server_show_requested(self) -> None:
-        self.window.show()
+        self.window.showNormal()
         self.window.raise_()
         self.window.activateWindow()
 
     def shutdown(self) -> None:
         """Stop everything in order: calls, engine, demo, store."""
+        self.window.quitting = True
         if self._server is not None:
             self._server.close()
         self._ui_state.save(self.window, self.window.remembered_headers())
@@ -356,6 +383,8 @@ def run_gui(settings_path: Path, data_dir: Path, dial: str | None = None) -> int
     app.setStyleSheet(_style_sheet())
     desktop = DesktopApp(settings_path, data_dir, background=True)
     desktop.bugs.install()
+    desktop.window.log_path = str(data_dir / "softclock.log")
+    desktop.show_tray()
     app.aboutToQuit.connect(desktop.shutdown)
     _quit_on_signals(app)
     desktop.window.show()

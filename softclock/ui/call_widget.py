@@ -162,8 +162,10 @@ class CallWidget(QFrame):
         self.state_label.setText(printable(text))
 
     def set_ringing_in(self, ringing: bool) -> None:
+        """A ringing call offers Answer and Decline; Hang up is for a call that is up or being placed."""
         self.answer_button.setVisible(ringing)
         self.decline_button.setVisible(ringing)
+        self.hangup_button.setVisible(not ringing)
 
     def set_connected(self) -> None:
         self.set_ringing_in(False)

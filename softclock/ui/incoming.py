@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from softclock.textsafe import printable
@@ -10,7 +11,7 @@ from softclock.ui.call_widget import plain_label
 
 
 class IncomingCallWindow(QWidget):
-    """A small top-level window raised for an incoming call.
+    """A small top-level window raised for an incoming call; Enter answers, Esc declines.
 
     Signals:
         answer_clicked(int), decline_clicked(int): the engine handle.
@@ -46,5 +47,24 @@ class IncomingCallWindow(QWidget):
         buttons.addWidget(self.decline_button)
         buttons.addWidget(self.answer_button)
         layout.addLayout(buttons)
+        self.answer_button.setAccessibleName(f"Answer the call from {name or number}")
+        self.decline_button.setAccessibleName(f"Decline the call from {name or number}")
+        # Wide enough for its title and a long name; never a sliver in a corner.
+        self.setMinimumWidth(max(360, self.fontMetrics().horizontalAdvance(self.windowTitle()) + 80))
         self.answer_button.clicked.connect(lambda: self.answer_clicked.emit(self.handle))
         self.decline_button.clicked.connect(lambda: self.decline_clicked.emit(self.handle))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.answer_clicked.emit(self.handle)
+            return
+        if event.key() == Qt.Key.Key_Escape:
+            self.decline_clicked.emit(self.handle)
+            return
+        super().keyPressEvent(event)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        screen = self.screen().availableGeometry() if self.screen() else None
+        if screen is not None:  # centred near the top of the screen the pointer is on, not in a corner
+            self.move(screen.center().x() - self.width() // 2, screen.top() + screen.height() // 5)

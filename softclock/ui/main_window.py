@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
@@ -40,6 +40,7 @@ from softclock.ui.sync_status import SyncStatusLabel
 from softclock.ui.today import TodayList
 
 if TYPE_CHECKING:  # capture and the facades pull in SQLAlchemy: loaded after the window shows
+    from softclock.ui.tray import Tray
     from softclock.capture import Capture
     from softclock.facades import CallRow, Facades
 
@@ -125,12 +126,34 @@ class MainWindow(QMainWindow):
         self.reg_label.setObjectName("regLabel")
         self.reg_label.setTextFormat(Qt.TextFormat.PlainText)  # server reason phrases come from the network
         self.account_button = QPushButton("Account…")
+        # Phone: the call keys, shown with their shortcuts; Quit is explicit (closing may only hide).
+        phone_menu = self.menuBar().addMenu("&Phone")
+        self.answer_action = self._action(phone_menu, "&Answer", "Ctrl+Shift+A", self._on_answer_action_triggered)
+        self.hangup_action = self._action(phone_menu, "&Hang up", "Ctrl+Shift+E", self._on_hangup_action_triggered)
+        self.hold_action = self._action(phone_menu, "Hold / &resume", "Ctrl+Shift+H", self._on_hold_action_triggered)
+        self.mute_action = self._action(phone_menu, "&Mute / unmute", "Ctrl+Shift+M", self._on_mute_action_triggered)
+        phone_menu.addSeparator()
+        self.dnd_action = QAction("&Do not disturb", self)
+        self.dnd_action.setCheckable(True)
+        self.dnd_action.setToolTip("Incoming calls are declined as busy (and listed as declined)")
+        phone_menu.addAction(self.dnd_action)
+        phone_menu.addSeparator()
+        self.quit_action = self._action(phone_menu, "&Quit", "Ctrl+Q", self.quit)
         # Settings > Sound…: microphone, speaker, ringer, test sound (the application handles it).
         self.sound_action = QAction("&Sound…", self)
         self.menuBar().addMenu("&Settings").addAction(self.sound_action)
+        self.about_action = QAction("&About Softclock", self)
+        self.menuBar().addMenu("&Help").addAction(self.about_action)
+        self.about_action.triggered.connect(self._on_about_action_triggered)
+        self.tray: Tray | None = None  # set by the application where the desktop has a tray
+        self.about_box: QMessageBox | None = None
+        self.confirm_box: QMessageBox | None = None
+        self.quitting = False  # set once the app is quitting: closing no longer asks or hides
+        self.log_path = ""  # shown in Help > About
         self.dial_edit = QLineEdit()
         self.dial_edit.setObjectName("dialEdit")
         self.dial_edit.setPlaceholderText("Number, extension or SIP address")
+        self.dial_edit.setAccessibleName("Number to dial")
         self.call_button = QPushButton("Call")
         self.call_button.setObjectName("callButton")
         self.redial_button = QPushButton("Redial")
@@ -294,6 +317,107 @@ class MainWindow(QMainWindow):
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 10000)
 
+    def live_calls(self) -> list[int]:
+        """Engine handles of calls not yet ended (ringing, being placed or up)."""
+        return [handle for handle, view in self._views.items() if not view.ended]
+
+    def bring_up(self) -> None:
+        """On the screen, in front, on the Phone tab: answering or dialling must not happen out of sight."""
+        self.tabs.setCurrentIndex(0)
+        if self.isMinimized() or not self.isVisible():
+            self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    def quit(self) -> None:
+        """Quit the app (menu, Ctrl+Q, the tray): during a call, only once the person says so."""
+        if self.live_calls() and not self._confirm_end_calls("Quit Softclock"):
+            return
+        self.quitting = True
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.quit()
+
+    def _confirm_end_calls(self, title: str) -> bool:
+        count = len(self.live_calls())
+        calls = "A call is" if count == 1 else f"{count} calls are"
+        box = QMessageBox(QMessageBox.Icon.Question, title,
+                          f"{calls} in progress. Quitting hangs up; the time so far is kept.",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)  # fmt: skip
+        box.setObjectName("confirmBox")
+        box.button(QMessageBox.StandardButton.Yes).setText("Hang up and quit")
+        box.button(QMessageBox.StandardButton.No).setText("Keep the call")
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        self.confirm_box = box
+        try:
+            return box.exec() == QMessageBox.StandardButton.Yes
+        finally:
+            self.confirm_box = None
+            box.deleteLater()
+
+    def _action(self, menu: Any, text: str, keys: Any, slot: Callable[[], None]) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(keys))
+        action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)  # the ringing window too
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _current(self, ringing: bool = False) -> _CallView | None:
+        """The newest call that is up (or, with ``ringing``, the newest ringing incoming call)."""
+        for view in reversed(list(self._views.values())):
+            if view.ended:
+                continue
+            if ringing and view.incoming and not view.connected:
+                return view
+            if not ringing and (view.connected or not view.incoming):
+                return view
+        return None
+
+    def _on_answer_action_triggered(self) -> None:
+        view = self._current(ringing=True)
+        if view is not None:
+            self._on_answer_clicked(view.handle)
+
+    def _on_hangup_action_triggered(self) -> None:
+        view = self._current()
+        if view is not None:
+            self._on_call_hangup_clicked(view.handle)
+
+    def _on_hold_action_triggered(self) -> None:
+        view = self._current()
+        if view is not None and view.connected:
+            view.widget.hold_button.click()
+
+    def _on_mute_action_triggered(self) -> None:
+        view = self._current()
+        if view is not None and view.connected:
+            view.widget.mute_button.click()
+
+    def _on_about_action_triggered(self) -> None:
+        from softclock import __version__
+
+        text = (f"Softclock {__version__}\n\nA softphone that turns calls into time entries.\n"
+                "Licence: GPL-2.0-or-later (it includes pjsua2, GPL-2.0-or-later).\n\n"
+                f"Log file: {self.log_path or 'not written'}")  # fmt: skip
+        box = QMessageBox(QMessageBox.Icon.Information, "About Softclock", text, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("aboutBox")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setModal(False)
+        box.show()
+        self.about_box = box
+
+    def _update_tray(self) -> None:
+        if self.tray is None:
+            return
+        live = [v for v in self._views.values() if v.connected and not v.ended]
+        if live and self._capture is not None:
+            view = live[-1]
+            self.tray.set_state("call", f"On a call with {view.who} · {fmt_duration(self._capture.talk_seconds(view.handle))}")
+            return
+        state = str(self.reg_label.property("state") or "")
+        self.tray.set_state(state if state in ("registered", "local") else "failed", f"Softclock: {self.reg_label.text()}")
+
     # ------------------------------------------------------------------ events in
 
     def on_sip_event(self, event: ev.Event) -> None:
@@ -374,6 +498,7 @@ class MainWindow(QMainWindow):
         self.reg_label.style().unpolish(self.reg_label)
         self.reg_label.style().polish(self.reg_label)
         self.refresh_welcome()
+        self._update_tray()
         log.info("registration shown: %s", event.message)
         self.registration_shown.emit(event.message)
         if event.state in (ev.RegState.REGISTERED, ev.RegState.LOCAL) and self._pending_dial:
@@ -426,10 +551,17 @@ class MainWindow(QMainWindow):
                 view.widget.set_state("Ringing…")
             return
         view = self._add_view(event.handle, event.call_id, event.remote_uri, event.display_name, True)
+        if self.dnd_action.isChecked():
+            view.widget.set_state("Declined: do not disturb")
+            self.show_message(f"Declined a call from {view.who}: do not disturb is on.")
+            if self._phone is not None:
+                self._phone.decline(event.handle, busy=True)
+            return
         view.widget.set_state("Incoming call")
         view.widget.set_ringing_in(True)
-        window = IncomingCallWindow(event.handle, display_name(event.remote_uri), view.widget.detail_label.text() or view.who, "")
-        if not display_name(event.remote_uri):
+        name = event.display_name or display_name(event.remote_uri)
+        window = IncomingCallWindow(event.handle, name, view.widget.detail_label.text() or view.who, "")
+        if not name:
             window.name_label.setText(view.who)
         window.answer_clicked.connect(self._on_answer_clicked)
         window.decline_clicked.connect(self._on_decline_clicked)
@@ -455,6 +587,8 @@ class MainWindow(QMainWindow):
         view.connected = True
         self._close_incoming(event.handle)
         view.widget.set_connected()
+        if view.incoming:
+            self.bring_up()  # answered from the ringing window, a shortcut or auto-answer: the prompt in sight
         if view.incoming and (not self.prompt.isVisible() or self.prompt.call_id != _key(view)):
             self._open_prompt(view)
         self._refresh_matter_label(view)
@@ -480,6 +614,7 @@ class MainWindow(QMainWindow):
         self._retire(view, text)
         if not any(v.connected and not v.ended for v in self._views.values()):
             self._ticker.stop()
+        self._update_tray()
 
     def _retire(self, view: _CallView, text: str) -> None:
         view.ended = True
@@ -521,7 +656,8 @@ class MainWindow(QMainWindow):
         self._runner.submit(lambda: matters.row(matter_id), lambda row: view.widget.set_matter(row.label if row else "?"))
 
     def _refresh_matter_label(self, view: _CallView) -> None:
-        assert self._capture is not None
+        if self._capture is None:
+            return
         matter_id = self._capture.matter_of(view.handle)
         if matter_id is not None:
             self._show_matter(view, matter_id)
@@ -559,6 +695,7 @@ class MainWindow(QMainWindow):
             return
         self._add_view(handle, f"pending-{handle}", uri, "", False).widget.set_state("Dialling…")
         self.dial_edit.clear()
+        self.bring_up()
 
     def _on_redial_button_clicked(self) -> None:
         if self._phone is None or not self._phone.last_dialled:
@@ -610,6 +747,7 @@ class MainWindow(QMainWindow):
 
     def _on_answer_clicked(self, handle: int) -> None:
         self._close_incoming(handle)
+        self.bring_up()
         if self._phone is not None:
             self._phone.answer(handle)
 
@@ -635,8 +773,19 @@ class MainWindow(QMainWindow):
         for view in self._views.values():
             if view.connected and not view.ended:
                 view.widget.set_elapsed(self._capture.talk_seconds(view.handle))
+        self._update_tray()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        """With a tray, closing hides the window (the phone keeps ringing); without one,
+        closing during a call asks first, as Quit does."""
+        if not self.quitting:
+            if self.tray is not None and self.tray.visible:
+                event.ignore()
+                self.hide()
+                return
+            if self.live_calls() and not self._confirm_end_calls("Close Softclock"):
+                event.ignore()
+                return
         for window in self._incoming.values():
             window.close()
         super().closeEvent(event)

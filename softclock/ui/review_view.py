@@ -71,7 +71,8 @@ class ReviewView(QWidget):
         self.reason_edit.setPlaceholderText("Reason for a merge (needed when billed units were set by hand)")
         self.split_dialog: SplitDialog | None = None
         self.message = QLabel("")
-        self.message.setObjectName("errorText")
+        self.message.setObjectName("reviewMessage")  # red only for what went wrong (the "kind" property)
+        self.message.setTextFormat(Qt.TextFormat.PlainText)
         self.message.setWordWrap(True)
         buttons = QHBoxLayout()
         buttons.addWidget(self.select_all_button)
@@ -151,11 +152,11 @@ class ReviewView(QWidget):
         def failed(exc: Exception) -> None:
             self._busy(False)
             if isinstance(exc, UserError):  # a refusal with its reason, or the store refusing writes
-                self.message.setText(f"{refused} — {exc}")
+                self._say(f"{refused} — {exc}", error=True)
                 return
             from softclock.ui import background
 
-            self.message.setText(f"{refused} — something went wrong (details in the log).")
+            self._say(f"{refused} — something went wrong (details in the log).", error=True)
             background.on_bug("the Review tab", exc)
 
         def finished(result: T) -> None:
@@ -168,6 +169,12 @@ class ReviewView(QWidget):
             self._busy(True)
         self._runner.submit(job, finished, failed)
 
+    def _say(self, text: str, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setProperty("kind", "error" if error else "info")
+        self.message.style().unpolish(self.message)
+        self.message.style().polish(self.message)
+
     def _busy(self, busy: bool) -> None:
         for button in (self.approve_button, self.split_button, self.merge_button):
             button.setEnabled(not busy)
@@ -177,22 +184,22 @@ class ReviewView(QWidget):
             return
         ids = self._selected_ids()
         if not ids:
-            self.message.setText("Select the entries to approve.")
+            self._say("Select the entries to approve.", error=True)
             return
         review = self._review
-        self.message.setText(f"Approving {len(ids)}…")
+        self._say(f"Approving {len(ids)}…")
         self._run(lambda: review.approve(ids), self._on_approved, "Not approved")
 
     def _on_approved(self, outcome: Outcome) -> None:
         refused = [f"{entry_id[:8]}: {why}" for entry_id, why in outcome.refused.items()]
         done = f"Approved {len(outcome.done)}."
-        self.message.setText(done + (" Not approved — " + "; ".join(refused) if refused else ""))
+        self._say(done + (" Not approved — " + "; ".join(refused) if refused else ""), error=bool(refused))
 
     def _on_table_item_changed(self, item: QTableWidgetItem) -> None:
         if self._loading or self._review is None or item.column() != len(COLUMNS) - 1:
             return
         review, entry_id, text = self._review, item.data(Qt.ItemDataRole.UserRole), item.text()
-        self._run(lambda: review.edit(entry_id, narrative=text), lambda _row: self.message.setText(""), "Not changed", False, False)
+        self._run(lambda: review.edit(entry_id, narrative=text), lambda _row: self._say(""), "Not changed", False, False)
 
     # ------------------------------------------------------------------ split and merge
 
@@ -201,7 +208,7 @@ class ReviewView(QWidget):
             return
         ids = self._selected_ids()
         if len(ids) != 1:
-            self.message.setText("Select the one entry to split.")
+            self._say("Select the one entry to split.", error=True)
             return
         review = self._review
 
@@ -256,7 +263,7 @@ class ReviewView(QWidget):
         entry_id, reason, review = dialog.target.entry_id, dialog.reason(), self._review
         self._run(
             lambda: review.split(entry_id, seconds, reason, matters),
-            lambda pieces: self.message.setText(f"Split {entry_id[:8]} into {len(pieces)} entries."),
+            lambda pieces: self._say(f"Split into {len(pieces)} entries."),
             "Not split",
         )
 
@@ -265,12 +272,12 @@ class ReviewView(QWidget):
             return
         ids = self._selected_ids()
         if len(ids) < 2:
-            self.message.setText("Select the entries to merge (two or more, of one matter and day).")
+            self._say("Select the entries to merge (two or more, of one matter and day).", error=True)
             return
         review, reason = self._review, self.reason_edit.text().strip()
 
         def merged(row: EntryRow) -> None:
-            self.message.setText(f"Merged {len(ids)} entries into {row.id[:8]}.")
+            self._say(f"Merged {len(ids)} entries into one of {fmt_duration(row.raw_seconds)}.")
             self.reason_edit.clear()
 
         self._run(lambda: review.merge(ids, reason), merged, "Not merged")

@@ -43,7 +43,7 @@ def make_app(qtbot, tmp_path: Path) -> Iterator:  # type: ignore[no-untyped-def,
         if account is not None and password is not None:
             secrets.set_sip_password(account.address, password)
         app = DesktopApp(_settings(tmp_path, account), tmp_path / "data")
-        qtbot.addWidget(app.window)
+        qtbot.addWidget(app.window, before_close_func=lambda w: setattr(w, "quitting", True))  # no question at teardown
         app.window.show()
         apps.append(app)
         return app
@@ -402,7 +402,7 @@ def test_a_read_only_data_directory_at_start_is_said_and_the_call_kept(qtbot, tm
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         secrets.set_sip_password("alice@sip.test", "alicepass")
         app = DesktopApp(_settings(tmp_path, _account(kamailio)), disk / "data")
-        qtbot.addWidget(app.window)
+        qtbot.addWidget(app.window, before_close_func=lambda w: setattr(w, "quitting", True))  # no question at teardown
         app.window.show()
         qtbot.waitUntil(app.window.store_banner.isVisible, timeout=5000)  # said on the event loop's first turns
         assert "cannot write the data directory" in app.window.store_banner.text()
@@ -472,7 +472,7 @@ def test_one_person_owns_the_entry_and_signs_every_change_in_the_trail(qtbot, tm
     save(settings, path)
     secrets.set_sip_password("alice@sip.test", "alicepass")
     app = DesktopApp(path, tmp_path / "data")
-    qtbot.addWidget(app.window)
+    qtbot.addWidget(app.window, before_close_func=lambda w: setattr(w, "quitting", True))  # no question at teardown
     try:
         with app.core.store.session() as s, s.begin():
             matter = queries.add_matter(s, "2024-009", "Estate", "Gamma").id

@@ -44,7 +44,7 @@ def test_review_approval_syncs_and_the_status_bar_follows(qtbot, pg_db, tmp_path
     store.close()
 
     app = DesktopApp(tmp_path / "settings.toml", tmp_path / "data")
-    qtbot.addWidget(app.window)
+    qtbot.addWidget(app.window, before_close_func=lambda w: setattr(w, "quitting", True))  # no question at teardown
     app.window.show()
     label = app.window.sync_status
     try:

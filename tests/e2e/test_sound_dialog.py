@@ -136,7 +136,7 @@ def test_the_desktop_app_rings_incoming_calls_on_the_ringer(pulse, qtbot, kamail
     save(settings, path)
     secrets.set_sip_password(settings.account.address, "alicepass")
     app = DesktopApp(path, tmp_path / "data", listen=False)
-    qtbot.addWidget(app.window)
+    qtbot.addWidget(app.window, before_close_func=lambda w: setattr(w, "quitting", True))  # no question at teardown
     try:
         assert app.sound is not None and app.window.sound_action.text() == "&Sound…"
         qtbot.waitUntil(lambda: app.window.reg_label.text().startswith("Registered as"), timeout=10000)

@@ -110,7 +110,7 @@ def test_split_dialog_shows_each_piece_billed_live_and_splits_across_matters(qtb
 
 def test_merge_selected_rows_and_a_refusal_names_the_entry(qtbot, view, store) -> None:  # type: ignore[no-untyped-def]
     lease, other = make_matter(store, "LEASE-1"), make_matter(store, "OTHER-2")
-    a = make_entry(store, 300, lease, narrative="Call one")
+    make_entry(store, 300, lease, narrative="Call one")
     make_entry(store, 200, lease, started=NOW + timedelta(minutes=30), narrative="Call two")
     stray = make_entry(store, 100, other, started=NOW + timedelta(minutes=60))
     refresh(qtbot, view)
@@ -119,6 +119,7 @@ def test_merge_selected_rows_and_a_refusal_names_the_entry(qtbot, view, store) -
     qtbot.mouseClick(view.merge_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: view.message.text().startswith("Not merged"), timeout=5000)
     assert view.message.text().startswith(f"Not merged — entry {stray[:8]} is on matter OTHER-2, not on matter LEASE-1")
+    assert view.message.property("kind") == "error"
     assert view.table.rowCount() == 3
 
     view.table.clearSelection()
@@ -130,7 +131,8 @@ def test_merge_selected_rows_and_a_refusal_names_the_entry(qtbot, view, store) -
             )
     with qtbot.waitSignal(view.drafts_shown, timeout=5000):
         qtbot.mouseClick(view.merge_button, Qt.MouseButton.LeftButton)
-    assert view.message.text() == f"Merged 2 entries into {a[:8]}."
+    assert view.message.text() == "Merged 2 entries into one of 0:08:20."  # no internal ids for people
+    assert view.message.property("kind") == "info"  # a success is not shown in red
     assert sorted(_entries(store)) == [("LEASE-1", 500.0), ("OTHER-2", 100.0)]
     narratives = {view.table.item(r, 6).text() for r in range(view.table.rowCount())}
     assert "Call one; Call two" in narratives

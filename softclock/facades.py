@@ -135,6 +135,33 @@ def call_row(call: Call, entries: Iterable[TimeEntry] = ()) -> CallRow:
     )
 
 
+@dataclass(frozen=True)
+class HistoryFilter:
+    """What the History view asks for: a date range (inclusive), a status, and words that
+    must each match the client, the matter's code or name, the number, the caller's name
+    or the narrative."""
+
+    start: date | None = None
+    end: date | None = None
+    status: str | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """An entry with its call's side of it (none for a manual entry)."""
+
+    entry: EntryRow
+    direction: str | None
+    number: str | None
+    who: str
+
+    @property
+    def key(self) -> tuple[date, datetime | None, str]:
+        """Where the next page starts (newest first)."""
+        return (self.entry.work_date, self.entry.started_utc, self.entry.id)
+
+
 # ---------------------------------------------------------------------- facades
 
 
@@ -308,6 +335,54 @@ class ReviewService:
 
         return piece_units(seconds, [self.policy(m) for m in matters], billable)
 
+    def history(
+        self, wanted: HistoryFilter, after: tuple[date, datetime | None, str] | None = None, limit: int = 500
+    ) -> list[HistoryRow]:
+        """One page of every entry matching ``wanted``, newest first, after the row keyed ``after``.
+
+        Keyset paging on (work date, start, id), walking the work-date index: a page costs
+        the same at the millionth row as at the first."""
+        from sqlalchemy import and_, or_, select
+        from sqlalchemy.orm import joinedload
+
+        from softclock.store.models import Call, Client, Matter, TimeEntry
+
+        stmt = (
+            select(TimeEntry, Call.direction, Call.remote_number, Call.display_name)
+            .outerjoin(Call, TimeEntry.call_id == Call.id)
+            .outerjoin(Matter, TimeEntry.matter_id == Matter.id)
+            .outerjoin(Client, Matter.client_id == Client.id)
+            .options(joinedload(TimeEntry.matter).joinedload(Matter.client))
+            .order_by(TimeEntry.work_date.desc(), TimeEntry.started_utc.desc(), TimeEntry.id.desc())
+            .limit(limit)
+        )
+        if wanted.start is not None:
+            stmt = stmt.where(TimeEntry.work_date >= wanted.start)
+        if wanted.end is not None:
+            stmt = stmt.where(TimeEntry.work_date <= wanted.end)
+        if wanted.status:
+            stmt = stmt.where(TimeEntry.status == wanted.status)
+        for word in wanted.text.split():
+            like = f"%{word}%"
+            stmt = stmt.where(or_(Client.name.like(like), Matter.code.like(like), Matter.name.like(like),
+                                  Call.remote_number.like(like), Call.display_name.like(like),
+                                  TimeEntry.narrative.like(like)))  # fmt: skip
+        if after is not None:
+            day, started, entry_id = after
+            stmt = stmt.where(
+                or_(
+                    TimeEntry.work_date < day,
+                    and_(TimeEntry.work_date == day,
+                         or_(TimeEntry.started_utc < started,
+                             and_(TimeEntry.started_utc == started, TimeEntry.id < entry_id))),
+                )
+            )  # fmt: skip
+        with self._store.session() as s:
+            return [
+                HistoryRow(entry_row(e), direction, number, name or number or "")
+                for e, direction, number, name in s.execute(stmt).unique()
+            ]
+
     def drafts_for_day(self, day: date) -> list[str]:
         from softclock import review
 
@@ -319,8 +394,8 @@ class ReviewService:
     def _changed(self, *entry_ids: str) -> None:
         with self._policies_lock:
             self._policies.clear()  # a pull may have brought new overrides: read them again
-        for entry_id in entry_ids or ("",):
-            self._bus.publish(Change(ChangeKind.ENTRY_CHANGED, entry_id=entry_id))
+        # One change per action, however many entries it touched (an approval of 1,000 is one refresh).
+        self._bus.publish(Change(ChangeKind.ENTRY_CHANGED, entry_id=entry_ids[0] if len(entry_ids) == 1 else ""))
 
     def _write(self, work: Callable[[Session], T]) -> T:
         from sqlalchemy.exc import OperationalError

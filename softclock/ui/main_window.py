@@ -33,6 +33,7 @@ from softclock.states import Disposition
 from softclock.textsafe import printable
 from softclock.ui.background import BackgroundRunner
 from softclock.ui.call_widget import CallWidget
+from softclock.ui.history_view import HistoryView
 from softclock.ui.incoming import IncomingCallWindow
 from softclock.ui.matter_prompt import MatterPrompt
 from softclock.ui.review_view import ReviewView
@@ -227,6 +228,9 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(phone_page, "Phone")
         self.tabs.addTab(self.review, "Review")
+        self.history = HistoryView()
+        self.tabs.addTab(self.history, "History")
+        self._history_stale = False  # a change arrived while another tab was shown
         self.setCentralWidget(self.tabs)
         self.setStatusBar(QStatusBar())
         self.sync_status = SyncStatusLabel()
@@ -255,6 +259,7 @@ class MainWindow(QMainWindow):
         self.refresh_welcome()
         self.refresh_today()
         self.review.attach(facades.review, facades.matters, self._runner)
+        self.history.attach(facades.review, self._runner)
         if self._pending_dial and phone.ready:
             text, self._pending_dial = self._pending_dial, None
             self.dial(text)
@@ -268,6 +273,7 @@ class MainWindow(QMainWindow):
         self.demo_call_me_button.clicked.connect(self._on_demo_call_me_button_clicked)
         self.prompt.matter_chosen.connect(self._on_prompt_matter_chosen)
         self._ticker.timeout.connect(self._on_ticker_timeout)
+        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         self.redial_button.clicked.connect(self._on_redial_button_clicked)
         QShortcut(QKeySequence("Ctrl+L"), self, activated=self.dial_edit.setFocus)
         QShortcut(QKeySequence("Ctrl+R"), self, activated=self._on_redial_button_clicked)
@@ -304,7 +310,8 @@ class MainWindow(QMainWindow):
 
     def remembered_headers(self) -> dict[str, QHeaderView]:
         """The column headers whose widths are kept across runs (softclock.ui.ui_state)."""
-        return {"review": self.review.table.horizontalHeader(), "today": self.today.header()}
+        return {"review": self.review.table.horizontalHeader(), "today": self.today.header(),
+                "history": self.history.table.horizontalHeader()}  # fmt: skip
 
     def show_bug(self, text: str) -> None:
         """Say once that a bug happened and where its report is (softclock.bugs)."""
@@ -393,6 +400,11 @@ class MainWindow(QMainWindow):
         view = self._current()
         if view is not None and view.connected:
             view.widget.mute_button.click()
+
+    def _on_tabs_current_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self.history and self._history_stale:
+            self._history_stale = False
+            self.history.refresh()
 
     def _on_about_action_triggered(self) -> None:
         from softclock import __version__
@@ -490,6 +502,10 @@ class MainWindow(QMainWindow):
                 return  # the lists would show a store that is missing what capture holds
             self.refresh_today()
             self.review.refresh()
+            if self.tabs.currentWidget() is self.history:
+                self.history.refresh()
+            else:
+                self._history_stale = True
 
     def _show_registration(self, event: ev.RegistrationChanged) -> None:
         self.reg_label.setText(printable(event.message))

@@ -259,6 +259,8 @@ def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> O
             session,
             {r.call_id for r in rows.values() if r.call_id is not None and r.billable and not r.billed_by_hand},
         )
+        # A row that disagrees with its own trail (edited in the database file) is not billed.
+        untrue = audit.entry_problems(session, rows)
     now = utc_now()
     updates: list[tuple[int | None, str]] = []  # (billed units, id)
     events: list[tuple[str, str, object, object, str]] = []
@@ -269,7 +271,7 @@ def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> O
         if isinstance(policy, str):
             refused[entry_id] = policy
             continue
-        why = _approval_problem(
+        why = untrue.get(entry_id) or _approval_problem(
             row.status, row.billable, row.matter_id, matters.get(row.matter_id), row.narrative, policy
         )  # fmt: skip
         if why:

@@ -82,8 +82,10 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("audit", help="the audit trail")
     usub = p.add_subparsers(dest="audit_command", required=True)
-    u = usub.add_parser("verify", help="check the hash chain; names any edited, inserted or deleted event")
-    u.add_argument("--full", action="store_true", help="recheck every event, not just those since the last check")
+    u = usub.add_parser("verify", help="check the hash chain and each entry against it; names what was changed")
+    u.add_argument("--full", action="store_true", help="recheck every event (the default; kept as an alias)")
+    u.add_argument("--since-checkpoint", action="store_true",
+                   help="the quick check: only the events after the last clean check")  # fmt: skip
 
     p = sub.add_parser("dial", help="dial in the running app (or start it and dial)")
     p.add_argument("uri")

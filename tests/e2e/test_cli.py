@@ -140,12 +140,13 @@ def test_review_approve_reopen_and_audit_verify_on_a_real_call(tmp_path: Path, k
     intact = softclock(["audit", "verify"], env)
     assert intact.returncode == 0 and "intact" in intact.stdout
     with sqlite3.connect(tmp_path / "data" / "softclock.db") as db:
-        db.execute("UPDATE audit_events SET new_value = 'Other matter' WHERE field = 'narrative'")
-    # The everyday check starts at the checkpoint the last one left: an older event is for --full.
-    since = softclock(["audit", "verify"], env)
+        db.execute("UPDATE audit_events SET reason = 'another reason' WHERE field = 'narrative'")
+    # The quick check starts at the checkpoint the last one left; the default rehashes every event.
+    since = softclock(["audit", "verify", "--since-checkpoint"], env)
     assert since.returncode == 0 and "; 0 checked since the last check, at event" in since.stdout
-    broken = softclock(["audit", "verify", "--full"], env)
+    broken = softclock(["audit", "verify"], env)
     assert broken.returncode == 1 and "was edited after it was written" in broken.stderr
+    assert softclock(["audit", "verify", "--full"], env).returncode == 1  # --full: the default's old name
 
 
 def test_entry_merge_and_split_on_the_command_line(tmp_path: Path) -> None:

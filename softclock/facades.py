@@ -53,6 +53,8 @@ class EntryRow:
     status: str
     flag: str
     version: int
+    task_code: str = ""
+    billed_by_hand: bool = False
 
     @property
     def matter_text(self) -> str:
@@ -113,6 +115,8 @@ def entry_row(entry: TimeEntry, sip_call_id: str | None = None, with_call: bool 
         status=str(entry.status),
         flag=entry.flag or "",
         version=entry.version,
+        task_code=entry.task_code or "",
+        billed_by_hand=bool(entry.billed_by_hand),
     )
 
 

@@ -32,6 +32,7 @@ log = logging.getLogger("softclock.ui")
 
 if TYPE_CHECKING:
     from softclock.facades import DraftRow, EntryRow, MatterCatalog, ReviewService
+    from softclock.ui.entry_dialog import EntryDialog
     from softclock.review import Outcome
 
 T = TypeVar("T")
@@ -65,11 +66,14 @@ class ReviewView(QWidget):
         self.table.verticalHeader().hide()
         self.approve_button = QPushButton("Approve selected")
         self.select_all_button = QPushButton("Select all")
+        self.edit_button = QPushButton("Edit…")
+        self.edit_button.setToolTip("Change the matter, codes, billable or billed units (double-click a row)")
         self.split_button = QPushButton("Split…")
         self.merge_button = QPushButton("Merge selected")
         self.reason_edit = QLineEdit()
         self.reason_edit.setPlaceholderText("Reason for a merge (needed when billed units were set by hand)")
         self.split_dialog: SplitDialog | None = None
+        self.entry_dialog: EntryDialog | None = None
         self.message = QLabel("")
         self.message.setObjectName("reviewMessage")  # red only for what went wrong (the "kind" property)
         self.message.setTextFormat(Qt.TextFormat.PlainText)
@@ -77,6 +81,7 @@ class ReviewView(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.select_all_button)
         buttons.addWidget(self.approve_button)
+        buttons.addWidget(self.edit_button)
         buttons.addWidget(self.split_button)
         buttons.addWidget(self.merge_button)
         buttons.addWidget(self.reason_edit, 1)
@@ -86,6 +91,8 @@ class ReviewView(QWidget):
         layout.addLayout(buttons)
         self.approve_button.clicked.connect(self._on_approve_button_clicked)
         self.split_button.clicked.connect(self._on_split_button_clicked)
+        self.edit_button.clicked.connect(self._on_edit_button_clicked)
+        self.table.cellDoubleClicked.connect(self._on_table_cell_double_clicked)
         self.merge_button.clicked.connect(self._on_merge_button_clicked)
         self.select_all_button.clicked.connect(self.table.selectAll)
         self.table.itemChanged.connect(self._on_table_item_changed)
@@ -176,7 +183,7 @@ class ReviewView(QWidget):
         self.message.style().polish(self.message)
 
     def _busy(self, busy: bool) -> None:
-        for button in (self.approve_button, self.split_button, self.merge_button):
+        for button in (self.approve_button, self.edit_button, self.split_button, self.merge_button):
             button.setEnabled(not busy)
 
     def _on_approve_button_clicked(self) -> None:
@@ -200,6 +207,46 @@ class ReviewView(QWidget):
             return
         review, entry_id, text = self._review, item.data(Qt.ItemDataRole.UserRole), item.text()
         self._run(lambda: review.edit(entry_id, narrative=text), lambda _row: self._say(""), "Not changed", False, False)
+
+    # ------------------------------------------------------------------ edit
+
+    def _on_table_cell_double_clicked(self, row: int, column: int) -> None:
+        if column != len(COLUMNS) - 1:  # the narrative is edited in place
+            self.table.selectRow(row)
+            self._on_edit_button_clicked()
+
+    def _on_edit_button_clicked(self) -> None:
+        if self._review is None:
+            return
+        ids = self._selected_ids()
+        if len(ids) != 1:
+            self._say("Select the one entry to edit.", error=True)
+            return
+        review, entry_id = self._review, ids[0]
+        self._run(lambda: review.entry(entry_id), self._open_entry_dialog, "Not changed", False)
+
+    def _open_entry_dialog(self, entry: EntryRow | None) -> None:
+        from softclock.ui.entry_dialog import EntryDialog
+
+        if entry is None:
+            self.refresh()
+            return
+        assert self._matters is not None
+        matters = self._matters
+        self.entry_dialog = EntryDialog(entry, lambda text: matters.search(text, limit=30), self)
+        self.entry_dialog.accepted.connect(self._on_entry_dialog_accepted)
+        self.entry_dialog.open()
+
+    def _on_entry_dialog_accepted(self) -> None:
+        dialog, review = self.entry_dialog, self._review
+        if dialog is None or review is None:
+            return
+        changes, reason, entry_id = dialog.changes(), dialog.reason(), dialog.entry.id
+        if not changes:
+            self._say("Nothing was changed.")
+            return
+        self._run(lambda: review.edit(entry_id, reason, **changes),
+                  lambda _row: self._say("Entry changed."), "Not changed")  # fmt: skip
 
     # ------------------------------------------------------------------ split and merge
 

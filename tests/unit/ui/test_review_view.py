@@ -162,3 +162,40 @@ def test_billed_column_shows_what_approval_will_fix_held_time_by_policy(qtbot, s
         review.approve(s, [entry_id], "alice", policy)
     with store.session() as s:
         assert s.get(TimeEntry, entry_id).billed_units == 1
+
+
+def test_edit_dialog_changes_matter_codes_and_hand_set_units_with_a_reason(qtbot, view, store) -> None:  # type: ignore[no-untyped-def]
+    """The Review tab edits what the CLI can: matter (found by typing), activity and task codes,
+    billable, and billed units by hand, which need a reason; each change is in the trail."""
+    lease = make_matter(store, "LEASE-1")
+    make_matter(store, "TAX-9", client="Beta")
+    entry_id = make_entry(store, 400, lease)
+    refresh(qtbot, view)
+    view.table.selectRow(0)
+    qtbot.mouseClick(view.edit_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.entry_dialog is not None and view.entry_dialog.isVisible(), timeout=5000)
+    dialog = view.entry_dialog
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    with qtbot.waitSignal(dialog.matters_offered, timeout=5000):
+        qtbot.keyClicks(dialog.filter_edit, "beta")
+    dialog.matter_box.setCurrentIndex(dialog.matter_box.findText("TAX-9", Qt.MatchFlag.MatchStartsWith))
+    dialog.activity_box.setCurrentIndex(dialog.activity_box.findData("A108"))
+    dialog.units_box.setValue(3)
+    assert not ok.isEnabled() and dialog.problem.text() == "Billed units set by hand need a reason."
+    dialog.reason_edit.setText("agreed with the client")
+    assert ok.isEnabled()
+    with qtbot.waitSignal(view.drafts_shown, timeout=5000):
+        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    assert view.message.text() == "Entry changed."
+    with store.session() as s:
+        entry = s.get(TimeEntry, entry_id)
+        assert (entry.matter.code, entry.activity_code, entry.billed_units, entry.billed_by_hand) == ("TAX-9", "A108", 3, True)
+        fields = set(s.scalars(select(audit_model().field).where(audit_model().entity_id == entry_id,
+                                                                 audit_model().actor == "alice")))  # fmt: skip
+    assert {"matter_id", "activity_code", "billed_units"} <= fields
+
+
+def audit_model():  # type: ignore[no-untyped-def]
+    from softclock.store.models import AuditEvent
+
+    return AuditEvent

@@ -168,19 +168,25 @@ def _run(config: Path, data: Path, dial: str | None) -> int:
 
 
 def _dial(config: Path, data: Path, uri: str) -> int:
-    from softclock.dialing import DialError, to_sip_uri
+    from softclock.dialing import DialError, parse_dial
     from softclock.settings import load
-
-    settings = load(config)
-    try:
-        to_sip_uri(uri, settings.account.sip_domain if settings.account.configured else "localhost")
-    except DialError as exc:
-        raise UsageError(str(exc)) from None
     from softclock.ui.ipc import send_to_running
 
-    if send_to_running(paths.runtime_socket_name(data), f"dial {uri}"):
+    settings = load(config)
+    socket = paths.runtime_socket_name(data)
+    try:
+        target = parse_dial(uri, settings.account.sip_domain if settings.account.configured else "localhost")
+    except DialError as exc:
+        # A clicked link has no terminal to read: the running app says why too, under its dial box.
+        send_to_running(socket, f"dial {uri}")
+        raise UsageError(str(exc)) from None
+    if send_to_running(socket, f"dial {uri}"):
         print(f"Dialling {uri} in the running Softclock.")
+        if target.note:
+            print(target.note)
         return 0
+    if target.note:
+        print(target.note)
     return _run(config, data, uri)
 
 

@@ -28,6 +28,7 @@ from softclock.ui.main_window import MainWindow
 
 if TYPE_CHECKING:
     from softclock.app import Core
+    from softclock.notify import Notifier
     from softclock.ui.sound_dialog import SoundController
     from softclock.sync.service import SyncWorker
 
@@ -65,6 +66,7 @@ class DesktopApp(QObject):
         self.core: Core | None = None
         self.sync_worker: SyncWorker | None = None
         self.sound: SoundController | None = None  # ringer, device list, Sound dialog (None: no sound)
+        self.notifier: Notifier | None = None  # desktop notifications, once started
         self.window = MainWindow(self)
         from softclock.ui.ui_state import UiState
 
@@ -96,6 +98,27 @@ class DesktopApp(QObject):
     def _connect_signals(self) -> None:
         self.bridge.event_arrived.connect(self._on_bridge_event_arrived)
         self.window.sound_action.triggered.connect(self._on_window_sound_action_triggered)
+
+    def start_notifications(self, bus: str = "SESSION") -> None:
+        """Incoming calls also raise a desktop notification with Answer and Decline
+        (softclock.notify; off, and said once in the log, without a notification server)."""
+        from softclock.notify import Note, Notifier
+
+        def on_action(key: str, action: str) -> None:  # on the notifier's thread
+            handle = int(key)
+            if action == "answer":
+                self.bridge.run_on_main(lambda: self.window._on_answer_clicked(handle))
+            elif action == "decline":
+                self.bridge.run_on_main(lambda: self.window._on_decline_clicked(handle))
+
+        notifier = Notifier(on_action, bus=bus)
+        notifier.start()
+        self.notifier = notifier
+        actions = (("answer", "Answer"), ("decline", "Decline"))
+        self.window.incoming_ringing.connect(
+            lambda handle, who, detail: notifier.notify(Note(str(handle), f"Incoming call: {who}", detail, actions))
+        )
+        self.window.incoming_over.connect(lambda handle: notifier.close(str(handle)))
 
     def show_tray(self, force: bool = False) -> bool:
         """The tray icon, where the desktop has a tray (``force``: tests); then closing the
@@ -333,6 +356,8 @@ class DesktopApp(QObject):
             self.sync_worker.stop()
         if self.sound is not None:
             self.sound.close()
+        if self.notifier is not None:
+            self.notifier.stop()
         self.core.engine.shutdown()  # type: ignore[attr-defined]
         self._stop_demo()
         # Calls hung up by the shutdown reported their end to capture on the database worker,
@@ -385,6 +410,7 @@ def run_gui(settings_path: Path, data_dir: Path, dial: str | None = None) -> int
     desktop.bugs.install()
     desktop.window.log_path = str(data_dir / "softclock.log")
     desktop.show_tray()
+    desktop.start_notifications()
     app.aboutToQuit.connect(desktop.shutdown)
     _quit_on_signals(app)
     desktop.window.show()

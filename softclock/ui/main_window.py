@@ -100,11 +100,16 @@ class MainWindow(QMainWindow):
         ringing_shown(str): the SIP Call-ID of an incoming call whose ringing window is shown.
         registration_shown(str): the registration sentence now on screen.
         today_shown(): the Today list shows what the store had when it was last asked.
+        incoming_ringing(int, str, str): an incoming call rings (again when its likely client is known):
+            the engine handle, who, and the number and likely client (for the desktop notification).
+        incoming_over(int): that call stopped ringing.
     """
 
     ringing_shown = Signal(str)
     registration_shown = Signal(str)
     today_shown = Signal()
+    incoming_ringing = Signal(int, str, str)  # handle, who, what else is known (number, likely client)
+    incoming_over = Signal(int)  # answered, declined or gone
 
     def __init__(self, controller: Controller) -> None:
         super().__init__()
@@ -587,6 +592,7 @@ class MainWindow(QMainWindow):
         window.activateWindow()
         log.info("ringing window shown for %s", event.call_id)
         self.ringing_shown.emit(event.call_id)
+        self.incoming_ringing.emit(event.handle, view.who, view.widget.detail_label.text())
         if self._facades is not None and view.number:
             number, matters = view.number, self._facades.matters
             self._runner.submit(lambda: matters.suggestion(number), lambda row: self._show_likely(event.handle, row))
@@ -595,6 +601,10 @@ class MainWindow(QMainWindow):
         window = self._incoming.get(handle)
         if window is not None and suggestion is not None:
             window.hint_label.setText(printable(f"Likely: {suggestion.label}"))
+            view = self._views.get(handle)
+            if view is not None:
+                detail = " · ".join(x for x in (view.widget.detail_label.text(), window.hint_label.text()) if x)
+                self.incoming_ringing.emit(handle, view.who, detail)
 
     def _on_call_connected(self, event: ev.CallConnected) -> None:
         view = self._views.get(event.handle)
@@ -648,6 +658,7 @@ class MainWindow(QMainWindow):
     def _close_incoming(self, handle: int) -> None:
         window = self._incoming.pop(handle, None)
         if window is not None:
+            self.incoming_over.emit(handle)
             window.close()
             window.deleteLater()
 

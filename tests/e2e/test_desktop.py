@@ -501,3 +501,25 @@ def test_one_person_owns_the_entry_and_signs_every_change_in_the_trail(qtbot, tm
         assert {"matter_id", "status"} <= fields
     finally:
         app.shutdown()
+
+
+def test_an_incoming_call_is_answered_from_its_desktop_notification(qtbot, make_app, kamailio, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A real call through Kamailio raises a notification (on a private dbus-daemon) naming the
+    caller with Answer and Decline; clicking Answer answers it, and the notification goes away."""
+    from tests.helpers.notifications import notification_bus
+
+    with notification_bus(tmp_path) as server:
+        app = make_app(_account(kamailio), "alicepass")
+        app.start_notifications(server.address)
+        assert app.notifier is not None and app.notifier.available.wait(5), app.notifier and app.notifier.failed
+        _wait_registration(qtbot, app, "Registered as alice@sip.test")
+        with sipp.uac(kamailio, "alice", talk_ms=1500, from_user="+12025550143", display_name="Pat Caller") as far:
+            qtbot.waitUntil(lambda: len(server.shown) >= 1, timeout=10000)  # the event loop runs meanwhile
+            shown = server.shown[0]
+            assert shown["summary"] == "Incoming call: Pat Caller"
+            assert "+1 202-555-0143" in str(shown["body"]) and shown["actions"][::2] == ["answer", "decline"]  # type: ignore[index]
+            server.click(int(shown["id"]), "answer")  # type: ignore[call-overload]
+            (view,) = app.window._views.values()
+            qtbot.waitUntil(lambda: view.connected, timeout=5000)
+            qtbot.waitUntil(lambda: shown["id"] in server.closed, timeout=5000)
+            assert far.wait(10) == 0

@@ -96,11 +96,17 @@ class Notifier:
         from jeepney import DBusAddress, MatchRule, message_bus
         from jeepney.io.blocking import open_dbus_connection
 
+        from collections import deque
+
         try:
             conn = open_dbus_connection(self._bus)
             server = DBusAddress(PATH, bus_name=BUS_NAME, interface=INTERFACE)
+            # The server's signals are kept in this queue whenever they arrive, also while
+            # a call waits for its reply (jeepney drops what no filter catches).
+            self._signals: deque[object] = deque()
             for member in ("ActionInvoked", "NotificationClosed"):
                 rule = MatchRule(type="signal", interface=INTERFACE, member=member, path=PATH)
+                conn.filter(rule, queue=self._signals)
                 conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=2.0)
             caps = conn.send_and_get_reply(_call(server, "GetCapabilities", "", ()), timeout=2.0)
             if caps.header.message_type.name == "error":
@@ -125,20 +131,21 @@ class Notifier:
                 os.read(self._wake_r, 512)
                 self._drain(conn, server)
             if conn.sock in readable:
-                self._incoming(conn, conn.receive(timeout=1.0))
-            self._buffered(conn)
+                self._receive_all(conn)
+            while self._signals:
+                self._incoming(conn, self._signals.popleft())
 
-    def _buffered(self, conn: object) -> None:
-        """Messages jeepney has already read off the socket (select does not see them)."""
+    @staticmethod
+    def _receive_all(conn: object) -> None:
+        """Every message that has arrived, through the filters (select does not see what jeepney buffered)."""
         from jeepney.io.blocking import DBusConnection
 
         assert isinstance(conn, DBusConnection)
         while True:
             try:
-                msg = conn.receive(timeout=0)
+                conn.recv_messages(timeout=0)
             except (TimeoutError, OSError):
                 return
-            self._incoming(conn, msg)
 
     def _drain(self, conn: object, server: object) -> None:
         from jeepney.io.blocking import DBusConnection

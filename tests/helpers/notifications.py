@@ -61,11 +61,11 @@ def _serve(server: NotificationServer, ready: threading.Event, stop: threading.E
             app, replaces, icon, summary, body, actions, hints, timeout = msg.body
             nid = replaces or next_id
             next_id += 1
+            conn.send(new_method_return(msg, "u", (nid,)))  # answered before it is seen: a click can follow
             with server.changed:
                 server.shown.append({"id": nid, "app": app, "summary": summary, "body": body,
                                      "actions": list(actions), "replaces": replaces})  # fmt: skip
                 server.changed.notify_all()
-            conn.send(new_method_return(msg, "u", (nid,)))
         elif member == "CloseNotification":
             with server.changed:
                 server.closed.append(int(msg.body[0]))

@@ -130,8 +130,9 @@ class Notifier:
             if self._wake_r in readable:
                 os.read(self._wake_r, 512)
                 self._drain(conn, server)
-            if conn.sock in readable:
-                self._receive_all(conn)
+            # Also after a call: its reply may have come with more bytes than it used,
+            # already off the socket where select cannot see them.
+            self._receive_all(conn)
             while self._signals:
                 self._incoming(conn, self._signals.popleft())
 

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -58,6 +59,8 @@ class ReviewView(QWidget):
         self._matters: MatterCatalog | None = None
         self._runner: BackgroundRunner | None = None
         self._asked = 0  # generation of the newest read of the drafts
+        self._shown: dict[str, DraftRow] = {}  # the drafts on screen, by id
+        self.confirm_box: QMessageBox | None = None  # "before you approve" while it is open
         self._loading = False
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
@@ -114,6 +117,7 @@ class ReviewView(QWidget):
     def _show_drafts(self, generation: int, drafts: list[DraftRow]) -> None:
         if generation != self._asked:
             return  # a newer read is on its way
+        self._shown = {draft.entry.id: draft for draft in drafts}
         self._loading = True
         self.table.setRowCount(0)
         for draft in drafts:
@@ -193,9 +197,35 @@ class ReviewView(QWidget):
         if not ids:
             self._say("Select the entries to approve.", error=True)
             return
+        if not self._approval_confirmed(ids):
+            return
         review = self._review
         self._say(f"Approving {len(ids)}…")
         self._run(lambda: review.approve(ids), self._on_approved, "Not approved")
+
+    def _approval_confirmed(self, ids: list[str]) -> bool:
+        """Say first what approval does to unassigned and short entries; True to go ahead."""
+        drafts = [self._shown[i] for i in ids if i in self._shown]
+        unassigned = sum(1 for d in drafts if d.entry.matter is None and d.entry.billable)
+        short = sum(1 for d in drafts if d.entry.flag == "short")
+        if not unassigned and not short:
+            return True
+        lines = []
+        if unassigned:
+            lines.append(f"{_count(unassigned, 'entry has', 'entries have')} no matter: a billable entry needs one, "
+                         "so they stay drafts (Edit… chooses a matter).")  # fmt: skip
+        if short:
+            lines.append(f"{_count(short, 'short call is', 'short calls are')} approved as not billable (0 units).")
+        box = QMessageBox(QMessageBox.Icon.Question, "Before you approve", "\n\n".join(lines),
+                          QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel, self)  # fmt: skip
+        box.setObjectName("approveBox")
+        box.button(QMessageBox.StandardButton.Ok).setText("Approve")
+        self.confirm_box = box
+        try:
+            return box.exec() == QMessageBox.StandardButton.Ok
+        finally:
+            self.confirm_box = None
+            box.deleteLater()
 
     def _on_approved(self, outcome: Outcome) -> None:
         refused = [f"{entry_id[:8]}: {why}" for entry_id, why in outcome.refused.items()]
@@ -329,3 +359,7 @@ class ReviewView(QWidget):
 
         self._run(lambda: review.merge(ids, reason), merged, "Not merged")
 
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"1 {one}" if n == 1 else f"{n} {many}"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 from sqlalchemy import select
 
 from softclock import events as ev
@@ -15,6 +16,7 @@ from softclock.settings import AccountSettings, Settings, save
 from softclock.store import queries
 from softclock.store.models import Call, TimeEntry
 from softclock.ui.application import DesktopApp
+from tests.helpers.qt import answer_when_shown
 from tests.helpers import sipp
 
 
@@ -331,7 +333,10 @@ def test_review_tab_edits_and_approves(qtbot, make_app) -> None:  # type: ignore
     assert review.table.item(rows["Unassigned"], 5).text() == "unassigned"
     review.table.item(rows["2024-001 — Acme"], 6).setText("Lease terms")
     review.table.selectAll()
+    said: list[str] = []
+    answer_when_shown(lambda: review.confirm_box, QMessageBox.StandardButton.Ok, said)
     qtbot.mouseClick(review.approve_button, Qt.MouseButton.LeftButton)
+    assert said == ["1 entry has no matter: a billable entry needs one, so they stay drafts (Edit… chooses a matter)."]
     qtbot.waitUntil(lambda: "Approved 1." in review.message.text())  # approved off the UI thread
     assert "a billable entry needs a matter" in review.message.text()
     qtbot.waitUntil(lambda: review.table.rowCount() == 1, timeout=5000)  # shown again once read
@@ -490,6 +495,7 @@ def test_one_person_owns_the_entry_and_signs_every_change_in_the_trail(qtbot, tm
         with qtbot.waitSignal(app.window.review.drafts_shown, timeout=5000):  # read on the database worker
             app.window.review.refresh()
         app.window.review.table.selectAll()
+        answer_when_shown(lambda: app.window.review.confirm_box, QMessageBox.StandardButton.Ok)  # a short call
         qtbot.mouseClick(app.window.review.approve_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: app.window.review.message.text().startswith("Approved 1"), timeout=10000)
         with app.core.store.session() as s:

@@ -199,3 +199,28 @@ def audit_model():  # type: ignore[no-untyped-def]
     from softclock.store.models import AuditEvent
 
     return AuditEvent
+
+
+def test_approving_says_first_what_happens_to_unassigned_and_short_entries(qtbot, view, store) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QMessageBox
+
+    from tests.helpers.qt import answer_when_shown
+
+    make_entry(store, 400, None)  # billable, no matter
+    short = make_entry(store, 10, make_matter(store, "M-1"), billable=False, started=NOW + timedelta(minutes=5))
+    with store.session() as s, s.begin():
+        s.get(TimeEntry, short).flag = "short"
+    refresh(qtbot, view)
+    view.select_all_button.click()
+    said: list[str] = []
+    answer_when_shown(lambda: view.confirm_box, QMessageBox.StandardButton.Cancel, said)
+    qtbot.mouseClick(view.approve_button, Qt.MouseButton.LeftButton)
+    assert said == ["1 entry has no matter: a billable entry needs one, so they stay drafts (Edit… chooses a matter)."
+                    "\n\n1 short call is approved as not billable (0 units)."]  # fmt: skip
+    with store.session() as s:
+        assert {e.status for e in s.scalars(select(TimeEntry))} == {"draft"}  # cancelled: nothing approved
+    answer_when_shown(lambda: view.confirm_box, QMessageBox.StandardButton.Ok)
+    with qtbot.waitSignal(view.drafts_shown, timeout=5000):
+        qtbot.mouseClick(view.approve_button, Qt.MouseButton.LeftButton)
+    with store.session() as s:
+        assert s.get(TimeEntry, short).status == "approved" and s.get(TimeEntry, short).billed_units == 0

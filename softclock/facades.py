@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from softclock.changes import Change, ChangeBus, ChangeKind
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from softclock.review import Outcome
     from softclock.store.db import Store
     from softclock.store.models import Call, TimeEntry
+    from softclock.store.queries import MatterImport
 
 
 T = TypeVar("T")
@@ -243,12 +244,14 @@ class MatterCatalog:
         with self._store.session() as s, s.begin():
             return queries.add_number(s, number, client, matter_code)
 
-    def import_csv(self, text: str) -> int:
-        """Import ``code,name,client`` lines in one short transaction; raises InputError naming the line."""
+    def import_csv(self, text: str, update: bool = False) -> MatterImport:
+        """Import ``code,name,client`` lines in one short transaction; raises InputError naming the line.
+
+        ``update``: a matter that exists already takes the line's name and client (else it is refused)."""
         from softclock.store import queries
 
         with self._store.session() as s, s.begin():
-            return queries.import_matters(s, text)
+            return queries.import_matters(s, text, update=update)
 
     def seed_demo(self) -> None:
         """Two sample matters for a newcomer who has none."""
@@ -478,6 +481,62 @@ class ReviewService:
         merged: EntryRow = self._write(lambda s: entry_row(review.merge(s, list(ids), actor, policy, reason)))
         self._changed(merged.id)
         return merged
+
+    def add_manual(
+        self,
+        started: datetime,
+        seconds: float,
+        number: str,
+        matter_id: int | None,
+        narrative: str = "",
+        region: str = "US",
+    ) -> EntryRow:
+        """A call made on a mobile phone, entered by hand: a call record (``manual-...``, no SIP)
+        and its draft, flagged "manual" and born in the trail like any captured entry.
+
+        ``started`` is aware (the person's local time); ``number`` is stored in E.164 when it parses."""
+        import uuid
+
+        from softclock import audit
+        from softclock.errors import InputError
+        from softclock.matching import to_e164
+        from softclock.states import Disposition
+        from softclock.store.models import Call, TimeEntry
+        from softclock.store.queries import utc_naive
+
+        if seconds <= 0:
+            raise InputError("the duration must be more than 0 seconds")
+        if started.tzinfo is None:
+            raise InputError("the start needs a time zone")
+        actor = self._identity()
+        e164 = to_e164(number, region) if number.strip() else None
+        start_utc = utc_naive(started)
+
+        def work(s: Session) -> EntryRow:
+            call = Call(sip_call_id=f"manual-{uuid.uuid4()}", direction="outgoing", account="manual",
+                        remote_uri=f"tel:{e164 or number.strip()}", remote_number=e164, display_name="",
+                        invited_utc=start_utc, answered_utc=start_utc,
+                        ended_utc=start_utc + timedelta(seconds=seconds), talk_seconds=seconds, ring_seconds=0.0,
+                        disposition=Disposition.ANSWERED.value, sip_reason="entered by hand")  # fmt: skip
+            s.add(call)
+            s.flush()
+            entry = TimeEntry(id=str(uuid.uuid4()), call_id=call.id, timekeeper=actor, matter_id=matter_id,
+                              work_date=started.date(), started_utc=start_utc, raw_seconds=seconds,
+                              narrative="", billable=True, flag="manual", created_utc=start_utc,
+                              updated_utc=start_utc)  # fmt: skip
+            s.add(entry)
+            s.flush()
+            why = f"entered by hand: a call on a mobile phone with {e164 or number.strip() or 'an unnamed number'}"
+            audit.record(s, actor, "time_entry", entry.id, "created", None, f"{seconds:.3f}", why)
+            audit.record(s, actor, "time_entry", entry.id, "flag", "", "manual", why)
+            if narrative:  # born empty like a captured entry; the text is its first change
+                audit.record(s, actor, "time_entry", entry.id, "narrative", "", narrative, why)
+                entry.narrative = narrative
+            return entry_row(entry, call.sip_call_id)
+
+        row = self._write(work)
+        self._changed(row.id)
+        return row
 
     def reopen(self, entry_id: str, reason: str) -> EntryRow:
         from softclock import review

@@ -34,6 +34,7 @@ log = logging.getLogger("softclock.ui")
 if TYPE_CHECKING:
     from softclock.facades import DraftRow, EntryRow, MatterCatalog, ReviewService
     from softclock.ui.entry_dialog import EntryDialog
+    from softclock.ui.manual_entry_dialog import ManualEntryDialog
     from softclock.review import Outcome
 
 T = TypeVar("T")
@@ -69,6 +70,8 @@ class ReviewView(QWidget):
         self.table.verticalHeader().hide()
         self.approve_button = QPushButton("Approve selected")
         self.select_all_button = QPushButton("Select all")
+        self.add_button = QPushButton("Add a mobile call…")
+        self.add_button.setToolTip("Enter by hand a call made on a mobile phone")
         self.edit_button = QPushButton("Edit…")
         self.edit_button.setToolTip("Change the matter, codes, billable or billed units (double-click a row)")
         self.split_button = QPushButton("Split…")
@@ -77,6 +80,7 @@ class ReviewView(QWidget):
         self.reason_edit.setPlaceholderText("Reason for a merge (needed when billed units were set by hand)")
         self.split_dialog: SplitDialog | None = None
         self.entry_dialog: EntryDialog | None = None
+        self.manual_dialog: ManualEntryDialog | None = None
         self.message = QLabel("")
         self.message.setObjectName("reviewMessage")  # red only for what went wrong (the "kind" property)
         self.message.setTextFormat(Qt.TextFormat.PlainText)
@@ -84,6 +88,7 @@ class ReviewView(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.select_all_button)
         buttons.addWidget(self.approve_button)
+        buttons.addWidget(self.add_button)
         buttons.addWidget(self.edit_button)
         buttons.addWidget(self.split_button)
         buttons.addWidget(self.merge_button)
@@ -95,6 +100,7 @@ class ReviewView(QWidget):
         self.approve_button.clicked.connect(self._on_approve_button_clicked)
         self.split_button.clicked.connect(self._on_split_button_clicked)
         self.edit_button.clicked.connect(self._on_edit_button_clicked)
+        self.add_button.clicked.connect(self._on_add_button_clicked)
         self.table.cellDoubleClicked.connect(self._on_table_cell_double_clicked)
         self.merge_button.clicked.connect(self._on_merge_button_clicked)
         self.select_all_button.clicked.connect(self.table.selectAll)
@@ -277,6 +283,25 @@ class ReviewView(QWidget):
             return
         self._run(lambda: review.edit(entry_id, reason, **changes),
                   lambda _row: self._say("Entry changed."), "Not changed")  # fmt: skip
+
+    def _on_add_button_clicked(self) -> None:
+        from softclock.ui.manual_entry_dialog import ManualEntryDialog
+
+        if self._matters is None:
+            return
+        matters = self._matters
+        self.manual_dialog = ManualEntryDialog(lambda text: matters.search(text, limit=30), self)
+        self.manual_dialog.accepted.connect(self._on_manual_dialog_accepted)
+        self.manual_dialog.open()
+
+    def _on_manual_dialog_accepted(self) -> None:
+        dialog, review = self.manual_dialog, self._review
+        if dialog is None or review is None or dialog.seconds() is None:
+            return
+        started, seconds, number = dialog.started(), float(dialog.seconds() or 0), dialog.number_edit.text()
+        matter_id, narrative = dialog.matter_id(), dialog.narrative_edit.text().strip()
+        self._run(lambda: review.add_manual(started, seconds, number, matter_id, narrative),
+                  lambda _row: self._say("Mobile call added as a draft."), "Not added")  # fmt: skip
 
     # ------------------------------------------------------------------ split and merge
 

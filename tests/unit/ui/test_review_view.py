@@ -224,3 +224,31 @@ def test_approving_says_first_what_happens_to_unassigned_and_short_entries(qtbot
         qtbot.mouseClick(view.approve_button, Qt.MouseButton.LeftButton)
     with store.session() as s:
         assert s.get(TimeEntry, short).status == "approved" and s.get(TimeEntry, short).billed_units == 0
+
+
+def test_a_call_made_on_a_mobile_phone_is_added_by_hand_and_marked_so(qtbot, view, store) -> None:  # type: ignore[no-untyped-def]
+    from softclock.store.models import AuditEvent, Call
+
+    make_matter(store, "LEASE-1", client="Acme")
+    qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)
+    dialog = view.manual_dialog
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert not ok.isEnabled()  # no duration yet
+    qtbot.keyClicks(dialog.duration_edit, "4:30")
+    qtbot.keyClicks(dialog.number_edit, "+1 202 555 0143")
+    with qtbot.waitSignal(dialog.matters_offered, timeout=5000):
+        qtbot.keyClicks(dialog.filter_edit, "acme")
+    qtbot.keyClicks(dialog.narrative_edit, "Called from the car")
+    with qtbot.waitSignal(view.drafts_shown, timeout=5000):
+        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    assert view.message.text() == "Mobile call added as a draft."
+    with store.session() as s:
+        entry = s.scalars(select(TimeEntry)).one()
+        call = s.get(Call, entry.call_id)
+        assert (entry.raw_seconds, entry.flag, entry.matter.code, entry.narrative, entry.timekeeper) == (
+            270.0, "manual", "LEASE-1", "Called from the car", "alice")
+        assert call.remote_number == "+12025550143" and call.sip_call_id.startswith("manual-")
+        reasons = set(s.scalars(select(AuditEvent.reason).where(AuditEvent.entity_id == entry.id)))
+        assert reasons == {"entered by hand: a call on a mobile phone with +12025550143"}
+        assert audit.verify(s).ok  # the entry agrees with its trail
+    assert view.table.item(0, 5).text() == "manual"

@@ -43,7 +43,8 @@ column is read as the Call-ID. Times are the server's local time. FreeSWITCH
 does not escape ``"`` inside values; such a row is read as leniently as Python's
 ``csv`` reads it. With ``legs`` = ``a`` (the default) an inbound call is logged
 as the trunk's leg only, whose destination is the dialled number; ``legs`` =
-``ab`` logs the leg to the extension too. Dispositions from ``hangup_cause``
+``ab`` logs the leg to the extension too (each leg is a record of its own,
+with its own uuid and so its own dedup key). Dispositions from ``hangup_cause``
 when the call was not answered: USER_BUSY and CALL_REJECTED -> busy;
 NO_ANSWER, NO_USER_RESPONSE, ORIGINATOR_CANCEL, NORMAL_CLEARING -> no-answer;
 any other cause -> failed.
@@ -222,10 +223,24 @@ class _Parties:
         pattern = re.compile(extension_pattern) if isinstance(extension_pattern, str) else extension_pattern
         self.is_extension: Callable[[str], object] = pattern.fullmatch
         self._e164: dict[str, str | None] = {}
+        self._channels: dict[str, str | None] = {}
 
     def extension(self, candidate: str | None) -> str | None:
         """``candidate`` if it is an extension number."""
         return candidate if candidate and self.is_extension(candidate) else None
+
+    def channel_extension(self, channel: str) -> str | None:
+        """The extension an Asterisk channel name names (``PJSIP/201-0000002a`` -> ``201``), if any."""
+        key = channel.rpartition("-")[0] or channel  # the per-call suffix off: names repeat
+        try:
+            return self._channels[key]
+        except KeyError:
+            pass
+        value = self.extension(_channel_endpoint(channel))
+        if len(self._channels) > 100_000:
+            self._channels.clear()
+        self._channels[key] = value
+        return value
 
     def e164(self, number: str) -> str | None:
         """``number`` in E.164; None for an extension, an empty or a non-phone number."""
@@ -516,8 +531,8 @@ def _asterisk_call(
         userfield = row[index]
         index += 1
     start, answer, end = _span(clock, row[9], row[10], row[11], duration, billsec)
-    caller_ext = parties.extension(src) or parties.extension(_channel_endpoint(channel))
-    callee_ext = parties.extension(dst) or parties.extension(_channel_endpoint(dstchannel))
+    caller_ext = parties.extension(src) or parties.channel_extension(channel)
+    callee_ext = parties.extension(dst) or parties.channel_extension(dstchannel)
     direction, extension, peer = parties.direction(caller_ext, callee_ext)
     return PbxCall(
         source_format=CdrFormat.ASTERISK,

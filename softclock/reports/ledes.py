@@ -177,7 +177,7 @@ class InvoiceLine:
 @dataclass(frozen=True)
 class Invoice:
     number: str  # the billing person's choice
-    date: date
+    invoice_date: date
     matter: Matter
     billing_start: date
     billing_end: date
@@ -254,7 +254,7 @@ def invoices_by_matter(
         invoices.append(
             Invoice(
                 number=number,
-                date=invoice_date,
+                invoice_date=invoice_date,
                 matter=matter,
                 billing_start=billing_start,
                 billing_end=billing_end,
@@ -322,7 +322,7 @@ def _invoice_lines(invoice: Invoice, firm: str, numbers: set[str]) -> Iterator[s
     matter = _identifier(invoice.matter.law_firm_matter_id, f"{where}: LAW_FIRM_MATTER_ID")
     client_matter = _identifier(invoice.matter.client_matter_id, f"{where}: CLIENT_MATTER_ID", required=False)
     head = [
-        _ledes_date(invoice.date),
+        _ledes_date(invoice.invoice_date),
         number,
         client,
         matter,

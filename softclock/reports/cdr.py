@@ -833,3 +833,12 @@ def parse_file(file: str | Path, fmt: CdrFormat | str, **options: object) -> Ite
     path = str(file)
     with open(path, encoding="utf-8", errors="replace", newline="") as fh:
         yield from parse(fh, fmt, path=path, **options)
+
+
+def check_file(file: str | Path, fmt: CdrFormat | str, **options: object) -> int:
+    """Read the whole file as :func:`parse_file` does, keeping nothing: the number of calls, or the first CdrError.
+
+    For an importer's first pass (or a dry run): nothing of a file with a bad
+    row need ever reach the store.
+    """
+    return sum(1 for _call in parse_file(file, fmt, **options))

@@ -13,6 +13,7 @@ import pytest
 from softclock.reports.cdr import (
     CdrError,
     CdrFormat,
+    check_file,
     Direction,
     PbxDisposition,
     parse,
@@ -191,6 +192,10 @@ def test_a_file_with_a_bad_row_gives_the_importer_nothing(tmp_path: Path) -> Non
     with pytest.raises(CdrError, match=r"Master\.csv, line 3: 3 columns"):
         imported.extend(list(parse_file(master, "asterisk", timezone="UTC")))
     assert imported == []
+    with pytest.raises(CdrError, match=r"Master\.csv, line 3: 3 columns"):
+        check_file(master, "asterisk", timezone="UTC")  # a first pass that keeps nothing
+    master.write_text(AST_OUT + AST_IN + AST_INTERNAL, encoding="utf-8")
+    assert check_file(master, "asterisk", timezone="UTC") == 3
 
 
 def test_parsing_streams() -> None:

@@ -501,6 +501,10 @@ class MainWindow(QMainWindow):
         if change.kind is ChangeKind.STORE_AVAILABLE:
             self.store_banner.hide()
             self.show_message("Every call kept while the store was unavailable is now recorded.")
+        if change.kind in (ChangeKind.CALL_STARTED, ChangeKind.CALL_CONNECTED):
+            if self._capture is None or not self._capture.unavailable:
+                self.refresh_today()  # a call in progress is listed as such
+            return
         if change.kind in (ChangeKind.CALL_ENDED, ChangeKind.ENTRY_CHANGED, ChangeKind.RECOVERED,
                            ChangeKind.STORE_AVAILABLE):  # fmt: skip
             if self._capture is not None and self._capture.unavailable:

@@ -106,6 +106,9 @@ def test_incoming_call_answered_by_click_and_tagged_by_typing(qtbot, make_app, k
         qtbot.keyClick(app.window.prompt.filter_edit, Qt.Key.Key_Return)
         assert not app.window.prompt.isVisible()
         qtbot.waitUntil(lambda: "2024-002" in view.widget.matter_label.text(), timeout=5000)  # read on the worker
+        # The call in progress is in the Today list already.
+        qtbot.waitUntil(lambda: app.window.today.topLevelItemCount() == 1, timeout=5000)
+        assert app.window.today.topLevelItem(0).text(4) == "In progress"
         with qtbot.waitSignal(app.bridge.event_arrived, timeout=10000, check_params_cb=lambda e: isinstance(e, ev.CallEnded)):
             pass
         assert far.wait(10) == 0

@@ -35,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("entries", help="list time entries")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--status", help="only entries with this status (draft, approved, ...)")
+    from softclock.states import EntryStatus
+
+    p.add_argument("--status", help=f"only entries with this status ({', '.join(EntryStatus)})")
 
     p = sub.add_parser("matters", help="manage local matters")
     msub = p.add_subparsers(dest="matters_command", required=True)
@@ -45,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--client", required=True)
     m = msub.add_parser("import", help="import matters from CSV: code,name,client")
     m.add_argument("file")
+    m.add_argument("--update", action="store_true",
+                   help="update the name and client of matters that exist (else they are refused)")  # fmt: skip
     m = msub.add_parser("number", help="map a phone number to a client (and optionally a matter)")
     m.add_argument("number")
     m.add_argument("--client", required=True)
@@ -63,9 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--billable", action=argparse.BooleanOptionalAction, default=None)
     e.add_argument("--units", type=int, help="billed units set by hand (needs --reason)")
     e.add_argument("--reason", default="")
-    e = esub.add_parser("split", help="split a draft into pieces of the given seconds")
+    e = esub.add_parser("split", help="split a draft into pieces that follow each other")
     e.add_argument("id")
-    e.add_argument("seconds", type=float, nargs="+")
+    e.add_argument("pieces", nargs="+", metavar="PIECE",
+                   help="m:ss, h:mm:ss or seconds; one may be 'rest': what the others leave")  # fmt: skip
     e.add_argument("--matter", action="append", default=[], help="matter code of each piece, in order (all or none)")
     e.add_argument("--reason", default="")
     e = esub.add_parser("merge", help="merge drafts of one matter and day into the earliest")

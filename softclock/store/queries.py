@@ -91,33 +91,69 @@ def _refuse_existing(session: Session, rows: list[tuple[int, str, str, str]]) ->
             raise InputError(f"line {lineno}: Matter {code} exists already.")
 
 
-def import_matters(session: Session, text: str) -> int:
+class MatterImport(int):
+    """What an import did: its value is the number of matters added (as it always was);
+    ``updated`` and ``unchanged`` count the existing matters an ``update`` import met."""
+
+    added: int
+    updated: int
+    unchanged: int
+
+    def __new__(cls, added: int = 0, updated: int = 0, unchanged: int = 0) -> MatterImport:  # noqa: PYI034
+        result = super().__new__(cls, added)
+        result.added, result.updated, result.unchanged = added, updated, unchanged
+        return result
+
+
+def import_matters(session: Session, text: str, update: bool = False) -> MatterImport:
     """Import ``code,name,client`` rows (a header row is optional).
 
     All or nothing: the first bad line raises :class:`InputError` naming it.
+    A matter whose code exists already is such a line, unless ``update``: then
+    its name and client are updated, or it is left alone when they are the same
+    (its status, open or closed, is kept).
     The whole text is parsed and checked before the store is touched; the
     write is then short, whatever the size (bench/matters_import.py): the
-    existing codes and clients are read with one query each, and the new
-    clients and the matters go in with one executemany each.
+    existing matters and clients are read with one query each, and the new
+    clients, the new matters and the changed ones go in with one executemany each.
     """
+    from sqlalchemy import bindparam
+    from sqlalchemy import update as update_stmt
+
     rows, problem = _parse_matters(text)
     if problem:  # a line before it may name a matter that exists: the first bad line is named
-        _refuse_existing(session, rows)
+        if not update:
+            _refuse_existing(session, rows)
         raise InputError(problem)
     if not rows:
-        return 0
+        return MatterImport()
     _begin_write(session)
-    _refuse_existing(session, rows)
+    existing: dict[str, tuple[int, str, int]] = {}
+    if update:
+        existing = {code: (mid, name, cid) for code, mid, name, cid in session.execute(
+            select(Matter.code, Matter.id, Matter.name, Matter.client_id))}  # fmt: skip
+    else:
+        _refuse_existing(session, rows)
     clients: dict[str, int] = dict(session.execute(select(Client.name, Client.id)).all())
     new_clients = [{"name": name} for name in dict.fromkeys(row[3] for row in rows) if name not in clients]
     if new_clients:
         session.execute(insert(cast(Table, Client.__table__)), new_clients)
         clients = dict(session.execute(select(Client.name, Client.id)).all())
-    session.execute(
-        insert(cast(Table, Matter.__table__)),  # Core: plain executemany, no ORM objects
-        [{"code": code, "name": name, "client_id": clients[client], "status": "open"} for _, code, name, client in rows],
-    )
-    return len(rows)
+    added: list[dict[str, object]] = []
+    changed: list[dict[str, object]] = []
+    for _, code, name, client in rows:
+        old = existing.get(code)
+        if old is None:
+            added.append({"code": code, "name": name, "client_id": clients[client], "status": "open"})
+        elif (old[1], old[2]) != (name, clients[client]):
+            changed.append({"b_id": old[0], "b_name": name, "b_client_id": clients[client]})
+    if added:  # Core: plain executemany, no ORM objects
+        session.execute(insert(cast(Table, Matter.__table__)), added)
+    if changed:
+        matters = cast(Table, Matter.__table__)
+        stmt = update_stmt(matters).where(matters.c.id == bindparam("b_id"))
+        session.execute(stmt.values(name=bindparam("b_name"), client_id=bindparam("b_client_id")), changed)
+    return MatterImport(len(added), len(changed), len(rows) - len(added) - len(changed))
 
 
 def add_number(session: Session, number: str, client_name: str, matter_code: str = "", region: str = "US") -> str:

@@ -219,7 +219,8 @@ def _engine_with_probe(fix_nodelay: bool) -> tuple[Any, queue.Queue, dict[str, A
     transport and, with ``fix_nodelay``, to put TCP_NODELAY there if it has none."""
     import pjsua2 as pj
 
-    from softclock.sip.engine import EngineConfig, SipEngine
+    from softclock.sip.config import EngineConfig
+    from softclock.sip.engine import SipEngine
 
     probe: dict[str, Any] = {"tcp_sockopts": None, "nodelay_patched": False}
     real = pj.Endpoint.transportCreate
@@ -261,7 +262,7 @@ def _wait_registered(events: queue.Queue, timeout: float = 10.0) -> None:
 
 def worker_latency(a: argparse.Namespace, result: dict[str, Any]) -> None:
     from softclock import events as ev
-    from softclock.sip.engine import AccountConfig
+    from softclock.sip.config import AccountConfig
 
     latencies: list[float | None] = result.setdefault("latencies_ms", [])
     call_ids: list[str] = result.setdefault("call_ids", [])

@@ -111,7 +111,7 @@ def turn_password(sip: SipSettings) -> str:
 
 def engine_account(account: AccountSettings, password: str, sip: SipSettings | None = None) -> object:
     """The SIP layer's account config for ``account``, with the NAT settings of ``sip``."""
-    from softclock.sip.engine import AccountConfig
+    from softclock.sip.config import AccountConfig
 
     sip = sip or SipSettings()
     relay = turn_password(sip)
@@ -151,7 +151,8 @@ def build_core(
     ``sink`` gets every SIP event, call events after capture recorded them;
     ``bus`` carries every change of the store (capture's and the facades').
     """
-    from softclock.sip.engine import EngineConfig, SipEngine
+    from softclock.sip.config import EngineConfig
+    from softclock.sip.engine import SipEngine
 
     settings = settings or load(settings_path)
     # Everything the app writes (store, log, recordings) is for its user alone.

@@ -1,7 +1,7 @@
 """The phone facade the UI and CLI use: dial, answer, decline, hang up.
 
-It knows nothing of pjsua2: it drives any object with the
-:class:`softclock.sip.engine.SipEngine` methods, handed in by ``app.py``.
+It knows nothing of pjsua2: it drives any object with the :class:`Engine`
+methods (:class:`softclock.sip.engine.SipEngine`), handed in by ``app.py``.
 """
 
 from __future__ import annotations
@@ -10,11 +10,29 @@ import logging
 from typing import Protocol
 
 from softclock.dialing import DialError, to_sip_uri
+from softclock.sip.config import AccountConfig  # plain dataclasses: no pjsua2
 
 log = logging.getLogger("softclock.phone")
 
 
 class Engine(Protocol):
+    """Everything the app and the UI ask of the SIP engine (:class:`softclock.sip.engine.SipEngine`).
+
+    Every method returns at once and is safe from any thread; outcomes arrive as
+    events (:mod:`softclock.events`) at the sink the engine was built with.
+    """
+
+    # life cycle
+    def start(self, timeout: float = 10.0) -> None: ...
+    def shutdown(self, timeout: float = 5.0) -> None: ...
+    @property
+    def local_port(self) -> int: ...
+
+    # the account
+    def set_account(self, config: AccountConfig) -> None: ...
+    def network_changed(self, reason: str = "the network changed") -> None: ...
+
+    # calls
     def make_call(self, uri: str) -> int: ...
     def answer(self, handle: int, hold_others: bool = True) -> None: ...
     def decline(self, handle: int, code: int = 486) -> None: ...
@@ -24,6 +42,12 @@ class Engine(Protocol):
     def mute(self, handle: int, muted: bool) -> None: ...
     def send_dtmf(self, handle: int, digits: str, method: str = "rfc2833") -> None: ...
     def transfer(self, handle: int, uri: str) -> None: ...
+    def transfer_to_call(self, handle: int, target_handle: int) -> None: ...
+
+    # recording and sound
+    def start_recording(self, handle: int, path: str, announce: str = "beep") -> None: ...
+    def stop_recording(self, handle: int) -> None: ...
+    def set_sound_devices(self, playback: str | None = None, capture: str | None = None) -> None: ...
 
 
 class Phone:

@@ -96,7 +96,7 @@ class SipSettings:
 
 @dataclass
 class AudioSettings:
-    """Sound devices by stable identity (see softclock.sip.devices); "" = the system default.
+    """Sound devices by stable identity (see softclock.sound.devices); "" = the system default.
 
     Linux: the PulseAudio/PipeWire device name; Windows/macOS: "<host API>:<device name>".
     """

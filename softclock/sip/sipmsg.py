@@ -326,3 +326,21 @@ def caller(message: Message) -> Caller:
     from_value = message.header("from")
     who = parse_name_addr(from_value) if from_value is not None else NameAddr("", "")
     return Caller(decode(call_id) if call_id is not None else "", who.uri, who.display_name, who.tag)
+
+
+def parse_mwi(message: str) -> tuple[bool, int, int]:
+    """``Messages-Waiting: yes`` / ``Voice-Message: 2/8`` -> (True, 2, 8)."""
+    waiting, new, old = False, 0, 0
+    for line in message.splitlines():
+        name, _, value = line.partition(":")
+        name, value = name.strip().lower(), value.strip()
+        if name == "messages-waiting":
+            waiting = value.lower() == "yes"
+        elif name == "voice-message":
+            counts = value.split()[0] if value else ""
+            left, _, right = counts.partition("/")
+            if left.isdigit():
+                new = int(left)
+            if right.isdigit():
+                old = int(right)
+    return waiting, new, old

@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 
 from softclock import events as ev
 from softclock.settings import AudioSettings, save
-from softclock.sip.devices import AudioDevice, DeviceKind, DeviceList, DeviceWatcher
-from softclock.sip.tones import Ringer
+from softclock.sound.devices import AudioDevice, DeviceKind, DeviceList, DeviceWatcher
+from softclock.sound.tones import Ringer
 
 log = logging.getLogger("softclock.ui.sound")
 

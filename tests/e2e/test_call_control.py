@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from softclock import events as ev
 from softclock.sip.demo import DemoLine
-from softclock.sip.engine import AccountConfig
+from softclock.sip.config import AccountConfig
 from softclock.store.models import Call
 from tests.helpers.harness import PhoneHarness
 

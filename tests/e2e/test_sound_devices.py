@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from softclock import events as ev
-from softclock.sip.devices import DeviceKind, DeviceWatcher, list_devices
-from softclock.sip.tones import RING_HZ, Ringer
+from softclock.sound.devices import DeviceKind, DeviceWatcher, list_devices
+from softclock.sound.tones import RING_HZ, Ringer
 from tests.helpers import sipp
 from tests.helpers.harness import PhoneHarness
 from tests.helpers.pulse import PulseServer, dominant_frequency, pulse, read_wav  # noqa: F401

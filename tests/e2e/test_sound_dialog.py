@@ -10,8 +10,8 @@ from pathlib import Path
 
 from softclock import events as ev
 from softclock.settings import AudioSettings, Settings, load
-from softclock.sip.devices import AudioDevice, DeviceKind, DeviceList
-from softclock.sip.tones import TEST_HZ
+from softclock.sound.devices import AudioDevice, DeviceKind, DeviceList
+from softclock.sound.tones import TEST_HZ
 from softclock.ui.sound_dialog import DEFAULT_LABEL, SoundController, SoundDialog
 from tests.helpers.pulse import pulse  # noqa: F401
 from tests.helpers.tone_calls import analyse
@@ -120,7 +120,7 @@ def test_the_desktop_app_rings_incoming_calls_on_the_ringer(pulse, qtbot, kamail
     -> the ringer device, with a real sound server and the app's own settings."""
     from softclock import secrets
     from softclock.settings import AccountSettings, save
-    from softclock.sip.tones import RING_HZ
+    from softclock.sound.tones import RING_HZ
     from softclock.ui.application import DesktopApp
     from tests.helpers import sipp
 

@@ -162,7 +162,7 @@ def test_no_route_to_the_server_says_no_network() -> None:
 def test_udp_keepalives_reach_the_registrar_at_the_interval(tmp_path: Path, asked: int) -> None:
     """pjsip waits a random whole int(0.8 * interval) .. interval - 1 s between
     keep-alives; for 1 s that is 0 s (a flood), so the engine sends at 2 at least."""
-    from softclock.sip.engine import AccountConfig
+    from softclock.sip.config import AccountConfig
 
     registrar = udp_fakes.Registrar()
     phone = PhoneHarness(tmp_path / "data")

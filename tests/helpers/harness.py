@@ -11,7 +11,8 @@ from typing import TypeVar
 
 from softclock import events as ev
 from softclock.capture import Capture
-from softclock.sip.engine import AccountConfig, EngineConfig, SipEngine
+from softclock.sip.config import AccountConfig, EngineConfig
+from softclock.sip.engine import SipEngine
 from softclock.store.db import Store, open_store
 
 E = TypeVar("E", bound=ev.Event)

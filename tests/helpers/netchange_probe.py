@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from softclock import events as ev
-from softclock.sip.engine import AccountConfig, EngineConfig, SipEngine
+from softclock.sip.config import AccountConfig, EngineConfig
+from softclock.sip.engine import SipEngine
 from tests.helpers import sipp
 from tests.helpers.kamailio import Kamailio
 from tests.helpers.sipfixtures import DEFAULT_USERS

@@ -10,7 +10,8 @@ import queue
 import time
 
 from softclock import events as ev
-from softclock.sip.engine import AccountConfig, EngineConfig, SipEngine
+from softclock.sip.config import AccountConfig, EngineConfig
+from softclock.sip.engine import SipEngine
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ import json
 import queue
 
 from softclock import events as ev
-from softclock.sip.engine import AccountConfig, EngineConfig, SipEngine
+from softclock.sip.config import AccountConfig, EngineConfig
+from softclock.sip.engine import SipEngine
 
 
 def main() -> None:

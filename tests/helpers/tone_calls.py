@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from softclock import events as ev
-from softclock.sip.engine import AccountConfig
+from softclock.sip.config import AccountConfig
 from tests.helpers.harness import PhoneHarness
 from tests.helpers.pulse import PulseServer, active_span, dominant_frequency, read_wav
 from tests.helpers.tone_peer import finish_peer, peer_log, start_peer

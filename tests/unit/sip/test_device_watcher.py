@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from softclock.sip import devices
+from softclock.sound import devices
 
 
 class _CountingStop(threading.Event):

@@ -1,6 +1,8 @@
 import socket
 
-from softclock.sip.engine import EngineConfig, SipEngine, tcp_keepalive_options
+from softclock.sip.builders import tcp_keepalive_options
+from softclock.sip.config import EngineConfig
+from softclock.sip.engine import SipEngine
 
 
 def test_tcp_transport_sets_tcp_nodelay_and_keepalive() -> None:

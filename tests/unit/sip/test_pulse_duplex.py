@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from softclock.sip import pulse_io
+from softclock.sound import pulse_io
 
 
 class _FakeLib:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from softclock.sip.tones import RATE, RING_HZ, TEST_HZ, _Source, ringtone, test_sound
+from softclock.sound.tones import RATE, RING_HZ, TEST_HZ, _Source, ringtone, test_sound
 from tests.helpers.pulse import active_span, dominant_frequency
 
 
@@ -41,7 +41,7 @@ def test_looped_source_wraps_and_a_single_one_ends() -> None:
 def test_the_ringer_computes_its_tones_on_its_worker_not_when_built(monkeypatch) -> None:
     import threading
 
-    from softclock.sip import tones
+    from softclock.sound import tones
 
     built_on: list[str] = []
     real = tones.test_sound

@@ -7,9 +7,9 @@ only queue a command, so the UI never waits for a device to open (measured:
 opening a PulseAudio stream takes 2-15 ms, an idle sink's first stream up to
 ~1.3 s).
 
-Devices are identities as in :mod:`softclock.sip.devices`; "" is the system
+Devices are identities as in :mod:`softclock.sound.devices`; "" is the system
 default. On Linux tones go straight to PulseAudio/PipeWire through
-:mod:`softclock.sip.pulse_io` (``media.role=phone``... for the ringer:
+:mod:`softclock.sound.pulse_io` (``media.role=phone``... for the ringer:
 ``event``); elsewhere through sounddevice/PortAudio.
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 
 from softclock import events as ev
 
-log = logging.getLogger("softclock.sip.tones")
+log = logging.getLogger("softclock.sip.tones")  # the name it had in softclock.sip (log filters)
 
 RATE = 16000
 RING_HZ = 880.0  # the ringer's carrier ...
@@ -72,7 +72,7 @@ class _PulseOut:
     """A playback stream on its own (blocking) libpulse loop, fed from the worker thread."""
 
     def __init__(self, device: str, rate: int, role: str) -> None:
-        from softclock.sip import pulse_io
+        from softclock.sound import pulse_io
 
         self._pio = pulse_io
         self.ctx = pulse_io.PulseContext(role=role)
@@ -116,10 +116,10 @@ class _PulseOut:
 
 class _PortAudioOut:
     def __init__(self, device: str, rate: int, role: str) -> None:
-        from softclock.sip import audio
+        from softclock.sound import portaudio
 
-        self._sd = audio._sd()
-        self._audio = audio
+        self._sd = portaudio.load()
+        self._portaudio = portaudio
         self._rate = rate
         self._device = device
         self._done = threading.Event()  # set when the tone ran out, or by wake()
@@ -134,7 +134,7 @@ class _PortAudioOut:
                 outdata[len(data):] = bytes(len(outdata) - len(data))
                 done.set()
 
-        stream = self._audio._open_stream(self._sd, "output", self._device or None, self._rate, 50, cb)
+        stream = self._portaudio.open_stream(self._sd, "output", self._device or None, self._rate, 50, cb)
         with stream:
             done.wait()
 
@@ -166,9 +166,9 @@ class _Source:
 
 
 def _open_output(device: str, rate: int, role: str) -> Any:
-    from softclock.sip import audio
+    from softclock.sound import portaudio
 
-    if audio._use_pulse():
+    if portaudio.use_pulse():
         return _PulseOut(device, rate, role)
     return _PortAudioOut(device, rate, role)
 

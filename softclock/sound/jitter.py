@@ -1,7 +1,7 @@
 """The adaptive buffer between two audio clocks (the conference bridge's and a device's).
 
-Used by the sound bridge (:mod:`softclock.sip.audio`) for both directions with
-PortAudio, and for the capture direction with libpulse (:mod:`softclock.sip.pulse_io`).
+Used by the device streams (:mod:`softclock.sound.streams`) for both directions with
+PortAudio, and for the capture direction with libpulse (:mod:`softclock.sound.pulse_io`).
 """
 
 from __future__ import annotations

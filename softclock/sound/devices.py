@@ -5,7 +5,7 @@ whenever something is plugged in):
 
 * Linux: the PulseAudio/PipeWire name (``alsa_output.usb-Jabra_...analog-stereo``),
   listed through ``pulsectl`` -- PortAudio there sees only ``pulse`` and
-  ``default``. The bridge (:mod:`softclock.sip.pulse_io`) opens that name.
+  ``default``. The bridge (:mod:`softclock.sound.pulse_io`) opens that name.
 * Windows/macOS: ``"<host API>:<device name>"`` from sounddevice/PortAudio
   (``"Windows WASAPI:Headset (Jabra Evolve 65)"``); the same name under
   another host API is another device.
@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-log = logging.getLogger("softclock.sip.devices")
+log = logging.getLogger("softclock.sip.devices")  # the name it had in softclock.sip (log filters, tests)
 
 POLL_SECONDS = 2.0
 
@@ -93,11 +93,11 @@ def _pulse_list(pulse: Any, include_monitors: bool = False) -> DeviceList:
 
 
 def _portaudio_list(refresh: bool = False) -> DeviceList:
-    from softclock.sip import audio
+    from softclock.sound import portaudio
 
-    sd = audio._sd()
-    with audio._pa_lock:
-        if refresh and audio._open_streams == 0:
+    sd = portaudio.load()
+    with portaudio.LOCK:
+        if refresh and portaudio.streams_open() == 0:
             sd._terminate()
             sd._initialize()
         devices = sd.query_devices()
@@ -191,9 +191,9 @@ class DeviceWatcher:
                     self._stop.wait(wait)
             return
         while not self._stop.is_set():
-            from softclock.sip import audio
+            from softclock.sound import portaudio
 
-            if audio._open_streams == 0:
+            if portaudio.streams_open() == 0:
                 self._publish(list_devices())
             self._stop.wait(POLL_SECONDS)
 

@@ -14,7 +14,7 @@ into the playback stream (``pa_stream_write`` copies it; the server's buffer
 is the jitter buffer), runs the context's mainloop once without blocking
 (``pa_mainloop_iterate(m, 0)``: sends that frame, takes in what the server
 sent) and takes what the capture stream has (``pa_stream_peek``/``drop``)
-through a small :class:`~softclock.sip.jitter.JitterRing`. With libpulse's
+through a small :class:`~softclock.sound.jitter.JitterRing`. With libpulse's
 threaded mainloop instead, its thread woke ~150 times a second (our writes,
 the server's requests and fragments) and cost 1.2-1.7 % of a core on its own.
 A tick never waits: if a control thread is opening or switching a stream
@@ -40,9 +40,9 @@ import time
 from typing import Any
 
 # The same adaptive-target steps as the capture ring's, for the server-side playback queue.
-from softclock.sip.jitter import RELAX_AFTER_S, SAMPLE_BYTES, TARGET_MAX_MS, TARGET_STEP_MS
+from softclock.sound.jitter import RELAX_AFTER_S, SAMPLE_BYTES, TARGET_MAX_MS, TARGET_STEP_MS
 
-log = logging.getLogger("softclock.sip.audio")
+log = logging.getLogger("softclock.sip.audio")  # the sound bridge's log, as before the split
 
 PA_SAMPLE_S16LE = 3
 PA_CONTEXT_NOAUTOSPAWN = 1

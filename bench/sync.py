@@ -121,7 +121,7 @@ def main() -> int:
         from softclock.store.models import Outbox
 
         with store.session() as s:
-            rows = [central_row({**json.loads(p), "version": v}, TK, h, False, time_now())
+            rows = [central_row({**json.loads(p), "version": v}, TK, False, time_now())
                     for p, v, h in s.execute(select(Outbox.payload_json, Outbox.version, Outbox.content_hash))]  # fmt: skip
         cols = [c.name for c in CentralEntry.__table__.columns]
         bare_sql = f"INSERT INTO entries_bare ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})"

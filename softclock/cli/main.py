@@ -91,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--full", action="store_true", help="recheck every event (the default; kept as an alias)")
     u.add_argument("--since-checkpoint", action="store_true",
                    help="the quick check: only the events after the last clean check")  # fmt: skip
+    u.add_argument("--central", action="store_true",
+                   help="also compare the chain with the heads each push anchored in the central store")  # fmt: skip
 
     p = sub.add_parser("dial", help="dial in the running app (or start it and dial)")
     p.add_argument("uri")

@@ -124,7 +124,7 @@ def _admin_command(args: argparse.Namespace, admin: Any, engine: Any, target: An
     if cmd == "init-store":
         before, after = admin.init_store(engine)
         print(f"Central store at {target.where()}: schema {after}" + (" (was up to date)" if before == after else
-              f" (created)" if before is None else f" (migrated from {before})"))  # fmt: skip
+              " (created)" if before is None else f" (migrated from {before})"))  # fmt: skip
         return 0
     if cmd == "add-timekeeper":
         password = read_password(f"New password for {args.id}: ") if target.is_postgres else None
@@ -226,7 +226,9 @@ def _sync(args: argparse.Namespace, config: Path, data: Path) -> int:
     settings = load(config)
     store = open_store(data)
     try:
-        sync = Sync(store, settings.central, settings.timekeeper)
+        from softclock.app import acting_person
+
+        sync = Sync(store, settings.central, acting_person(settings)())  # who the desktop app syncs as
         if args.sync_command == "status":
             return _print_status(sync, args.json)
         if not sync.configured:
@@ -287,5 +289,5 @@ def _print_status(sync: Any, as_json: bool) -> int:
     if status.last_error:
         print(f"Last error: {printable(status.last_error)}")
     for c in conflicts:
-        print(f"Conflict: entry {printable(c.entry_id[:8])} version {c.version}: {printable(c.last_error)}")
+        print(f"Conflict: entry {printable(c.entry_id)} version {c.version}: {printable(c.last_error)}")
     return 0

@@ -13,6 +13,8 @@ are marked invoiced, which is what comes back to the laptops.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -26,6 +28,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
 )
@@ -170,3 +173,93 @@ class SyncLog(CentralBase):
     direction: Mapped[str] = mapped_column(String(8))  # push | pull
     rows: Mapped[int] = mapped_column(Integer)
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class EntryVersion(CentralBase):
+    """Every version of every entry the store has held, as it held it: written by a
+    trigger when an entry is inserted or takes a new version, never changed
+    (triggers refuse an UPDATE, DELETE or TRUNCATE). Billing reads all of them,
+    a timekeeper their own."""
+
+    __tablename__ = "entry_versions"
+    __table_args__ = (PrimaryKeyConstraint("entry_id", "version"),)
+
+    entry_id: Mapped[str] = mapped_column(String(36))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    timekeeper_id: Mapped[str] = mapped_column(String(63), index=True)
+    matter_code: Mapped[str | None] = mapped_column(String(64))
+    client_name: Mapped[str] = mapped_column(String(200))
+    work_date: Mapped[date] = mapped_column(Date)
+    started_utc: Mapped[datetime] = mapped_column(DateTime)
+    raw_seconds: Mapped[float] = mapped_column(Float)
+    hold_seconds: Mapped[float] = mapped_column(Float)
+    billed_units: Mapped[int] = mapped_column(Integer)
+    unit_minutes: Mapped[int] = mapped_column(Integer)
+    activity_code: Mapped[str] = mapped_column(String(8))
+    task_code: Mapped[str] = mapped_column(String(8))
+    narrative: Mapped[str] = mapped_column(Text)
+    billable: Mapped[bool] = mapped_column(Boolean)
+    remote_number: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(16))
+    recorded_utc: Mapped[datetime] = mapped_column(DateTime)
+    recorded_by: Mapped[str] = mapped_column(String(63))
+
+
+class ChainAnchor(CentralBase):
+    """The head of a laptop's audit chain as a push carried it (in the push's
+    transaction): how many events, the last one's id and hash. Never changed;
+    ``softclock audit verify --central`` compares the laptop's chain with them."""
+
+    __tablename__ = "chain_anchors"
+    __table_args__ = (Index("ix_chain_anchors_device", "timekeeper_id", "device_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    timekeeper_id: Mapped[str] = mapped_column(String(63))
+    device_id: Mapped[str] = mapped_column(String(36))
+    device_label: Mapped[str] = mapped_column(String(200), default="")
+    seq: Mapped[int] = mapped_column(BigInteger)  # the chain's length: the anchored event is the seq-th
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    anchored_utc: Mapped[datetime] = mapped_column(DateTime)
+
+
+# What an entry's content hash covers, in this order (see :func:`content_text`).
+CONTENT_COLUMNS = (
+    "id", "timekeeper_id", "matter_code", "client_name", "work_date", "started_utc", "raw_seconds", "hold_seconds",
+    "billed_units", "unit_minutes", "activity_code", "task_code", "narrative", "billable", "remote_number", "direction",
+)  # fmt: skip
+
+
+def _content_field(name: str, value: object) -> str:
+    if name in ("raw_seconds", "hold_seconds"):
+        return f"{float(value):.3f}"  # type: ignore[arg-type]
+    if name == "billable":
+        return "true" if value else "false"
+    if name == "started_utc":
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%f")  # type: ignore[attr-defined]
+    if name == "work_date":
+        return value.isoformat()  # type: ignore[attr-defined]
+    return str(value)
+
+
+def content_text(row: Mapping[str, object]) -> str:
+    """The text an entry's content hash is taken over: each column of
+    :data:`CONTENT_COLUMNS` as its UTF-8 length, a colon and its text (``-`` for
+    none), joined by commas. Times are ``YYYY-MM-DDTHH:MM:SS.ffffff``, seconds
+    have three decimals, booleans are ``true``/``false``. PostgreSQL computes the
+    same text (``softclock_entry_content``) to check every change of content."""
+    parts = []
+    for name in CONTENT_COLUMNS:
+        value = row[name]
+        if value is None:
+            parts.append("-")
+        else:
+            text = _content_field(name, value)
+            parts.append(f"{len(text.encode())}:{text}")
+    return ",".join(parts)
+
+
+def content_hash(row: Mapping[str, object]) -> str:
+    """SHA-256 (hex) of :func:`content_text`: the hash the central store holds for an entry's content."""
+    return hashlib.sha256(content_text(row).encode()).hexdigest()

@@ -5,8 +5,13 @@ an older version there is replaced by a newer one (never the reverse: a
 trigger refuses it too); the same version with the same content is already
 done (a retry after a crash or a lost connection); anything else is a
 conflict, kept whole in ``entry_conflicts`` centrally and marked locally, so
-nothing is silently lost. The local outbox is updated only after the central
-commit, so a crash in between means a harmless retry.
+nothing is silently lost. An id that already belongs to another timekeeper's
+entry (a store copied to a second laptop) is such a conflict too, not a
+failure of the batch: the rest goes through. The central store holds each
+entry with the hash of its content as it holds it (``central.content_hash``),
+which its triggers check. The batch also carries the head of the laptop's
+audit chain (``softclock.sync.anchor``). The local outbox is updated only
+after the central commit, so a crash in between means a harmless retry.
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ from sqlalchemy.orm import Session
 
 from softclock.store.db import Store
 from softclock.store.models import Outbox
-from softclock.sync import state
-from softclock.sync.central import CentralEntry, EntryConflict, SyncLog
+from softclock.sync import anchor, state
+from softclock.sync.central import CentralEntry, EntryConflict, SyncLog, content_hash
 from softclock.sync.outbox import PRIVATE_FIELDS
 from softclock.formatting import utc_now
 
@@ -49,17 +54,19 @@ class PushResult:
         return self.sent + self.already
 
 
-def central_row(payload: dict, identity: str, content_hash: str, privacy: bool, now: datetime) -> dict:  # type: ignore[type-arg]
+def central_row(payload: dict, identity: str, privacy: bool, now: datetime) -> dict:  # type: ignore[type-arg]
+    """The central row of an approved version, with the hash of its content as the central store holds it."""
     row = {k: payload[k] for k in _ENTRY_COLUMNS}
     if privacy:
         for k in PRIVATE_FIELDS:
             row[k] = ""
     row.update(
-        id=payload["id"], version=payload["version"], content_hash=content_hash, timekeeper_id=identity,
+        id=payload["id"], version=payload["version"], timekeeper_id=identity,
         work_date=date.fromisoformat(payload["work_date"]),
         started_utc=datetime.fromisoformat(payload["started_utc"]),
         status="approved", pushed_utc=now, invoiced_utc=None, change_seq=0,
     )  # fmt: skip
+    row["content_hash"] = content_hash(row)
     return row
 
 
@@ -71,10 +78,15 @@ def pending(session: Session, limit: int = BATCH) -> Sequence:  # type: ignore[t
 
 
 def push_batch(store: Store, central: Engine, identity: str | None, privacy: bool = False,
-               limit: int = BATCH) -> PushResult:  # fmt: skip
-    """Push up to ``limit`` pending versions; raises what the central store raised (nothing is marked then)."""
+               limit: int = BATCH, device: anchor.Device | None = None) -> PushResult:  # fmt: skip
+    """Push up to ``limit`` pending versions; raises what the central store raised (nothing is marked then).
+
+    With ``device``, the batch also anchors the audit chain's head when it moved since the last anchor."""
     with store.session() as s:
         rows = pending(s, limit)
+        head = anchor.local_head(s) if device is not None else None
+        if head is not None and anchor.anchored(s) == head.key:
+            head = None
     if not rows:
         return PushResult()
     now = utc_now()
@@ -89,6 +101,7 @@ def push_batch(store: Store, central: Engine, identity: str | None, privacy: boo
             superseded.append(newest[row.entry_id].id)
         newest[row.entry_id] = row
     payloads = {eid: {**json.loads(r.payload_json), "version": r.version} for eid, r in newest.items()}
+    owners = {eid: identity or payloads[eid]["timekeeper"] for eid in newest}
 
     t_central = time.perf_counter()
     inserts, updates, conflicts = [], [], []
@@ -98,25 +111,30 @@ def push_batch(store: Store, central: Engine, identity: str | None, privacy: boo
         ids = list(newest)
         existing: dict[str, tuple] = {}  # type: ignore[type-arg]
         for i in range(0, len(ids), _CHUNK):
-            for rid, version, chash, st in conn.execute(
-                select(t.c.id, t.c.version, t.c.content_hash, t.c.status).where(t.c.id.in_(ids[i : i + _CHUNK]))
-            ):
-                existing[rid] = (version, chash, st)
+            for rid, version, chash, st, owner in conn.execute(
+                select(t.c.id, t.c.version, t.c.content_hash, t.c.status, t.c.timekeeper_id)
+                .where(t.c.id.in_(ids[i : i + _CHUNK]))
+            ):  # fmt: skip
+                existing[rid] = (version, chash, st, owner)
+        rows_by_id = {}
         for eid, r in newest.items():
             payload = payloads[eid]
-            who = identity or payload["timekeeper"]
+            who = owners[eid]
+            row = rows_by_id[eid] = central_row(payload, who, privacy, now)
             have = existing.get(eid)
             if have is None:
-                inserts.append(central_row(payload, who, r.content_hash, privacy, now))
-                sent_ids.append(r.id)
+                inserts.append(row)
+            elif have[3] != who:
+                conflict_reasons[r.id] = _TAKEN
             elif have[2] == "invoiced":
                 conflict_reasons[r.id] = f"the central store has version {have[0]} invoiced; it cannot change"
             elif have[0] < r.version:
-                row = central_row(payload, who, r.content_hash, privacy, now)
-                row["b_id"], row["b_version"] = row.pop("id"), row["version"]
-                updates.append(row)
+                update_row = dict(row)
+                update_row["b_id"], update_row["b_version"] = update_row.pop("id"), update_row["version"]
+                update_row["b_owner"] = who
+                updates.append(update_row)
                 sent_ids.append(r.id)
-            elif have[0] == r.version and have[1] == r.content_hash:
+            elif have[0] == r.version and have[1] == row["content_hash"]:
                 already_ids.append(r.id)
             elif have[0] == r.version:
                 conflict_reasons[r.id] = (
@@ -126,17 +144,27 @@ def push_batch(store: Store, central: Engine, identity: str | None, privacy: boo
             else:
                 conflict_reasons[r.id] = f"the central store has a newer version ({have[0]}) of this entry"
         if inserts:
-            _insert_many(conn, inserts)
+            # An id that another timekeeper's entry holds is not visible here (row-level security):
+            # the insert skips it, and it becomes a conflict instead of failing the batch.
+            taken = _insert_many(conn, inserts)
+            by_entry = {r.entry_id: r.id for r in newest.values()}
+            for row in inserts:
+                if row["id"] in taken:
+                    conflict_reasons[by_entry[row["id"]]] = taken[row["id"]]
+                else:
+                    sent_ids.append(by_entry[row["id"]])
         if updates:
             for row in updates:
                 del row["change_seq"]
             # SET takes every column named in the rows; the b_ keys are the WHERE's.
-            conn.execute(t.update().where(t.c.id == bindparam("b_id"), t.c.version < bindparam("b_version")), updates)
+            conn.execute(
+                t.update().where(t.c.id == bindparam("b_id"), t.c.version < bindparam("b_version"),
+                                 t.c.timekeeper_id == bindparam("b_owner")), updates,
+            )  # fmt: skip
         for r in newest.values():
             if r.id in conflict_reasons:
                 conflicts.append({
-                    "entry_id": r.entry_id, "version": r.version,
-                    "timekeeper_id": identity or payloads[r.entry_id]["timekeeper"],
+                    "entry_id": r.entry_id, "version": r.version, "timekeeper_id": owners[r.entry_id],
                     "content_hash": r.content_hash, "payload_json": r.payload_json,
                     "reason": conflict_reasons[r.id], "at_utc": now,
                 })  # fmt: skip
@@ -147,6 +175,8 @@ def push_batch(store: Store, central: Engine, identity: str | None, privacy: boo
             "direction": "push", "rows": len(sent_ids),
             "detail": f"{len(already_ids)} already there, {len(conflicts)} conflicts",
         }])  # fmt: skip
+        if head is not None and device is not None:
+            anchor.write(conn, identity or next(iter(owners.values())), device, head, now)
 
     t_local = time.perf_counter()
     with store.session() as s, s.begin():
@@ -172,6 +202,8 @@ def push_batch(store: Store, central: Engine, identity: str | None, privacy: boo
             local.exec_driver_sql(
                 "UPDATE time_entries SET status = 'synced' WHERE id = ? AND version = ? AND status = 'approved'", synced
             )
+        if head is not None:
+            anchor.remember(s, head)
         state.put(s, state.LAST_OK, now.isoformat())
         state.drop(s, state.DOWN_SINCE)
         state.drop(s, state.LAST_ERROR)
@@ -180,18 +212,61 @@ def push_batch(store: Store, central: Engine, identity: str | None, privacy: boo
     return PushResult(sent=len(sent_ids), already=len(already_ids), conflicts=len(conflict_reasons))
 
 
+_TAKEN = (
+    "another timekeeper's entry in the central store has this entry's id (was this store copied from another "
+    "computer?); the version is kept in the central conflicts for billing to sort out"
+)
+
+
+def push_anchor(store: Store, central: Engine, identity: str, device: anchor.Device) -> bool:
+    """Anchor the chain's head on its own (nothing waited to be pushed) if it moved since the last anchor."""
+    with store.session() as s:
+        head = anchor.local_head(s)
+        if head is None or anchor.anchored(s) == head.key:
+            return False
+    with central.begin() as conn:
+        anchor.write(conn, identity, device, head, utc_now())
+    with store.session() as s, s.begin():
+        anchor.remember(s, head)
+    return True
+
+
 _ENTRY_TABLE_COLUMNS = [c.name for c in CentralEntry.__table__.columns]
 
 
-def _insert_many(conn: Connection, rows: list[dict]) -> None:  # type: ignore[type-arg]
-    """One executemany of plain tuples (SQLAlchemy's per-row parameter processing cost as much as the insert)."""
+def _insert_many(conn: Connection, rows: list[dict]) -> dict[str, str]:  # type: ignore[type-arg]
+    """One executemany of plain tuples (SQLAlchemy's per-row parameter processing cost as much as the insert),
+    skipping ids the store already holds; returns the skipped ones with why."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     cols = _ENTRY_TABLE_COLUMNS
-    sql = f"INSERT INTO entries ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
+    sql = f"INSERT INTO entries ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))}) ON CONFLICT (id) DO NOTHING"
     if conn.dialect.name == "sqlite":
         rows = [{**r, "work_date": r["work_date"].isoformat(), "started_utc": str(r["started_utc"]),
                  "pushed_utc": str(r["pushed_utc"])} for r in rows]  # fmt: skip
-    conn.exec_driver_sql(sql, [tuple(r[c] for c in cols) for r in rows])
+    done = conn.exec_driver_sql(sql, [tuple(r[c] for c in cols) for r in rows]).rowcount
+    if done == len(rows):
+        return {}
+    # Someone else's id (invisible under row-level security, or another timekeeper's row on SQLite), or a
+    # version that another computer of ours inserted meanwhile: which rows are ours, as we sent them?
+    t = CentralEntry.__table__
+    ids = [r["id"] for r in rows]
+    ours: dict[str, tuple] = {}  # type: ignore[type-arg]
+    for i in range(0, len(ids), _CHUNK):
+        for rid, owner, version, chash in conn.execute(
+            select(t.c.id, t.c.timekeeper_id, t.c.version, t.c.content_hash).where(t.c.id.in_(ids[i : i + _CHUNK]))
+        ):  # fmt: skip
+            ours[rid] = (owner, version, chash)
+    skipped = {}
+    for r in rows:
+        have = ours.get(r["id"])
+        if have == (r["timekeeper_id"], r["version"], r["content_hash"]):
+            continue
+        if have is None or have[0] != r["timekeeper_id"]:
+            skipped[r["id"]] = _TAKEN
+        else:
+            skipped[r["id"]] = (f"the central store has version {have[1]} of this entry with other content "
+                                "(edited on another computer)")  # fmt: skip
+    return skipped
 
 
 def note_failure(store: Store, message: str) -> None:

@@ -18,10 +18,13 @@ transaction-scoped advisory lock, so change numbers become visible in the
 order they were handed out and a laptop's cursor never skips a row.
 
 The ``*_v1`` functions are what migration c0001 installs; a later migration
-that changes them adds a ``*_v2`` rather than editing these.
+that changes them adds a ``*_v2`` rather than editing these: c0002 installs
+``*_v2`` (content checked against its hash, every version kept, chain anchors).
 """
 
 from __future__ import annotations
+
+from datetime import date, datetime
 
 from sqlalchemy import Connection, text
 
@@ -200,3 +203,182 @@ def _install_pg(conn: Connection) -> None:
         f"EXECUTE FUNCTION {s}.softclock_keep_version()"
     )
     _run(conn, _PG_GRANTS, s=s)
+
+
+# --------------------------------------------------------------------------------------------- v2 (c0002)
+#
+# An entry's content changes only with a higher version and a content hash that matches the new
+# content (PostgreSQL computes the hash itself); every version is kept in ``entry_versions``,
+# which nobody changes; and ``chain_anchors`` keeps the head of each laptop's audit chain as
+# each push carried it. A timekeeper adds and reads their own anchors and reads their own
+# versions; billing and admins read all of them.
+
+_PG_FUNCTIONS_V2 = """
+CREATE OR REPLACE FUNCTION {s}.softclock_entry_content(e {s}.entries) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, {s} AS $$
+  SELECT string_agg(CASE WHEN v IS NULL THEN '-' ELSE octet_length(convert_to(v, 'UTF8'))::text || ':' || v END,
+                    ',' ORDER BY n)
+  FROM unnest(ARRAY[e.id::text, e.timekeeper_id::text, e.matter_code::text, e.client_name::text,
+                    to_char(e.work_date, 'YYYY-MM-DD'), to_char(e.started_utc, 'YYYY-MM-DD"T"HH24:MI:SS.US'),
+                    round(e.raw_seconds::numeric, 3)::text, round(e.hold_seconds::numeric, 3)::text,
+                    e.billed_units::text, e.unit_minutes::text, e.activity_code::text, e.task_code::text,
+                    e.narrative::text, CASE WHEN e.billable THEN 'true' ELSE 'false' END, e.remote_number::text,
+                    e.direction::text]) WITH ORDINALITY AS f(v, n)
+$$;
+CREATE OR REPLACE FUNCTION {s}.softclock_entry_hash(e {s}.entries) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, {s} AS $$
+  SELECT encode(sha256(convert_to({s}.softclock_entry_content(e), 'UTF8')), 'hex')
+$$;
+CREATE OR REPLACE FUNCTION {s}.softclock_check_content() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, {s} AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND NEW.version = OLD.version AND NEW.content_hash = OLD.content_hash
+     AND {s}.softclock_entry_content(NEW) = {s}.softclock_entry_content(OLD) THEN
+    RETURN NEW;  -- not a change of content (marking it invoiced, say)
+  END IF;
+  IF TG_OP = 'UPDATE' AND NEW.version <= OLD.version THEN
+    RAISE EXCEPTION 'entry %: its content changes only with a higher version (% is not above %)',
+      OLD.id, NEW.version, OLD.version;
+  END IF;
+  IF NEW.content_hash IS DISTINCT FROM {s}.softclock_entry_hash(NEW) THEN
+    RAISE EXCEPTION 'entry % version %: its content hash does not match its content', NEW.id, NEW.version;
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE OR REPLACE FUNCTION {s}.softclock_keep_history() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, {s} AS $$
+BEGIN
+  IF TG_OP = 'INSERT' OR NEW.version <> OLD.version OR NEW.content_hash <> OLD.content_hash THEN
+    INSERT INTO {s}.entry_versions (entry_id, version, content_hash, timekeeper_id, matter_code, client_name,
+      work_date, started_utc, raw_seconds, hold_seconds, billed_units, unit_minutes, activity_code, task_code,
+      narrative, billable, remote_number, direction, recorded_utc, recorded_by)
+    VALUES (NEW.id, NEW.version, NEW.content_hash, NEW.timekeeper_id, NEW.matter_code, NEW.client_name,
+      NEW.work_date, NEW.started_utc, NEW.raw_seconds, NEW.hold_seconds, NEW.billed_units, NEW.unit_minutes,
+      NEW.activity_code, NEW.task_code, NEW.narrative, NEW.billable, NEW.remote_number, NEW.direction,
+      now() AT TIME ZONE 'UTC', session_user);
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION {s}.softclock_never_changed() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, {s} AS $$
+BEGIN
+  RAISE EXCEPTION '% is kept as written: rows are never changed or deleted', TG_TABLE_NAME;
+END $$;
+"""
+
+_PG_GRANTS_V2 = """
+REVOKE ALL ON {s}.entry_versions, {s}.chain_anchors FROM PUBLIC;
+GRANT SELECT ON {s}.entry_versions TO softclock_timekeeper, softclock_billing, softclock_admin;
+GRANT SELECT, INSERT ON {s}.chain_anchors TO softclock_timekeeper;
+GRANT USAGE ON SEQUENCE {s}.chain_anchors_id_seq TO softclock_timekeeper;
+GRANT SELECT ON {s}.chain_anchors TO softclock_billing, softclock_admin;
+
+ALTER TABLE {s}.entry_versions ENABLE ROW LEVEL SECURITY;
+CREATE POLICY timekeeper_reads_own ON {s}.entry_versions FOR SELECT TO softclock_timekeeper
+  USING (timekeeper_id = current_user);
+CREATE POLICY staff_read ON {s}.entry_versions FOR SELECT TO softclock_billing, softclock_admin USING (true);
+
+ALTER TABLE {s}.chain_anchors ENABLE ROW LEVEL SECURITY;
+CREATE POLICY timekeeper_reads_own ON {s}.chain_anchors FOR SELECT TO softclock_timekeeper
+  USING (timekeeper_id = current_user);
+CREATE POLICY timekeeper_adds_own ON {s}.chain_anchors FOR INSERT TO softclock_timekeeper
+  WITH CHECK (timekeeper_id = current_user);
+CREATE POLICY staff_read ON {s}.chain_anchors FOR SELECT TO softclock_billing, softclock_admin USING (true);
+"""
+
+_V2_TRIGGERS = (
+    ("entries_content", "BEFORE INSERT OR UPDATE ON {s}.entries FOR EACH ROW", "softclock_check_content"),
+    ("entries_history", "AFTER INSERT OR UPDATE ON {s}.entries FOR EACH ROW", "softclock_keep_history"),
+    ("entry_versions_kept", "BEFORE UPDATE OR DELETE ON {s}.entry_versions FOR EACH ROW", "softclock_never_changed"),
+    ("entry_versions_not_truncated", "BEFORE TRUNCATE ON {s}.entry_versions FOR EACH STATEMENT",
+     "softclock_never_changed"),
+    ("chain_anchors_kept", "BEFORE UPDATE OR DELETE ON {s}.chain_anchors FOR EACH ROW", "softclock_never_changed"),
+    ("chain_anchors_not_truncated", "BEFORE TRUNCATE ON {s}.chain_anchors FOR EACH STATEMENT",
+     "softclock_never_changed"),
+)  # fmt: skip
+
+_HISTORY_COLUMNS = (
+    "entry_id, version, content_hash, timekeeper_id, matter_code, client_name, work_date, started_utc, raw_seconds, "
+    "hold_seconds, billed_units, unit_minutes, activity_code, task_code, narrative, billable, remote_number, "
+    "direction, recorded_utc, recorded_by"
+)
+_ENTRY_COLUMNS = (
+    "id, version, content_hash, timekeeper_id, matter_code, client_name, work_date, started_utc, raw_seconds, "
+    "hold_seconds, billed_units, unit_minutes, activity_code, task_code, narrative, billable, remote_number, direction"
+)
+
+
+def install_v2(conn: Connection) -> None:
+    """After the c0002 tables exist: content hashes as the store computes them, the history so far, the triggers."""
+    if conn.dialect.name == "postgresql":
+        _install_pg_v2(conn)
+    elif conn.dialect.name == "sqlite":
+        _install_sqlite_v2(conn)
+
+
+def uninstall_v2(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        for name in ("softclock_check_content", "softclock_keep_history", "softclock_never_changed"):
+            conn.execute(text(f"DROP FUNCTION IF EXISTS {name}() CASCADE"))
+        conn.execute(text("DROP FUNCTION IF EXISTS softclock_entry_hash(entries) CASCADE"))
+        conn.execute(text("DROP FUNCTION IF EXISTS softclock_entry_content(entries) CASCADE"))
+    elif conn.dialect.name == "sqlite":
+        for name in ("entries_content_version", "entries_history_insert", "entries_history_update",
+                     "entry_versions_kept", "entry_versions_not_deleted", "chain_anchors_kept",
+                     "chain_anchors_not_deleted"):  # fmt: skip
+            conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+
+
+def _install_pg_v2(conn: Connection) -> None:
+    schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+    s = conn.dialect.identifier_preparer.quote_identifier(schema)
+    _run(conn, _PG_FUNCTIONS_V2, s=s)
+    # Content hashes as the store now checks them (they were the laptops' payload hashes), then the history so far.
+    conn.exec_driver_sql(f"UPDATE {s}.entries SET content_hash = {s}.softclock_entry_hash(entries)")
+    conn.exec_driver_sql(
+        f"INSERT INTO {s}.entry_versions ({_HISTORY_COLUMNS}) SELECT {_ENTRY_COLUMNS}, "
+        f"now() AT TIME ZONE 'UTC', current_user FROM {s}.entries"
+    )
+    for name, when, function in _V2_TRIGGERS:
+        conn.exec_driver_sql(f"CREATE TRIGGER {name} {when.format(s=s)} EXECUTE FUNCTION {s}.{function}()")
+    _run(conn, _PG_GRANTS_V2, s=s)
+
+
+_SQLITE_CONTENT = ("matter_code", "client_name", "work_date", "started_utc", "raw_seconds", "hold_seconds",
+                   "billed_units", "unit_minutes", "activity_code", "task_code", "narrative", "billable",
+                   "remote_number", "direction", "timekeeper_id", "content_hash")  # fmt: skip
+
+
+def _install_sqlite_v2(conn: Connection) -> None:
+    """The embedded store is one person's: a change of content needs a higher version (SQLite has no SHA-256
+    to check the hash with), every version is kept, and neither history nor anchors change."""
+    from softclock.sync.central import content_hash
+
+    rows = conn.execute(text(f"SELECT {_ENTRY_COLUMNS} FROM entries")).mappings().all()
+    for row in rows:
+        values = dict(row)
+        for key in ("work_date", "started_utc"):
+            if isinstance(values[key], str):
+                values[key] = (date.fromisoformat if key == "work_date" else datetime.fromisoformat)(values[key])
+        conn.execute(text("UPDATE entries SET content_hash = :h WHERE id = :i"), {"h": content_hash(values), "i": row["id"]})
+    now = "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
+    conn.execute(text(f"INSERT INTO entry_versions ({_HISTORY_COLUMNS}) SELECT {_ENTRY_COLUMNS}, {now}, 'installer' "
+                      "FROM entries"))  # fmt: skip
+    changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in _SQLITE_CONTENT)
+    conn.execute(text(
+        f"CREATE TRIGGER entries_content_version BEFORE UPDATE ON entries WHEN ({changed}) AND NEW.version <= OLD.version "
+        "BEGIN SELECT RAISE(ABORT, 'an entry''s content changes only with a higher version'); END"
+    ))  # fmt: skip
+    new_values = ", ".join(f"NEW.{c.strip()}" for c in _ENTRY_COLUMNS.split(","))
+    insert = f"INSERT INTO entry_versions ({_HISTORY_COLUMNS}) VALUES ({new_values}, {now}, 'laptop');"
+    conn.execute(text(f"CREATE TRIGGER entries_history_insert AFTER INSERT ON entries BEGIN {insert} END"))
+    conn.execute(text(
+        "CREATE TRIGGER entries_history_update AFTER UPDATE ON entries "
+        f"WHEN NEW.version IS NOT OLD.version OR NEW.content_hash IS NOT OLD.content_hash BEGIN {insert} END"
+    ))
+    for table in ("entry_versions", "chain_anchors"):
+        for name, what in (("kept", "UPDATE"), ("not_deleted", "DELETE")):
+            conn.execute(text(
+                f"CREATE TRIGGER {table}_{name} BEFORE {what} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is kept as written: rows are never changed or deleted'); END"
+            ))

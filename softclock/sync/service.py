@@ -1,9 +1,13 @@
 """The sync service: one worker thread that pushes the outbox and pulls reference data.
 
-It never runs on the UI thread. Failures are recorded in words in the local
-store (softclock.sync.state) and retried with exponential backoff and jitter;
-approvals keep queueing meanwhile. ``kick()`` asks for a push now (after an
-approval), but never shortens a backoff that is under way.
+It never runs on the UI thread. Failures a person can do something about (the
+central store down or refusing, a password, TLS, settings: see
+:func:`known_failure`) are recorded in words in the local store
+(softclock.sync.state) and retried with exponential backoff and jitter;
+approvals keep queueing meanwhile. Anything else is a bug: :meth:`Sync.once`
+lets it through with its traceback, and the worker hands it to ``on_bug``
+(the desktop app's bug reporter) and backs off. ``kick()`` asks for a push
+now (after an approval), but never shortens a backoff that is under way.
 """
 
 from __future__ import annotations
@@ -16,14 +20,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
+from sqlalchemy import exc as sa_exc
 
+from softclock.errors import UserError
 from softclock.formatting import utc_now
 from softclock.settings import CentralSettings
 from softclock.store.db import Store
-from softclock.sync import state
+from softclock.sync import anchor, state
 from softclock.sync.connect import Target, describe, parse_url
 from softclock.sync.pull import PullResult, pull
-from softclock.sync.push import PushResult, note_failure, push_batch
+from softclock.sync.push import PushResult, note_failure, push_anchor, push_batch
 
 log = logging.getLogger("softclock.sync")
 
@@ -35,6 +41,38 @@ def backoff_s(failures: int, rng: Callable[[], float] = random.random) -> float:
     """Exponential backoff with jitter: half fixed, half random, capped."""
     ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, failures - 1))
     return ceiling / 2 + rng() * ceiling / 2
+
+
+# SQLSTATE classes and codes of a central store that is down, refusing, not set up or short of
+# something an administrator gives: a person can act on them. Any other database error (a syntax
+# error, a wrong column, a unique key our own checks should have seen coming) is a bug.
+_KNOWN_SQLSTATE_CLASSES = ("08", "28", "3D", "40", "53", "54", "55", "57", "58", "XX")
+_KNOWN_SQLSTATES = ("42501", "42P01", "23503", "P0001", "25006")
+
+
+def known_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is the environment's doing (said in words and retried) rather than a bug."""
+    if isinstance(exc, UserError | OSError | TimeoutError):
+        return True
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.DisconnectionError | sa_exc.TimeoutError):
+        return True  # connection refused or lost, authentication, TLS, a locked or missing SQLite file
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if getattr(exc.orig, "sqlite_errorname", "") == "SQLITE_CONSTRAINT_TRIGGER":
+            return True  # the embedded store's rules refused the change (RAISE in a trigger)
+        code = getattr(exc.orig, "sqlstate", None) or ""
+        return code.startswith(_KNOWN_SQLSTATE_CLASSES) or code in _KNOWN_SQLSTATES
+    return False
+
+
+def identity_of(central: CentralSettings, timekeeper: str) -> str:
+    """Who pushes: on PostgreSQL the login (row-level security checks it); on SQLite, the timekeeper."""
+    if central.url:
+        target = Target(parse_url(central.url), central.sslmode, central.sslrootcert)
+        if target.is_postgres and target.user:
+            return target.user
+    return timekeeper
 
 
 @dataclass(frozen=True)
@@ -51,10 +89,17 @@ class Sync:
         self.settings = central
         self.configured = bool(central.url)
         self.target = Target(parse_url(central.url), central.sslmode, central.sslrootcert) if central.url else None
-        # On PostgreSQL the login is the timekeeper (row-level security checks it); on SQLite, the settings say.
-        self.identity = (self.target.user if self.target and self.target.is_postgres else "") or timekeeper
+        self.identity = identity_of(central, timekeeper)
         self._engine = engine
         self._known = False
+        self._device: anchor.Device | None = None
+
+    @property
+    def device(self) -> anchor.Device:
+        """This computer, as the chain anchors name it."""
+        if self._device is None:
+            self._device = anchor.device(self.store)
+        return self._device
 
     @property
     def engine(self) -> Engine:
@@ -77,20 +122,30 @@ class Sync:
         self._known = True
 
     def push_all(self) -> PushResult:
+        """Push every waiting version, each batch anchoring the audit chain's head; with nothing to push,
+        the head alone is anchored when it moved since the last anchor."""
         self._ensure_timekeeper()
         sent = already = conflicts = 0
         while True:
-            r = push_batch(self.store, self.engine, self.identity, self.settings.privacy)
+            r = push_batch(self.store, self.engine, self.identity, self.settings.privacy, device=self.device)
             sent, already, conflicts = sent + r.sent, already + r.already, conflicts + r.conflicts
             if r.done + r.conflicts == 0:
+                push_anchor(self.store, self.engine, self.identity, self.device)
                 return PushResult(sent, already, conflicts)
 
     def once(self, pull_too: bool = True) -> SyncReport:
-        """Push everything waiting, then pull; raises on failure after recording it."""
+        """Push everything waiting, then pull.
+
+        A failure a person can act on (:func:`known_failure`) is recorded in
+        words and raised as :class:`SyncFailed`; anything else is a bug and
+        goes through as it is, traceback and all.
+        """
         try:
             pushed = self.push_all()
             pulled = pull(self.store, self.engine, self.identity) if pull_too else None
         except Exception as exc:
+            if not known_failure(exc):
+                raise
             message = describe(exc, self.target) if self.target else str(exc)
             log.warning("sync failed: %s", message)
             note_failure(self.store, message)
@@ -113,13 +168,24 @@ class SyncFailed(Exception):
     """The central store could not be used; the message says why in words."""
 
 
+def _log_bug(where: str, exc: BaseException) -> None:
+    log.error("bug in %s", where, exc_info=exc)
+
+
 class SyncWorker:
-    """Runs :class:`Sync` on its own thread; reports status through ``on_status`` (called on that thread)."""
+    """Runs :class:`Sync` on its own thread; reports status through ``on_status`` (called on that thread).
+
+    A bug in a round (anything but :class:`SyncFailed`) goes to ``on_bug(where, exception)``, by default
+    the log with its traceback; the desktop app passes its bug reporter. The worker backs off and goes on.
+    """
 
     def __init__(self, sync: Sync, on_status: Callable[[state.SyncStatus], None] | None = None,
-                 interval_s: float | None = None) -> None:  # fmt: skip
+                 interval_s: float | None = None,
+                 on_bug: Callable[[str, BaseException], object] = _log_bug) -> None:  # fmt: skip
         self.sync = sync
         self.on_status = on_status
+        self.on_bug = on_bug
+        self.bugs = 0
         self.interval_s = interval_s if interval_s is not None else max(5, sync.settings.interval_s)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -160,10 +226,14 @@ class SyncWorker:
             except SyncFailed:
                 self.failures += 1
                 wait = backoff_s(self.failures)
-            except Exception:  # a bug must not kill sync for the session: log it and back off
-                log.exception("sync round failed unexpectedly")
+            except Exception as exc:  # a bug: reported as one, and sync goes on for the session
+                self.bugs += 1
                 self.failures += 1
                 wait = backoff_s(self.failures)
+                try:
+                    self.on_bug("a sync round", exc)
+                except Exception:
+                    log.exception("the bug hook failed on a sync bug")
             self._report()
             with self._round_done:
                 self.rounds += 1
@@ -180,5 +250,5 @@ class SyncWorker:
             return
         try:
             self.on_status(self.sync.status())
-        except Exception:
-            log.exception("sync status callback failed")
+        except Exception as exc:
+            self.on_bug("the sync status", exc)

@@ -13,13 +13,15 @@ import pytest
 from sqlalchemy import create_engine, delete, event, func, select, text, update
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
-from softclock import review, secrets
+from softclock import audit, review, secrets
 from softclock.billing import Policy
+from softclock.formatting import utc_now
 from softclock.settings import CentralSettings
 from softclock.store.db import Store, open_memory_store
 from softclock.store.models import Matter, TimeEntry
 from softclock.sync import admin
-from softclock.sync.central import CentralEntry, Timekeeper
+from softclock.sync import anchor
+from softclock.sync.central import ChainAnchor, CentralEntry, EntryConflict, EntryVersion, Timekeeper, content_hash
 from softclock.sync.connect import login_of, parse_url
 from softclock.sync.service import Sync, SyncFailed, SyncWorker
 from tests.helpers.app_process import ROOT
@@ -83,8 +85,12 @@ def _approve(store: Store, ids: list[str]) -> None:
         assert review.approve(s, ids, "me", FIRM).done == ids
 
 
+def _row(conn, entry_id: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    return dict(conn.execute(select(CentralEntry.__table__).where(CentralEntry.id == entry_id)).mappings().one())
+
+
 def test_init_store_twice_is_a_no_op_and_the_schema_has_its_own_history(central: Central) -> None:
-    assert admin.init_store(central.installer) == ("c0001", "c0001")
+    assert admin.init_store(central.installer) == ("c0002", "c0002")
     with central.installer.connect() as conn:
         tables = set(conn.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")))
         rls = dict(conn.execute(text("SELECT relname, relrowsecurity FROM pg_class WHERE relname = 'entries'")).all())
@@ -110,8 +116,12 @@ def test_row_level_security_keeps_timekeepers_apart_and_lets_billing_invoice(cen
         conn.execute(delete(CentralEntry).where(CentralEntry.id == b_ids[0]))
     with alice.begin() as conn, pytest.raises(ProgrammingError, match="row-level security"):
         conn.execute(update(CentralEntry).where(CentralEntry.id == a_ids[0]).values(status="invoiced"))
-    with alice.begin() as conn, pytest.raises(ProgrammingError, match="row-level security"):
+    with alice.begin() as conn, pytest.raises(DBAPIError, match="only with a higher version"):
         conn.execute(update(CentralEntry).where(CentralEntry.id == a_ids[0]).values(timekeeper_id=central.bob))
+    with alice.begin() as conn, pytest.raises(ProgrammingError, match="row-level security"):
+        moved = _row(conn, a_ids[0]) | {"timekeeper_id": central.bob}
+        conn.execute(update(CentralEntry).where(CentralEntry.id == a_ids[0])
+                     .values(timekeeper_id=central.bob, version=2, content_hash=content_hash(moved)))  # fmt: skip
     with alice.begin() as conn, pytest.raises(ProgrammingError, match="permission denied"):
         conn.execute(update(Timekeeper).where(Timekeeper.id == central.alice).values(rate=999))
     alice.dispose()
@@ -268,3 +278,128 @@ def test_unknown_host_is_named() -> None:
                             capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "The central store's host 'central.unknown-host.test' is unknown (DNS lookup failed)."
+
+
+def test_a_timekeeper_cannot_rewrite_an_approved_entry_in_place_and_every_version_is_kept(central: Central) -> None:
+    """Issue 9: as the timekeeper, UPDATE billed_units 1 -> 40 (and raw seconds to 14,400) in place with no
+    version change and a stale content hash went through, and billing invoiced it."""
+    store, (entry_id,) = _laptop(1)
+    _approve(store, [entry_id])
+    Sync(store, central.login(central.alice, "pw-alice"), "ignored").once()
+    alice = central.engine_as(central.alice, "pw-alice")
+    with alice.connect() as conn:
+        before = _row(conn, entry_id)
+    assert before["billed_units"] == 1 and before["content_hash"] == content_hash(before)
+    refusals = [
+        ({"billed_units": 40}, "only with a higher version"),
+        ({"billed_units": 40, "raw_seconds": 14400.0}, "only with a higher version"),
+        ({"billed_units": 40, "version": 2}, "content hash does not match its content"),
+        ({"billed_units": 40, "version": 2, "content_hash": "0" * 64}, "content hash does not match its content"),
+        ({"content_hash": content_hash(before | {"billed_units": 40})}, "only with a higher version"),
+    ]
+    for values, why in refusals:
+        with alice.begin() as conn, pytest.raises(DBAPIError, match=why):
+            conn.execute(update(CentralEntry).where(CentralEntry.id == entry_id).values(**values))
+    with central.installer.begin() as conn, pytest.raises(DBAPIError, match="only with a higher version"):
+        conn.execute(update(CentralEntry).where(CentralEntry.id == entry_id).values(billed_units=40))  # not even its owner
+    # A new version with the hash of its content is a version: kept beside the old one.
+    with alice.begin() as conn:
+        changed = before | {"billed_units": 2, "version": 2}
+        conn.execute(update(CentralEntry).where(CentralEntry.id == entry_id)
+                     .values(billed_units=2, version=2, content_hash=content_hash(changed)))  # fmt: skip
+    billing = central.engine_as(central.billing, "pw-billing")
+    assert admin.mark_invoiced(billing, [entry_id]) == 1  # status is not content: no version needed
+    with billing.connect() as conn:
+        history = conn.execute(select(EntryVersion.version, EntryVersion.billed_units, EntryVersion.recorded_by)
+                               .where(EntryVersion.entry_id == entry_id).order_by(EntryVersion.version)).all()  # fmt: skip
+    assert [tuple(h) for h in history] == [(1, 1, central.alice), (2, 2, central.alice)]
+    bob = central.engine_as(central.bob, "pw-bob")
+    with bob.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(EntryVersion)) == 0  # not his
+    for engine, who in ((alice, "the timekeeper"), (billing, "billing")):
+        for statement in ("UPDATE entry_versions SET billed_units = 40", "DELETE FROM entry_versions",
+                          "INSERT INTO entry_versions SELECT * FROM entry_versions"):  # fmt: skip
+            with engine.begin() as conn, pytest.raises(DBAPIError, match="permission denied"):
+                conn.execute(text(statement))
+    for statement in ("UPDATE entry_versions SET billed_units = 40", "DELETE FROM entry_versions",
+                      "TRUNCATE entry_versions"):  # fmt: skip
+        with central.installer.begin() as conn, pytest.raises(DBAPIError, match="kept as written"):
+            conn.execute(text(statement))
+    for engine in (alice, billing, bob):
+        engine.dispose()
+
+
+def test_an_id_held_by_another_timekeepers_entry_is_a_named_conflict_and_the_batch_goes_through(central: Central) -> None:
+    """Issue 9: a store copied to a second laptop met a primary-key collision, the whole batch failed
+    and the outbox stayed stuck."""
+    a_store, (taken,) = _laptop(1, "alice")
+    _approve(a_store, [taken])
+    Sync(a_store, central.login(central.alice, "pw-alice"), "ignored").once()
+    b_store = open_memory_store()
+    matter = make_matter(b_store, "M-1")
+    with a_store.session() as s:
+        row = {c.name: getattr(s.get(TimeEntry, taken), c.name) for c in TimeEntry.__table__.columns}
+    with b_store.session() as s, s.begin():
+        s.add(TimeEntry(**{**row, "matter_id": matter, "status": "draft", "narrative": "copied"}))
+    own = [make_entry(b_store, 300 + i, matter, narrative=f"bob {i}") for i in range(3)]
+    _approve(b_store, [taken, *own])
+    sync = Sync(b_store, central.login(central.bob, "pw-bob"), "ignored")
+    report = sync.once()
+    assert (report.push.sent, report.push.conflicts) == (3, 1)
+    status = sync.status()
+    assert (status.waiting, status.conflicts) == (0, 1)
+    assert sync.once().push.done == 0  # not stuck
+    with central.installer.connect() as conn:
+        owners = dict(conn.execute(select(CentralEntry.id, CentralEntry.timekeeper_id)).all())
+        kept = conn.execute(select(EntryConflict.entry_id, EntryConflict.timekeeper_id, EntryConflict.reason)).one()
+        narrative = conn.scalar(select(CentralEntry.narrative).where(CentralEntry.id == taken))
+    assert owners == {taken: central.alice, **dict.fromkeys(own, central.bob)} and narrative == "alice 0"
+    assert (kept.entry_id, kept.timekeeper_id) == (taken, central.bob)
+    assert kept.reason.startswith("another timekeeper's entry in the central store has this entry's id")
+
+
+def test_each_push_anchors_the_chain_and_a_rewritten_chain_no_longer_matches(central: Central) -> None:
+    store, ids = _laptop(3)
+    _approve(store, ids[:1])
+    sync = Sync(store, central.login(central.alice, "pw-alice"), "ignored")
+    sync.once()
+    _approve(store, ids[1:])
+    sync.once()
+    alice = central.engine_as(central.alice, "pw-alice")
+    with alice.connect() as conn:
+        anchors = conn.execute(select(ChainAnchor.seq, ChainAnchor.event_id, ChainAnchor.device_id)
+                               .order_by(ChainAnchor.id)).all()  # fmt: skip
+    with store.session() as s:
+        head = anchor.local_head(s)
+    assert head is not None and [(a.seq, a.event_id) for a in anchors][-1] == (head.seq, head.event_id)
+    assert len(anchors) == 2 and {a.device_id for a in anchors} == {sync.device.id}
+    with alice.begin() as conn, pytest.raises(DBAPIError, match="permission denied"):
+        conn.execute(text("UPDATE chain_anchors SET head_hash = 'x'"))
+    with alice.begin() as conn, pytest.raises(DBAPIError, match="permission denied"):
+        conn.execute(text("DELETE FROM chain_anchors"))
+    with alice.begin() as conn, pytest.raises(DBAPIError, match="row-level security"):
+        conn.execute(ChainAnchor.__table__.insert(), [{"timekeeper_id": central.bob, "device_id": "x", "device_label": "",
+                     "seq": 1, "event_id": 1, "head_hash": "0" * 64, "anchored_utc": utc_now()}])  # fmt: skip
+    bob = central.engine_as(central.bob, "pw-bob")
+    with bob.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ChainAnchor)) == 0
+    with store.session() as s:
+        assert anchor.compare(s, alice, central.alice, sync.device.id).ok
+    with store.engine.begin() as conn:  # the last approval's event, and every hash after it, rewritten
+        rows = conn.execute(text("SELECT id, at_utc, actor, entity, entity_id, field, old_value, new_value, reason "
+                                 "FROM audit_events WHERE id >= :i ORDER BY id"), {"i": anchors[0].event_id + 1}).all()  # fmt: skip
+        prev = conn.scalar(text("SELECT hash FROM audit_events WHERE id = :i"), {"i": anchors[0].event_id})
+        for r in rows:
+            new = "99" if r.field == "billed_units" else r.new_value
+            digest = audit._digest_iso(prev, audit._iso(r.at_utc), r.actor, r.entity, r.entity_id, r.field,
+                                       r.old_value, new, r.reason)  # fmt: skip
+            conn.execute(text("UPDATE audit_events SET new_value = :n, prev_hash = :p, hash = :h WHERE id = :i"),
+                         {"n": new, "p": prev, "h": digest, "i": r.id})  # fmt: skip
+            prev = digest
+        conn.execute(text("UPDATE audit_head SET last_hash = :h, checked_id = NULL"), {"h": prev})
+    with store.session() as s:
+        result = anchor.compare(s, alice, central.alice, sync.device.id)
+    assert not result.ok and result.event_id == anchors[1].event_id
+    assert f"it still matches at event {anchors[0].event_id}" in result.message
+    for engine in (alice, bob):
+        engine.dispose()

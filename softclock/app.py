@@ -50,7 +50,11 @@ class Core:
         if self.worker is not None and not self.worker.stopped:
             capture = self.capture
             # The last chance to write what the store refused; else say, call by call, what is lost.
-            self.worker.call(lambda: capture.retry() or capture.log_unwritten(), timeout=10.0)
+            def last_chance() -> None:
+                if not capture.retry():
+                    capture.log_unwritten()
+
+            self.worker.call(last_chance, timeout=10.0)
             self.worker.stop()
         self.store.close()
 

@@ -24,6 +24,7 @@ a live call's Call-ID is a call of its own.
 from __future__ import annotations
 
 import logging
+from functools import partial
 import time
 import uuid
 from collections import OrderedDict
@@ -501,13 +502,13 @@ class Capture:
             self._on_change(Change(ChangeKind.ENTRY_CHANGED, call.sip_call_id, call.open_entry_id))
             return
         # After the call: the prompt may still be open when the far end hangs up.
-        entry = call.entries.get(call.matter_id)
-        if entry is None or matter_id == call.matter_id or matter_id in call.entries:
+        kept = call.entries.get(call.matter_id)
+        if kept is None or matter_id == call.matter_id or matter_id in call.entries:
             return
         old = call.matter_id
         del call.entries[old]
-        entry.matter_id = matter_id
-        call.entries[matter_id] = entry
+        kept.matter_id = matter_id
+        call.entries[matter_id] = kept
         for seg in call.segments:
             if seg.matter_id == old:
                 seg.matter_id = matter_id
@@ -515,10 +516,10 @@ class Capture:
         if not call.closed:
             self._write(call)  # the entry is born with this matter
         else:
-            actor = self._timekeeper()
-            self._queue.append(lambda s: self._rematter(s, call, entry.id, old, matter_id, actor))
+            actor, entry_id = self._timekeeper(), kept.id
+            self._queue.append(lambda s: self._rematter(s, call, entry_id, old, matter_id, actor))
             self._flush()
-        self._on_change(Change(ChangeKind.ENTRY_CHANGED, call.sip_call_id, entry.id))
+        self._on_change(Change(ChangeKind.ENTRY_CHANGED, call.sip_call_id, kept.id))
 
     @staticmethod
     def _rematter(s: Session, call: _Call, entry_id: str, old: int | None, new: int | None, actor: str) -> None:
@@ -629,8 +630,8 @@ class Capture:
                     sip_call_id=call.sip_call_id, dialog_tag=call.dialog_tag, direction=call.direction.value,
                     account=call.account, remote_uri=call.remote_uri[:500], remote_number=call.number,
                     display_name=call.display_name[:255], invited_utc=call.invited_utc, **values,
-                )).inserted_primary_key[0]  # fmt: skip
-            after.append(lambda: setattr(call, "row", row))
+                )).inserted_primary_key[0]  # type: ignore[attr-defined]  # fmt: skip
+            after.append(partial(setattr, call, "row", row))
         else:
             s.execute(update(Call).where(Call.id == row).values(**values))
         seg_rows: list[int] = []
@@ -641,8 +642,8 @@ class Capture:
             if seg.row is None:
                 seg_row = s.execute(insert(Segment).values(call_id=row, matter_id=seg.matter_id, start_utc=start,
                                                            end_utc=end, seconds=seconds, held=seg.held)
-                                    ).inserted_primary_key[0]  # fmt: skip
-                after.append(lambda seg=seg, r=seg_row: setattr(seg, "row", r))
+                                    ).inserted_primary_key[0]  # type: ignore[attr-defined]  # fmt: skip
+                after.append(partial(setattr, seg, "row", seg_row))
             else:
                 seg_row = seg.row
                 s.execute(update(Segment).where(Segment.id == seg_row)
@@ -666,7 +667,7 @@ class Capture:
             else:
                 s.execute(update(TimeEntry).where(TimeEntry.id == entry.id)
                           .values(matter_id=entry.matter_id, raw_seconds=raw, hold_seconds=hold, updated_utc=stamp))
-            after.append(lambda entry=entry: setattr(entry, "written", True))
+            after.append(partial(setattr, entry, "written", True))
             if call.end_mono is not None:
                 if call.short:
                     s.execute(update(TimeEntry).where(TimeEntry.id == entry.id).values(flag="short", billable=False))

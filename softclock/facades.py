@@ -441,6 +441,13 @@ class ReviewService:
 
     def edit(self, entry_id: str, reason: str = "", matter_code: str | None = None, **changes: object) -> EntryRow:
         """Change a draft (narrative, matter, activity_code, task_code, billable, billed_units)."""
+        return self.edit_fields(entry_id, reason, changes, matter_code)
+
+    def edit_fields(
+        self, entry_id: str, reason: str, changes: dict[str, object], matter_code: str | None = None
+    ) -> EntryRow:
+        """:meth:`edit` with the changes as a mapping (the Review tab's dialog gives one)."""
+        changes = dict(changes)
         from softclock import review
 
         actor = self._identity()

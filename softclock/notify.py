@@ -209,5 +209,5 @@ class Notifier:
 def _call(address: object, method: str, signature: str, body: tuple[object, ...]) -> object:
     from jeepney import new_method_call
 
-    return new_method_call(address, method, signature or None, body)  # type: ignore[arg-type]
+    return new_method_call(address, method, signature or None, body)
 

@@ -13,7 +13,7 @@ import keyring
 import keyring.backends.fail
 import keyring.errors
 
-from softclock.errors import KeyringUnavailable
+from softclock.errors import KeyringUnavailable as KeyringUnavailable  # re-exported: callers catch secrets.KeyringUnavailable
 
 log = logging.getLogger("softclock.secrets")
 

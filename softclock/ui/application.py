@@ -403,7 +403,8 @@ def run_gui(settings_path: Path, data_dir: Path, dial: str | None = None) -> int
     if send_to_running(runtime_socket_name(data_dir), f"dial {dial}" if dial else "show"):
         print("Softclock is already running; handed over to it.")
         return 0
-    app = QApplication.instance() or QApplication(sys.argv)
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
     app.setApplicationName("Softclock")
     app.setStyleSheet(_style_sheet())
     desktop = DesktopApp(settings_path, data_dir, background=True)

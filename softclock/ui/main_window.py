@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -280,8 +281,8 @@ class MainWindow(QMainWindow):
         self._ticker.timeout.connect(self._on_ticker_timeout)
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         self.redial_button.clicked.connect(self._on_redial_button_clicked)
-        QShortcut(QKeySequence("Ctrl+L"), self, activated=self.dial_edit.setFocus)
-        QShortcut(QKeySequence("Ctrl+R"), self, activated=self._on_redial_button_clicked)
+        QShortcut(QKeySequence("Ctrl+L"), self, self.dial_edit.setFocus)
+        QShortcut(QKeySequence("Ctrl+R"), self, self._on_redial_button_clicked)
 
     # ------------------------------------------------------------------ public
 

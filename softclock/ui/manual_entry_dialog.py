@@ -86,7 +86,9 @@ class ManualEntryDialog(QDialog):
 
     def started(self) -> datetime:
         """The start as the person's local time, aware."""
-        return self.started_edit.dateTime().toPython().astimezone()  # type: ignore[no-any-return, union-attr]
+        value = self.started_edit.dateTime().toPython()
+        assert isinstance(value, datetime)
+        return value.astimezone()
 
     def matter_id(self) -> int | None:
         row = self.matter_box.currentData()

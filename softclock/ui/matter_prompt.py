@@ -164,7 +164,9 @@ class MatterPrompt(QFrame):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         if watched is self.filter_edit and event.type() == QEvent.Type.KeyPress:
-            key = QKeyEvent(event).key() if not isinstance(event, QKeyEvent) else event.key()
+            if not isinstance(event, QKeyEvent):
+                return super().eventFilter(watched, event)
+            key = event.key()
             if key in (Qt.Key.Key_Down, Qt.Key.Key_Up):
                 step = 1 if key == Qt.Key.Key_Down else -1
                 row = max(0, min(self.results.count() - 1, self.results.currentRow() + step))

@@ -155,7 +155,8 @@ class ReviewView(QWidget):
 
     def _selected_ids(self) -> list[str]:
         rows = sorted({index.row() for index in self.table.selectedIndexes()})
-        return [self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) for row in rows]
+        items = [self.table.item(row, 0) for row in rows]
+        return [str(item.data(Qt.ItemDataRole.UserRole)) for item in items if item is not None]
 
     def _run(
         self, job: Callable[[], T], done: Callable[[T], None], refused: str, refresh: bool = True, busy: bool = True
@@ -281,7 +282,7 @@ class ReviewView(QWidget):
         if not changes:
             self._say("Nothing was changed.")
             return
-        self._run(lambda: review.edit(entry_id, reason, **changes),
+        self._run(lambda: review.edit_fields(entry_id, reason, changes),
                   lambda _row: self._say("Entry changed."), "Not changed")  # fmt: skip
 
     def _on_add_button_clicked(self) -> None:

@@ -14,7 +14,7 @@ from softclock.textsafe import printable
 if TYPE_CHECKING:
     from softclock.facades import CallRow
 
-_DISPOSITIONS = {
+_DISPOSITIONS: dict[str, str] = {
     Disposition.ANSWERED: "",
     Disposition.MISSED: "Missed",
     Disposition.DECLINED: "Declined",

@@ -55,6 +55,17 @@ def make_app(qtbot, tmp_path: Path) -> Iterator:  # type: ignore[no-untyped-def,
         app.shutdown()
 
 
+def _ended_today_row(qtbot, app: DesktopApp) -> list[str]:  # type: ignore[no-untyped-def]
+    """The Today list's one row once it shows the call ended (it is listed in progress first)."""
+    today = app.window.today
+
+    def ended() -> bool:
+        return today.topLevelItemCount() == 1 and today.topLevelItem(0).text(4) != "In progress"
+
+    qtbot.waitUntil(ended, timeout=5000)
+    return [today.topLevelItem(0).text(i) for i in range(5)]
+
+
 def _wait_registration(qtbot, app: DesktopApp, prefix: str) -> None:  # type: ignore[no-untyped-def]
     qtbot.waitUntil(lambda: app.window.reg_label.text().startswith(prefix), timeout=10000)
 
@@ -118,8 +129,7 @@ def test_incoming_call_answered_by_click_and_tagged_by_typing(qtbot, make_app, k
         assert entry.matter is not None and entry.matter.code == "2024-002"
     assert call.disposition == "answered"
     assert 1.5 < entry.raw_seconds < 2.7  # answered by a click some time after ringing began
-    qtbot.waitUntil(lambda: app.window.today.topLevelItemCount() == 1, timeout=5000)
-    texts = [app.window.today.topLevelItem(0).text(i) for i in range(5)]
+    texts = _ended_today_row(qtbot, app)
     assert texts[1] == "← Pat Caller"
     assert texts[2].startswith("2024-002")
 
@@ -137,8 +147,7 @@ def test_outgoing_call_shows_live_timer_and_lands_in_today(qtbot, make_app, kama
         qtbot.waitUntil(lambda: view.ended, timeout=10000)
         assert far.wait(10) == 0
     assert view.widget.state_label.text().startswith("Call ended")
-    qtbot.waitUntil(lambda: app.window.today.topLevelItemCount() == 1, timeout=5000)
-    texts = [app.window.today.topLevelItem(0).text(i) for i in range(5)]
+    texts = _ended_today_row(qtbot, app)
     assert texts[2] == "Unassigned"
     assert texts[3] == "0:00:02"
 
@@ -151,8 +160,7 @@ def test_missed_call_shows_in_today_without_time(qtbot, make_app, kamailio) -> N
             pass
         qtbot.waitUntil(lambda: not app.window._incoming, timeout=10000)
         assert far.wait(10) == 0
-    qtbot.waitUntil(lambda: app.window.today.topLevelItemCount() == 1, timeout=5000)
-    texts = [app.window.today.topLevelItem(0).text(i) for i in range(5)]
+    texts = _ended_today_row(qtbot, app)
     assert texts[3] == "no billable time"
     assert texts[4] == "Missed"
 

@@ -403,3 +403,34 @@ def test_each_push_anchors_the_chain_and_a_rewritten_chain_no_longer_matches(cen
     assert f"it still matches at event {anchors[0].event_id}" in result.message
     for engine in (alice, bob):
         engine.dispose()
+
+
+def test_a_c0001_store_upgrades_with_its_hashes_recomputed_by_postgresql(central: Central, pg_db) -> None:  # type: ignore[no-untyped-def]
+    """The store's own hash of a row (non-ASCII narrative and all) is the laptops' (softclock.sync.central.content_hash)."""
+    from alembic import command
+
+    fresh = pg_db.cluster.create_database(f"{pg_db.name}_up")
+    engine = create_engine(pg_db.cluster.superuser_url(fresh), pool_pre_ping=True)
+    try:
+        cfg = admin.alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "c0001")
+            conn.execute(text("INSERT INTO timekeepers (id, name, email, office, department, active, created_utc) "
+                              "VALUES ('alice', 'Alice', '', '', '', true, now())"))  # fmt: skip
+            conn.execute(text(
+                "INSERT INTO entries (id, version, content_hash, timekeeper_id, matter_code, client_name, work_date, "
+                "started_utc, raw_seconds, hold_seconds, billed_units, unit_minutes, activity_code, task_code, "
+                "narrative, billable, remote_number, direction, status, pushed_utc) VALUES ('e1', 1, :h, 'alice', "
+                "NULL, 'Acme «SA»', '2026-01-05', '2026-01-05 09:00:00.123400', 4.9, 0.25, 1, 6, 'A106', '', "
+                ":n, true, '', 'incoming', 'approved', now())"), {"h": "a" * 64, "n": "Müller über 😀\ttab \"quoted\""})  # fmt: skip
+        assert admin.init_store(engine) == ("c0001", "c0002")
+        with engine.connect() as conn:
+            row = conn.execute(select(CentralEntry.__table__)).mappings().one()
+            kept = conn.scalar(select(func.count()).select_from(EntryVersion))
+        assert row["content_hash"] == content_hash(row) and kept == 1
+        with engine.begin() as conn, pytest.raises(DBAPIError, match="only with a higher version"):
+            conn.execute(text("UPDATE entries SET raw_seconds = 14400"))
+    finally:
+        engine.dispose()
+        pg_db.cluster.drop_database(fresh)

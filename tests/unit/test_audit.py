@@ -464,3 +464,17 @@ def test_entries_without_a_trail_are_left_alone(store: Store) -> None:
     with store.session() as s, s.begin():
         assert review.approve(s, [entry], "alice", FIRM).done == [entry]
     assert _verify(store).ok
+
+
+@pytest.mark.parametrize("narrative", ["plain words", "Müller «über»", "sep\x1fnull\x1e", 'quote " and \\ slash'])
+def test_the_quick_check_holds_entries_to_their_trail_too(store: Store, capture: Capture, narrative: str) -> None:
+    entry = _call(capture, "c1", 30.0)
+    with store.session() as s, s.begin():
+        review.edit(s, entry, "alice", narrative=narrative)
+    assert _verify(store).ok
+    _call(capture, "c2", 40.0, handle=2)  # events after the checkpoint too
+    assert _verify(store, since_checkpoint=True).ok
+    _sql(store, f"UPDATE time_entries SET narrative = 'other words' WHERE id = '{entry}'")
+    quick = _verify(store, since_checkpoint=True)
+    assert (quick.ok, quick.entry_id) == (False, entry)
+    assert quick.problem.startswith(f"entry {entry}: narrative is 'other words' but its trail says {narrative!r}")

@@ -347,3 +347,40 @@ def test_the_worker_hands_a_bug_to_on_bug_and_goes_on(central_url: str, monkeypa
         worker.stop()
     with store.session() as s:
         assert s.scalar(select(func.count()).select_from(AuditEvent)) > 0  # nothing else was touched
+
+
+# ------------------------------------------------------------------------------------ a c0001 store upgraded
+
+
+def _store_at_c0001(engine) -> None:  # type: ignore[no-untyped-def]
+    """A central store as schema c0001 left it, with an entry pushed then (its hash the laptop's payload hash)."""
+    from alembic import command
+
+    cfg = admin.alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "c0001")
+        conn.execute(text("INSERT INTO timekeepers (id, name, email, office, department, active, created_utc) "
+                          "VALUES ('alice', 'Alice', '', '', '', 1, '2026-01-01 00:00:00')"))  # fmt: skip
+        conn.execute(text(
+            "INSERT INTO entries (id, version, content_hash, timekeeper_id, matter_code, client_name, work_date, "
+            "started_utc, raw_seconds, hold_seconds, billed_units, unit_minutes, activity_code, task_code, narrative, "
+            "billable, remote_number, direction, status, pushed_utc, change_seq) VALUES ('e1', 1, :h, 'alice', 'M-1', "
+            "'Acme', '2026-01-05', '2026-01-05 09:00:00.000000', 300.0, 0.0, 1, 6, 'A106', '', 'Müller «über» 😀', 1, "
+            "'+12025550143', 'outgoing', 'approved', '2026-01-05 10:00:00.000000', 0)"), {"h": "a" * 64})  # fmt: skip
+
+
+def test_a_c0001_store_upgrades_with_its_hashes_recomputed_and_its_history_started(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'central.db'}")
+    _store_at_c0001(engine)
+    assert admin.init_store(engine) == ("c0001", "c0002")
+    with engine.connect() as conn:
+        row = conn.execute(select(CentralEntry.__table__)).mappings().one()
+        history = conn.execute(select(EntryVersion.entry_id, EntryVersion.version, EntryVersion.content_hash)).all()
+    assert row["content_hash"] == content_hash(row) != "a" * 64
+    assert [tuple(h) for h in history] == [("e1", 1, row["content_hash"])]
+    with engine.begin() as conn, pytest.raises(IntegrityError, match="changes only with a higher version"):
+        conn.execute(text("UPDATE entries SET billed_units = 40"))
+    engine.dispose()

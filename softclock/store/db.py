@@ -23,7 +23,7 @@ log = logging.getLogger("softclock.store")
 # The newest migration in migrations/versions. A test keeps it equal to
 # Alembic's head: at start-up an up-to-date store is opened without importing
 # Alembic at all (a quarter of a second of the app's start).
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0009"
 
 DB_NAME = "softclock.db"
 _HERE = Path(__file__).resolve().parent
@@ -66,6 +66,9 @@ def migrate(engine: Engine) -> None:
 
         with engine.begin() as conn:
             Base.metadata.create_all(conn)
+            from softclock.store import search_index
+
+            search_index.create(conn)  # the matter search index (FTS5), as migration 0009 makes it
             conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
             conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": SCHEMA_HEAD})
         return

@@ -7,7 +7,8 @@ import io
 from datetime import UTC, date, datetime, time, timedelta
 from typing import cast
 
-from sqlalchemy import Table, insert, or_, select
+from sqlalchemy import Table, insert, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, joinedload
 
 from softclock.errors import InputError
@@ -180,15 +181,157 @@ def add_number(session: Session, number: str, client_name: str, matter_code: str
 
 
 def search_matters(session: Session, text: str = "", limit: int = 50) -> list[MatterRow]:
-    """Open matters whose code, name or client contains every word of ``text``."""
-    stmt = select(Matter.id, Matter.code, Matter.name, Client.name).join(Client).where(Matter.status == "open")
-    for word in text.split():
-        pattern = f"%{word}%"
-        # SQLite's LIKE ignores ASCII case already; ilike's lower() on both sides
-        # doubled the cost of each keystroke on 100,000 matters (bench/store_scale.py).
-        stmt = stmt.where(or_(Matter.code.like(pattern), Matter.name.like(pattern), Client.name.like(pattern)))
-    stmt = stmt.order_by(Client.name, Matter.code).limit(limit)
-    return [MatterRow(*row) for row in session.execute(stmt)]
+    """Open matters whose code, name or client contains every word of ``text``
+    (ignoring case), ordered by client and code, at most ``limit``.
+
+    Words of three characters or more are looked up in the trigram index
+    (``matter_search``, FTS5: a quoted trigram phrase matches exactly the rows
+    that contain it as a substring; see :mod:`softclock.store.search_index`);
+    shorter words, the matters written since they were last indexed, and every
+    word where SQLite has no such index, are matched with LIKE. Outside a
+    transaction the search first indexes up to ``_CATCH_UP`` such matters.
+
+    Two plans, both exact, chosen from how many matters each indexed word
+    matches (one cheap count each): few matches are fetched from the index and
+    sorted; many are found by walking the open matters in the order shown
+    (clients by name, then their matters' codes, from indexes only) and
+    stopping at ``limit``. The walk gives up after ``_WALK`` matters (a rare
+    short word) and the matches are sorted instead. 100,000 matters:
+    bench/store_scale.py.
+    """
+    words = text.split()
+    indexed = [w for w in words if len(w) >= 3]
+    outside = not session.in_transaction()
+    stale = 0
+    if indexed and not _has_search_index(session):
+        indexed = []
+    if indexed:
+        stale = int(session.execute(sql_text("SELECT count(*) FROM matter_search_dirty")).scalar() or 0)
+        if stale and outside:
+            stale = _catch_up(session, stale)
+    params: dict[str, object] = {"limit": limit, "walk": _WALK}
+    conds = []
+    if indexed:
+        params["match"] = " ".join(_phrase(w) for w in indexed)
+        if stale:
+            # a stale matter's index row may be missing or wrong: such matters are read with LIKE
+            likes = "".join(_like(f"i{n}", w, params) for n, w in enumerate(indexed))
+            conds.append(
+                " AND {id} IN (SELECT rowid FROM matter_search WHERE matter_search MATCH :match"
+                " UNION ALL SELECT id FROM matter_search_dirty)"
+                f" AND ({{id}} NOT IN (SELECT id FROM matter_search_dirty) OR (1{likes}))"
+            )
+        else:
+            conds.append(" AND {id} IN (SELECT rowid FROM matter_search WHERE matter_search MATCH :match)")
+    for n, word in enumerate(w for w in words if w not in indexed):
+        conds.append(_like(f"w{n}", word, params))
+    where = "".join(conds)
+    walk_first = True
+    if indexed:
+        total = session.execute(sql_text("SELECT count(*) FROM matters")).scalar() or 1
+        expected = float(total)
+        for word in indexed:
+            found = session.execute(
+                sql_text("SELECT count(*) FROM matter_search WHERE matter_search MATCH :p"), {"p": _phrase(word)}
+            ).scalar()
+            if not found and not stale:
+                return []
+            expected *= (found + stale) / total
+        walk_first = expected > _FEW
+    if walk_first and _has_order_index(session):
+        # Open matters in the order shown, from indexes only (CROSS JOIN keeps clients outermost,
+        # read through their name index), as a co-routine whose order the outer query keeps; a
+        # matter's row is read only for the ids that pass the index test.
+        walk = (
+            "SELECT m.id AS id, m.code AS code, c.name AS client FROM clients c "
+            "CROSS JOIN matters m INDEXED BY ix_matters_search_order ON m.client_id = c.id "
+            "WHERE m.status = 'open' ORDER BY c.name, m.code LIMIT :walk"
+        )
+        cond = where.format(id="w.id", code="w.code", name="m.name", client="w.client")
+        rows = session.execute(
+            sql_text(
+                f"SELECT w.id, w.code, m.name, w.client FROM ({walk}) w CROSS JOIN matters m ON m.id = w.id "
+                f"WHERE 1{cond} LIMIT :limit"
+            ),
+            params,
+        ).all()
+        if len(rows) == limit or not words:
+            return [MatterRow(*row) for row in rows]
+    cond = where.format(id="m.id", code="m.code", name="m.name", client="c.name")
+    full = (
+        "SELECT m.id, m.code, m.name, c.name FROM matters m JOIN clients c ON c.id = m.client_id "
+        f"WHERE m.status = 'open'{cond} ORDER BY c.name, m.code LIMIT :limit"
+    )
+    return [MatterRow(*row) for row in session.execute(sql_text(full), params)]
+
+
+def _catch_up(session: Session, stale: int) -> int:
+    """Index up to ``_CATCH_UP`` stale matters in a transaction of their own
+    (never waiting for another writer); returns how many are still stale."""
+    from sqlalchemy.exc import OperationalError
+
+    from softclock.store.search_index import catch_up
+
+    engine = session.get_bind()
+    with engine.connect() as conn:  # type: ignore[union-attr]
+        timeout = int(conn.exec_driver_sql("PRAGMA busy_timeout").scalar() or 0)
+        conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+        try:
+            left = catch_up(conn, _CATCH_UP)
+            conn.commit()
+            return left
+        except OperationalError:  # another writer holds the store: the stale ones are read with LIKE
+            conn.rollback()
+            return stale
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {timeout}")
+            conn.commit()
+
+
+def _like(name: str, word: str, params: dict[str, object]) -> str:
+    """`` AND (code, name or client LIKE %word%)``, its parameter put in ``params``."""
+    # SQLite's LIKE ignores ASCII case already; ilike's lower() on both sides
+    # doubled the cost of each keystroke on 100,000 matters.
+    params[name] = f"%{word}%"
+    return f" AND ({{code}} LIKE :{name} OR {{name}} LIKE :{name} OR {{client}} LIKE :{name})"
+
+
+def _phrase(word: str) -> str:
+    """``word`` as an FTS5 phrase (a substring, with the trigram tokenizer)."""
+    return '"' + word.replace('"', '""') + '"'
+
+
+# With at most this many matches expected, the search fetches them from the index and sorts
+# them (~1.5 us each); with more, walking the matters in order fills a page sooner.
+_FEW = 2500
+# How many matters the ordered walk looks at before it gives up (~1 us each).
+_WALK = 4000
+# How many stale matters a search outside a transaction indexes first (~40 us each).
+_CATCH_UP = 500
+
+
+def _has_search_index(session: Session) -> bool:
+    """Whether the store has the trigram index (SQLite without FTS5 has none);
+    asked once per database connection."""
+    return _has(session, "table", "matter_search")
+
+
+def _has_order_index(session: Session) -> bool:
+    return _has(session, "index", "ix_matters_search_order")
+
+
+def _has(session: Session, kind: str, name: str) -> bool:
+    info = session.connection().info
+    key = f"softclock.{kind}.{name}"
+    if key not in info:
+        info[key] = (
+            session.execute(
+                sql_text("SELECT 1 FROM sqlite_master WHERE type = :kind AND name = :name"),
+                {"kind": kind, "name": name},
+            ).first()
+            is not None
+        )
+    return bool(info[key])
 
 
 def matter_row(session: Session, matter_id: int) -> MatterRow | None:

@@ -305,10 +305,18 @@ class MainWindow(QMainWindow):
         self.today_shown.emit()
 
     def dial(self, text: str) -> None:
-        """Dial ``text`` now, or as soon as an account is ready."""
+        """Dial ``text`` now, or as soon as an account is ready; a link that can never be dialled is explained at once."""
+        from softclock.dialing import parse_dial
+
+        self.bring_up()
         if self._phone is None or not self._phone.ready:
-            self._pending_dial = text
             self.dial_edit.setText(text)
+            try:
+                parse_dial(text, "localhost")
+            except DialError as exc:
+                self.dial_error.setText(printable(str(exc)))
+                return
+            self._pending_dial = text
             self.dial_error.setText("The call will be placed as soon as the account is ready.")
             return
         self.dial_edit.setText(text)
@@ -727,6 +735,11 @@ class MainWindow(QMainWindow):
             return
         self._add_view(handle, f"pending-{handle}", uri, "", False).widget.set_state("Dialling…")
         self.dial_edit.clear()
+        from softclock.dialing import parse_dial
+
+        note = parse_dial(text, self._phone.domain or "localhost").note
+        if note:  # e.g. a tel: link's extension, to type once answered
+            self.show_message(note)
         self.bring_up()
 
     def _on_redial_button_clicked(self) -> None:

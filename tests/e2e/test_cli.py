@@ -230,11 +230,11 @@ def test_network_text_is_printed_inert_and_kept_raw_in_json(tmp_path: Path) -> N
     store.close()
     env = cli_env(tmp_path)
     dangerous = set("\x1b\x07\x00\r\x7f\x9b\u202e\u2066\u2069\u200e\u200f\u061c")
-    for args, columns in ((["calls"], 5), (["entries"], 4), (["matters", "list"], 3)):
+    for args, columns, header in ((["calls"], 5, 0), (["entries"], 5, 1), (["matters", "list"], 3, 0)):
         result = softclock(args, env)
         assert result.returncode == 0, result.stderr
         assert dangerous.isdisjoint(result.stdout), args
-        (line,) = result.stdout.splitlines()
+        (line,) = result.stdout.splitlines()[header:]
         assert line.count("\t") == columns - 1 and HOSTILE_SHOWN in line, args
     assert json.loads(softclock(["calls", "--json"], env).stdout)[0]["display_name"] == HOSTILE
     assert json.loads(softclock(["entries", "--json"], env).stdout)[0]["matter"] == "M-1" + HOSTILE

@@ -1,8 +1,7 @@
 """What the window does with a link handed over by ``softclock dial`` (the IPC message reaches
 ``MainWindow.dial``). The window and the phone are real; the engine records the calls asked of it.
 
-The strict xfails are UI changes this part leaves to the window's owner (see each reason); once
-made, they pass and pytest says to drop the marker."""
+"""
 
 from __future__ import annotations
 
@@ -57,8 +56,6 @@ def test_a_good_link_is_dialled(window: MainWindow) -> None:
     assert window.dial_error.text() == ""
 
 
-@pytest.mark.xfail(strict=True, reason="MainWindow.dial must bring the Phone tab up before dialling "
-                   "(the error is set on a hidden tab when the window is on Review or History)")  # fmt: skip
 def test_a_bad_link_is_shown_whatever_tab_is_open(window: MainWindow) -> None:
     window.tabs.setCurrentIndex(1)
     window.dial(BAD)
@@ -66,16 +63,12 @@ def test_a_bad_link_is_shown_whatever_tab_is_open(window: MainWindow) -> None:
     assert window.dial_error.isVisible()
 
 
-@pytest.mark.xfail(strict=True, reason="MainWindow.dial queues a link it can never dial while no account is ready "
-                   "(it should check it with dialing.parse_dial first and say why at once)")  # fmt: skip
 def test_a_bad_link_is_explained_before_an_account_is_ready(window: MainWindow) -> None:
     window._phone.ready = False  # type: ignore[union-attr]
     window.dial(BAD)
     assert window.dial_error.text() == BAD_SAYS
 
 
-@pytest.mark.xfail(strict=True, reason="the window does not say a tel: link's extension "
-                   "(dialing.parse_dial(text, domain).note, e.g. in the status bar, after Phone.dial)")  # fmt: skip
 def test_a_links_extension_is_said_in_the_window(window: MainWindow) -> None:
     window.dial("tel:+12025550143;ext=12")
     assert window.engine.calls == ["sip:+12025550143@sip.test"]  # type: ignore[attr-defined]

@@ -25,7 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", help="settings file (default: the platform's config dir; env SOFTCLOCK_CONFIG)")
     parser.add_argument("--data-dir", help="data directory (default: the platform's data dir; env SOFTCLOCK_DATA_DIR)")
-    parser.add_argument("--version", action="version", version="softclock 0.1.0")
+    from softclock import __version__
+
+    parser.add_argument("--version", action="version", version=f"softclock {__version__}")
     sub = parser.add_subparsers(dest="command")
 
     sub.add_parser("run", help="start the desktop app (the default)")

@@ -91,8 +91,12 @@ class Children:
     def _tell(self, line: str) -> None:
         if self.watchdog is None:
             self.watchdog = subprocess.Popen(
-                [sys.executable, "-c", _WATCHDOG_CODE], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, start_new_session=True, text=True,
+                [sys.executable, "-c", _WATCHDOG_CODE],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                text=True,
             )
         send_line(self.watchdog, line)
 
@@ -212,7 +216,7 @@ def _dist_version(name: str) -> str:
         from importlib.metadata import version
 
         return version(name)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return "?"
 
 
@@ -256,10 +260,13 @@ def clean_up(kams: Iterable[Kamailio], workdir: Path, keep_logs: bool) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def bench_main(args: argparse.Namespace, worker_main: Callable[[argparse.Namespace], int],
-               run: Callable[[argparse.Namespace], dict[str, Any]],
-               print_report: Callable[[dict[str, Any]], None],
-               exit_code: Callable[[dict[str, Any]], int] = lambda report: 0) -> int:
+def bench_main(
+    args: argparse.Namespace,
+    worker_main: Callable[[argparse.Namespace], int],
+    run: Callable[[argparse.Namespace], dict[str, Any]],
+    print_report: Callable[[dict[str, Any]], None],
+    exit_code: Callable[[dict[str, Any]], int] = lambda report: 0,
+) -> int:
     """``main()`` of a Kamailio + sipp benchmark: ``--worker`` runs the worker;
     otherwise ``run(args)`` with SIGINT/SIGTERM/SIGHUP turned into
     KeyboardInterrupt, and its report printed as a table or (``--json``) JSON."""

@@ -100,9 +100,10 @@ class MonitorReader:
     def __init__(self, pulse: PulseServer, source: str) -> None:
         self.detector = OnsetDetector()
         self.proc = subprocess.Popen(
-            ["parec", "--raw", "-d", source, f"--rate={RATE}", "--channels=1", "--format=s16le",
-             "--latency-msec=5"],
-            env=pulse.child_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            ["parec", "--raw", "-d", source, f"--rate={RATE}", "--channels=1", "--format=s16le", "--latency-msec=5"],
+            env=pulse.child_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
         )
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -197,8 +198,12 @@ def main() -> int:
     ap.add_argument("--playback-block-ms", type=int, default=0, help="default: SoundBridge's")
     ap.add_argument("--capture-block-ms", type=int, default=0, help="default: SoundBridge's")
     ap.add_argument("--no-baseline", action="store_true")
-    ap.add_argument("--backend", choices=("", "pulse", "portaudio"), default="",
-                    help="SOFTCLOCK_SOUND_BACKEND (default: libpulse on Linux)")
+    ap.add_argument(
+        "--backend",
+        choices=("", "pulse", "portaudio"),
+        default="",
+        help="SOFTCLOCK_SOUND_BACKEND (default: libpulse on Linux)",
+    )
     ap.add_argument("--json", default="")
     args = ap.parse_args()
 
@@ -218,6 +223,7 @@ def main() -> int:
         stack.callback(caller.stop)
         # ---------------------------------------------------------- 1. baseline
         if not args.no_baseline:
+
             def baseline(audio):
                 mgr = caller.ep.audDevManager()
                 audio.startTransmit(mgr.getPlaybackDevMedia())
@@ -301,8 +307,9 @@ def main() -> int:
             finally:
                 bridge.close()
 
-        run_call(caller, ["--freq", "440", "--burst", "100,900", "--max-seconds", str(args.latency_seconds + 30)],
-                 latency)
+        run_call(
+            caller, ["--freq", "440", "--burst", "100,900", "--max-seconds", str(args.latency_seconds + 30)], latency
+        )
         time.sleep(0.2)
         speaker_mon.stop()
         mic_mon.stop()
@@ -313,12 +320,18 @@ def main() -> int:
         results["latency_capture"] = up
         print(f"latency added, playback (call -> speaker), measured: {down}", flush=True)
         print(f"latency added, capture (mic -> call), measured:     {up}", flush=True)
-        print(f"latency estimated from buffer depths + PortAudio's reported latency: "
-              f"{results.get('estimated_latency_ms_bursts')}", flush=True)
+        print(
+            f"latency estimated from buffer depths + PortAudio's reported latency: "
+            f"{results.get('estimated_latency_ms_bursts')}",
+            flush=True,
+        )
         ok_lat = all(s.get("median_ms", 1e9) <= 60 for s in (down, up))
         ok_cpu = results["bridge_cpu_pct"] <= 5.0
-        print(f"targets: latency <= 60 ms per direction: {'OK' if ok_lat else 'MISSED'}; "
-              f"CPU <= 5 %: {'OK' if ok_cpu else 'MISSED'}", flush=True)
+        print(
+            f"targets: latency <= 60 ms per direction: {'OK' if ok_lat else 'MISSED'}; "
+            f"CPU <= 5 %: {'OK' if ok_cpu else 'MISSED'}",
+            flush=True,
+        )
     write_json(args.json, results)
     return 0
 

@@ -71,8 +71,28 @@ def build(data: Path, events: int, non_ascii: float) -> list[bytes]:
         who = "Müller" if every and n % every == 0 else "Miller"
         narrative = f"Call with {who} about the lease, clause {n % 40}"
         units = -(-int(raw) // 360)
-        entries.append((entry, "alice", 12, started.date().isoformat(), str(started), raw, 0.0, units, "A106", "L120",
-                        narrative, 1, "approved", "", 0, 1, str(started), str(started)))  # fmt: skip
+        entries.append(
+            (
+                entry,
+                "alice",
+                12,
+                started.date().isoformat(),
+                str(started),
+                raw,
+                0.0,
+                units,
+                "A106",
+                "L120",
+                narrative,
+                1,
+                "approved",
+                "",
+                0,
+                1,
+                str(started),
+                str(started),
+            )
+        )
         changes = [
             ("created", None, f"{raw:.3f}", f"captured from call call-{n}@sip.test"),
             ("matter_id", None, "12", "chosen in the matter prompt after the call"),
@@ -101,7 +121,9 @@ def build(data: Path, events: int, non_ascii: float) -> list[bytes]:
         entries,
     )
     con.executemany(audit._INSERT, trail)
-    con.execute("INSERT INTO audit_head (id, last_id, last_hash, count) VALUES (1, ?, ?, ?)", (event_id, prev, event_id))
+    con.execute(
+        "INSERT INTO audit_head (id, last_id, last_hash, count) VALUES (1, ?, ?, ?)", (event_id, prev, event_id)
+    )
     con.commit()
     con.close()
     return texts

@@ -42,7 +42,7 @@ TCP_NODELAY = (6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY, 1
 
 
 class Writer(pj.LogWriter):
-    def write(self, entry: pj.LogEntry) -> None:  # noqa: D102 - pjsua2 override
+    def write(self, entry: pj.LogEntry) -> None:
         sys.stderr.write(entry.msg if entry.msg.endswith("\n") else entry.msg + "\n")
 
 
@@ -52,7 +52,7 @@ class Account(pj.Account):
         self.registered = threading.Event()
         self.last_code = 0
 
-    def onRegState(self, prm: pj.OnRegStateParam) -> None:  # noqa: N802
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:
         self.last_code = int(prm.code)
         if 200 <= prm.code < 300 and self.getInfo().regIsActive:
             self.registered.set()
@@ -68,7 +68,7 @@ class Call(pj.Call):
         self.progress = threading.Event()  # CONFIRMED or DISCONNECTED
         self.disconnected = threading.Event()
 
-    def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
         now = time.monotonic()
         info = self.getInfo()
         if info.state == pj.PJSIP_INV_STATE_CONFIRMED and self.t_confirmed is None:
@@ -81,7 +81,7 @@ class Call(pj.Call):
             self.progress.set()
             self.disconnected.set()
 
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         info = self.getInfo()
         mgr = self.ep.audDevManager()
         for index, media in enumerate(info.media):
@@ -104,9 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bind", default="127.0.0.1")
     ap.add_argument("--log-level", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=5.0, help="per call step, seconds")
-    ap.add_argument("--gap-ms", type=int, default=50,
-                    help="pause between calls; with much less pjsip aborts (closed RTP sockets stay in its "
-                         "64-slot ioqueue for ~0.5 s)")
+    ap.add_argument(
+        "--gap-ms",
+        type=int,
+        default=50,
+        help="pause between calls; with much less pjsip aborts (closed RTP sockets stay in its "
+        "64-slot ioqueue for ~0.5 s)",
+    )
     ap.add_argument("--out", required=True, help="write the JSON result here")
     args = ap.parse_args(argv)
 
@@ -214,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             if len(failures) >= 5:
                 failures.append("too many failures; stopped")
                 break
-    except Exception as exc:  # noqa: BLE001 - reported in the JSON
+    except Exception as exc:
         failures.append(f"fatal: {type(exc).__name__}: {exc}")
     finally:
         with open(args.out, "w") as fh:

@@ -65,8 +65,18 @@ ROOT = BENCH.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench._common import CHILDREN, bench_main, clean_up, environment, host_port, log, registrar  # noqa: E402
-from bench._common import SCENARIOS, run_logged, start_watched  # noqa: E402
+from bench._common import (  # noqa: E402  # noqa: E402
+    CHILDREN,
+    SCENARIOS,
+    bench_main,
+    clean_up,
+    environment,
+    host_port,
+    log,
+    registrar,
+    run_logged,
+    start_watched,
+)
 from tests.helpers.kamailio import HOST, Kamailio, free_udp_port  # noqa: E402
 from tests.helpers.sipp import _free_media_port, _udp_port_in_use, register, sipp_binary, unregister  # noqa: E402
 
@@ -83,8 +93,16 @@ CALLEE, CALLEE_PW = "bob", "bobpass"
 class MultiUas:
     """One sipp process registered as bob that answers ``calls`` sequential calls."""
 
-    def __init__(self, kam: Kamailio, scenario: Path, calls: int, workdir: Path, name: str,
-                 inf: Path | None = None, timeout_s: float = 300) -> None:
+    def __init__(
+        self,
+        kam: Kamailio,
+        scenario: Path,
+        calls: int,
+        workdir: Path,
+        name: str,
+        inf: Path | None = None,
+        timeout_s: float = 300,
+    ) -> None:
         binary = sipp_binary()
         if binary is None:
             raise FileNotFoundError("sipp not found (apt install sip-tester)")
@@ -96,12 +114,36 @@ class MultiUas:
         self.message_log = self.dir / "messages.log"
         self.stdout_log = self.dir / "stdout.log"
         self.cmd = [
-            binary, "-sf", str(scenario), "-i", HOST, "-p", str(self.local_port),
-            "-mp", str(_free_media_port()), "-t", "u1", "-m", str(calls), "-s", CALLEE,
-            "-nostdin", "-timeout", f"{int(timeout_s)}s", "-timeout_error", "-max_recv_loops", "100",
-            "-trace_err", "-error_file", str(self.dir / "errors.log"),
-            "-trace_msg", "-message_file", str(self.message_log),
-            "-trace_logs", "-log_file", str(self.action_log),
+            binary,
+            "-sf",
+            str(scenario),
+            "-i",
+            HOST,
+            "-p",
+            str(self.local_port),
+            "-mp",
+            str(_free_media_port()),
+            "-t",
+            "u1",
+            "-m",
+            str(calls),
+            "-s",
+            CALLEE,
+            "-nostdin",
+            "-timeout",
+            f"{int(timeout_s)}s",
+            "-timeout_error",
+            "-max_recv_loops",
+            "100",
+            "-trace_err",
+            "-error_file",
+            str(self.dir / "errors.log"),
+            "-trace_msg",
+            "-message_file",
+            str(self.message_log),
+            "-trace_logs",
+            "-log_file",
+            str(self.action_log),
         ]
         if inf is not None:
             self.cmd += ["-inf", str(inf)]
@@ -144,7 +186,7 @@ class MultiUas:
                 with unregister(self.kam, CALLEE, CALLEE_PW, self.local_port) as un:
                     if un.wait(10) == 0:
                         shutil.rmtree(un.logdir, ignore_errors=True)
-            except Exception:  # noqa: BLE001 - best effort; the binding would expire
+            except Exception:
                 pass
 
     def events(self) -> dict[str, dict[str, float]]:
@@ -270,8 +312,9 @@ def worker_latency(a: argparse.Namespace, result: dict[str, Any]) -> None:
     engine, events, probe = _engine_with_probe(a.fix_nodelay)
     result["probe"] = probe
     try:
-        engine.set_account(AccountConfig(user=CALLER, domain=a.domain, server=a.server, password=CALLER_PW,
-                                         transport=a.transport))
+        engine.set_account(
+            AccountConfig(user=CALLER, domain=a.domain, server=a.server, password=CALLER_PW, transport=a.transport)
+        )
         _wait_registered(events)
         target = f"sip:{CALLEE}@{a.domain}"
         for i in range(a.total):
@@ -361,12 +404,14 @@ def worker_accuracy(a: argparse.Namespace, result: dict[str, Any]) -> None:
         by_id = {r.sip_call_id: r for r in rows}
         for call_id in ids:
             r = by_id.get(call_id)
-            calls.append({
-                "call_id": call_id,
-                "raw_seconds": None if r is None else r.raw_seconds,
-                "talk_seconds": None if r is None else r.talk_seconds,
-                "connect_duration_s": None if r is None else r.connect_duration_s,
-            })
+            calls.append(
+                {
+                    "call_id": call_id,
+                    "raw_seconds": None if r is None else r.raw_seconds,
+                    "talk_seconds": None if r is None else r.talk_seconds,
+                    "connect_duration_s": None if r is None else r.connect_duration_s,
+                }
+            )
     finally:
         phone.close()
 
@@ -378,7 +423,7 @@ def worker_main(a: argparse.Namespace) -> int:
             worker_latency(a, result)
         else:
             worker_accuracy(a, result)
-    except Exception as exc:  # noqa: BLE001 - reported to the orchestrator
+    except Exception as exc:
         result["failures"].append(f"fatal: {type(exc).__name__}: {exc}")
         raise
     finally:
@@ -401,22 +446,58 @@ class Bench:
         base = self.workdir / f"{self.seq:02d}-{slug}"
         return base.with_suffix(".json"), base.with_suffix(".log")
 
-    def latency_row(self, label: str, transport: str, impl: str, threads: int = 0,
-                    fix_nodelay: bool = False) -> dict[str, Any]:
+    def latency_row(
+        self, label: str, transport: str, impl: str, threads: int = 0, fix_nodelay: bool = False
+    ) -> dict[str, Any]:
         a, kam = self.args, self.kam
         total = a.calls + a.warmup
         slug = f"{transport}-" + re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
         out, logf = self._paths(slug)
         server = host_port(kam)
         if impl == "bare":
-            cmd = [sys.executable, str(BENCH / "bare_pjsua2.py"), "--server", server, "--domain", kam.domain,
-                   "--user", CALLER, "--password", CALLER_PW, "--target", f"sip:{CALLEE}@{kam.domain}",
-                   "--transport", transport, "--calls", str(total), "--threads", str(threads),
-                   "--gap-ms", str(a.gap_ms), "--out", str(out)]
+            cmd = [
+                sys.executable,
+                str(BENCH / "bare_pjsua2.py"),
+                "--server",
+                server,
+                "--domain",
+                kam.domain,
+                "--user",
+                CALLER,
+                "--password",
+                CALLER_PW,
+                "--target",
+                f"sip:{CALLEE}@{kam.domain}",
+                "--transport",
+                transport,
+                "--calls",
+                str(total),
+                "--threads",
+                str(threads),
+                "--gap-ms",
+                str(a.gap_ms),
+                "--out",
+                str(out),
+            ]
         else:
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "latency", "--server", server,
-                   "--domain", kam.domain, "--transport", transport, "--total", str(total),
-                   "--gap-ms", str(a.gap_ms), "--out", str(out)]
+            cmd = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--worker",
+                "latency",
+                "--server",
+                server,
+                "--domain",
+                kam.domain,
+                "--transport",
+                transport,
+                "--total",
+                str(total),
+                "--gap-ms",
+                str(a.gap_ms),
+                "--out",
+                str(out),
+            ]
             if fix_nodelay:
                 cmd.append("--fix-nodelay")
         log(f"latency: {transport.upper()} {label} ({total} calls) ...")
@@ -427,15 +508,15 @@ class Bench:
             vias = far.invite_vias()
         time.sleep(0.05)  # Kamailio's log is written by another process
         lat = res.get("latencies_ms", [])
-        measured = [x for x in lat[a.warmup:] if x is not None]
+        measured = [x for x in lat[a.warmup :] if x is not None]
         row: dict[str, Any] = {
             "transport": transport.upper(),
             "implementation": label,
             "calls": a.calls,
             "connected": len(measured),
             "stats_ms": summary(measured),
-            "samples_ms": lat[a.warmup:],
-            "warmup_ms": lat[:a.warmup],
+            "samples_ms": lat[a.warmup :],
+            "warmup_ms": lat[: a.warmup],
             "challenges_407": challenges(kam) - before,
             "invites_sent": len(lat),
             "caller_via": vias,
@@ -446,8 +527,10 @@ class Bench:
             if key in res:
                 row[key] = res[key]
         st = row["stats_ms"]
-        log(f"  median {_f(st['median'])} ms, p90 {_f(st['p90'])} ms ({row['connected']}/{a.calls} connected)"
-            + (f"; {row['error']}" if "error" in row else ""))
+        log(
+            f"  median {_f(st['median'])} ms, p90 {_f(st['p90'])} ms ({row['connected']}/{a.calls} connected)"
+            + (f"; {row['error']}" if "error" in row else "")
+        )
         return row
 
     # ------------------------------------------------------------ 2. accuracy
@@ -458,9 +541,22 @@ class Bench:
         inf = self.workdir / "talk_ms.csv"
         inf.write_text("SEQUENTIAL\n" + "".join(f"{t};\n" for t in talks))
         out, logf = self._paths("accuracy")
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "accuracy",
-               "--server", host_port(kam), "--domain", kam.domain,
-               "--talks", ",".join(map(str, talks)), "--data-dir", str(self.workdir / "data"), "--out", str(out)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            "accuracy",
+            "--server",
+            host_port(kam),
+            "--domain",
+            kam.domain,
+            "--talks",
+            ",".join(map(str, talks)),
+            "--data-dir",
+            str(self.workdir / "data"),
+            "--out",
+            str(out),
+        ]
         log(f"capture accuracy: {n} calls, {sum(talks) / 1000:.0f} s of talk ...")
         with MultiUas(kam, LOCAL_BYE, n, self.workdir, f"sipp-{self.seq:02d}-accuracy", inf=inf) as far:
             res = run_child(cmd, out, logf, timeout=60 + sum(talks) / 1000 + 5 * n)
@@ -471,12 +567,14 @@ class Bench:
             fe = far_events.get(c["call_id"], {})
             far_s = fe["BYE_SENT"] - fe["ACK_RECEIVED"] if "BYE_SENT" in fe and "ACK_RECEIVED" in fe else None
             raw = c["raw_seconds"]
-            per_call.append({
-                **c,
-                "planned_ms": fe.get("TALK_MS"),
-                "far_end_s": far_s,
-                "error_ms": (raw - far_s) * 1000.0 if raw is not None and far_s is not None else None,
-            })
+            per_call.append(
+                {
+                    **c,
+                    "planned_ms": fe.get("TALK_MS"),
+                    "far_end_s": far_s,
+                    "error_ms": (raw - far_s) * 1000.0 if raw is not None and far_s is not None else None,
+                }
+            )
         signed = [c["error_ms"] for c in per_call if c["error_ms"] is not None]
         errors = [abs(e) for e in signed]
         result = {
@@ -505,37 +603,51 @@ def _f(x: float | None, fmt: str = "{:.2f}") -> str:
 def print_table(report: dict[str, Any]) -> None:
     env, par = report["environment"], report["parameters"]
     print("softclock call-set-up benchmark")
-    print(f"  Kamailio {env['kamailio']} on {env['proxy']} (digest auth), sipp {env['sipp']} UAS as {CALLEE}, "
-          f"pjsua2-python {env['pjsua2']}, Python {env['python']}, {env['cpus']} CPUs")
+    print(
+        f"  Kamailio {env['kamailio']} on {env['proxy']} (digest auth), sipp {env['sipp']} UAS as {CALLEE}, "
+        f"pjsua2-python {env['pjsua2']}, Python {env['python']}, {env['cpus']} CPUs"
+    )
     lat = report["latency"]
     if lat:
         print()
         warm = par["warmup"]
-        print(f"1) makeCall -> CONFIRMED through Kamailio (INVITE challenged with 407), ms: {par['calls']} "
-              f"sequential calls per row, after {warm} warm-up call{'s' if warm != 1 else ''}, {par['gap_ms']} ms apart")
-        head = (f"  {'transport':<9} {'implementation':<36} {'ok':>5} {'407s':>7} {'median':>7} {'p90':>7} "
-                f"{'min':>7} {'max':>7}  caller Via")
+        print(
+            f"1) makeCall -> CONFIRMED through Kamailio (INVITE challenged with 407), ms: {par['calls']} "
+            f"sequential calls per row, after {warm} warm-up call{'s' if warm != 1 else ''}, {par['gap_ms']} ms apart"
+        )
+        head = (
+            f"  {'transport':<9} {'implementation':<36} {'ok':>5} {'407s':>7} {'median':>7} {'p90':>7} "
+            f"{'min':>7} {'max':>7}  caller Via"
+        )
         print(head)
         print("  " + "-" * (len(head) - 2))
         for r in lat:
             st = r["stats_ms"]
             via = ", ".join(f"{k} {v}" for k, v in sorted(r["caller_via"].items())) or "-"
-            print(f"  {r['transport']:<9} {r['implementation']:<36} {r['connected']:>2}/{r['calls']:<2} "
-                  f"{r['challenges_407']:>3}/{r['invites_sent']:<3} {_f(st['median']):>7} {_f(st['p90']):>7} "
-                  f"{_f(st['min']):>7} {_f(st['max']):>7}  {via}")
+            print(
+                f"  {r['transport']:<9} {r['implementation']:<36} {r['connected']:>2}/{r['calls']:<2} "
+                f"{r['challenges_407']:>3}/{r['invites_sent']:<3} {_f(st['median']):>7} {_f(st['p90']):>7} "
+                f"{_f(st['min']):>7} {_f(st['max']):>7}  {via}"
+            )
         for r in lat:
             if r["failures"] or r["sipp_rc"] != 0 or "error" in r:
-                print(f"  ! {r['transport']} {r['implementation']}: sipp rc={r['sipp_rc']} "
-                      f"{r.get('error', '')} {r['failures'][:3]}")
+                print(
+                    f"  ! {r['transport']} {r['implementation']}: sipp rc={r['sipp_rc']} "
+                    f"{r.get('error', '')} {r['failures'][:3]}"
+                )
         print("  ok = measured calls that reached CONFIRMED; 407s = INVITEs Kamailio challenged / INVITEs sent")
         print("  (incl. warm-up); caller Via = transport of the caller's Via in the INVITEs sipp received")
         print("  (the Kamailio -> sipp leg is UDP). softclock: make_call() -> CallConnected.mono;")
         print("  bare: makeCall() -> onCallState(CONFIRMED); both connect audio to the null device on media state.")
-        probes = [r["probe"] for r in lat if r["transport"] == "TCP" and "probe" in r and "fix" not in r["implementation"]]
+        probes = [
+            r["probe"] for r in lat if r["transport"] == "TCP" and "probe" in r and "fix" not in r["implementation"]
+        ]
         if probes and probes[0].get("tcp_sockopts") is not None:
             n = probes[0]["tcp_sockopts"]
-            print(f"  softclock's TCP transport config carried {n} socket option(s) in sockOptParams.sockOpts"
-                  + (": TCP_NODELAY is NOT applied." if n == 0 else "."))
+            print(
+                f"  softclock's TCP transport config carried {n} socket option(s) in sockOptParams.sockOpts"
+                + (": TCP_NODELAY is NOT applied." if n == 0 else ".")
+            )
         if any(r.get("probe", {}).get("nodelay_patched") for r in lat):
             print("  * diagnostic: the benchmark wrapped pjsua2's Endpoint.transportCreate (in the worker) to put")
             print("    TCP_NODELAY into sockOptParams.sockOpts; softclock/sip/engine.py sets `sockOptions`, a name")
@@ -545,16 +657,22 @@ def print_table(report: dict[str, Any]) -> None:
         print()
         print(f"2) Capture accuracy: {acc['calls']} calls through PhoneHarness (engine + capture + SQLite), UDP;")
         print("   far end = sipp ACK received -> BYE sent; error = store raw_seconds - far end")
-        print(f"  {'#':>3} {'planned s':>9} {'far end s':>10} {'raw_seconds':>12} {'error ms':>9} "
-              f"{'pjsua2 connectDuration s':>25}")
+        print(
+            f"  {'#':>3} {'planned s':>9} {'far end s':>10} {'raw_seconds':>12} {'error ms':>9} "
+            f"{'pjsua2 connectDuration s':>25}"
+        )
         for i, c in enumerate(acc["per_call"], 1):
             planned = None if c["planned_ms"] is None else c["planned_ms"] / 1000
-            print(f"  {i:>3} {_f(planned, '{:.3f}'):>9} {_f(c['far_end_s'], '{:.6f}'):>10} "
-                  f"{_f(c['raw_seconds'], '{:.6f}'):>12} {_f(c['error_ms'], '{:+.2f}'):>9} "
-                  f"{_f(c['connect_duration_s'], '{:.3f}'):>25}")
-        print(f"  measured {acc['measured']}/{acc['calls']}: |error| median {_f(acc['median_abs_error_ms'])} ms, "
-              f"max {_f(acc['max_abs_error_ms'])} ms; mean signed error {_f(acc['mean_error_ms'], '{:+.2f}')} ms; "
-              f"all within 50 ms: {'yes' if acc['within_50ms'] else 'NO'}")
+            print(
+                f"  {i:>3} {_f(planned, '{:.3f}'):>9} {_f(c['far_end_s'], '{:.6f}'):>10} "
+                f"{_f(c['raw_seconds'], '{:.6f}'):>12} {_f(c['error_ms'], '{:+.2f}'):>9} "
+                f"{_f(c['connect_duration_s'], '{:.3f}'):>25}"
+            )
+        print(
+            f"  measured {acc['measured']}/{acc['calls']}: |error| median {_f(acc['median_abs_error_ms'])} ms, "
+            f"max {_f(acc['max_abs_error_ms'])} ms; mean signed error {_f(acc['mean_error_ms'], '{:+.2f}')} ms; "
+            f"all within 50 ms: {'yes' if acc['within_50ms'] else 'NO'}"
+        )
         if acc["failures"] or acc["sipp_rc"] != 0 or "error" in acc:
             print(f"  ! sipp rc={acc['sipp_rc']} {acc.get('error', '')} {acc['failures'][:3]}")
     print()
@@ -568,9 +686,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description="softclock call set-up latency and capture accuracy (prints figures)")
     ap.add_argument("--calls", type=int, default=50, help="measured calls per latency row (default 50; 0 skips)")
     ap.add_argument("--warmup", type=int, default=2, help="unmeasured calls before each latency row (default 2)")
-    ap.add_argument("--gap-ms", type=int, default=50,
-                    help="pause between latency calls (default 50; much less makes pjsip abort: closed RTP "
-                         "sockets stay in its 64-slot ioqueue for ~0.5 s)")
+    ap.add_argument(
+        "--gap-ms",
+        type=int,
+        default=50,
+        help="pause between latency calls (default 50; much less makes pjsip abort: closed RTP "
+        "sockets stay in its 64-slot ioqueue for ~0.5 s)",
+    )
     ap.add_argument("--accuracy-calls", type=int, default=20, help="capture accuracy calls (default 20; 0 skips)")
     ap.add_argument("--transports", default="udp,tcp", help="comma list of udp,tcp (default both)")
     ap.add_argument("--no-bare", action="store_true", help="skip the bare pjsua2 rows")
@@ -600,8 +722,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     kam = Kamailio(workdir / "kamailio", USERS)
     report: dict[str, Any] = {
         "environment": environment(),
-        "parameters": {"calls": args.calls, "warmup": args.warmup, "gap_ms": args.gap_ms,
-                       "accuracy_calls": args.accuracy_calls, "transports": args.transport_list},
+        "parameters": {
+            "calls": args.calls,
+            "warmup": args.warmup,
+            "gap_ms": args.gap_ms,
+            "accuracy_calls": args.accuracy_calls,
+            "transports": args.transport_list,
+        },
         "latency": [],
         "accuracy": None,
     }
@@ -616,14 +743,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 row = bench.latency_row("softclock SipEngine", transport, "softclock")
                 report["latency"].append(row)
                 if not args.no_bare:
-                    report["latency"].append(bench.latency_row("bare pjsua2, threadCnt=1 (worker)", transport,
-                                                               "bare", threads=1))
-                    report["latency"].append(bench.latency_row("bare pjsua2, threadCnt=0 (polling)", transport,
-                                                               "bare", threads=0))
-                if (transport == "tcp" and not args.no_fix_row
-                        and row.get("probe", {}).get("tcp_sockopts") == 0):
-                    report["latency"].append(bench.latency_row("softclock SipEngine + NODELAY fix*", transport,
-                                                               "softclock", fix_nodelay=True))
+                    report["latency"].append(
+                        bench.latency_row("bare pjsua2, threadCnt=1 (worker)", transport, "bare", threads=1)
+                    )
+                    report["latency"].append(
+                        bench.latency_row("bare pjsua2, threadCnt=0 (polling)", transport, "bare", threads=0)
+                    )
+                if transport == "tcp" and not args.no_fix_row and row.get("probe", {}).get("tcp_sockopts") == 0:
+                    report["latency"].append(
+                        bench.latency_row(
+                            "softclock SipEngine + NODELAY fix*", transport, "softclock", fix_nodelay=True
+                        )
+                    )
         if args.accuracy_calls > 0:
             report["accuracy"] = bench.accuracy(args.accuracy_calls)
         report["wall_s"] = time.monotonic() - started

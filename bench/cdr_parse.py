@@ -67,15 +67,28 @@ def write_master_csv(path: Path, lines: int, numbers: int, zone: ZoneInfo, seed:
                 src, dst, clid = other, "5551000", f'"Client {other[-4:]}, Esq." <{other}>'
                 channel, dstchannel = f"PJSIP/trunk-{i:08x}", f"PJSIP/{ext}-{i + 1:08x}"
             userfield = f"callid={i:x}-{rng.getrandbits(48):x}@10.0.0.5" if i % 3 == 0 else ""
-            out.writerow([
-                "", src, dst, "from-internal", clid, channel, dstchannel, "Dial", f"PJSIP/{dst},30",
-                start.strftime(fmt),
-                (start + timedelta(seconds=ring)).strftime(fmt) if answered else "",
-                end.strftime(fmt),
-                ring + talk, talk,
-                "ANSWERED" if answered else rng.choice(("NO ANSWER", "BUSY", "FAILED")),
-                "DOCUMENTATION", f"{1767225600 + i}.{i}", userfield,
-            ])  # fmt: skip
+            out.writerow(
+                [
+                    "",
+                    src,
+                    dst,
+                    "from-internal",
+                    clid,
+                    channel,
+                    dstchannel,
+                    "Dial",
+                    f"PJSIP/{dst},30",
+                    start.strftime(fmt),
+                    (start + timedelta(seconds=ring)).strftime(fmt) if answered else "",
+                    end.strftime(fmt),
+                    ring + talk,
+                    talk,
+                    "ANSWERED" if answered else rng.choice(("NO ANSWER", "BUSY", "FAILED")),
+                    "DOCUMENTATION",
+                    f"{1767225600 + i}.{i}",
+                    userfield,
+                ]
+            )
 
 
 def bare_csv(path: Path) -> tuple[float, float, int]:
@@ -140,12 +153,18 @@ def main() -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"{args.lines:,} Asterisk cdr_csv lines ({result['file_mb']} MB, {args.numbers:,} distinct outside numbers)")
-        print(f"  baseline csv.reader  {baseline_s:7.2f} s wall  {baseline_cpu:7.2f} s CPU"
-              f"  {result['baseline_lines_per_s']:>10,} lines/s")  # fmt: skip
-        print(f"  softclock cdr.parse  {softclock_s:7.2f} s wall  {softclock_cpu:7.2f} s CPU"
-              f"  {result['softclock_lines_per_s']:>10,} lines/s  ({result['ratio']}x the bare reader's wall time,"
-              f" {result['cpu_ratio']}x its CPU time)")  # fmt: skip
+        print(
+            f"{args.lines:,} Asterisk cdr_csv lines ({result['file_mb']} MB, {args.numbers:,} distinct outside numbers)"
+        )
+        print(
+            f"  baseline csv.reader  {baseline_s:7.2f} s wall  {baseline_cpu:7.2f} s CPU"
+            f"  {result['baseline_lines_per_s']:>10,} lines/s"
+        )
+        print(
+            f"  softclock cdr.parse  {softclock_s:7.2f} s wall  {softclock_cpu:7.2f} s CPU"
+            f"  {result['softclock_lines_per_s']:>10,} lines/s  ({result['ratio']}x the bare reader's wall time,"
+            f" {result['cpu_ratio']}x its CPU time)"
+        )
         print(f"  (load average {result['load_average_1min']} on {os.cpu_count()} CPUs)")
     return 0
 

@@ -163,12 +163,15 @@ class Xvfb:
         self.proc: subprocess.Popen | None = None
         self.display = ""
 
-    def start(self) -> "Xvfb":
+    def start(self) -> Xvfb:
         r, w = os.pipe()
         self._log = open(self.workdir / "xvfb.log", "wb")
         self.proc = subprocess.Popen(
             ["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"],
-            pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            pass_fds=(w,),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         os.close(w)
@@ -219,14 +222,29 @@ class _XEvent(ctypes.Union):
 
 class _XWindowAttributes(ctypes.Structure):
     _fields_ = [
-        ("x", ctypes.c_int), ("y", ctypes.c_int), ("width", ctypes.c_int), ("height", ctypes.c_int),
-        ("border_width", ctypes.c_int), ("depth", ctypes.c_int), ("visual", ctypes.c_void_p),
-        ("root", ctypes.c_ulong), ("class_", ctypes.c_int), ("bit_gravity", ctypes.c_int),
-        ("win_gravity", ctypes.c_int), ("backing_store", ctypes.c_int), ("backing_planes", ctypes.c_ulong),
-        ("backing_pixel", ctypes.c_ulong), ("save_under", ctypes.c_int), ("colormap", ctypes.c_ulong),
-        ("map_installed", ctypes.c_int), ("map_state", ctypes.c_int), ("all_event_masks", ctypes.c_long),
-        ("your_event_mask", ctypes.c_long), ("do_not_propagate_mask", ctypes.c_long),
-        ("override_redirect", ctypes.c_int), ("screen", ctypes.c_void_p),
+        ("x", ctypes.c_int),
+        ("y", ctypes.c_int),
+        ("width", ctypes.c_int),
+        ("height", ctypes.c_int),
+        ("border_width", ctypes.c_int),
+        ("depth", ctypes.c_int),
+        ("visual", ctypes.c_void_p),
+        ("root", ctypes.c_ulong),
+        ("class_", ctypes.c_int),
+        ("bit_gravity", ctypes.c_int),
+        ("win_gravity", ctypes.c_int),
+        ("backing_store", ctypes.c_int),
+        ("backing_planes", ctypes.c_ulong),
+        ("backing_pixel", ctypes.c_ulong),
+        ("save_under", ctypes.c_int),
+        ("colormap", ctypes.c_ulong),
+        ("map_installed", ctypes.c_int),
+        ("map_state", ctypes.c_int),
+        ("all_event_masks", ctypes.c_long),
+        ("your_event_mask", ctypes.c_long),
+        ("do_not_propagate_mask", ctypes.c_long),
+        ("override_redirect", ctypes.c_int),
+        ("screen", ctypes.c_void_p),
     ]
 
 
@@ -244,18 +262,31 @@ def close_windows_of(display: str, pid: int) -> list[str]:
     x.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
     x.XInternAtom.restype = ctypes.c_ulong
     x.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
-    x.XQueryTree.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_ulong),
-                             ctypes.POINTER(ctypes.c_ulong), ctypes.POINTER(ctypes.POINTER(ctypes.c_ulong)),
-                             ctypes.POINTER(ctypes.c_uint)]
-    x.XGetWindowProperty.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_long,
-                                     ctypes.c_long, ctypes.c_int, ctypes.c_ulong,
-                                     ctypes.POINTER(ctypes.c_ulong), ctypes.POINTER(ctypes.c_int),
-                                     ctypes.POINTER(ctypes.c_ulong), ctypes.POINTER(ctypes.c_ulong),
-                                     ctypes.POINTER(ctypes.c_void_p)]
+    x.XQueryTree.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_ulong,
+        ctypes.POINTER(ctypes.c_ulong),
+        ctypes.POINTER(ctypes.c_ulong),
+        ctypes.POINTER(ctypes.POINTER(ctypes.c_ulong)),
+        ctypes.POINTER(ctypes.c_uint),
+    ]
+    x.XGetWindowProperty.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_ulong,
+        ctypes.c_ulong,
+        ctypes.c_long,
+        ctypes.c_long,
+        ctypes.c_int,
+        ctypes.c_ulong,
+        ctypes.POINTER(ctypes.c_ulong),
+        ctypes.POINTER(ctypes.c_int),
+        ctypes.POINTER(ctypes.c_ulong),
+        ctypes.POINTER(ctypes.c_ulong),
+        ctypes.POINTER(ctypes.c_void_p),
+    ]
     x.XGetWindowAttributes.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(_XWindowAttributes)]
     x.XFetchName.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_char_p)]
-    x.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long,
-                             ctypes.POINTER(_XEvent)]
+    x.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.POINTER(_XEvent)]
     x.XFree.argtypes = [ctypes.c_void_p]
     x.XFlush.argtypes = [ctypes.c_void_p]
     x.XCloseDisplay.argtypes = [ctypes.c_void_p]
@@ -272,8 +303,9 @@ def close_windows_of(display: str, pid: int) -> list[str]:
         r_root, r_parent = ctypes.c_ulong(), ctypes.c_ulong()
         children = ctypes.POINTER(ctypes.c_ulong)()
         n = ctypes.c_uint()
-        if not x.XQueryTree(dpy, root, ctypes.byref(r_root), ctypes.byref(r_parent),
-                            ctypes.byref(children), ctypes.byref(n)):
+        if not x.XQueryTree(
+            dpy, root, ctypes.byref(r_root), ctypes.byref(r_parent), ctypes.byref(children), ctypes.byref(n)
+        ):
             return []
         wins = [children[i] for i in range(n.value)]
         if children:
@@ -285,8 +317,23 @@ def close_windows_of(display: str, pid: int) -> list[str]:
             a_type, fmt = ctypes.c_ulong(), ctypes.c_int()
             nitems, after = ctypes.c_ulong(), ctypes.c_ulong()
             data = ctypes.c_void_p()
-            if x.XGetWindowProperty(dpy, win, a_pid, 0, 1, 0, 0, ctypes.byref(a_type), ctypes.byref(fmt),
-                                    ctypes.byref(nitems), ctypes.byref(after), ctypes.byref(data)) != 0:
+            if (
+                x.XGetWindowProperty(
+                    dpy,
+                    win,
+                    a_pid,
+                    0,
+                    1,
+                    0,
+                    0,
+                    ctypes.byref(a_type),
+                    ctypes.byref(fmt),
+                    ctypes.byref(nitems),
+                    ctypes.byref(after),
+                    ctypes.byref(data),
+                )
+                != 0
+            ):
                 continue
             wpid = ctypes.cast(data, ctypes.POINTER(ctypes.c_long))[0] if data and nitems.value else None
             if data:
@@ -363,7 +410,7 @@ def thread_snapshot(pid: int) -> dict[int, tuple[str, float, int]]:
                 cpu = int((task / "schedstat").read_text().split()[0]) / 1e9
             except (OSError, ValueError, IndexError):
                 stat = (task / "stat").read_text()
-                fields = stat[stat.rindex(")") + 2:].split()
+                fields = stat[stat.rindex(")") + 2 :].split()
                 cpu = (int(fields[11]) + int(fields[12])) / tick
             switches = 0
             for line in (task / "status").read_text().splitlines():
@@ -398,8 +445,13 @@ class App:
         self.t0_wall = time.time()
         self.t0_mono = time.monotonic()
         self.proc = subprocess.Popen(
-            self.cmd, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, cwd=str(self.workdir), start_new_session=True,
+            self.cmd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=str(self.workdir),
+            start_new_session=True,
         )
         self.ps = psutil.Process(self.proc.pid)
         self.log = LogReader(self.proc.stderr, self.workdir / "app.stderr.log")
@@ -413,9 +465,11 @@ class App:
         pids = self.all_pids()
         result: dict[str, object] = {"method": None, "exit_s": None, "returncode": None}
         t = time.monotonic()
-        steps = [("close window", lambda: close_windows_of(display, self.proc.pid), timeout),
-                 ("SIGTERM", lambda: self.proc.send_signal(signal.SIGTERM), 5.0),
-                 ("SIGKILL", lambda: os.killpg(self.proc.pid, signal.SIGKILL), 5.0)]
+        steps = [
+            ("close window", lambda: close_windows_of(display, self.proc.pid), timeout),
+            ("SIGTERM", lambda: self.proc.send_signal(signal.SIGTERM), 5.0),
+            ("SIGKILL", lambda: os.killpg(self.proc.pid, signal.SIGKILL), 5.0),
+        ]
         for method, action, wait in steps:
             if self.proc.poll() is not None:
                 break
@@ -469,12 +523,22 @@ def incoming_call(kam: Kamailio, app: App, cancel_after_ms: int, keep: bool = Fa
     assert app.log is not None
     mark = app.log.mark()
     variables = {
-        "domain": kam.domain, "from_user": "caller", "from_domain": "external.test",
-        "display": '"Pat Caller" ', "talk_ms": 0, "cancel_after_ms": cancel_after_ms,
+        "domain": kam.domain,
+        "from_user": "caller",
+        "from_domain": "external.test",
+        "display": '"Pat Caller" ',
+        "talk_ms": 0,
+        "cancel_after_ms": cancel_after_ms,
     }
     # scenario() joins SCENARIO_DIR with the name: an absolute name selects our file
-    sipp = SippProcess("bench-uac-cancel-alice", str(SCENARIO), f"{kam.host}:{kam.port}",
-                       service="alice", variables=variables, timeout_s=30)
+    sipp = SippProcess(
+        "bench-uac-cancel-alice",
+        str(SCENARIO),
+        f"{kam.host}:{kam.port}",
+        service="alice",
+        variables=variables,
+        timeout_s=30,
+    )
     try:
         ring = app.log.wait_for("ringing window shown for ", 15, mark)
         rc = sipp.wait(30)
@@ -538,8 +602,14 @@ def one_run(i: int, kam: Kamailio, base: Path, config: Path, env: dict[str, str]
             threads = []
             for tid, (name, cpu1, sw1) in th1.items():
                 name0, cpu0, sw0 = th0.get(tid, (name, 0.0, 0))
-                threads.append({"thread": name, "tid": tid, "cpu_pct": 100.0 * (cpu1 - cpu0) / wall,
-                                "wakeups_per_s": (sw1 - sw0) / wall})
+                threads.append(
+                    {
+                        "thread": name,
+                        "tid": tid,
+                        "cpu_pct": 100.0 * (cpu1 - cpu0) / wall,
+                        "wakeups_per_s": (sw1 - sw0) / wall,
+                    }
+                )
             threads.sort(key=lambda t: (-t["wakeups_per_s"], -t["cpu_pct"]))
             res["idle_threads"] = threads
             res["idle_wakeups_per_s"] = sum(t["wakeups_per_s"] for t in threads)
@@ -547,7 +617,7 @@ def one_run(i: int, kam: Kamailio, base: Path, config: Path, env: dict[str, str]
             res["mem_idle"] = tree_mem(procs)
 
         calls = []
-        for c in range(args.calls):
+        for _ in range(args.calls):
             calls.append(incoming_call(kam, app, args.cancel_after_ms, args.keep))
         res["calls"] = calls
         res["mem_after_calls"] = tree_mem(tree(app.ps))
@@ -556,8 +626,9 @@ def one_run(i: int, kam: Kamailio, base: Path, config: Path, env: dict[str, str]
         app.kill()
         raise
     res["quit"] = app.quit(env["DISPLAY"])
-    warnings = [ln.text for ln in app.log.lines if " WARNING " in ln.text or " ERROR " in ln.text
-                or "Traceback" in ln.text]
+    warnings = [
+        ln.text for ln in app.log.lines if " WARNING " in ln.text or " ERROR " in ln.text or "Traceback" in ln.text
+    ]
     res["app_warnings"] = warnings[:10]
     return res
 
@@ -580,8 +651,9 @@ def summarize(runs: list[dict]) -> dict[str, object]:
         "window_s": med([r["window_s"] for r in runs]),
         "registered_s": med([r["registered_s"] for r in runs]),
         "startup_cpu_s": med([r["startup_cpu_s"] for r in runs]),
-        "rss_mb": (idle or {}).get(mem_key, {}).get("rss_mb") if idle else med(
-            [r["mem_registered"]["rss_mb"] for r in runs]),
+        "rss_mb": (idle or {}).get(mem_key, {}).get("rss_mb")
+        if idle
+        else med([r["mem_registered"]["rss_mb"] for r in runs]),
         "rss_registered_mb": med([r["mem_registered"]["rss_mb"] for r in runs]),
         "pss_registered_mb": med([r["mem_registered"]["pss_mb"] for r in runs]),
         "uss_registered_mb": med([r["mem_registered"]["uss_mb"] for r in runs]),
@@ -605,28 +677,40 @@ def fmt(v: float | None, spec: str) -> str:
 
 def print_report(summary: dict, runs: list[dict], meta: dict) -> None:
     print(f"softclock desktop benchmark -- {meta['when']}")
-    print(f"  {meta['machine']}; Xvfb {meta['display']} (xcb); Kamailio 127.0.0.1:{meta['kamailio_port']}; "
-          f"{summary['runs']} cold start(s), fresh data dir each")
+    print(
+        f"  {meta['machine']}; Xvfb {meta['display']} (xcb); Kamailio 127.0.0.1:{meta['kamailio_port']}; "
+        f"{summary['runs']} cold start(s), fresh data dir each"
+    )
     print()
     print("per run:")
-    print("  run  window  registered  start CPU  RSS reg.  PSS reg.  ring#1 (stamp/arrival)  ring#2+      "
-          "INVITE->180  quit")
+    print(
+        "  run  window  registered  start CPU  RSS reg.  PSS reg.  ring#1 (stamp/arrival)  ring#2+      "
+        "INVITE->180  quit"
+    )
     for r in runs:
         calls = r.get("calls", [])
         c1 = calls[0] if calls else {}
         later = [c.get("ringing_ms_app_stamp") for c in calls[1:]]
         later_s = ",".join(fmt(v, ".0f") for v in later) or "-"
         q = r["quit"]
-        print(f"  {r['run']:>3}  {r['window_s']:5.3f}s  {r['registered_s']:9.3f}s  {r['startup_cpu_s']:8.2f}s "
-              f"{r['mem_registered']['rss_mb']:7.1f}MB {r['mem_registered']['pss_mb']:7.1f}MB  "
-              f"{fmt(c1.get('ringing_ms_app_stamp'), '6.0f')} / {fmt(c1.get('ringing_ms_arrival'), '6.1f')} ms"
-              f"       {later_s:>6} ms   {fmt(c1.get('invite_to_180_ms'), '6.1f')} ms  "
-              f"{q['exit_s']:.2f}s ({q['method']}, rc {q['returncode']})")
-    bad = [(r["run"], n, c) for r in runs for n, c in enumerate(r.get("calls", []), 1)
-           if c["sipp_rc"] != 0 or not c["call_id_matches"] or not c["missed"]]
+        print(
+            f"  {r['run']:>3}  {r['window_s']:5.3f}s  {r['registered_s']:9.3f}s  {r['startup_cpu_s']:8.2f}s "
+            f"{r['mem_registered']['rss_mb']:7.1f}MB {r['mem_registered']['pss_mb']:7.1f}MB  "
+            f"{fmt(c1.get('ringing_ms_app_stamp'), '6.0f')} / {fmt(c1.get('ringing_ms_arrival'), '6.1f')} ms"
+            f"       {later_s:>6} ms   {fmt(c1.get('invite_to_180_ms'), '6.1f')} ms  "
+            f"{q['exit_s']:.2f}s ({q['method']}, rc {q['returncode']})"
+        )
+    bad = [
+        (r["run"], n, c)
+        for r in runs
+        for n, c in enumerate(r.get("calls", []), 1)
+        if c["sipp_rc"] != 0 or not c["call_id_matches"] or not c["missed"]
+    ]
     for run, n, c in bad:
-        print(f"  ! run {run} call {n}: sipp rc {c['sipp_rc']}, call-id match {c['call_id_matches']}, "
-              f"app: {c['app_end_line']}")
+        print(
+            f"  ! run {run} call {n}: sipp rc {c['sipp_rc']}, call-id match {c['call_id_matches']}, "
+            f"app: {c['app_end_line']}"
+        )
     left = [r["run"] for r in runs if r["quit"]["leftover_processes"]]
     if left:
         print(f"  ! processes left after quit in run(s) {left} (killed)")
@@ -635,8 +719,10 @@ def print_report(summary: dict, runs: list[dict], meta: dict) -> None:
 
     def row(label: str, value: str, key: str, unit: str, spec: str) -> None:
         rr = ref[key]
-        print(f"  {label:<34} {value:>10}   {format(rr['linphone'], spec) + unit:>10}   "
-              f"{format(rr['twinkle'], spec) + unit:>10}   {'<= ' + format(rr['target'], spec) + unit:>11}")
+        print(
+            f"  {label:<34} {value:>10}   {format(rr['linphone'], spec) + unit:>10}   "
+            f"{format(rr['twinkle'], spec) + unit:>10}   {'<= ' + format(rr['target'], spec) + unit:>11}"
+        )
 
     print(f"summary (median of {summary['runs']}):")
     print(f"  {'':<34} {'softclock':>10}   {'Linphone 4.4':>10}   {'Twinkle':>10}   {'target':>11}")
@@ -649,19 +735,25 @@ def print_report(summary: dict, runs: list[dict], meta: dict) -> None:
     print()
     print("details:")
     print(f"  ringing window, 1st call, by line arrival here:  {fmt(summary['ringing_ms_arrival'], '.1f')} ms")
-    print(f"  ringing window, later calls (stamp / arrival):   {fmt(summary['ringing_ms_later_calls'], '.0f')} ms / "
-          f"{fmt(summary['ringing_ms_later_calls_arrival'], '.1f')} ms")
+    print(
+        f"  ringing window, later calls (stamp / arrival):   {fmt(summary['ringing_ms_later_calls'], '.0f')} ms / "
+        f"{fmt(summary['ringing_ms_later_calls_arrival'], '.1f')} ms"
+    )
     print(f"  INVITE -> 180 at sipp (SIP path only):           {fmt(summary['invite_to_180_ms'], '.1f')} ms")
     print(f"  CPU time spent up to registration:               {fmt(summary['startup_cpu_s'], '.2f')} s")
-    print(f"  memory once registered (RSS / PSS / USS):        {fmt(summary['rss_registered_mb'], '.0f')} / "
-          f"{fmt(summary['pss_registered_mb'], '.0f')} / {fmt(summary['uss_registered_mb'], '.0f')} MB")
+    print(
+        f"  memory once registered (RSS / PSS / USS):        {fmt(summary['rss_registered_mb'], '.0f')} / "
+        f"{fmt(summary['pss_registered_mb'], '.0f')} / {fmt(summary['uss_registered_mb'], '.0f')} MB"
+    )
     print(f"  RSS after the incoming calls:                    {fmt(summary['rss_after_calls_mb'], '.0f')} MB")
     print(f"  quit (close window -> process gone):             {fmt(summary['quit_s'], '.2f')} s")
     idle = next((r for r in runs if "idle_threads" in r), None)
     if idle:
         print(f"  idle CPU by per-thread schedstat (ns clock):     {fmt(summary['idle_cpu_pct_schedstat'], '.3f')} %")
-        print(f"  idle wake-ups (context switches, all threads):   {idle['idle_wakeups_per_s']:.1f} /s; busiest threads "
-              "(OS thread names; Python threads show as 'softclock'):")
+        print(
+            f"  idle wake-ups (context switches, all threads):   {idle['idle_wakeups_per_s']:.1f} /s; busiest threads "
+            "(OS thread names; Python threads show as 'softclock'):"
+        )
         for t in idle["idle_threads"][:6]:
             print(f"    {t['thread']:<18} {t['wakeups_per_s']:7.1f} wake-ups/s  {t['cpu_pct']:6.3f} % CPU")
     warns = sorted({w.split(": ", 1)[-1][:150] for r in runs for w in r.get("app_warnings", [])})
@@ -677,15 +769,22 @@ def print_report(summary: dict, runs: list[dict], meta: dict) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=5, help="cold starts (default 5)")
-    ap.add_argument("--idle-seconds", type=float, default=30.0,
-                    help="idle CPU window after registration, on run 1 (default 30; 0 skips)")
+    ap.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=30.0,
+        help="idle CPU window after registration, on run 1 (default 30; 0 skips)",
+    )
     ap.add_argument("--calls", type=int, default=2, help="incoming calls per run (default 2; the first is reported)")
     ap.add_argument("--cancel-after-ms", type=int, default=1000, help="sipp CANCELs this long after the 180")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
-    ap.add_argument("--log-level", default="INFO",
-                    help="SOFTCLOCK_LOG_LEVEL for the app (INFO is what the figures are read from; DEBUG "
-                         "adds pjsip's log, for diagnosis only: it slows the app down)")
+    ap.add_argument(
+        "--log-level",
+        default="INFO",
+        help="SOFTCLOCK_LOG_LEVEL for the app (INFO is what the figures are read from; DEBUG "
+        "adds pjsip's log, for diagnosis only: it slows the app down)",
+    )
     args = ap.parse_args()
     if args.runs < 1 or args.calls < 1:
         ap.error("--runs and --calls must be >= 1")
@@ -720,29 +819,33 @@ def main() -> int:
         runtime = base / "xdg-runtime"
         runtime.mkdir(mode=0o700)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SOFTCLOCK_", "QT_"))}
-        env.update({
-            "DISPLAY": xvfb.display,
-            "QT_QPA_PLATFORM": "xcb",
-            "XDG_RUNTIME_DIR": str(runtime),
-            "PYTHONPATH": str(ROOT),
-            "PYTHON_KEYRING_BACKEND": KEYRING_BACKEND,
-            "SOFTCLOCK_TEST_KEYRING": str(keyring_file),
-            "SOFTCLOCK_LOG_LEVEL": args.log_level,
-        })
+        env.update(
+            {
+                "DISPLAY": xvfb.display,
+                "QT_QPA_PLATFORM": "xcb",
+                "XDG_RUNTIME_DIR": str(runtime),
+                "PYTHONPATH": str(ROOT),
+                "PYTHON_KEYRING_BACKEND": KEYRING_BACKEND,
+                "SOFTCLOCK_TEST_KEYRING": str(keyring_file),
+                "SOFTCLOCK_LOG_LEVEL": args.log_level,
+            }
+        )
 
         for i in range(1, args.runs + 1):
             r = one_run(i, kam, base, config, env, args)
             runs.append(r)
             c1 = r["calls"][0]
-            note(f"run {i}: window {r['window_s']:.3f} s, registered {r['registered_s']:.3f} s, "
-                 f"RSS {r['mem_registered']['rss_mb']:.0f} MB, ringing {fmt(c1.get('ringing_ms_app_stamp'), '.0f')} ms"
-                 + (f", idle CPU {r['idle_cpu_pct']:.2f} %" if "idle_cpu_pct" in r else "")
-                 + f", quit {r['quit']['exit_s']:.2f} s ({r['quit']['method']})")
+            note(
+                f"run {i}: window {r['window_s']:.3f} s, registered {r['registered_s']:.3f} s, "
+                f"RSS {r['mem_registered']['rss_mb']:.0f} MB, ringing {fmt(c1.get('ringing_ms_app_stamp'), '.0f')} ms"
+                + (f", idle CPU {r['idle_cpu_pct']:.2f} %" if "idle_cpu_pct" in r else "")
+                + f", quit {r['quit']['exit_s']:.2f} s ({r['quit']['method']})"
+            )
         summary = summarize(runs)
         meta = {
             "when": datetime.now().isoformat(timespec="seconds"),
             "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python "
-                       f"{platform.python_version()}",
+            f"{platform.python_version()}",
             "display": xvfb.display,
             "kamailio_port": kam.port,
             "command": " ".join([sys.executable, *sys.argv]),

@@ -52,8 +52,11 @@ def main() -> int:
         print(f"PulseAudio echo-cancel:  {results['echo_cancel']}", flush=True)
         erle = results["echo_cancel"]["erl_db"] - results["plain"]["erl_db"]
         results["erle_db"] = round(erle, 1)
-        print(f"echo return loss {results['plain']['erl_db']} dB without a canceller, "
-              f"{results['echo_cancel']['erl_db']} dB with module-echo-cancel (ERLE {erle:.1f} dB)", flush=True)
+        print(
+            f"echo return loss {results['plain']['erl_db']} dB without a canceller, "
+            f"{results['echo_cancel']['erl_db']} dB with module-echo-cancel (ERLE {erle:.1f} dB)",
+            flush=True,
+        )
     write_json(args.json, results)
     return 0
 

@@ -56,8 +56,19 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import tests.helpers.kamailio as kamailio_mod  # noqa: E402
-from bench._common import CHILDREN, bench_main, clean_up, environment, host_port, ignore_signals  # noqa: E402
-from bench._common import log, registrar, send_line, start_watched, stop_watched  # noqa: E402
+from bench._common import (  # noqa: E402  # noqa: E402
+    CHILDREN,
+    bench_main,
+    clean_up,
+    environment,
+    host_port,
+    ignore_signals,
+    log,
+    registrar,
+    send_line,
+    start_watched,
+    stop_watched,
+)
 from bench.call_setup import CALLEE, REMOTE_BYE, USERS, MultiUas  # noqa: E402
 from tests.helpers.kamailio import Kamailio  # noqa: E402
 
@@ -97,8 +108,17 @@ def worker_main(a: argparse.Namespace) -> int:
                 continue
             phone.capture.handle(e)
             if isinstance(e, ev.RegistrationChanged):
-                say({"ev": "reg", "mono": e.mono, "state": e.state.name, "server": e.server, "code": e.code,
-                     "reason": e.reason, "message": e.message})
+                say(
+                    {
+                        "ev": "reg",
+                        "mono": e.mono,
+                        "state": e.state.name,
+                        "server": e.server,
+                        "code": e.code,
+                        "reason": e.reason,
+                        "message": e.message,
+                    }
+                )
             if stop is not None and stop(e):
                 return e
 
@@ -106,8 +126,9 @@ def worker_main(a: argparse.Namespace) -> int:
         t0 = time.monotonic()
         handle = phone.engine.make_call(uri)
         res: dict[str, Any] = {"ev": "call", "connected": False, "ended": False}
-        e = pump(t0 + 10, lambda e: isinstance(e, (ev.CallConnected, ev.CallEnded, ev.CallFailed))
-                 and e.handle == handle)
+        e = pump(
+            t0 + 10, lambda e: isinstance(e, (ev.CallConnected, ev.CallEnded, ev.CallFailed)) and e.handle == handle
+        )
         if isinstance(e, ev.CallConnected):
             res["connected"] = True
             res["setup_ms"] = (e.mono - t0) * 1000.0
@@ -121,8 +142,13 @@ def worker_main(a: argparse.Namespace) -> int:
             phone.engine.hangup(handle)
             e = pump(time.monotonic() + 5, lambda x: isinstance(x, ev.CallEnded) and x.handle == handle)
         if isinstance(e, ev.CallEnded):
-            res.update(ended=True, status=e.sip_status, reason=e.reason, talk_s=e.connect_duration_s,
-                       local_hangup=e.local_hangup)
+            res.update(
+                ended=True,
+                status=e.sip_status,
+                reason=e.reason,
+                talk_s=e.connect_duration_s,
+                local_hangup=e.local_hangup,
+            )
         elif isinstance(e, ev.CallFailed):
             res["failed"] = e.message
         return res
@@ -157,15 +183,16 @@ class Worker:
         self.events: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.timeline: list[dict[str, Any]] = []
         self._log = open(logf, "wb")
-        self.proc = CHILDREN.spawn(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-                                   cwd=str(ROOT), text=True, bufsize=1)
+        self.proc = CHILDREN.spawn(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, cwd=str(ROOT), text=True, bufsize=1
+        )
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             if line.startswith(MARK):
-                self.events.put(json.loads(line[len(MARK):]))
+                self.events.put(json.loads(line[len(MARK) :]))
             else:
                 self._log.write(line.encode(errors="replace"))
         self.events.put(None)
@@ -224,9 +251,19 @@ class Bench:
         a = self.args
         name = f"{n:02d}-{mode}"
         res: dict[str, Any] = {"run": n, "mode": mode}
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--server", self.p_addr,
-               "--domain", self.primary.domain, "--backup", self.b_addr,
-               "--data-dir", str(self.workdir / name / "data")]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            "--server",
+            self.p_addr,
+            "--domain",
+            self.primary.domain,
+            "--backup",
+            self.b_addr,
+            "--data-dir",
+            str(self.workdir / name / "data"),
+        ]
         (self.workdir / name).mkdir()
         frozen = False
         worker: Worker | None = None
@@ -284,15 +321,15 @@ class Bench:
                     pass
             if worker is not None:
                 res["worker_rc"] = worker.close()
-                res["timeline"] = [
-                    {k: v for k, v in e.items() if k != "message"} for e in worker.timeline
-                ]
+                res["timeline"] = [{k: v for k, v in e.items() if k != "message"} for e in worker.timeline]
             if mode == "kill" and not self.primary.running:
                 self.restart_primary_same_port()
         f = lambda x: "-" if x is None else f"{x:.2f} s"  # noqa: E731
-        log(f"run {n} ({mode}): failover {f(res.get('failover_s'))}, call "
+        log(
+            f"run {n} ({mode}): failover {f(res.get('failover_s'))}, call "
             f"{'ok' if res.get('call_ok') else 'FAILED'}, return {f(res.get('return_s'))}"
-            + (f"; {res['error']}" if "error" in res else ""))
+            + (f"; {res['error']}" if "error" in res else "")
+        )
         return res
 
 
@@ -310,8 +347,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     backup = Kamailio(workdir / "backup", USERS)
     report: dict[str, Any] = {
         "environment": environment(),
-        "parameters": {"runs": args.runs, "kill_run": not args.no_kill_run, "talk_ms": args.talk_ms,
-                       "settle_s": args.settle_s},
+        "parameters": {
+            "runs": args.runs,
+            "kill_run": not args.no_kill_run,
+            "talk_ms": args.talk_ms,
+            "settle_s": args.settle_s,
+        },
         "runs": [],
     }
     ok = False
@@ -348,12 +389,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_report(r: dict[str, Any]) -> None:
-    env, par = r["environment"], r["parameters"]
+    env = r["environment"]
     f = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
     print("softclock registrar failover benchmark (PhoneHarness, account with backup_servers=(backup,))")
-    print(f"  Kamailio {env['kamailio']} primary {env.get('primary')} + backup {env.get('backup')}, sipp "
-          f"{env['sipp']} UAS as {CALLEE} at the backup, pjsua2-python {env['pjsua2']}, Python {env['python']}, "
-          f"{env['cpus']} CPUs")
+    print(
+        f"  Kamailio {env['kamailio']} primary {env.get('primary')} + backup {env.get('backup')}, sipp "
+        f"{env['sipp']} UAS as {CALLEE} at the backup, pjsua2-python {env['pjsua2']}, Python {env['python']}, "
+        f"{env['cpus']} CPUs"
+    )
     print("  failover = primary down -> RegistrationChanged(REGISTERED, server=backup).mono;")
     print("  switch   = primary down -> RegistrationChanged(REGISTERING, server=backup) (the watch's decision);")
     print("  return   = SIGCONT (or restart) -> RegistrationChanged(REGISTERED, server=primary).mono")
@@ -363,25 +406,36 @@ def print_report(r: dict[str, Any]) -> None:
     for x in r["runs"]:
         how = "SIGSTOP / SIGCONT" if x["mode"] == "freeze" else "SIGKILL / restart same port"
         c = x.get("call") or {}
-        call = (f"ok ({c.get('setup_ms', 0):.0f} ms set-up)" if x.get("call_ok")
-                else f"FAILED {c.get('failed', '')} sipp rc {x.get('sipp_rc')}")
-        print(f"  {x['run']:>3} {how:<26} {f(x.get('switch_s')):>8} {f(x.get('failover_s')):>10} {call:<28} "
-              f"{f(x.get('return_s')):>8}" + (f"  ! {x['error']}" if "error" in x else ""))
+        call = (
+            f"ok ({c.get('setup_ms', 0):.0f} ms set-up)"
+            if x.get("call_ok")
+            else f"FAILED {c.get('failed', '')} sipp rc {x.get('sipp_rc')}"
+        )
+        print(
+            f"  {x['run']:>3} {how:<26} {f(x.get('switch_s')):>8} {f(x.get('failover_s')):>10} {call:<28} "
+            f"{f(x.get('return_s')):>8}" + (f"  ! {x['error']}" if "error" in x else "")
+        )
     fz = r.get("freeze")
     if fz:
         print()
         n = len([x for x in r["runs"] if x["mode"] == "freeze"])
-        for key, label in (("failover_s", "failover (SIGSTOP)"), ("switch_s", "  of which switch"),
-                           ("return_s", "return (SIGCONT)")):
+        for key, label in (
+            ("failover_s", "failover (SIGSTOP)"),
+            ("switch_s", "  of which switch"),
+            ("return_s", "return (SIGCONT)"),
+        ):
             s = fz[key]
-            print(f"  {label:<20} median {f(s['median'])} s, min {f(s['min'])} s, max {f(s['max'])} s "
-                  f"({s['n']}/{n} runs)")
+            print(
+                f"  {label:<20} median {f(s['median'])} s, min {f(s['min'])} s, max {f(s['max'])} s ({s['n']}/{n} runs)"
+            )
         print(f"  calls through the backup: {fz['calls_ok']}/{n} ok")
     for x in r["runs"]:
         if x["mode"] == "kill":
-            print(f"  SIGKILL run: failover {f(x.get('failover_s'))} s (switch {f(x.get('switch_s'))} s), call "
-                  f"{'ok' if x.get('call_ok') else 'FAILED'}, primary restarted in {f(x.get('restart_s'))} s, "
-                  f"restart -> REGISTERED on primary {f(x.get('return_s'))} s")
+            print(
+                f"  SIGKILL run: failover {f(x.get('failover_s'))} s (switch {f(x.get('switch_s'))} s), call "
+                f"{'ok' if x.get('call_ok') else 'FAILED'}, primary restarted in {f(x.get('restart_s'))} s, "
+                f"restart -> REGISTERED on primary {f(x.get('return_s'))} s"
+            )
     bad = [x for x in r["runs"] if x.get("worker_rc") not in (0,)]
     if bad:
         print("  ! worker exit codes: " + ", ".join(f"run {x['run']}: {x.get('worker_rc')}" for x in bad))
@@ -393,8 +447,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--runs", type=int, default=5, help="SIGSTOP/SIGCONT runs (default 5)")
     ap.add_argument("--no-kill-run", action="store_true", help="skip the extra run that SIGKILLs the primary")
     ap.add_argument("--talk-ms", type=int, default=300, help="talk time of the call via the backup (default 300)")
-    ap.add_argument("--settle-s", type=float, default=0.5,
-                    help="wait after REGISTERED on the primary before freezing it (default 0.5)")
+    ap.add_argument(
+        "--settle-s",
+        type=float,
+        default=0.5,
+        help="wait after REGISTERED on the primary before freezing it (default 0.5)",
+    )
     ap.add_argument("--timeout", type=float, default=30.0, help="give up on an event after this (default 30 s)")
     ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
     ap.add_argument("--keep", action="store_true", help="keep the work dir with all logs")

@@ -169,7 +169,16 @@ def main() -> int:
             env = dict(os.environ, PYTHONPATH=str(ROOT), SOFTCLOCK_CONFIG=str(tmp / "settings.toml"))
             env.pop("SOFTCLOCK_DATA_DIR", None)
             if name == "softclock":
-                cmd = [sys.executable, "-m", "softclock.cli", "--data-dir", str(data), "matters", "import", str(csv_path)]
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "softclock.cli",
+                    "--data-dir",
+                    str(data),
+                    "matters",
+                    "import",
+                    str(csv_path),
+                ]
             else:
                 cmd = [sys.executable, str(Path(__file__).resolve()), "--baseline-worker", str(db), str(csv_path)]
             runs[name] = timed(cmd, db, env)

@@ -58,8 +58,18 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench._common import CHILDREN, bench_main, clean_up, environment, host_port, log, registrar  # noqa: E402
-from bench._common import SCENARIOS, run_logged, start_watched  # noqa: E402
+from bench._common import (  # noqa: E402  # noqa: E402
+    CHILDREN,
+    SCENARIOS,
+    bench_main,
+    clean_up,
+    environment,
+    host_port,
+    log,
+    registrar,
+    run_logged,
+    start_watched,
+)
 from bench.call_setup import CALLEE, CALLER, USERS, MultiUas, summary  # noqa: E402
 from tests.helpers.kamailio import HOST, Kamailio, free_udp_port  # noqa: E402
 from tests.helpers.sipp import _free_media_port, sipp_binary  # noqa: E402
@@ -77,11 +87,13 @@ def make_plan(calls: int, incoming_every: int, talk_lo: int, talk_hi: int) -> li
     for i in range(calls):
         talk = talk_lo if calls == 1 else round(talk_lo + (talk_hi - talk_lo) * ((i * 37) % calls) / (calls - 1))
         incoming = incoming_every > 0 and i % incoming_every == incoming_every - 1
-        plan.append({
-            "dir": "in" if incoming else "out",
-            "talk_ms": talk,
-            "bye": "us" if i % 2 == 0 else "peer",  # who hangs up: alternate sides
-        })
+        plan.append(
+            {
+                "dir": "in" if incoming else "out",
+                "talk_ms": talk,
+                "bye": "us" if i % 2 == 0 else "peer",  # who hangs up: alternate sides
+            }
+        )
     return plan
 
 
@@ -100,8 +112,17 @@ def worker_main(a: argparse.Namespace) -> int:
 
     plan = json.loads(Path(a.plan).read_text())
     out = Path(a.out)
-    result: dict[str, Any] = {"attempted": 0, "answered": 0, "ended": 0, "failures": [], "rss": [],
-                              "call_ids": [], "incoming_sipp_rc": {}, "setup_ms": [], "done": False}
+    result: dict[str, Any] = {
+        "attempted": 0,
+        "answered": 0,
+        "ended": 0,
+        "failures": [],
+        "rss": [],
+        "call_ids": [],
+        "incoming_sipp_rc": {},
+        "setup_ms": [],
+        "done": False,
+    }
 
     def save() -> None:
         tmp = out.with_suffix(".tmp")
@@ -149,12 +170,16 @@ def worker_main(a: argparse.Namespace) -> int:
             handle = None
             call_id = ""
             if step["dir"] == "out":
-                uri = f"sip:{CALLEE}@{a.domain};bye=caller" if step["bye"] == "us" else \
-                      f"sip:{CALLEE}@{a.domain};bye=peer;talk={step['talk_ms']}"
+                uri = (
+                    f"sip:{CALLEE}@{a.domain};bye=caller"
+                    if step["bye"] == "us"
+                    else f"sip:{CALLEE}@{a.domain};bye=peer;talk={step['talk_ms']}"
+                )
                 t0 = time.monotonic()
                 handle = phone.engine.make_call(uri)
-                started = drain(t0 + 10, lambda e, h=handle: isinstance(e, (ev.CallStarted, ev.CallFailed))
-                                and e.handle == h)
+                started = drain(
+                    t0 + 10, lambda e, h=handle: isinstance(e, (ev.CallStarted, ev.CallFailed)) and e.handle == h
+                )
                 if not isinstance(started, ev.CallStarted):
                     fail(i, "no CallStarted")
                     continue
@@ -162,17 +187,50 @@ def worker_main(a: argparse.Namespace) -> int:
             else:
                 d = uac_dir / f"{i + 1:04d}"
                 d.mkdir(parents=True)
-                cmd = [sipp, "-sf", str(UAC_EITHER), "-i", HOST, "-p", str(free_udp_port()),
-                       "-mp", str(_free_media_port()), "-t", "u1", "-m", "1", "-l", "1", "-s", CALLER,
-                       "-nostdin", "-timeout", "30s", "-timeout_error", "-max_recv_loops", "100",
-                       "-set", "domain", a.domain, "-set", "talk_ms", str(step["talk_ms"]),
-                       "-set", "mode", step["bye"], "-trace_err", "-error_file", str(d / "errors.log"),
-                       a.server]
+                cmd = [
+                    sipp,
+                    "-sf",
+                    str(UAC_EITHER),
+                    "-i",
+                    HOST,
+                    "-p",
+                    str(free_udp_port()),
+                    "-mp",
+                    str(_free_media_port()),
+                    "-t",
+                    "u1",
+                    "-m",
+                    "1",
+                    "-l",
+                    "1",
+                    "-s",
+                    CALLER,
+                    "-nostdin",
+                    "-timeout",
+                    "30s",
+                    "-timeout_error",
+                    "-max_recv_loops",
+                    "100",
+                    "-set",
+                    "domain",
+                    a.domain,
+                    "-set",
+                    "talk_ms",
+                    str(step["talk_ms"]),
+                    "-set",
+                    "mode",
+                    step["bye"],
+                    "-trace_err",
+                    "-error_file",
+                    str(d / "errors.log"),
+                    a.server,
+                ]
                 with open(d / "stdout.log", "wb") as fh:
                     uac = CHILDREN.spawn(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=str(d))
                 t0 = time.monotonic()
-                ringing = drain(t0 + 10, lambda e: isinstance(e, ev.CallRinging)
-                                and e.direction is ev.Direction.INCOMING)
+                ringing = drain(
+                    t0 + 10, lambda e: isinstance(e, ev.CallRinging) and e.direction is ev.Direction.INCOMING
+                )
                 if ringing is None:
                     fail(i, "incoming call did not ring")
                     CHILDREN.kill(uac)
@@ -181,8 +239,10 @@ def worker_main(a: argparse.Namespace) -> int:
                 phone.engine.answer(handle, hold_others=False)
             result["call_ids"].append(call_id)
             ended = None
-            conn = drain(time.monotonic() + 10, lambda e, c=call_id: isinstance(e, (ev.CallConnected, ev.CallEnded))
-                         and e.call_id == c)
+            conn = drain(
+                time.monotonic() + 10,
+                lambda e, c=call_id: isinstance(e, (ev.CallConnected, ev.CallEnded)) and e.call_id == c,
+            )
             if isinstance(conn, ev.CallConnected):
                 result["answered"] += 1
                 if step["dir"] == "out":
@@ -199,13 +259,13 @@ def worker_main(a: argparse.Namespace) -> int:
                 fail(i, "not connected" + (f": {conn.sip_status} {conn.reason}" if conn else ""))
                 phone.engine.hangup(handle)
             if ended is None:
-                ended = drain(time.monotonic() + talk + 10, lambda e, c=call_id: isinstance(e, ev.CallEnded)
-                              and e.call_id == c)
+                ended = drain(
+                    time.monotonic() + talk + 10, lambda e, c=call_id: isinstance(e, ev.CallEnded) and e.call_id == c
+                )
             if ended is None:
                 fail(i, "no CallEnded")
                 phone.engine.hangup(handle)
-                ended = drain(time.monotonic() + 5, lambda e, c=call_id: isinstance(e, ev.CallEnded)
-                              and e.call_id == c)
+                ended = drain(time.monotonic() + 5, lambda e, c=call_id: isinstance(e, ev.CallEnded) and e.call_id == c)
             if ended is not None:
                 result["ended"] += 1
                 if step["bye"] == "peer" and ended.local_hangup:
@@ -229,7 +289,7 @@ def worker_main(a: argparse.Namespace) -> int:
                 break
         result["calls_s"] = time.monotonic() - t_start
         result["done"] = True
-    except Exception as exc:  # noqa: BLE001 - reported to the orchestrator
+    except Exception as exc:
         result["failures"].append(f"fatal: {type(exc).__name__}: {exc}")
         raise
     finally:
@@ -259,12 +319,21 @@ def count_store(data_dir: Path, call_ids: list[str]) -> dict[str, Any]:
             total = s.scalar(select(func.count()).select_from(Call))
             entries = s.scalar(select(func.count()).select_from(TimeEntry).where(TimeEntry.status == "draft"))
             talks = s.scalars(select(Call.talk_seconds).where(Call.disposition == "answered")).all()
-            known = s.scalar(select(func.count()).select_from(Call).where(Call.sip_call_id.in_(call_ids))) \
-                if call_ids else 0
+            known = (
+                s.scalar(select(func.count()).select_from(Call).where(Call.sip_call_id.in_(call_ids)))
+                if call_ids
+                else 0
+            )
     finally:
         store.close()
-    return {"calls": total, "by_disposition": by_disp, "by_direction": by_dir, "draft_entries": entries,
-            "matching_call_ids": known, "talk_s": summary(list(talks))}
+    return {
+        "calls": total,
+        "by_disposition": by_disp,
+        "by_direction": by_dir,
+        "draft_entries": entries,
+        "matching_call_ids": known,
+        "talk_s": summary(list(talks)),
+    }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -276,9 +345,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     n_out = sum(1 for p in plan if p["dir"] == "out")
     report: dict[str, Any] = {
         "environment": environment(),
-        "parameters": {"calls": args.calls, "outgoing": n_out, "incoming": len(plan) - n_out,
-                       "gap_ms": args.gap_ms, "talk_ms": list(args.talk_range),
-                       "incoming_every": args.incoming_every},
+        "parameters": {
+            "calls": args.calls,
+            "outgoing": n_out,
+            "incoming": len(plan) - n_out,
+            "gap_ms": args.gap_ms,
+            "talk_ms": list(args.talk_range),
+            "incoming_every": args.incoming_every,
+        },
     }
     ok = False
     try:
@@ -286,9 +360,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         log(f"Kamailio on {kam.host}:{kam.port}; work dir {workdir}")
         (workdir / "plan.json").write_text(json.dumps(plan))
         out, logf, data = workdir / "worker.json", workdir / "worker.log", workdir / "data"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--server", host_port(kam),
-               "--domain", kam.domain, "--plan", str(workdir / "plan.json"), "--gap-ms", str(args.gap_ms),
-               "--data-dir", str(data), "--uac-dir", str(workdir / "uac"), "--out", str(out)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            "--server",
+            host_port(kam),
+            "--domain",
+            kam.domain,
+            "--plan",
+            str(workdir / "plan.json"),
+            "--gap-ms",
+            str(args.gap_ms),
+            "--data-dir",
+            str(data),
+            "--uac-dir",
+            str(workdir / "uac"),
+            "--out",
+            str(out),
+        ]
         budget = 60 + sum(p["talk_ms"] for p in plan) / 1000 + len(plan) * (1.0 + args.gap_ms / 1000)
         log(f"soak: {len(plan)} calls ({n_out} outgoing, {len(plan) - n_out} incoming), gap {args.gap_ms} ms ...")
         t0 = time.monotonic()
@@ -303,7 +393,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rss_at = {n: v for n, v in rss}
         first = rss_at.get(0)
         after100 = rss_at.get(100)
-        last_n, last = (rss[-1] if rss else (None, None))
+        last_n, last = rss[-1] if rss else (None, None)
         growth = None
         if after100 is not None and last_n and last_n > 100:
             growth = (last - after100) / ((last_n - 100) / 100)
@@ -351,55 +441,81 @@ def _mib(x: float | None) -> str:
 def print_report(r: dict[str, Any]) -> None:
     env, par, w, c, st, rss = r["environment"], r["parameters"], r["worker"], r["calls"], r["store"], r["rss"]
     print("softclock soak benchmark (one worker process: PhoneHarness = SipEngine + Capture + SQLite store)")
-    print(f"  Kamailio {env['kamailio']} (digest auth, 407 on INVITE), sipp {env['sipp']}, pjsua2-python "
-          f"{env['pjsua2']}, Python {env['python']}, {env['cpus']} CPUs")
-    print(f"  plan: {par['calls']} sequential calls ({par['outgoing']} outgoing to a sipp UAS registered as bob, "
-          f"{par['incoming']} incoming from a sipp UAC, 1 call in {par['incoming_every']});")
-    print(f"  talk {par['talk_ms'][0]}-{par['talk_ms'][1]} ms; hang-up side alternates (softclock / peer); "
-          f"{par['gap_ms']} ms gap after each DISCONNECTED")
+    print(
+        f"  Kamailio {env['kamailio']} (digest auth, 407 on INVITE), sipp {env['sipp']}, pjsua2-python "
+        f"{env['pjsua2']}, Python {env['python']}, {env['cpus']} CPUs"
+    )
+    print(
+        f"  plan: {par['calls']} sequential calls ({par['outgoing']} outgoing to a sipp UAS registered as bob, "
+        f"{par['incoming']} incoming from a sipp UAC, 1 call in {par['incoming_every']});"
+    )
+    print(
+        f"  talk {par['talk_ms'][0]}-{par['talk_ms'][1]} ms; hang-up side alternates (softclock / peer); "
+        f"{par['gap_ms']} ms gap after each DISCONNECTED"
+    )
     print()
     print(f"  calls attempted           {c['attempted']}")
-    print(f"  calls answered            {c['answered']}   (CallConnected; outgoing make_call -> connected median "
-          f"{c['setup_ms']['median'] or 0:.1f} ms, max {c['setup_ms']['max'] or 0:.1f} ms)")
+    print(
+        f"  calls answered            {c['answered']}   (CallConnected; outgoing make_call -> connected median "
+        f"{c['setup_ms']['median'] or 0:.1f} ms, max {c['setup_ms']['max'] or 0:.1f} ms)"
+    )
     print(f"  calls ended               {c['ended']}")
-    print(f"  recorded in the store     {st.get('calls', 0)} call rows "
-          f"({', '.join(f'{k} {v}' for k, v in sorted(st.get('by_disposition', {}).items())) or '-'}; "
-          f"{', '.join(f'{k} {v}' for k, v in sorted(st.get('by_direction', {}).items())) or '-'}), "
-          f"{st.get('draft_entries', 0)} draft time entries, {st.get('matching_call_ids', 0)} rows match the "
-          f"worker's Call-IDs")
+    print(
+        f"  recorded in the store     {st.get('calls', 0)} call rows "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(st.get('by_disposition', {}).items())) or '-'}; "
+        f"{', '.join(f'{k} {v}' for k, v in sorted(st.get('by_direction', {}).items())) or '-'}), "
+        f"{st.get('draft_entries', 0)} draft time entries, {st.get('matching_call_ids', 0)} rows match the "
+        f"worker's Call-IDs"
+    )
     ts = st.get("talk_s") or {}
     if ts.get("median") is not None:
         print(f"  stored talk_seconds       median {ts['median']:.3f} s, min {ts['min']:.3f}, max {ts['max']:.3f}")
     crash = "no" if not w["crashed"] else "YES" + (f" ({w['signal']})" if w["signal"] else "")
-    print(f"  worker crashed            {crash}; exit code {w['exit_code']}"
-          + (" (killed: time budget exceeded)" if w["exit_code"] is None else ""))
-    print(f"  ioqueue assertion         {'; '.join(w['assertions']) if w['assertions'] else 'not hit'} "
-          f"at a {par['gap_ms']} ms gap")
+    print(
+        f"  worker crashed            {crash}; exit code {w['exit_code']}"
+        + (" (killed: time budget exceeded)" if w["exit_code"] is None else "")
+    )
+    print(
+        f"  ioqueue assertion         {'; '.join(w['assertions']) if w['assertions'] else 'not hit'} "
+        f"at a {par['gap_ms']} ms gap"
+    )
     print(f"  RSS before first call     {_mib(rss['before_first_call'])}")
     print(f"  RSS after 100 calls       {_mib(rss['after_100'])}")
-    print(f"  {'RSS after %s calls' % rss['last_n']:<26}{_mib(rss['after_last'])}")
+    label = f"RSS after {rss['last_n']} calls"
+    print(f"  {label:<26}{_mib(rss['after_last'])}")
     g = rss["growth_per_100_calls"]
     basis = "after 100 -> last" if rss["after_100"] is not None and (rss["last_n"] or 0) > 100 else "first -> last"
     print(f"  growth per 100 calls      {'-' if g is None else f'{g / 1024:+.0f} KiB'} ({basis})")
     print("  RSS samples               " + ", ".join(f"{n}: {v / 2**20:.1f}" for n, v in rss["samples"]) + " (MiB)")
-    print(f"  sipp exit codes           UAS {c['uas_sipp_rc']}, incoming UACs "
-          f"{', '.join(f'rc {k}: {v}' for k, v in c['incoming_sipp_rc'].items()) or '-'}")
+    print(
+        f"  sipp exit codes           UAS {c['uas_sipp_rc']}, incoming UACs "
+        f"{', '.join(f'rc {k}: {v}' for k, v in c['incoming_sipp_rc'].items()) or '-'}"
+    )
     if c["failures"]:
         print(f"  failures ({len(c['failures'])}): " + " | ".join(c["failures"][:5]))
     if w["log_tail"]:
         print("  worker log tail: " + " | ".join(w["log_tail"]))
     calls_s = w.get("calls_s")
-    print(f"  wall time                 {r['wall_s']:.1f} s total"
-          + (f", {calls_s:.1f} s for the calls ({calls_s / max(1, c['attempted']) * 1000:.0f} ms per call)"
-             if calls_s else ""))
+    print(
+        f"  wall time                 {r['wall_s']:.1f} s total"
+        + (
+            f", {calls_s:.1f} s for the calls ({calls_s / max(1, c['attempted']) * 1000:.0f} ms per call)"
+            if calls_s
+            else ""
+        )
+    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description="softclock soak: many calls in one process (prints figures)")
     ap.add_argument("--calls", type=int, default=500, help="calls in total (default 500)")
     ap.add_argument("--gap-ms", type=int, default=50, help="pause after each DISCONNECTED (default 50)")
-    ap.add_argument("--incoming-every", type=int, default=5,
-                    help="every Nth call is incoming from a sipp UAC (default 5; 0 = outgoing only)")
+    ap.add_argument(
+        "--incoming-every",
+        type=int,
+        default=5,
+        help="every Nth call is incoming from a sipp UAC (default 5; 0 = outgoing only)",
+    )
     ap.add_argument("--talk-ms", default="200-500", help="talk time range in ms (default 200-500)")
     ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
     ap.add_argument("--keep", action="store_true", help="keep the work dir with all logs")
@@ -419,8 +535,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return bench_main(parse_args(argv), worker_main, run, print_report,
-                      lambda report: 1 if report["worker"]["exit_code"] is None else 0)
+    return bench_main(
+        parse_args(argv),
+        worker_main,
+        run,
+        print_report,
+        lambda report: 1 if report["worker"]["exit_code"] is None else 0,
+    )
 
 
 if __name__ == "__main__":

@@ -112,8 +112,17 @@ WORDS = (
 ).split()
 SUFFIXES = ("Ltd", "LLP", "Inc.", "GmbH", "SA", "plc", "Holdings", "Group", "Partners", "Trust")
 MATTER_KINDS = (
-    "Acquisition of", "Lease for", "Dispute with", "Employment claim by", "Licence from", "Merger with",
-    "Financing by", "Trademark opposition v.", "Audit of", "Supply contract with", "Arbitration v.",
+    "Acquisition of",
+    "Lease for",
+    "Dispute with",
+    "Employment claim by",
+    "Licence from",
+    "Merger with",
+    "Financing by",
+    "Trademark opposition v.",
+    "Audit of",
+    "Supply contract with",
+    "Arbitration v.",
 )
 
 
@@ -145,13 +154,13 @@ def insert(con: sqlite3.Connection, table: str, cols: str, rows: Any, log: Calla
         elif notnull and dflt is None:
             raise SystemExit(f"bench: {table}.{name} is NOT NULL without a default; bench/store_scale.py must fill it")
     if extra_cols:
-        log(f"  ({table}: {', '.join(f'{c}={v!r}' for c, v in zip(extra_cols, extra_vals, strict=True))} from the model defaults)")
+        log(
+            f"  ({table}: {', '.join(f'{c}={v!r}' for c, v in zip(extra_cols, extra_vals, strict=True))} from the model defaults)"
+        )
         extra = tuple(extra_vals)
         rows = (r + extra for r in rows)
     all_cols = names + extra_cols
-    con.executemany(
-        f"INSERT INTO {table} ({', '.join(all_cols)}) VALUES ({', '.join('?' * len(all_cols))})", rows
-    )
+    con.executemany(f"INSERT INTO {table} ({', '.join(all_cols)}) VALUES ({', '.join('?' * len(all_cols))})", rows)
 
 
 # --------------------------------------------------------------------------- build
@@ -187,7 +196,9 @@ def build(data: Path, n_calls: int, n_matters: int, log: Callable[[str], None]) 
     n_clients = max(1, n_matters // 5)
     con.execute("BEGIN")
     insert(
-        con, "clients", "id, name, policy_json",
+        con,
+        "clients",
+        "id, name, policy_json",
         (
             (
                 i,
@@ -265,15 +276,33 @@ def build(data: Path, n_calls: int, n_matters: int, log: Callable[[str], None]) 
     t0 = time.perf_counter()
     con.execute("BEGIN")
     insert(
-        con, "calls",
+        con,
+        "calls",
         "id, sip_call_id, direction, account, remote_uri, remote_number, display_name, invited_utc, answered_utc,"
         " ended_utc, talk_seconds, ring_seconds, hold_seconds, disposition, sip_status, sip_reason,"
         " connect_duration_s, last_heartbeat_utc, recovered, recording_path",
         (
             (
-                i + 1, f"{uuid.uuid4().hex}@softclock", "outgoing" if i % 3 else "incoming", "alice@firm.example",
-                f"sip:{c[5]}@pbx.firm.example", c[5], "", sa_dt(c[0]), sa_dt(c[1]), sa_dt(c[2]), c[3],
-                (c[1] - c[0]).total_seconds(), 0.0, "answered", 200, "OK", c[3], sa_dt(c[2]), 0, None,
+                i + 1,
+                f"{uuid.uuid4().hex}@softclock",
+                "outgoing" if i % 3 else "incoming",
+                "alice@firm.example",
+                f"sip:{c[5]}@pbx.firm.example",
+                c[5],
+                "",
+                sa_dt(c[0]),
+                sa_dt(c[1]),
+                sa_dt(c[2]),
+                c[3],
+                (c[1] - c[0]).total_seconds(),
+                0.0,
+                "answered",
+                200,
+                "OK",
+                c[3],
+                sa_dt(c[2]),
+                0,
+                None,
             )
             for i, c in enumerate(calls)
         ),
@@ -285,7 +314,9 @@ def build(data: Path, n_calls: int, n_matters: int, log: Callable[[str], None]) 
     t0 = time.perf_counter()
     con.execute("BEGIN")
     insert(
-        con, "segments", "id, call_id, matter_id, start_utc, end_utc, seconds, held",
+        con,
+        "segments",
+        "id, call_id, matter_id, start_utc, end_utc, seconds, held",
         ((i + 1, i + 1, c[4], sa_dt(c[1]), sa_dt(c[2]), c[3], 0) for i, c in enumerate(calls)),
         log,
     )
@@ -306,16 +337,31 @@ def build(data: Path, n_calls: int, n_matters: int, log: Callable[[str], None]) 
             is_draft = draft[i]
             m = None if unassigned[i] else matter
             yield (
-                entry_ids[i], i + 1, i + 1, "alice", m, sa_date(local_date(answered)), sa_dt(answered), talk,
-                None if is_draft else units(talk, policy, billable), "A106" if m else "", "",
-                "" if is_draft else f"Call re matter {m}", int(billable), "draft" if is_draft else "approved",
-                "" if billable else "short", 0, 1, sa_dt(answered),
+                entry_ids[i],
+                i + 1,
+                i + 1,
+                "alice",
+                m,
+                sa_date(local_date(answered)),
+                sa_dt(answered),
+                talk,
+                None if is_draft else units(talk, policy, billable),
+                "A106" if m else "",
+                "",
+                "" if is_draft else f"Call re matter {m}",
+                int(billable),
+                "draft" if is_draft else "approved",
+                "" if billable else "short",
+                0,
+                1,
+                sa_dt(answered),
                 sa_dt(ended if is_draft else ended + timedelta(hours=20)),
             )
 
     con.execute("BEGIN")
     insert(
-        con, "time_entries",
+        con,
+        "time_entries",
         "id, call_id, segment_id, timekeeper, matter_id, work_date, started_utc, raw_seconds, billed_units,"
         " activity_code, task_code, narrative, billable, status, flag, billed_by_hand, version, created_utc,"
         " updated_utc",
@@ -354,7 +400,8 @@ def build(data: Path, n_calls: int, n_matters: int, log: Callable[[str], None]) 
 
     con.execute("BEGIN")
     insert(
-        con, "audit_events",
+        con,
+        "audit_events",
         "id, at_utc, actor, entity, entity_id, field, old_value, new_value, reason, prev_hash, hash",
         audit_rows(),
         log,
@@ -367,7 +414,8 @@ def build(data: Path, n_calls: int, n_matters: int, log: Callable[[str], None]) 
     con.execute("COMMIT")
     phase("insert audit_events (hash chain)", t0)
     info["audit_events"] = len(events)
-    del events, calls
+    events.clear()  # the rows are in the store: free them (the generators above are spent)
+    calls.clear()
 
     t0 = time.perf_counter()
     for _name, sql in indexes:
@@ -504,7 +552,9 @@ def review_page(outer: bool) -> Callable[[Session, int], str]:
     def run(s: Session, _k: int) -> str:
         stmt = select(TimeEntry, Matter.code, Matter.name, Client.name)
         if outer:
-            stmt = stmt.outerjoin(Matter, TimeEntry.matter_id == Matter.id).outerjoin(Client, Matter.client_id == Client.id)
+            stmt = stmt.outerjoin(Matter, TimeEntry.matter_id == Matter.id).outerjoin(
+                Client, Matter.client_id == Client.id
+            )
         else:
             stmt = stmt.join(Matter, TimeEntry.matter_id == Matter.id).join(Client, Matter.client_id == Client.id)
         stmt = stmt.where(TimeEntry.status == "draft").order_by(TimeEntry.started_utc.desc()).limit(50)
@@ -574,10 +624,17 @@ def main() -> int:
     ap.add_argument("--no-plans", action="store_true", help="do not print EXPLAIN QUERY PLAN")
     ap.add_argument("--keep", action="store_true", help="keep the data directory (its path is printed)")
     ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    ap.add_argument("--only", action="append", default=[],
-                    help="measure only the rows whose number starts with this (e.g. 3 for the search); repeatable")
-    ap.add_argument("--data", help="measure a data directory an earlier --keep run left (no build; each run of it "
-                    "approves drafts, so it has fewer left)")
+    ap.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        help="measure only the rows whose number starts with this (e.g. 3 for the search); repeatable",
+    )
+    ap.add_argument(
+        "--data",
+        help="measure a data directory an earlier --keep run left (no build; each run of it "
+        "approves drafts, so it has fewer left)",
+    )
     args = ap.parse_args()
     if args.calls < TODAY_CALLS or args.matters < 5:
         ap.error(f"--calls must be at least {TODAY_CALLS} and --matters at least 5")
@@ -614,7 +671,7 @@ def main() -> int:
                 )
             )
         size = min(APPROVE_BATCH, len(ids) // (args.runs + 1))  # fewer when --calls is small
-        batches = [ids[k * size:(k + 1) * size] for k in range(args.runs + 1)]
+        batches = [ids[k * size : (k + 1) * size] for k in range(args.runs + 1)]
 
         plans = not args.no_plans
         specs: list[tuple[str, Callable[[Session, int], str]]] = [
@@ -624,8 +681,10 @@ def main() -> int:
             ("2 today_calls()", today),
             ("3a search_matters('acme 12')", search("acme 12")),
             ("3b search_matters('a')", search("a")),
-            *[(f"3k{n} keystroke search_matters({text!r})", search(text))
-              for n, text in enumerate(("ac", "acm", "acme", "acme 1"), start=1)],
+            *[
+                (f"3k{n} keystroke search_matters({text!r})", search(text))
+                for n, text in enumerate(("ac", "acm", "acme", "acme 1"), start=1)
+            ],
             ("3c search_matters('ltd'): a common trigram", search("ltd")),
             ("3d search_matters('qqq'): found nowhere", search("qqq")),
             ("3e search_matters('qq'): short, found nowhere (LIKE)", search("qq")),
@@ -640,8 +699,19 @@ def main() -> int:
         for name, fn in specs:
             log(f"measuring {name} ...")
             is_search = name.startswith("3")
-            results.append(measure(store, sql_log, name, fn, args.runs, plans, prepares.get(name.split()[0]),
-                                   aim_ms=SEARCH_AIM_MS if is_search else AIM_MS, bare=is_search))
+            results.append(
+                measure(
+                    store,
+                    sql_log,
+                    name,
+                    fn,
+                    args.runs,
+                    plans,
+                    prepares.get(name.split()[0]),
+                    aim_ms=SEARCH_AIM_MS if is_search else AIM_MS,
+                    bare=is_search,
+                )
+            )
         store.close()
         report["results"] = results
         report["db_bytes_after"] = sum(p.stat().st_size for p in data.glob(DB_NAME + "*"))
@@ -655,9 +725,11 @@ def main() -> int:
     b = report["build"]
     print()
     if b is not None:
-        print(f"SQLite {report['sqlite']}; build {b['build_s']:.1f} s "
-              f"({', '.join(f'{k} {v:.1f}' for k, v in b['phases_s'].items())}); "
-              f"DB size {b['db_bytes'] / 2**20:,.0f} MiB ({b['db_bytes']:,} bytes), journal {b['journal_mode']}")
+        print(
+            f"SQLite {report['sqlite']}; build {b['build_s']:.1f} s "
+            f"({', '.join(f'{k} {v:.1f}' for k, v in b['phases_s'].items())}); "
+            f"DB size {b['db_bytes'] / 2**20:,.0f} MiB ({b['db_bytes']:,} bytes), journal {b['journal_mode']}"
+        )
     if args.keep:
         print(f"data directory kept: {data}")
     if plans:
@@ -678,8 +750,10 @@ def main() -> int:
             f"<{r['aim_ms']:>3.0f}ms {'yes' if r['meets_aim'] else 'NO':>4}  {r['note']}"
         )
     met = [r for r in results if r["meets_aim"]]
-    print(f"\n{len(met)}/{len(results)} meet their aim (verify ran after the approvals, so its count includes "
-          f"their events); DB after the runs {report['db_bytes_after'] / 2**20:,.0f} MiB")
+    print(
+        f"\n{len(met)}/{len(results)} meet their aim (verify ran after the approvals, so its count includes "
+        f"their events); DB after the runs {report['db_bytes_after'] / 2**20:,.0f} MiB"
+    )
     return 0
 
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 from softclock import events as ev
 from softclock import paths
+from softclock.billing import Policy
 from softclock.capture import Capture
 from softclock.changes import ChangeBus
 from softclock.events import Event
 from softclock.facades import Facades, facades
 from softclock.phone import Phone
 from softclock.settings import AccountSettings, Settings, SipSettings, load, split_host_port
-from softclock.billing import Policy
 from softclock.store.db import Store, open_store
 from softclock.worker import DbWorker
 
@@ -49,6 +49,7 @@ class Core:
         """After the engine stopped: let capture record the last events, then close the store."""
         if self.worker is not None and not self.worker.stopped:
             capture = self.capture
+
             # The last chance to write what the store refused; else say, call by call, what is lost.
             def last_chance() -> None:
                 if not capture.retry():
@@ -72,9 +73,7 @@ _CALL_EVENTS = (
 )
 
 
-def event_pipeline(
-    worker: DbWorker, capture: Capture, sink: Callable[[Event], None]
-) -> Callable[[Event], None]:
+def event_pipeline(worker: DbWorker, capture: Capture, sink: Callable[[Event], None]) -> Callable[[Event], None]:
     """What the SIP engine calls (on its threads) with each event."""
 
     def record_then_show(event: Event) -> None:

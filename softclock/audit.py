@@ -19,28 +19,46 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from json.encoder import encode_basestring_ascii as _quote  # what json.dumps uses for a str
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from json.encoder import encode_basestring_ascii as _quote  # what json.dumps uses for a str
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from softclock.store.models import AuditEvent, AuditHead
 from softclock.formatting import utc_now
+from softclock.store.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
 
 
-def _digest(prev: str, at: datetime, actor: str, entity: str, entity_id: str, field: str,
-            old: str | None, new: str | None, reason: str) -> str:  # fmt: skip
+def _digest(
+    prev: str,
+    at: datetime,
+    actor: str,
+    entity: str,
+    entity_id: str,
+    field: str,
+    old: str | None,
+    new: str | None,
+    reason: str,
+) -> str:
     return _digest_iso(prev, at.isoformat(), actor, entity, entity_id, field, old, new, reason)
 
 
-def _digest_iso(prev: str, at: str, actor: str, entity: str, entity_id: str, field: str,
-                old: str | None, new: str | None, reason: str) -> str:  # fmt: skip
+def _digest_iso(
+    prev: str,
+    at: str,
+    actor: str,
+    entity: str,
+    entity_id: str,
+    field: str,
+    old: str | None,
+    new: str | None,
+    reason: str,
+) -> str:
     payload = _json_list((prev, at, actor, entity, entity_id, field, old, new, reason))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -97,9 +115,7 @@ _INSERT = (
 )
 
 
-def record_many(
-    session: Session, actor: str, entity: str, changes: list[tuple[str, str, object, object, str]]
-) -> None:
+def record_many(session: Session, actor: str, entity: str, changes: list[tuple[str, str, object, object, str]]) -> None:
     """Append many events at once: (entity id, field, old, new, reason) each.
 
     Same chain as :func:`record`, written with one executemany (approving a
@@ -181,7 +197,7 @@ def _recomputed(event: tuple[Any, ...]) -> str:
 # Python hashes this one gained nothing on the 2-core machine measured.)
 _CHUNK = 2000
 _PLAIN = (
-    "format('[\"%s\", \"%s\", \"%s\", \"%s\", \"%s\", \"%s\", %s, %s, \"%s\"]', prev_hash, replace(at_utc, ' ', 'T'), "
+    'format(\'["%s", "%s", "%s", "%s", "%s", "%s", %s, %s, "%s"]\', prev_hash, replace(at_utc, \' \', \'T\'), '
     "actor, entity, entity_id, field, iif(old_value IS NULL, 'null', '\"' || old_value || '\"'), "
     "iif(new_value IS NULL, 'null', '\"' || new_value || '\"'), reason)"
 )
@@ -225,9 +241,13 @@ def _read_chunk(dbapi: Any, after_id: int, chunk: int) -> _Chunk | None:
     kinds = kinds or ""
     plain = None
     if (
-        texts is not None and texts.isascii() and "\\" not in texts and texts.count("\n") == count - 1
-        and texts.count('"') == 18 * kinds.count("0") + 16 * (kinds.count("1") + kinds.count("2")) + 14 * kinds.count("3")
-    ):  # fmt: skip
+        texts is not None
+        and texts.isascii()
+        and "\\" not in texts
+        and texts.count("\n") == count - 1
+        and texts.count('"')
+        == 18 * kinds.count("0") + 16 * (kinds.count("1") + kinds.count("2")) + 14 * kinds.count("3")
+    ):
         data = texts.encode()
         if not data.translate(None, _PRINTABLE):  # no control character
             plain = data
@@ -271,13 +291,19 @@ def _walk(dbapi: Any, walk: _Walk, fold: _Fold | None = None) -> _Walk:
                 assert rows is not None
                 texts = item.texts.split("\n") if item.texts is not None else []
                 aligned = len(texts) == len(rows) == len(item.kinds)
-                digests = [sha(texts[i].encode()).hexdigest() if aligned and _plain(texts[i], item.kinds[i])
-                           else _recomputed(row) for i, row in enumerate(rows)]  # fmt: skip
+                digests = [
+                    sha(texts[i].encode()).hexdigest()
+                    if aligned and _plain(texts[i], item.kinds[i])
+                    else _recomputed(row)
+                    for i, row in enumerate(rows)
+                ]
             if digests != stored and rows is None:
                 # A plain text whose simple hash missed (a whole-second timestamp): hash those exactly.
                 rows = _chunk_rows(dbapi, first, chunk)
                 if len(rows) == len(digests):
-                    digests = [d if d == h else _recomputed(row) for d, h, row in zip(digests, stored, rows)]
+                    digests = [
+                        d if d == h else _recomputed(row) for d, h, row in zip(digests, stored, rows, strict=True)
+                    ]
         if digests == stored and item.prevs == "\n".join([walk.prev, *stored[:-1]]):
             walk.last_id, walk.prev = item.max_id, stored[-1]
             walk.count += item.count
@@ -292,9 +318,13 @@ def _walk(dbapi: Any, walk: _Walk, fold: _Fold | None = None) -> _Walk:
         if walk.problem:
             return walk
         if fold is not None:
-            fold.add(dbapi.execute(
-                "SELECT entity_id, field, new_value, reason FROM audit_events "
-                "WHERE id > ? AND id <= ? AND entity = 'time_entry' ORDER BY id", (first, item.max_id)))  # fmt: skip
+            fold.add(
+                dbapi.execute(
+                    "SELECT entity_id, field, new_value, reason FROM audit_events "
+                    "WHERE id > ? AND id <= ? AND entity = 'time_entry' ORDER BY id",
+                    (first, item.max_id),
+                )
+            )
 
 
 _TRAIL = (
@@ -316,9 +346,13 @@ def _fold_up_to(dbapi: Any, fold: _Fold, up_to: int) -> None:
         if text is not None and text.count(_SEP) == 4 * count - 1 and text.count(_NULL) == (nulls or 0):
             fold.add_text(text)
         elif count:
-            fold.add(dbapi.execute(
-                "SELECT entity_id, field, new_value, reason FROM audit_events "
-                "WHERE id > ? AND id <= ? AND entity = 'time_entry' ORDER BY id", (after, max_id)))  # fmt: skip
+            fold.add(
+                dbapi.execute(
+                    "SELECT entity_id, field, new_value, reason FROM audit_events "
+                    "WHERE id > ? AND id <= ? AND entity = 'time_entry' ORDER BY id",
+                    (after, max_id),
+                )
+            )
         after = max_id
 
 
@@ -339,8 +373,9 @@ def _walk_slowly(dbapi: Any, walk: _Walk, up_to: int) -> None:
         walk.prev, walk.last_id = event_hash, event_id
 
 
-def verify(session: Session, since_checkpoint: bool = False, *, full: bool | None = None,
-           entries: bool = True) -> Verification:  # fmt: skip
+def verify(
+    session: Session, since_checkpoint: bool = False, *, full: bool | None = None, entries: bool = True
+) -> Verification:
     """Check the chain and each entry against its trail; name the first problem; then move the checkpoint.
 
     By default every event is rehashed (in bulk: see :func:`_walk`) and the
@@ -429,13 +464,16 @@ def _verify(dbapi: Any, since_checkpoint: bool, entries: bool) -> tuple[Verifica
     if checkpoint is not None and (walk.last_id < checkpoint[0] or walk.count < checkpoint[2]):
         return broken(
             f"the chain ends at event {walk.last_id} ({walk.count} events) but the last check found it intact up to "
-            f"event {checkpoint[0]} ({checkpoint[2]} events): events were deleted", walk.last_id or None,
-        )  # fmt: skip
+            f"event {checkpoint[0]} ({checkpoint[2]} events): events were deleted",
+            walk.last_id or None,
+        )
     if head is None:
         if walk.count:
             return broken("the chain's head record is missing", None)
     elif head[2] != walk.count or head[1] != walk.prev:
-        return broken(f"the chain ends at event {walk.last_id} but its head says {head[0]}: events were deleted", head[0])
+        return broken(
+            f"the chain ends at event {walk.last_id} but its head says {head[0]}: events were deleted", head[0]
+        )
     if walk.count == 0:
         born = _entries_outside_live_calls(dbapi)
         if born:
@@ -445,8 +483,9 @@ def _verify(dbapi: Any, since_checkpoint: bool, entries: bool) -> tuple[Verifica
         found = fold.first_problem(dbapi, trail_checked=start is None)
         held = found.checked
         if found.problem:
-            return Verification(False, walk.count, found.problem, found.event_id, walk.checked, start, found.entry_id,
-                                held), None  # fmt: skip
+            return Verification(
+                False, walk.count, found.problem, found.event_id, walk.checked, start, found.entry_id, held
+            ), None
     advance = None
     if walk.count and walk.last_id > (checkpoint[0] if checkpoint else 0):
         advance = (walk.last_id, walk.prev, walk.count)
@@ -467,7 +506,9 @@ def _check_checkpoint(dbapi: Any, event_id: int, expected_hash: str) -> str:
         return f"event {event_id}, the last one checked, is missing: events were deleted"
     if event[10] != expected_hash or event[10] != _recomputed(tuple(event)):
         return f"event {event_id} was edited after it was written"
-    before = dbapi.execute("SELECT id, hash FROM audit_events WHERE id < ? ORDER BY id DESC LIMIT 1", (event_id,)).fetchone()
+    before = dbapi.execute(
+        "SELECT id, hash FROM audit_events WHERE id < ? ORDER BY id DESC LIMIT 1", (event_id,)
+    ).fetchone()
     if (before[1] if before else GENESIS) != event[9]:
         return f"event {event_id} does not follow event {before[0] if before else 0}: one was inserted or deleted"
     return ""
@@ -479,21 +520,26 @@ def _checkpoint_still_there(dbapi: Any, event_id: int, expected_hash: str, expec
     if found is None:
         return f"event {event_id}, the last one checked, is missing: events were deleted"
     if found[0] != expected_hash:
-        return (f"event {event_id} does not have the hash it had when it was last checked: "
-                "the chain up to it was rewritten")  # fmt: skip
+        return (
+            f"event {event_id} does not have the hash it had when it was last checked: the chain up to it was rewritten"
+        )
     position = dbapi.execute("SELECT count(*) FROM audit_events WHERE id <= ?", (event_id,)).fetchone()[0]
     if position != expected_count:
-        return (f"event {event_id} is event number {position} of the chain but was number {expected_count} when it "
-                "was last checked: the chain up to it was rewritten")  # fmt: skip
+        return (
+            f"event {event_id} is event number {position} of the chain but was number {expected_count} when it "
+            "was last checked: the chain up to it was rewritten"
+        )
     return ""
 
 
 def _entries_outside_live_calls(dbapi: Any) -> int:
     """Time entries that should have been born in the trail (every one not on a call still in progress)."""
-    return int(dbapi.execute(
-        "SELECT count(*) FROM time_entries t LEFT JOIN calls c ON c.id = t.call_id "
-        "WHERE c.id IS NULL OR c.disposition <> 'in_progress'"
-    ).fetchone()[0])  # fmt: skip
+    return int(
+        dbapi.execute(
+            "SELECT count(*) FROM time_entries t LEFT JOIN calls c ON c.id = t.call_id "
+            "WHERE c.id IS NULL OR c.disposition <> 'in_progress'"
+        ).fetchone()[0]
+    )
 
 
 # ------------------------------------------------------------------------------ entries against their trail
@@ -503,8 +549,19 @@ _INTS = ("billed_units", "matter_id", "version")
 _TEXTS = ("status", "narrative", "activity_code", "task_code", "flag")
 _BOOLS = ("billable",)
 _FIELDS = frozenset((*_FLOATS, *_INTS, *_TEXTS, *_BOOLS))
-_COLUMNS = ("raw_seconds", "hold_seconds", "billed_units", "matter_id", "version", "status", "narrative",
-            "activity_code", "task_code", "flag", "billable")  # fmt: skip
+_COLUMNS = (
+    "raw_seconds",
+    "hold_seconds",
+    "billed_units",
+    "matter_id",
+    "version",
+    "status",
+    "narrative",
+    "activity_code",
+    "task_code",
+    "flag",
+    "billable",
+)
 _SPLIT_BIRTH = re.compile(r"split from \S+: (-?[0-9.]+) s on matter (\S+)\Z")
 _ROW = f"SELECT id, {', '.join(_COLUMNS)}, billed_by_hand FROM time_entries"
 _EVENT = "\x00"  # where a message names the event (values in messages are repr()-ed: never a NUL)
@@ -535,7 +592,7 @@ class _Fold:
     def add_text(self, text: str) -> None:
         """Events as a plain chunk carries them: entry, field, new value (``_NULL``: none), reason."""
         tokens = text.split(_SEP)
-        self.add(zip(tokens[0::4], tokens[1::4], tokens[2::4], tokens[3::4]), _NULL)
+        self.add(zip(tokens[0::4], tokens[1::4], tokens[2::4], tokens[3::4], strict=False), _NULL)
 
     def add(self, events: Iterable[tuple[str, str, str | None, str]], null: str | None = None) -> None:
         said, by_hand, fields = self.say, self.by_hand, _FIELDS
@@ -591,7 +648,10 @@ class _Fold:
         entry_id = row[0]
         if entry_id in self.merged:
             into = str(self.merged[entry_id]).replace(_EVENT, "")
-            return f"entry {entry_id} was merged into entry {into} (event {_EVENT}) but is still in the store", "merged_into"
+            return (
+                f"entry {entry_id} was merged into entry {into} (event {_EVENT}) but is still in the store",
+                "merged_into",
+            )
         for name, written in self.said.get(entry_id, {}).items():
             stored = row[_AT[name]]
             if _SAME[name](stored, written):
@@ -601,19 +661,31 @@ class _Fold:
                 version = row[_AT["version"]]
                 if stored == "invoiced" or (entry_id, version) in sent:
                     continue
-                return (f"entry {entry_id} is marked synced but its version {version} was never sent "
-                        f"(its trail says approved, event {_EVENT})", name)  # fmt: skip
-            return (f"entry {entry_id}: {name} is {_shown(stored)} but its trail says {_shown(written)} "
-                    f"(event {_EVENT}): {_culprit(trail_checked)}", name)  # fmt: skip
+                return (
+                    f"entry {entry_id} is marked synced but its version {version} was never sent "
+                    f"(its trail says approved, event {_EVENT})",
+                    name,
+                )
+            return (
+                f"entry {entry_id}: {name} is {_shown(stored)} but its trail says {_shown(written)} "
+                f"(event {_EVENT}): {_culprit(trail_checked)}",
+                name,
+            )
         if row[12] and entry_id not in self.by_hand:
-            return (f"entry {entry_id}: billed units are marked as set by hand but its trail records no such change: "
-                    f"{_culprit(trail_checked)}", "billed_units")  # fmt: skip
+            return (
+                f"entry {entry_id}: billed units are marked as set by hand but its trail records no such change: "
+                f"{_culprit(trail_checked)}",
+                "billed_units",
+            )
         return "", ""
 
 
 def _culprit(trail_checked: bool) -> str:
-    return "the entry was changed outside the app" if trail_checked else \
-        "the entry or its trail was changed outside the app"  # fmt: skip
+    return (
+        "the entry was changed outside the app"
+        if trail_checked
+        else "the entry or its trail was changed outside the app"
+    )
 
 
 def _same_float(stored: Any, written: str | None) -> bool:
@@ -642,9 +714,11 @@ def _same_text(stored: Any, written: str | None) -> bool:
 
 
 _SAME = {
-    **dict.fromkeys(_FLOATS, _same_float), **dict.fromkeys(_INTS, _same_int),
-    **dict.fromkeys(_BOOLS, _same_bool), **dict.fromkeys(_TEXTS, _same_text),
-}  # fmt: skip
+    **dict.fromkeys(_FLOATS, _same_float),
+    **dict.fromkeys(_INTS, _same_int),
+    **dict.fromkeys(_BOOLS, _same_bool),
+    **dict.fromkeys(_TEXTS, _same_text),
+}
 _AT = {name: i for i, name in enumerate(_COLUMNS, start=1)}  # a column's place in a row of _ROW
 
 
@@ -678,9 +752,13 @@ def entry_problems(session: Session, ids: Iterable[str]) -> dict[str, str]:
         part = wanted[start : start + 500]
         marks = ", ".join("?" * len(part))
         fold = _Fold()
-        fold.add(dbapi.execute(
-            "SELECT entity_id, field, new_value, reason FROM audit_events "
-            f"WHERE entity = 'time_entry' AND entity_id IN ({marks}) ORDER BY id", tuple(part)))  # fmt: skip
+        fold.add(
+            dbapi.execute(
+                "SELECT entity_id, field, new_value, reason FROM audit_events "
+                f"WHERE entity = 'time_entry' AND entity_id IN ({marks}) ORDER BY id",
+                tuple(part),
+            )
+        )
         if not fold.said and not fold.merged:
             continue
         if sent is None:

@@ -24,13 +24,13 @@ a live call's Call-ID is a call of its own.
 from __future__ import annotations
 
 import logging
-from functools import partial
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import insert, select, update
@@ -39,9 +39,9 @@ from sqlalchemy.orm import Session
 from softclock import audit
 from softclock import events as ev
 from softclock.changes import Change, ChangeKind
-from softclock.states import Disposition, EntryStatus
 from softclock.formatting import utc_now
 from softclock.matching import number_from_uri
+from softclock.states import Disposition, EntryStatus
 from softclock.store.db import Store
 from softclock.store.models import Call, ContactNumber, Segment, TimeEntry
 from softclock.store.queries import utc_naive
@@ -173,8 +173,11 @@ def _birth(entry_id: str, raw: float, sip_call_id: str, short: bool, recovered: 
     events: _Births = [(entry_id, "created", None, f"{raw:.3f}", f"captured from call {sip_call_id}")]
     stopped = "the app stopped mid-call; closed at its last heartbeat"
     if short:
-        why = f"shorter than the firm's short-call threshold; {stopped}" if recovered else \
-            "shorter than the firm's short-call threshold"  # fmt: skip
+        why = (
+            f"shorter than the firm's short-call threshold; {stopped}"
+            if recovered
+            else "shorter than the firm's short-call threshold"
+        )
         events += [(entry_id, "flag", "", "short", why), (entry_id, "billable", True, False, "short call")]
     elif recovered:
         events.append((entry_id, "flag", "", "recovered", stopped))
@@ -380,8 +383,12 @@ class Capture:
         talk = call.talk(end_mono)
         if call.connected_mono is not None:
             if abs(talk - event.connect_duration_s) > CROSS_CHECK_TOLERANCE_S and event.connect_duration_s > 0:
-                log.warning("call %s: monotonic talk time %.3f s differs from pjsua2's %.3f s",
-                            event.call_id, talk, event.connect_duration_s)  # fmt: skip
+                log.warning(
+                    "call %s: monotonic talk time %.3f s differs from pjsua2's %.3f s",
+                    event.call_id,
+                    talk,
+                    event.connect_duration_s,
+                )
         if call.hold_started is not None:
             call.hold_seconds += max(0.0, end_mono - call.hold_started)
             call.hold_started = None
@@ -440,9 +447,15 @@ class Capture:
         held = self._open_real is not None  # then even the calls "closed" are only in the holding store
         for call in [*self._live.values(), *(c for c in self._recent.values() if held or not c.closed)]:
             # No number: privacy mode keeps numbers out of logs; the Call-ID finds the call at the PBX.
-            log.error("NOT RECORDED (%s): call %s %s at %s UTC, talk %.1f s, %s", self._unavailable,
-                      call.sip_call_id, call.direction.value, call.invited_utc,
-                      call.talk(self._mono()), call.disposition.value)  # fmt: skip
+            log.error(
+                "NOT RECORDED (%s): call %s %s at %s UTC, talk %.1f s, %s",
+                self._unavailable,
+                call.sip_call_id,
+                call.direction.value,
+                call.invited_utc,
+                call.talk(self._mono()),
+                call.disposition.value,
+            )
 
     def hold_until(self, open_real: Callable[[], Store], reason: str) -> None:
         """The real store cannot be opened (``reason``): the store given is a
@@ -524,7 +537,9 @@ class Capture:
     @staticmethod
     def _rematter(s: Session, call: _Call, entry_id: str, old: int | None, new: int | None, actor: str) -> None:
         """A matter chosen after the entry was born is a change to it, in the trail."""
-        row = s.execute(select(TimeEntry.matter_id).where(TimeEntry.id == entry_id, TimeEntry.status == EntryStatus.DRAFT)).first()
+        row = s.execute(
+            select(TimeEntry.matter_id).where(TimeEntry.id == entry_id, TimeEntry.status == EntryStatus.DRAFT)
+        ).first()
         if row is None:
             return  # approved or merged away meanwhile: the review's word stands
         s.execute(update(TimeEntry).where(TimeEntry.id == entry_id).values(matter_id=new, updated_utc=utc_now()))
@@ -532,8 +547,16 @@ class Capture:
         if seg_rows:
             s.execute(update(Segment).where(Segment.id.in_(seg_rows)).values(matter_id=new))
         if row.matter_id != new:
-            audit.record(s, actor, "time_entry", entry_id, "matter_id", row.matter_id, new,
-                         "chosen in the matter prompt after the call")  # fmt: skip
+            audit.record(
+                s,
+                actor,
+                "time_entry",
+                entry_id,
+                "matter_id",
+                row.matter_id,
+                new,
+                "chosen in the matter prompt after the call",
+            )
 
     # ------------------------------------------------------------------ writing
 
@@ -615,22 +638,35 @@ class Capture:
         elif call.end_mono is not None:
             values["ring_seconds"] = max(0.0, call.end_mono - call.invited_mono)
         if call.end_mono is not None:
-            values.update(ended_utc=call.end_utc, sip_status=call.sip_status, sip_reason=call.sip_reason,
-                          connect_duration_s=call.connect_duration_s)  # fmt: skip
+            values.update(
+                ended_utc=call.end_utc,
+                sip_status=call.sip_status,
+                sip_reason=call.sip_reason,
+                connect_duration_s=call.connect_duration_s,
+            )
         row = call.row
         if row is None:
-            row = s.scalar(select(Call.id).where(Call.sip_call_id == call.sip_call_id,
-                                                 Call.dialog_tag == call.dialog_tag))  # fmt: skip
+            row = s.scalar(
+                select(Call.id).where(Call.sip_call_id == call.sip_call_id, Call.dialog_tag == call.dialog_tag)
+            )
             if row is not None:
                 # Only a commit that reported failure after it had landed leaves this: adopt the row.
                 log.warning("call %s is recorded already; writing to that record", call.sip_call_id)
                 s.execute(update(Call).where(Call.id == row).values(**values))
             else:
-                row = s.execute(insert(Call).values(
-                    sip_call_id=call.sip_call_id, dialog_tag=call.dialog_tag, direction=call.direction.value,
-                    account=call.account, remote_uri=call.remote_uri[:500], remote_number=call.number,
-                    display_name=call.display_name[:255], invited_utc=call.invited_utc, **values,
-                )).inserted_primary_key[0]  # type: ignore[attr-defined]  # fmt: skip
+                row = s.execute(
+                    insert(Call).values(
+                        sip_call_id=call.sip_call_id,
+                        dialog_tag=call.dialog_tag,
+                        direction=call.direction.value,
+                        account=call.account,
+                        remote_uri=call.remote_uri[:500],
+                        remote_number=call.number,
+                        display_name=call.display_name[:255],
+                        invited_utc=call.invited_utc,
+                        **values,
+                    )
+                ).inserted_primary_key[0]  # type: ignore[attr-defined]
             after.append(partial(setattr, call, "row", row))
         else:
             s.execute(update(Call).where(Call.id == row).values(**values))
@@ -640,14 +676,24 @@ class Capture:
             start = call.utc_at(seg.start)
             end = call.utc_at(seg.end) if seg.end is not None else None
             if seg.row is None:
-                seg_row = s.execute(insert(Segment).values(call_id=row, matter_id=seg.matter_id, start_utc=start,
-                                                           end_utc=end, seconds=seconds, held=seg.held)
-                                    ).inserted_primary_key[0]  # type: ignore[attr-defined]  # fmt: skip
+                seg_row = s.execute(
+                    insert(Segment).values(
+                        call_id=row,
+                        matter_id=seg.matter_id,
+                        start_utc=start,
+                        end_utc=end,
+                        seconds=seconds,
+                        held=seg.held,
+                    )
+                ).inserted_primary_key[0]  # type: ignore[attr-defined]
                 after.append(partial(setattr, seg, "row", seg_row))
             else:
                 seg_row = seg.row
-                s.execute(update(Segment).where(Segment.id == seg_row)
-                          .values(matter_id=seg.matter_id, end_utc=end, seconds=seconds))  # fmt: skip
+                s.execute(
+                    update(Segment)
+                    .where(Segment.id == seg_row)
+                    .values(matter_id=seg.matter_id, end_utc=end, seconds=seconds)
+                )
             seg_rows.append(seg_row)
         raws = call.entry_raws(now)
         stamp = call.end_utc or call.heartbeat_utc or utc_now()
@@ -658,15 +704,29 @@ class Capture:
                 start = call.utc_at(call.segments[entry.first_seg].start)
                 if not entry.activity_code:
                     entry.activity_code = self._activity_for(s, call.number)
-                s.execute(insert(TimeEntry).values(
-                    id=entry.id, call_id=row, segment_id=seg_rows[entry.first_seg], timekeeper=self._timekeeper(),
-                    matter_id=entry.matter_id, work_date=start.replace(tzinfo=UTC).astimezone().date(),
-                    started_utc=start, raw_seconds=raw, hold_seconds=hold, activity_code=entry.activity_code,
-                    status=EntryStatus.DRAFT, created_utc=start, updated_utc=start,
-                ))  # fmt: skip
+                s.execute(
+                    insert(TimeEntry).values(
+                        id=entry.id,
+                        call_id=row,
+                        segment_id=seg_rows[entry.first_seg],
+                        timekeeper=self._timekeeper(),
+                        matter_id=entry.matter_id,
+                        work_date=start.replace(tzinfo=UTC).astimezone().date(),
+                        started_utc=start,
+                        raw_seconds=raw,
+                        hold_seconds=hold,
+                        activity_code=entry.activity_code,
+                        status=EntryStatus.DRAFT,
+                        created_utc=start,
+                        updated_utc=start,
+                    )
+                )
             else:
-                s.execute(update(TimeEntry).where(TimeEntry.id == entry.id)
-                          .values(matter_id=entry.matter_id, raw_seconds=raw, hold_seconds=hold, updated_utc=stamp))
+                s.execute(
+                    update(TimeEntry)
+                    .where(TimeEntry.id == entry.id)
+                    .values(matter_id=entry.matter_id, raw_seconds=raw, hold_seconds=hold, updated_utc=stamp)
+                )
             after.append(partial(setattr, entry, "written", True))
             if call.end_mono is not None:
                 if call.short:
@@ -708,8 +768,11 @@ class Capture:
         def run(s: Session) -> None:
             ours = {c.row for c in self._live.values() if c.row is not None}
             short_s = self._short_call_s()
-            open_calls = [c for c in s.scalars(select(Call).where(Call.disposition == Disposition.IN_PROGRESS))
-                          if c.id not in ours]  # fmt: skip
+            open_calls = [
+                c
+                for c in s.scalars(select(Call).where(Call.disposition == Disposition.IN_PROGRESS))
+                if c.id not in ours
+            ]
             for call in open_calls:
                 self._recover_one(s, call, short_s)
             found[:] = [c.id for c in open_calls]

@@ -95,7 +95,9 @@ def _tel(rest: str, text: str, domain: str) -> DialTarget:
     if not number:
         raise DialError(f"Cannot dial {text!r}: the link holds no number.")
     if not re.fullmatch(r"\+?[0-9]+", number):
-        raise DialError(f"Cannot dial {text!r}: a tel: link holds a phone number (digits, a leading + and - . ( ) only).")
+        raise DialError(
+            f"Cannot dial {text!r}: a tel: link holds a phone number (digits, a leading + and - . ( ) only)."
+        )
     extension = _SEPARATORS.sub("", params.get("ext", ""))
     if extension and not extension.isdigit():
         raise DialError(f"Cannot dial {text!r}: the extension {params['ext']!r} is not a number.")

@@ -136,7 +136,9 @@ def call_row(call: Call, entries: Iterable[TimeEntry] = ()) -> CallRow:
         disposition=str(call.disposition),
         sip_status=call.sip_status,
         recovered=bool(call.recovered),
-        entries=tuple(entry_row(e, call.sip_call_id) for e in sorted(entries, key=lambda e: e.started_utc or call.invited_utc)),
+        entries=tuple(
+            entry_row(e, call.sip_call_id) for e in sorted(entries, key=lambda e: e.started_utc or call.invited_utc)
+        ),
     )
 
 
@@ -371,19 +373,30 @@ class ReviewService:
             stmt = stmt.where(TimeEntry.status == wanted.status)
         for word in wanted.text.split():
             like = f"%{word}%"
-            stmt = stmt.where(or_(Client.name.like(like), Matter.code.like(like), Matter.name.like(like),
-                                  Call.remote_number.like(like), Call.display_name.like(like),
-                                  TimeEntry.narrative.like(like)))  # fmt: skip
+            stmt = stmt.where(
+                or_(
+                    Client.name.like(like),
+                    Matter.code.like(like),
+                    Matter.name.like(like),
+                    Call.remote_number.like(like),
+                    Call.display_name.like(like),
+                    TimeEntry.narrative.like(like),
+                )
+            )
         if after is not None:
             day, started, entry_id = after
             stmt = stmt.where(
                 or_(
                     TimeEntry.work_date < day,
-                    and_(TimeEntry.work_date == day,
-                         or_(TimeEntry.started_utc < started,
-                             and_(TimeEntry.started_utc == started, TimeEntry.id < entry_id))),
+                    and_(
+                        TimeEntry.work_date == day,
+                        or_(
+                            TimeEntry.started_utc < started,
+                            and_(TimeEntry.started_utc == started, TimeEntry.id < entry_id),
+                        ),
+                    ),
                 )
-            )  # fmt: skip
+            )
         with self._store.session() as s:
             return [
                 HistoryRow(entry_row(e), direction, number, name or number or "")
@@ -520,17 +533,37 @@ class ReviewService:
         start_utc = utc_naive(started)
 
         def work(s: Session) -> EntryRow:
-            call = Call(sip_call_id=f"manual-{uuid.uuid4()}", direction="outgoing", account="manual",
-                        remote_uri=f"tel:{e164 or number.strip()}", remote_number=e164, display_name="",
-                        invited_utc=start_utc, answered_utc=start_utc,
-                        ended_utc=start_utc + timedelta(seconds=seconds), talk_seconds=seconds, ring_seconds=0.0,
-                        disposition=Disposition.ANSWERED.value, sip_reason="entered by hand")  # fmt: skip
+            call = Call(
+                sip_call_id=f"manual-{uuid.uuid4()}",
+                direction="outgoing",
+                account="manual",
+                remote_uri=f"tel:{e164 or number.strip()}",
+                remote_number=e164,
+                display_name="",
+                invited_utc=start_utc,
+                answered_utc=start_utc,
+                ended_utc=start_utc + timedelta(seconds=seconds),
+                talk_seconds=seconds,
+                ring_seconds=0.0,
+                disposition=Disposition.ANSWERED.value,
+                sip_reason="entered by hand",
+            )
             s.add(call)
             s.flush()
-            entry = TimeEntry(id=str(uuid.uuid4()), call_id=call.id, timekeeper=actor, matter_id=matter_id,
-                              work_date=started.date(), started_utc=start_utc, raw_seconds=seconds,
-                              narrative="", billable=True, flag="manual", created_utc=start_utc,
-                              updated_utc=start_utc)  # fmt: skip
+            entry = TimeEntry(
+                id=str(uuid.uuid4()),
+                call_id=call.id,
+                timekeeper=actor,
+                matter_id=matter_id,
+                work_date=started.date(),
+                started_utc=start_utc,
+                raw_seconds=seconds,
+                narrative="",
+                billable=True,
+                flag="manual",
+                created_utc=start_utc,
+                updated_utc=start_utc,
+            )
             s.add(entry)
             s.flush()
             why = f"entered by hand: a call on a mobile phone with {e164 or number.strip() or 'an unnamed number'}"

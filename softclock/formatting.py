@@ -34,7 +34,7 @@ def parse_duration(text: str) -> float | None:
         return float(last * 60)
     if last >= 60 or (len(bigger) == 2 and bigger[1] >= 60):
         return None
-    hours, minutes = (bigger if len(bigger) == 2 else [0, bigger[0]])
+    hours, minutes = bigger if len(bigger) == 2 else [0, bigger[0]]
     return float(hours * 3600 + minutes * 60 + last)
 
 

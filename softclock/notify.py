@@ -47,7 +47,9 @@ class Notifier:
         bus: "SESSION" or a D-Bus address (tests run their own bus).
     """
 
-    def __init__(self, on_action: Callable[[str, str], None], bus: str = "SESSION", app_name: str = "Softclock") -> None:
+    def __init__(
+        self, on_action: Callable[[str, str], None], bus: str = "SESSION", app_name: str = "Softclock"
+    ) -> None:
         self._on_action = on_action
         self._bus = bus
         self._app_name = app_name
@@ -93,10 +95,10 @@ class Notifier:
     # ------------------------------------------------------------------ thread
 
     def _run(self) -> None:
+        from collections import deque
+
         from jeepney import DBusAddress, MatchRule, message_bus
         from jeepney.io.blocking import open_dbus_connection
-
-        from collections import deque
 
         try:
             conn = open_dbus_connection(self._bus)
@@ -175,14 +177,21 @@ class Notifier:
 
         assert isinstance(conn, DBusConnection)
         actions: list[str] = [part for pair in note.actions for part in pair]
-        hints = {"urgency": ("y", note.urgency), "category": ("s", "call.incoming"),
-                 "desktop-entry": ("s", "org.softclock.Softclock")}  # fmt: skip
+        hints = {
+            "urgency": ("y", note.urgency),
+            "category": ("s", "call.incoming"),
+            "desktop-entry": ("s", "org.softclock.Softclock"),
+        }
         replaces = self._ids.get(note.key, 0)
         reply = conn.send_and_get_reply(
-            _call(server, "Notify", "susssasa{sv}i",
-                  (self._app_name, replaces, "org.softclock.Softclock", note.summary, note.body, actions, hints, 0)),
+            _call(
+                server,
+                "Notify",
+                "susssasa{sv}i",
+                (self._app_name, replaces, "org.softclock.Softclock", note.summary, note.body, actions, hints, 0),
+            ),
             timeout=2.0,
-        )  # fmt: skip
+        )
         if reply.body:
             nid = int(reply.body[0])
             self._ids[note.key] = nid
@@ -210,4 +219,3 @@ def _call(address: object, method: str, signature: str, body: tuple[object, ...]
     from jeepney import new_method_call
 
     return new_method_call(address, method, signature or None, body)
-

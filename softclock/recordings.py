@@ -43,4 +43,3 @@ def apply_retention(store: Store, data_dir: Path, days: int, now: float | None =
             s.execute(update(Call).where(Call.recording_path.in_(removed)).values(recording_path=None))
         log.info("deleted %d recordings older than %d days", len(removed), days)
     return len(removed)
-

@@ -18,11 +18,11 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from softclock import audit
-from softclock.sync import outbox
 from softclock.billing import ACTIVITY_CODES, Policy, PolicyError, billable_seconds, piece_units, split_units, units
 from softclock.errors import InputError
-from softclock.store.models import Client, Code, Matter, TimeEntry
 from softclock.formatting import utc_now
+from softclock.store.models import Client, Code, Matter, TimeEntry
+from softclock.sync import outbox
 
 LOCKED = ("synced", "invoiced")
 EDITABLE = ("matter_id", "narrative", "activity_code", "task_code", "billable", "billed_units")
@@ -86,9 +86,9 @@ def edit(session: Session, entry_id: str, actor: str, reason: str = "", **change
         raise ReviewError(f"entry {_short(entry.id)} is {entry.status} and locked")
     if entry.status != "draft":
         raise ReviewError(f"entry {_short(entry.id)} is {entry.status}: reopen it (with a reason) to change it")
-    for field in changes:
-        if field not in EDITABLE:
-            raise ReviewError(f"{field!r} cannot be edited (editable: {', '.join(EDITABLE)})")
+    for name in changes:
+        if name not in EDITABLE:
+            raise ReviewError(f"{name!r} cannot be edited (editable: {', '.join(EDITABLE)})")
     if "billed_units" in changes and not reason.strip():
         raise ReviewError(f"entry {_short(entry.id)}: setting billed units by hand needs a reason")
     if "task_code" in changes and not _known_code(session, "task", changes["task_code"]):
@@ -101,13 +101,13 @@ def edit(session: Session, entry_id: str, actor: str, reason: str = "", **change
             raise ReviewError(f"no matter with id {changes['matter_id']}")
         if matter.status != "open" and matter.id != entry.matter_id:
             raise ReviewError(f"matter {matter.code} is closed: time cannot be moved onto it")
-    for field, value in changes.items():
-        old = getattr(entry, field)
+    for name, value in changes.items():
+        old = getattr(entry, name)
         if old == value:
             continue
-        audit.record(session, actor, "time_entry", entry.id, field, old, value, reason)
-        setattr(entry, field, value)
-        if field == "billed_units":
+        audit.record(session, actor, "time_entry", entry.id, name, old, value, reason)
+        setattr(entry, name, value)
+        if name == "billed_units":
             entry.billed_by_hand = value is not None
     entry.updated_utc = utc_now()
     session.flush()
@@ -124,7 +124,11 @@ def billed_units_for(session: Session, entry: TimeEntry, policy: Policy) -> int:
 
 
 def _approval_problem(
-    status: str, billable: bool, matter_id: int | None, matter: tuple[str, str] | None, narrative: str,
+    status: str,
+    billable: bool,
+    matter_id: int | None,
+    matter: tuple[str, str] | None,
+    narrative: str,
     policy: Policy,
 ) -> str:
     """Why an entry with these values cannot be approved, or ``""``; ``matter`` is (code, status)."""
@@ -139,24 +143,35 @@ def _approval_problem(
     return ""
 
 
-def units_preview(session: Session, entries: Sequence[TimeEntry], policy_of: Callable[[TimeEntry], Policy]) -> dict[str, int]:
+def units_preview(
+    session: Session, entries: Sequence[TimeEntry], policy_of: Callable[[TimeEntry], Policy]
+) -> dict[str, int]:
     """The billed units approval would fix for each entry (the same rule: held time by policy, a split
     call rounded once and allocated; units set by hand stay), for the Review tab to show."""
     pieces = _call_pieces(
         session, {e.call_id for e in entries if e.call_id is not None and e.billable and not e.billed_by_hand}
     )
     return {
-        e.id: (e.billed_units or 0) if e.billed_by_hand
+        e.id: (e.billed_units or 0)
+        if e.billed_by_hand
         else _policy_units(e.billable, e.raw_seconds, e.hold_seconds, pieces.get(e.call_id), e.id, policy_of(e))
         for e in entries
-    }  # fmt: skip
+    }
 
 
 _APPROVAL_COLUMNS = (
-    TimeEntry.id, TimeEntry.call_id, TimeEntry.matter_id, TimeEntry.status, TimeEntry.billable,
-    TimeEntry.narrative, TimeEntry.raw_seconds, TimeEntry.hold_seconds, TimeEntry.billed_units,
-    TimeEntry.billed_by_hand, TimeEntry.version,
-)  # fmt: skip
+    TimeEntry.id,
+    TimeEntry.call_id,
+    TimeEntry.matter_id,
+    TimeEntry.status,
+    TimeEntry.billable,
+    TimeEntry.narrative,
+    TimeEntry.raw_seconds,
+    TimeEntry.hold_seconds,
+    TimeEntry.billed_units,
+    TimeEntry.billed_by_hand,
+    TimeEntry.version,
+)
 
 
 def _approval_rows(session: Session, wanted: list[str], refused: dict[str, str]) -> dict[str, Row[Any]]:
@@ -164,7 +179,9 @@ def _approval_rows(session: Session, wanted: list[str], refused: dict[str, str])
     query, short ids resolved one by one; unknown ids go to ``refused``."""
     found: dict[str, Row[Any]] = {}
     for chunk in _chunks(list(dict.fromkeys(wanted))):
-        found.update((row.id, row) for row in session.execute(select(*_APPROVAL_COLUMNS).where(TimeEntry.id.in_(chunk))))
+        found.update(
+            (row.id, row) for row in session.execute(select(*_APPROVAL_COLUMNS).where(TimeEntry.id.in_(chunk)))
+        )
     rows: dict[str, Row[Any]] = {}
     for entry_id in wanted:
         if entry_id not in found:
@@ -221,10 +238,12 @@ def _call_pieces(session: Session, call_ids: set[int]) -> dict[int, list[tuple[s
     for chunk in _chunks(sorted(call_ids)):
         multi.update(
             session.scalars(
-                select(TimeEntry.call_id).where(TimeEntry.call_id.in_(chunk), TimeEntry.billable.is_(True))
-                .group_by(TimeEntry.call_id).having(func.count() > 1)
+                select(TimeEntry.call_id)
+                .where(TimeEntry.call_id.in_(chunk), TimeEntry.billable.is_(True))
+                .group_by(TimeEntry.call_id)
+                .having(func.count() > 1)
             )
-        )  # fmt: skip
+        )
     pieces: dict[int, list[tuple[str, float, float]]] = {}
     for chunk in _chunks(sorted(multi)):
         rows = session.execute(
@@ -273,13 +292,15 @@ def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> O
             continue
         why = untrue.get(entry_id) or _approval_problem(
             row.status, row.billable, row.matter_id, matters.get(row.matter_id), row.narrative, policy
-        )  # fmt: skip
+        )
         if why:
             refused[entry_id] = why
             continue
         billed = row.billed_units
         if not row.billed_by_hand:
-            billed = _policy_units(row.billable, row.raw_seconds, row.hold_seconds, pieces.get(row.call_id), entry_id, policy)
+            billed = _policy_units(
+                row.billable, row.raw_seconds, row.hold_seconds, pieces.get(row.call_id), entry_id, policy
+            )
             if billed != row.billed_units:
                 events.append((entry_id, "billed_units", row.billed_units, billed, "policy"))
         events.append((entry_id, "status", row.status, "approved", ""))
@@ -303,7 +324,11 @@ def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> O
 
 
 def _policy_units(
-    billable: bool, raw: float, hold: float, call_pieces: list[tuple[str, float, float]] | None, entry_id: str,
+    billable: bool,
+    raw: float,
+    hold: float,
+    call_pieces: list[tuple[str, float, float]] | None,
+    entry_id: str,
     policy: Policy,
 ) -> int:
     """Billed units by policy; the same rule as :func:`billed_units_for`, on plain values."""
@@ -530,4 +555,3 @@ def _matter_label(entry: TimeEntry) -> str:
 
 def drafts_for_day(session: Session, day: object) -> list[str]:
     return list(session.scalars(select(TimeEntry.id).where(TimeEntry.status == "draft", TimeEntry.work_date == day)))
-

@@ -13,13 +13,13 @@ import keyring
 import keyring.backends.fail
 import keyring.errors
 
-from softclock.errors import KeyringUnavailable as KeyringUnavailable  # re-exported: callers catch secrets.KeyringUnavailable
+from softclock.errors import (
+    KeyringUnavailable as KeyringUnavailable,  # re-exported: callers catch secrets.KeyringUnavailable
+)
 
 log = logging.getLogger("softclock.secrets")
 
 SERVICE = "softclock"
-
-
 
 
 def _sip_key(address: str) -> str:

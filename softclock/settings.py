@@ -40,8 +40,6 @@ def split_host_port(value: str) -> tuple[str, int | None]:
     return host, int(port) if port else None
 
 
-
-
 @dataclass
 class AccountSettings:
     """The SIP account. Empty ``server`` means no account is configured."""
@@ -86,7 +84,9 @@ class SipSettings:
     local_port: int = 0  # 0: any free port
     null_audio: bool = False  # true: no sound at all (headless machines, tests)
     log_level: int = 3  # pjsip log level sent to the softclock.pjsip logger
-    keepalive_seconds: int = 15  # keep-alives to the server so NAT bindings stay open (UDP CRLF, TCP/TLS probes); 0 = off
+    keepalive_seconds: int = (
+        15  # keep-alives to the server so NAT bindings stay open (UDP CRLF, TCP/TLS probes); 0 = off
+    )
     stun_servers: list[str] = field(default_factory=list)  # host[:port] each, for NAT discovery; [] = none
     ice: bool = False  # ICE for media behind NAT (STUN and TURN servers help it)
     turn_server: str = ""  # host[:port] of a TURN relay for media; "" = none; its password is in the keyring
@@ -201,9 +201,7 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
     elif isinstance(default, str):
         if isinstance(value, str):
             return value
-    raise SettingsError(
-        f"[{section}] {key} must be {type(default).__name__}, not {type(value).__name__} ({value!r})"
-    )
+    raise SettingsError(f"[{section}] {key} must be {type(default).__name__}, not {type(value).__name__} ({value!r})")
 
 
 def _check_port(label: str, value: str) -> str:

@@ -142,7 +142,7 @@ class DbWorker:
                 if future.set_running_or_notify_cancel():
                     try:
                         future.set_result(job())
-                    except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
+                    except BaseException as exc:
                         future.set_exception(exc)
             for timer in self._due():
                 try:

@@ -7,5 +7,5 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "tests.helpers.keyring_backend.MemoryKeyring")
 
-from tests.helpers.sipfixtures import kamailio, kamailio_factory  # noqa: E402,F401
-from tests.helpers.pgfixtures import pg_cluster, pg_db  # noqa: E402,F401
+from tests.helpers.pgfixtures import pg_cluster, pg_db  # noqa: F401
+from tests.helpers.sipfixtures import kamailio, kamailio_factory  # noqa: F401

@@ -73,5 +73,3 @@ def _turn(args: argparse.Namespace, settings: object, config: Path) -> int:
     save(settings, config)
     print(f"TURN relay {args.server} saved for {args.user}; the password is in the keyring.")
     return 0
-
-

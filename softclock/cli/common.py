@@ -18,5 +18,3 @@ def read_password(prompt: str, allow_empty: bool = False) -> str:
     if not password and not allow_empty:
         raise UsageError("No password given: pass it on standard input or type it at the prompt.")
     return password
-
-

@@ -49,8 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--client", required=True)
     m = msub.add_parser("import", help="import matters from CSV: code,name,client")
     m.add_argument("file")
-    m.add_argument("--update", action="store_true",
-                   help="update the name and client of matters that exist (else they are refused)")  # fmt: skip
+    m.add_argument(
+        "--update", action="store_true", help="update the name and client of matters that exist (else they are refused)"
+    )
     m = msub.add_parser("number", help="map a phone number to a client (and optionally a matter)")
     m.add_argument("number")
     m.add_argument("--client", required=True)
@@ -71,8 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--reason", default="")
     e = esub.add_parser("split", help="split a draft into pieces that follow each other")
     e.add_argument("id")
-    e.add_argument("pieces", nargs="+", metavar="PIECE",
-                   help="m:ss, h:mm:ss or seconds; one may be 'rest': what the others leave")  # fmt: skip
+    e.add_argument(
+        "pieces", nargs="+", metavar="PIECE", help="m:ss, h:mm:ss or seconds; one may be 'rest': what the others leave"
+    )
     e.add_argument("--matter", action="append", default=[], help="matter code of each piece, in order (all or none)")
     e.add_argument("--reason", default="")
     e = esub.add_parser("merge", help="merge drafts of one matter and day into the earliest")
@@ -91,10 +93,14 @@ def _parser() -> argparse.ArgumentParser:
     usub = p.add_subparsers(dest="audit_command", required=True)
     u = usub.add_parser("verify", help="check the hash chain and each entry against it; names what was changed")
     u.add_argument("--full", action="store_true", help="recheck every event (the default; kept as an alias)")
-    u.add_argument("--since-checkpoint", action="store_true",
-                   help="the quick check: only the events after the last clean check")  # fmt: skip
-    u.add_argument("--central", action="store_true",
-                   help="also compare the chain with the heads each push anchored in the central store")  # fmt: skip
+    u.add_argument(
+        "--since-checkpoint", action="store_true", help="the quick check: only the events after the last clean check"
+    )
+    u.add_argument(
+        "--central",
+        action="store_true",
+        help="also compare the chain with the heads each push anchored in the central store",
+    )
 
     p = sub.add_parser("dial", help="dial in the running app (or start it and dial)")
     p.add_argument("uri")

@@ -75,9 +75,7 @@ def _status(text: str | None) -> str | None:
         return EntryStatus(text.strip().lower()).value
     except ValueError:
         names = [s.value for s in EntryStatus]
-        raise UsageError(
-            f"There is no entry status {text!r}: use {', '.join(names[:-1])} or {names[-1]}."
-        ) from None
+        raise UsageError(f"There is no entry status {text!r}: use {', '.join(names[:-1])} or {names[-1]}.") from None
 
 
 def _facades(args: argparse.Namespace, store: object) -> Facades:
@@ -167,8 +165,13 @@ def _review(args: argparse.Namespace, views: Facades) -> int:
         print(f"Merged into {merged.id[:8]} ({merged.raw_seconds:.0f} s, {merged.billed_units} units).")
         return 0
     changes: dict[str, object] = {}
-    fields = (("narrative", "narrative"), ("activity", "activity_code"), ("task", "task_code"),
-              ("billable", "billable"), ("units", "billed_units"))  # fmt: skip
+    fields = (
+        ("narrative", "narrative"),
+        ("activity", "activity_code"),
+        ("task", "task_code"),
+        ("billable", "billable"),
+        ("units", "billed_units"),
+    )
     for name, field in fields:
         value = getattr(args, name)
         if value is not None:

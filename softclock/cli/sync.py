@@ -28,8 +28,12 @@ def add_parsers(sub: Any) -> None:
     lg.add_argument("--url", help="postgresql://USER@HOST[:PORT]/DB or sqlite:////path/central.db (no password)")
     lg.add_argument("--sslmode", choices=("disable", "allow", "prefer", "require", "verify-ca", "verify-full"))
     lg.add_argument("--sslrootcert", help="CA file (PEM) for verify-ca / verify-full")
-    lg.add_argument("--privacy", action=argparse.BooleanOptionalAction, default=None,
-                    help="keep narratives and phone numbers on this computer")  # fmt: skip
+    lg.add_argument(
+        "--privacy",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep narratives and phone numbers on this computer",
+    )
 
     p = sub.add_parser("admin", help="administer the central billing store")
     p.add_argument("--url", help="central store URL (default: [central] url of the settings)")
@@ -67,8 +71,9 @@ def add_parsers(sub: Any) -> None:
     a.add_argument("--minimum-units", type=int, dest="minimum_units")
     a.add_argument("--short-call", type=int, dest="short_call_s", help="seconds")
     a.add_argument("--bill-hold", action=argparse.BooleanOptionalAction, default=None, dest="bill_hold")
-    a.add_argument("--narrative-required", action=argparse.BooleanOptionalAction, default=None,
-                   dest="narrative_required")  # fmt: skip
+    a.add_argument(
+        "--narrative-required", action=argparse.BooleanOptionalAction, default=None, dest="narrative_required"
+    )
     a = asub.add_parser("invoice", help="mark approved entries invoiced (billing role)")
     a.add_argument("ids", nargs="+")
 
@@ -123,13 +128,24 @@ def _admin_command(args: argparse.Namespace, admin: Any, engine: Any, target: An
     cmd = args.admin_command
     if cmd == "init-store":
         before, after = admin.init_store(engine)
-        print(f"Central store at {target.where()}: schema {after}" + (" (was up to date)" if before == after else
-              " (created)" if before is None else f" (migrated from {before})"))  # fmt: skip
+        print(
+            f"Central store at {target.where()}: schema {after}"
+            + (
+                " (was up to date)"
+                if before == after
+                else " (created)"
+                if before is None
+                else f" (migrated from {before})"
+            )
+        )
         return 0
     if cmd == "add-timekeeper":
         password = read_password(f"New password for {args.id}: ") if target.is_postgres else None
-        admin.add_timekeeper(engine, admin.NewTimekeeper(args.id, args.name, args.email, args.office,
-                                                         args.department, args.rate), password)  # fmt: skip
+        admin.add_timekeeper(
+            engine,
+            admin.NewTimekeeper(args.id, args.name, args.email, args.office, args.department, args.rate),
+            password,
+        )
         print(f"Timekeeper {args.id} added" + (" with a login." if target.is_postgres else "."))
         return 0
     if cmd == "add-staff":
@@ -165,11 +181,16 @@ def _admin_command(args: argparse.Namespace, admin: Any, engine: Any, target: An
         print(f"{args.kind.capitalize()} code {args.code} {'deactivated' if args.inactive else 'set'}.")
         return 0
     if cmd == "set-policy":
-        fields = {k: getattr(args, k) for k in ("increment_min", "rounding", "minimum_units", "short_call_s",
-                                                "bill_hold", "narrative_required") if getattr(args, k) is not None}  # fmt: skip
+        fields = {
+            k: getattr(args, k)
+            for k in ("increment_min", "rounding", "minimum_units", "short_call_s", "bill_hold", "narrative_required")
+            if getattr(args, k) is not None
+        }
         policy = admin.set_policy(engine, **fields)
-        print(f"Firm policy: {policy.increment_min}-minute increments rounded {policy.rounding}, "
-              f"minimum {policy.minimum_units}, short calls under {policy.short_call_s} s.")  # fmt: skip
+        print(
+            f"Firm policy: {policy.increment_min}-minute increments rounded {policy.rounding}, "
+            f"minimum {policy.minimum_units}, short calls under {policy.short_call_s} s."
+        )
         return 0
     if cmd == "invoice":
         count = admin.mark_invoiced(engine, args.ids)
@@ -210,8 +231,10 @@ def _login(args: argparse.Namespace, config: Path, read_password: Any) -> int:
     finally:
         engine.dispose()
     if revision is None:
-        print(f"Saved, but the central store at {target.where()} is not set up: run `softclock admin init-store`.",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"Saved, but the central store at {target.where()} is not set up: run `softclock admin init-store`.",
+            file=sys.stderr,
+        )
         return 1
     kept = "; the password is in the keyring" if target.is_postgres else ""
     print(f"Central store {target.where()} reached (schema {revision}){kept}.")
@@ -237,12 +260,16 @@ def _sync(args: argparse.Namespace, config: Path, data: Path) -> int:
             try:
                 report = sync.once()
             except SyncFailed as exc:
-                print(f"softclock: {printable(str(exc))} ({sync.status().waiting} approved entries wait in the outbox)",
-                      file=sys.stderr)  # fmt: skip
+                print(
+                    f"softclock: {printable(str(exc))} ({sync.status().waiting} approved entries wait in the outbox)",
+                    file=sys.stderr,
+                )
                 return 1
             pulled = report.pull.total if report.pull else 0
-            print(f"Pushed {report.push.sent} (already there {report.push.already}, conflicts {report.push.conflicts}); "
-                  f"pulled {pulled} changes. {sync.status().summary()}")  # fmt: skip
+            print(
+                f"Pushed {report.push.sent} (already there {report.push.already}, conflicts {report.push.conflicts}); "
+                f"pulled {pulled} changes. {sync.status().summary()}"
+            )
             return 0
         stop = threading.Event()
         last: list[str] = []
@@ -273,16 +300,29 @@ def _print_status(sync: Any, as_json: bool) -> int:
 
     status = sync.status()
     with sync.store.session() as s:
-        conflicts = s.execute(select(Outbox.entry_id, Outbox.version, Outbox.last_error)
-                              .where(Outbox.state == "conflict").order_by(Outbox.id)).all()  # fmt: skip
+        conflicts = s.execute(
+            select(Outbox.entry_id, Outbox.version, Outbox.last_error)
+            .where(Outbox.state == "conflict")
+            .order_by(Outbox.id)
+        ).all()
     if as_json:
-        print(json.dumps({
-            "configured": status.configured, "waiting": status.waiting, "conflicts": status.conflicts,
-            "last_ok_utc": status.last_ok_utc.isoformat() if status.last_ok_utc else None,
-            "down_since_utc": status.down_since_utc.isoformat() if status.down_since_utc else None,
-            "last_error": status.last_error, "summary": status.summary(),
-            "conflicting": [{"entry": c.entry_id, "version": c.version, "reason": c.last_error} for c in conflicts],
-        }, indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "configured": status.configured,
+                    "waiting": status.waiting,
+                    "conflicts": status.conflicts,
+                    "last_ok_utc": status.last_ok_utc.isoformat() if status.last_ok_utc else None,
+                    "down_since_utc": status.down_since_utc.isoformat() if status.down_since_utc else None,
+                    "last_error": status.last_error,
+                    "summary": status.summary(),
+                    "conflicting": [
+                        {"entry": c.entry_id, "version": c.version, "reason": c.last_error} for c in conflicts
+                    ],
+                },
+                indent=2,
+            )
+        )
         return 0
     # Errors and conflict reasons are the central store's words: printed inert (--json is raw).
     print(printable(status.summary()))

@@ -430,11 +430,29 @@ _ONE_SECOND = timedelta(seconds=1)
 # --------------------------------------------------------------------------- Asterisk
 
 ASTERISK_COLUMNS = (
-    "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
-    "start", "answer", "end", "duration", "billsec", "disposition", "amaflags",
-)  # fmt: skip
-_ASTERISK_OPTIONAL_BY_COUNT = {16: (False, False, False), 18: (True, True, False), 19: (False, False, True),
-                               21: (True, True, True)}  # fmt: skip
+    "accountcode",
+    "src",
+    "dst",
+    "dcontext",
+    "clid",
+    "channel",
+    "dstchannel",
+    "lastapp",
+    "lastdata",
+    "start",
+    "answer",
+    "end",
+    "duration",
+    "billsec",
+    "disposition",
+    "amaflags",
+)
+_ASTERISK_OPTIONAL_BY_COUNT = {
+    16: (False, False, False),
+    18: (True, True, False),
+    19: (False, False, True),
+    21: (True, True, True),
+}
 _ASTERISK_DISPOSITIONS = {
     "ANSWERED": PbxDisposition.ANSWERED,
     "NO ANSWER": PbxDisposition.NO_ANSWER,
@@ -493,23 +511,22 @@ def _asterisk_layout(
         for u in (False, True)
         for f in (False, True)
         for n in (False, True)
-        if 16 + u + f + 3 * n == count
-        and uniqueid in (None, u)
-        and userfield in (None, f)
-        and newcols in (None, n)
+        if 16 + u + f + 3 * n == count and uniqueid in (None, u) and userfield in (None, f) and newcols in (None, n)
     ]
     if not fits:
         raise CdrError(
-            path, line,
+            path,
+            line,
             f"{count} columns: an Asterisk cdr_csv record has 16 (accountcode ... amaflags), then uniqueid "
             "and userfield if logged (loguniqueid, loguserfield), then peeraccount, linkedid and sequence "
             "(newcdrcolumns)" + ("" if (uniqueid, userfield, newcols) == (None, None, None) else ", as said"),
-        )  # fmt: skip
+        )
     if len(fits) > 1:
         raise CdrError(
-            path, line,
+            path,
+            line,
             f"{count} columns: one of uniqueid and userfield is logged; say which (cdr.conf loguniqueid, loguserfield)",
-        )  # fmt: skip
+        )
     return fits[0], count
 
 
@@ -560,10 +577,22 @@ def _asterisk_call(
 # --------------------------------------------------------------------------- FreeSWITCH
 
 FREESWITCH_COLUMNS = (
-    "caller_id_name", "caller_id_number", "destination_number", "context", "start_stamp", "answer_stamp",
-    "end_stamp", "duration", "billsec", "hangup_cause", "uuid", "bleg_uuid", "accountcode", "read_codec",
+    "caller_id_name",
+    "caller_id_number",
+    "destination_number",
+    "context",
+    "start_stamp",
+    "answer_stamp",
+    "end_stamp",
+    "duration",
+    "billsec",
+    "hangup_cause",
+    "uuid",
+    "bleg_uuid",
+    "accountcode",
+    "read_codec",
     "write_codec",
-)  # fmt: skip
+)
 _FREESWITCH_BUSY = {"USER_BUSY", "CALL_REJECTED"}
 _FREESWITCH_NO_ANSWER = {"NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL", "NORMAL_CLEARING"}
 _HANGUP_CAUSE = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -587,10 +616,11 @@ def parse_freeswitch(
                 continue
             if len(row) not in (13, 14, 15, 16):
                 raise CdrError(
-                    path, line,
+                    path,
+                    line,
                     f"{len(row)} columns: the default template writes 15 (caller_id_name ... write_codec), "
                     "the module's built-in one 13, each with one more for an appended ${sip_call_id}",
-                )  # fmt: skip
+                )
             expected = len(row)
         if len(row) != expected:
             raise CdrError(path, line, f"{len(row)} columns where the file's records have {expected}")

@@ -403,20 +403,41 @@ _REQUIRED_ALWAYS = (
     "LAW_FIRM_ID",
 )
 _REQUIRED_BY_TYPE = {
-    "F": ("LINE_ITEM_NUMBER_OF_UNITS", "LINE_ITEM_UNIT_COST", "TIMEKEEPER_ID", "TIMEKEEPER_NAME",
-          "TIMEKEEPER_CLASSIFICATION", "LINE_ITEM_DESCRIPTION"),
+    "F": (
+        "LINE_ITEM_NUMBER_OF_UNITS",
+        "LINE_ITEM_UNIT_COST",
+        "TIMEKEEPER_ID",
+        "TIMEKEEPER_NAME",
+        "TIMEKEEPER_CLASSIFICATION",
+        "LINE_ITEM_DESCRIPTION",
+    ),
     "E": ("LINE_ITEM_NUMBER_OF_UNITS", "LINE_ITEM_UNIT_COST", "LINE_ITEM_EXPENSE_CODE", "LINE_ITEM_DESCRIPTION"),
     "IF": ("LINE_ITEM_ADJUSTMENT_AMOUNT",),
     "IE": ("LINE_ITEM_ADJUSTMENT_AMOUNT",),
-}  # fmt: skip
+}
 _DATES = ("INVOICE_DATE", "BILLING_START_DATE", "BILLING_END_DATE", "LINE_ITEM_DATE")
-_AMOUNTS = ("INVOICE_TOTAL", "LINE_ITEM_NUMBER_OF_UNITS", "LINE_ITEM_ADJUSTMENT_AMOUNT", "LINE_ITEM_TOTAL",
-            "LINE_ITEM_UNIT_COST")  # fmt: skip
-_LIMITS = {"INVOICE_NUMBER": _ID_MAX, "CLIENT_ID": _ID_MAX, "LAW_FIRM_MATTER_ID": _ID_MAX,
-           "LINE_ITEM_NUMBER": _ID_MAX, "EXP/FEE/INV_ADJ_TYPE": 2, "LINE_ITEM_TASK_CODE": _ID_MAX,
-           "LINE_ITEM_EXPENSE_CODE": _ID_MAX, "LINE_ITEM_ACTIVITY_CODE": _ID_MAX, "TIMEKEEPER_ID": _ID_MAX,
-           "LAW_FIRM_ID": _ID_MAX, "TIMEKEEPER_NAME": _NAME_MAX, "TIMEKEEPER_CLASSIFICATION": _CLASSIFICATION_MAX,
-           "CLIENT_MATTER_ID": _ID_MAX}  # fmt: skip
+_AMOUNTS = (
+    "INVOICE_TOTAL",
+    "LINE_ITEM_NUMBER_OF_UNITS",
+    "LINE_ITEM_ADJUSTMENT_AMOUNT",
+    "LINE_ITEM_TOTAL",
+    "LINE_ITEM_UNIT_COST",
+)
+_LIMITS = {
+    "INVOICE_NUMBER": _ID_MAX,
+    "CLIENT_ID": _ID_MAX,
+    "LAW_FIRM_MATTER_ID": _ID_MAX,
+    "LINE_ITEM_NUMBER": _ID_MAX,
+    "EXP/FEE/INV_ADJ_TYPE": 2,
+    "LINE_ITEM_TASK_CODE": _ID_MAX,
+    "LINE_ITEM_EXPENSE_CODE": _ID_MAX,
+    "LINE_ITEM_ACTIVITY_CODE": _ID_MAX,
+    "TIMEKEEPER_ID": _ID_MAX,
+    "LAW_FIRM_ID": _ID_MAX,
+    "TIMEKEEPER_NAME": _NAME_MAX,
+    "TIMEKEEPER_CLASSIFICATION": _CLASSIFICATION_MAX,
+    "CLIENT_MATTER_ID": _ID_MAX,
+}
 _HALF_CENT = Decimal("0.005")
 
 
@@ -527,8 +548,11 @@ def _check_line(number: int, row: str, invoices: dict[str, _InvoiceSeen]) -> lis
                 problem(f"{name} {value!r} is not a number", name)
             else:
                 amounts[name] = parsed_amount
-    for name, pattern in (("LINE_ITEM_TASK_CODE", _TASK_CODE), ("LINE_ITEM_ACTIVITY_CODE", _ACTIVITY_CODE),
-                          ("LINE_ITEM_EXPENSE_CODE", _EXPENSE_CODE)):  # fmt: skip
+    for name, pattern in (
+        ("LINE_ITEM_TASK_CODE", _TASK_CODE),
+        ("LINE_ITEM_ACTIVITY_CODE", _ACTIVITY_CODE),
+        ("LINE_ITEM_EXPENSE_CODE", _EXPENSE_CODE),
+    ):
         if item[name] and not pattern.fullmatch(item[name]):
             problem(f"{name} {item[name]!r} is not a UTBMS code", name)
     if "BILLING_START_DATE" in dates and "BILLING_END_DATE" in dates:
@@ -577,8 +601,10 @@ def _remember(
             line=number,
             total_text=item["INVOICE_TOTAL"],
             total=amounts.get("INVOICE_TOTAL"),
-            first={name: item[name] for name in ("INVOICE_DATE", "CLIENT_ID", "BILLING_START_DATE",
-                                                  "BILLING_END_DATE", "INVOICE_TOTAL")},  # fmt: skip
+            first={
+                name: item[name]
+                for name in ("INVOICE_DATE", "CLIENT_ID", "BILLING_START_DATE", "BILLING_END_DATE", "INVOICE_TOTAL")
+            },
             line_numbers={},
         )
     else:

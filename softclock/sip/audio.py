@@ -132,7 +132,6 @@ _PyGILState_Release.restype = None
 _PyGILState_Release.argtypes = [ctypes.c_int]
 
 
-
 class _BridgePort(pj.AudioMediaPort):
     """Runs on pjmedia's clock thread. Never raises into pjsua2 (that would abort).
 
@@ -164,16 +163,16 @@ class _BridgePort(pj.AudioMediaPort):
             _PyGILState_Release(self._gil_state)
             self._gil_state = None
 
-    def onFrameReceived(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2 override
+    def onFrameReceived(self, frame: pj.MediaFrame) -> None:
         try:
             if self._gil_state is None or not self.active:
                 self._hold_thread_state()
             if self.active and frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
                 self._sink_write(_frame_get(frame.buf))
-        except BaseException:  # noqa: BLE001 - nothing may escape into pjmedia
+        except BaseException:
             self.errors += 1
 
-    def onFrameRequested(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2 override
+    def onFrameRequested(self, frame: pj.MediaFrame) -> None:
         try:
             if self._gil_state is None or not self.active:
                 self._hold_thread_state()
@@ -182,7 +181,7 @@ class _BridgePort(pj.AudioMediaPort):
             frame.size = len(data)
             frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
             self.tx_frames += 1
-        except BaseException:  # noqa: BLE001
+        except BaseException:
             self.errors += 1
 
 
@@ -200,15 +199,22 @@ class SoundBridge:
     pjsua2 (the engine's command thread); none of them waits on the network.
     """
 
-    def __init__(self, ep: pj.Endpoint, playback_device: str | None = None,
-                 capture_device: str | None = None, playback_block_ms: int = PLAYBACK_BLOCK_MS,
-                 capture_block_ms: int = CAPTURE_BLOCK_MS, on_moved: Any = None) -> None:
+    def __init__(
+        self,
+        ep: pj.Endpoint,
+        playback_device: str | None = None,
+        capture_device: str | None = None,
+        playback_block_ms: int = PLAYBACK_BLOCK_MS,
+        capture_block_ms: int = CAPTURE_BLOCK_MS,
+        on_moved: Any = None,
+    ) -> None:
         self._ep = ep
         # kind -> None, when the sound server moved a stream (its device was
         # unplugged: PulseAudio/PipeWire move it to the default). Runs on the
         # clock thread: it must only queue work.
-        self._streams = DeviceStreams(playback_device, capture_device, playback_block_ms, capture_block_ms,
-                                      on_moved=on_moved)
+        self._streams = DeviceStreams(
+            playback_device, capture_device, playback_block_ms, capture_block_ms, on_moved=on_moved
+        )
         self._port: _BridgePort | None = None
         self._connected: list[pj.AudioMedia] = []
         self._last_tx_frames = 0
@@ -263,8 +269,14 @@ class SoundBridge:
             self._streams.stop()
             raise SoundUnavailable(f"cannot add the sound port to the conference bridge: {exc.info()}") from exc
         self._port = port
-        log.info("sound bridge open (%s): %d Hz, playback %s, capture %s, fast copy %s", self.backend, rate,
-                 self.playback_device or "default", self.capture_device or "default", FAST_FRAME_COPY)
+        log.info(
+            "sound bridge open (%s): %d Hz, playback %s, capture %s, fast copy %s",
+            self.backend,
+            rate,
+            self.playback_device or "default",
+            self.capture_device or "default",
+            FAST_FRAME_COPY,
+        )
 
     def switch_device(self, kind: str, device: str | None) -> None:
         """Move one direction (``"playback"`` or ``"capture"``) to another device.

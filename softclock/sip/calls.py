@@ -148,8 +148,15 @@ class CallControl:
         call.sip_call_id = who.call_id
         mono, utc = now()
         ringing = ev.CallRinging(
-            mono, utc, who.call_id, handle, ev.Direction.INCOMING, account.config.address,
-            who.uri, who.display_name, who.tag,
+            mono,
+            utc,
+            who.call_id,
+            handle,
+            ev.Direction.INCOMING,
+            account.config.address,
+            who.uri,
+            who.display_name,
+            who.tag,
         )
         self._dispatcher.announce(call, ringing)
         answer = pj.CallOpParam()
@@ -200,8 +207,15 @@ class CallControl:
         log.info("incoming call %s refused 486: all lines in use", who.call_id)
         self._dispatcher.emit(
             ev.CallRinging(
-                mono, utc, who.call_id, handle, ev.Direction.INCOMING, account.config.address,
-                who.uri, who.display_name, who.tag,
+                mono,
+                utc,
+                who.call_id,
+                handle,
+                ev.Direction.INCOMING,
+                account.config.address,
+                who.uri,
+                who.display_name,
+                who.tag,
             )
         )
         self._dispatcher.emit(ev.CallEnded(mono, utc, who.call_id, handle, 486, BUSY_REASON, 0.0, False))

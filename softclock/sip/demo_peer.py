@@ -61,8 +61,9 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, TextIO
+from typing import TextIO
 
 import pjsua2 as pj
 
@@ -100,19 +101,19 @@ def quote_display_name(name: str) -> str:
 
 
 class _PeerCall(pj.Call):
-    def __init__(self, peer: "DemoPeer", acc: pj.Account, tag: int, call_id: int = pj.PJSUA_INVALID_ID):
+    def __init__(self, peer: DemoPeer, acc: pj.Account, tag: int, call_id: int = pj.PJSUA_INVALID_ID):
         pj.Call.__init__(self, acc, call_id)
         self._peer = peer
         self.tag = tag
 
-    def onCallState(self, prm):  # noqa: N802 (pjsua2 naming)
+    def onCallState(self, prm):
         try:
             ci = self.getInfo()
             self._peer.post(("state", self.tag, ci.state, ci.stateText, ci.lastStatusCode))
         except Exception as exc:  # never let an exception escape into C++
             _err(f"onCallState: {exc!r}")
 
-    def onCallMediaState(self, prm):  # noqa: N802
+    def onCallMediaState(self, prm):
         try:
             self._peer.post(("media", self.tag))
         except Exception as exc:
@@ -120,11 +121,11 @@ class _PeerCall(pj.Call):
 
 
 class _PeerAccount(pj.Account):
-    def __init__(self, peer: "DemoPeer"):
+    def __init__(self, peer: DemoPeer):
         pj.Account.__init__(self)
         self._peer = peer
 
-    def onIncomingCall(self, prm):  # noqa: N802
+    def onIncomingCall(self, prm):
         # A Call wrapper must be created here, or pjsua2 rejects the call.
         # Sending 180 is a non-blocking pjsua2 call, fine inside a callback.
         try:
@@ -250,9 +251,7 @@ class DemoPeer:
         # gets its own (registrar-less) account.
         acc = self._caller_accounts.get(display_name)
         if acc is None:
-            acc = self._make_account(
-                f"{quote_display_name(display_name)} <sip:{CALLER_ID_USER}@{HOST}:{self.port}>"
-            )
+            acc = self._make_account(f"{quote_display_name(display_name)} <sip:{CALLER_ID_USER}@{HOST}:{self.port}>")
             self._caller_accounts[display_name] = acc
         return acc
 
@@ -367,10 +366,7 @@ class DemoPeer:
             return
         try:
             ci = rec.call.getInfo()
-            if not any(
-                m.type == pj.PJMEDIA_TYPE_AUDIO and m.status == pj.PJSUA_CALL_MEDIA_ACTIVE
-                for m in ci.media
-            ):
+            if not any(m.type == pj.PJMEDIA_TYPE_AUDIO and m.status == pj.PJSUA_CALL_MEDIA_ACTIVE for m in ci.media):
                 return
             aud = rec.call.getAudioMedia(-1)
             tone = pj.ToneGenerator()

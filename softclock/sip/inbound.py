@@ -168,6 +168,10 @@ class InboundGuard:
         code = answered or str(refusal.code)
         log.warning(
             "refused %s from %s: %s, %s (%d refused since start)",
-            method, source, code, refusal.why, count,
+            method,
+            source,
+            code,
+            refusal.why,
+            count,
         )
         return count

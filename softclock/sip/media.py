@@ -57,7 +57,9 @@ class CallSound:
         self._bridge = None
         if not cfg.null_audio and ep.audDevManager().getDevCount() == 0:
             self._bridge = SoundBridge(
-                ep, cfg.playback_device or None, cfg.capture_device or None,
+                ep,
+                cfg.playback_device or None,
+                cfg.capture_device or None,
                 on_moved=lambda kind: self._dispatcher.submit(lambda: self._report_move(kind)),
             )
         self._open = False

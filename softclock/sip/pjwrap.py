@@ -56,7 +56,7 @@ class Endpoint(pj.Endpoint):
         super().__init__()
         self._on_tls_problem = on_tls_problem
 
-    def onTransportState(self, prm: pj.OnTransportStateParam) -> None:  # noqa: N802 - pjsua2 override
+    def onTransportState(self, prm: pj.OnTransportStateParam) -> None:
         try:
             tls = prm.tlsInfo
             if not tls.isEmpty() and tls.verifyStatus != 0:
@@ -72,7 +72,7 @@ class Announcement(pj.AudioMediaPlayer):
         super().__init__()
         self._on_end = on_end
 
-    def onEof2(self) -> None:  # noqa: N802 - pjsua2 override
+    def onEof2(self) -> None:
         try:
             self._on_end()
         except Exception:
@@ -98,7 +98,7 @@ class LogWriter(pj.LogWriter):
         self._on_busy = on_busy
         self._last_invite = threading.local()  # per pjsip thread: the last INVITE it received
 
-    def write(self, entry: pj.LogEntry) -> None:  # noqa: D102 - pjsua2 override
+    def write(self, entry: pj.LogEntry) -> None:
         try:
             level, msg = entry.level, entry.msg
             if level == MESSAGE_LOG_LEVEL and msg.startswith("RX ") and " Request msg INVITE/" in msg[:80]:
@@ -121,16 +121,16 @@ class Account(pj.Account):
         self.config = config
         self.server = config.server  # the registrar in use (a backup after failover)
 
-    def onRegState(self, prm: pj.OnRegStateParam) -> None:  # noqa: N802 - pjsua2 override
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:
         guarded(self._handler.on_reg_state, self, prm)
 
-    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
         guarded(self._handler.on_incoming_call, self, prm)
 
-    def onMwiInfo(self, prm: pj.OnMwiInfoParam) -> None:  # noqa: N802
+    def onMwiInfo(self, prm: pj.OnMwiInfoParam) -> None:
         guarded(self._handler.on_mwi_info, self, prm)
 
-    def onIncomingSubscribe(self, prm: pj.OnIncomingSubscribeParam) -> None:  # noqa: N802
+    def onIncomingSubscribe(self, prm: pj.OnIncomingSubscribeParam) -> None:
         guarded(self._handler.on_incoming_subscribe, self, prm)
 
 
@@ -173,14 +173,14 @@ class Call(pj.Call):
             self.pending.clear()
             self.announced = True
 
-    def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
         guarded(self._handler.on_call_state, self, prm)
 
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         guarded(self._handler.on_call_media_state, self, prm)
 
-    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:  # noqa: N802
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
         guarded(self._handler.on_dtmf_digit, self, prm)
 
-    def onCallTransferStatus(self, prm: pj.OnCallTransferStatusParam) -> None:  # noqa: N802
+    def onCallTransferStatus(self, prm: pj.OnCallTransferStatusParam) -> None:
         guarded(self._handler.on_transfer_status, self, prm)

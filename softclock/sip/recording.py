@@ -105,5 +105,7 @@ class Recording:
         if call.recorder is not None:
             call.recorder = None
             mono, utc = now()
-            self._dispatcher.emit(ev.RecordingChanged(mono, utc, call.sip_call_id, call.handle, False, call.recording_path))
+            self._dispatcher.emit(
+                ev.RecordingChanged(mono, utc, call.sip_call_id, call.handle, False, call.recording_path)
+            )
         return released

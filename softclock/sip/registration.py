@@ -211,15 +211,29 @@ class Registration:
             text = _UNREACHABLE.get(why, "Server not answering: {server}").format(server=server)
             self._dispatcher.emit(
                 ev.RegistrationChanged(
-                    mono, utc, ev.RegState.FAILED, address, 408 if why == NO_ANSWER else 503, why,
-                    f"{text}; registering again as soon as it answers", None, server,
+                    mono,
+                    utc,
+                    ev.RegState.FAILED,
+                    address,
+                    408 if why == NO_ANSWER else 503,
+                    why,
+                    f"{text}; registering again as soon as it answers",
+                    None,
+                    server,
                 )
             )
             return
         self._dispatcher.emit(
             ev.RegistrationChanged(
-                mono, utc, ev.RegState.REGISTERING, address, 0, "",
-                f"Server {server} answers again: registering as {address}…", None, server,
+                mono,
+                utc,
+                ev.RegState.REGISTERING,
+                address,
+                0,
+                "",
+                f"Server {server} answers again: registering as {address}…",
+                None,
+                server,
             )
         )
         try:
@@ -237,9 +251,15 @@ class Registration:
             mono, utc = now()
             self._dispatcher.emit(
                 ev.RegistrationChanged(
-                    mono, utc, ev.RegState.REGISTERING, account.config.address, 0, "",
+                    mono,
+                    utc,
+                    ev.RegState.REGISTERING,
+                    account.config.address,
+                    0,
+                    "",
                     f"Network changed ({reason}): registering again as {account.config.address}…",
-                    None, account.server,
+                    None,
+                    account.server,
                 )
             )
         prm = pj.IpChangeParam()
@@ -277,7 +297,9 @@ class Registration:
         if state is ev.RegState.REGISTERED and account.server != cfg.server:
             text += f" (backup server {account.server})"
         log.info("registration %s via %s: %d %s", cfg.address, account.server, code, reason)
-        self._dispatcher.emit(ev.RegistrationChanged(mono, utc, state, cfg.address, code, reason, text, retry, account.server))
+        self._dispatcher.emit(
+            ev.RegistrationChanged(mono, utc, state, cfg.address, code, reason, text, retry, account.server)
+        )
 
     def on_incoming_call(self, account: Account, prm: pj.OnIncomingCallParam) -> None:
         self._on_incoming_call(account, prm)

@@ -104,7 +104,7 @@ def _portaudio_list(refresh: bool = False) -> DeviceList:
         apis = sd.query_hostapis()
         try:
             default_out, default_in = sd.default.device
-        except Exception:  # noqa: BLE001 - no default device at all
+        except Exception:
             default_out = default_in = -1
     playback, capture = [], []
     for i, d in enumerate(devices):
@@ -131,7 +131,7 @@ def list_devices(include_monitors: bool = False) -> DeviceList:
             with pulsectl.Pulse("softclock-devices", connect=True) as pulse:
                 return _pulse_list(pulse, include_monitors)
         return _portaudio_list(refresh=True)
-    except Exception as exc:  # noqa: BLE001 - no server, no PortAudio: "no devices", said once
+    except Exception as exc:
         log.warning("cannot list sound devices: %s", str(exc))
         return DeviceList()
 
@@ -179,7 +179,7 @@ class DeviceWatcher:
                 try:
                     self._run_pulse()
                     failures = 0
-                except Exception as exc:  # noqa: BLE001 - the server went away: retry, say so once
+                except Exception as exc:
                     failures += 1
                     # No sound server (a headless session): retry ever more slowly, up to a minute, and
                     # say so once, not every 2 s for as long as the app runs.

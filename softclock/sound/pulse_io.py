@@ -234,15 +234,23 @@ class PulseContext:
 
     # -- streams ---------------------------------------------------------------------
 
-    def open_stream(self, kind: str, device: str | None, rate: int, attr: dict[str, int],
-                    name: str = "call", timeout: float = 5.0, on_underflow: Any = None,
-                    on_moved: Any = None, role: str = "phone") -> PulseStream:
+    def open_stream(
+        self,
+        kind: str,
+        device: str | None,
+        rate: int,
+        attr: dict[str, int],
+        name: str = "call",
+        timeout: float = 5.0,
+        on_underflow: Any = None,
+        on_moved: Any = None,
+        role: str = "phone",
+    ) -> PulseStream:
         """Connect a mono s16 stream to ``device`` (a PulseAudio name; None: the default)
         and wait until the server has it ready. Raises :class:`PulseUnavailable`."""
         lib = _lib
         spec = _SampleSpec(PA_SAMPLE_S16LE, rate, 1)
-        battr = _BufferAttr(*(attr.get(k, _NO_VALUE) for k in ("maxlength", "tlength", "prebuf", "minreq",
-                                                                 "fragsize")))
+        battr = _BufferAttr(*(attr.get(k, _NO_VALUE) for k in ("maxlength", "tlength", "prebuf", "minreq", "fragsize")))
         props = lib.pa_proplist_new()
         lib.pa_proplist_sets(props, b"media.role", role.encode())
         if role == "phone":
@@ -254,15 +262,16 @@ class PulseContext:
             if not ptr:
                 raise PulseUnavailable(f"cannot create a {kind} stream: {self._error()}")
             stream = PulseStream(self, kind, ptr)
-            for fn, setter in ((on_underflow, lib.pa_stream_set_underflow_callback),
-                               (on_moved, lib.pa_stream_set_moved_callback)):
+            for fn, setter in (
+                (on_underflow, lib.pa_stream_set_underflow_callback),
+                (on_moved, lib.pa_stream_set_moved_callback),
+            ):
                 if fn is not None:
                     cb = _STREAM_CB(lambda _s, _u, fn=fn: fn())
                     stream._cbs.append(cb)
                     setter(ptr, cb, None)
             if kind == "playback":
-                rc = lib.pa_stream_connect_playback(ptr, dev, ctypes.byref(battr), PA_STREAM_ADJUST_LATENCY, None,
-                                                    None)
+                rc = lib.pa_stream_connect_playback(ptr, dev, ctypes.byref(battr), PA_STREAM_ADJUST_LATENCY, None, None)
             else:
                 rc = lib.pa_stream_connect_record(ptr, dev, ctypes.byref(battr), PA_STREAM_ADJUST_LATENCY)
             state = self._wait(lambda: lib.pa_stream_get_state(ptr), (0, 1), timeout) if rc >= 0 else -1
@@ -326,9 +335,18 @@ class PulseDuplex:
     tick sends silence and drops its frame rather than wait.
     """
 
-    def __init__(self, ctx: PulseContext, rate: int, frame_ms: int, playback_device: str | None,
-                 capture_device: str | None, capture_ring: Any, margin_ms: int = 20,
-                 max_target_ms: int = TARGET_MAX_MS, on_moved: Any = None) -> None:
+    def __init__(
+        self,
+        ctx: PulseContext,
+        rate: int,
+        frame_ms: int,
+        playback_device: str | None,
+        capture_device: str | None,
+        capture_ring: Any,
+        margin_ms: int = 20,
+        max_target_ms: int = TARGET_MAX_MS,
+        on_moved: Any = None,
+    ) -> None:
         self.ctx = ctx
         self.rate = rate
         self.bytes_per_ms = rate * SAMPLE_BYTES // 1000
@@ -367,8 +385,12 @@ class PulseDuplex:
 
     def _playback_attr(self) -> dict[str, int]:
         b = self.bytes_per_ms
-        return {"tlength": (self.target_ms + self._frame_ms) * b, "prebuf": self.target_ms * b,
-                "minreq": PLAYBACK_REQUEST_MS * b, "maxlength": (self._max_target_ms + 4 * self._frame_ms) * b}
+        return {
+            "tlength": (self.target_ms + self._frame_ms) * b,
+            "prebuf": self.target_ms * b,
+            "minreq": PLAYBACK_REQUEST_MS * b,
+            "maxlength": (self._max_target_ms + 4 * self._frame_ms) * b,
+        }
 
     def _open_or_default(self, kind: str, device: str | None, opener: Any) -> PulseStream:
         try:
@@ -383,12 +405,23 @@ class PulseDuplex:
             return opener(None)
 
     def _open_playback(self, device: str | None) -> PulseStream:
-        return self.ctx.open_stream("playback", device, self.rate, self._playback_attr(),
-                                    on_underflow=self._on_underflow, on_moved=lambda: self._on_moved("playback"))
+        return self.ctx.open_stream(
+            "playback",
+            device,
+            self.rate,
+            self._playback_attr(),
+            on_underflow=self._on_underflow,
+            on_moved=lambda: self._on_moved("playback"),
+        )
 
     def _open_capture(self, device: str | None) -> PulseStream:
-        return self.ctx.open_stream("capture", device, self.rate, {"fragsize": CAPTURE_FRAGMENT_MS * self.bytes_per_ms},
-                                    on_moved=lambda: self._on_moved("capture"))
+        return self.ctx.open_stream(
+            "capture",
+            device,
+            self.rate,
+            {"fragsize": CAPTURE_FRAGMENT_MS * self.bytes_per_ms},
+            on_moved=lambda: self._on_moved("capture"),
+        )
 
     def _on_underflow(self) -> None:  # runs inside pa_mainloop_iterate
         self.underflows += 1

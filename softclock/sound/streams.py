@@ -39,9 +39,14 @@ class DeviceStreams:
     only queue work.
     """
 
-    def __init__(self, playback_device: str | None = None, capture_device: str | None = None,
-                 playback_block_ms: int = PLAYBACK_BLOCK_MS, capture_block_ms: int = CAPTURE_BLOCK_MS,
-                 on_moved: Any = None) -> None:
+    def __init__(
+        self,
+        playback_device: str | None = None,
+        capture_device: str | None = None,
+        playback_block_ms: int = PLAYBACK_BLOCK_MS,
+        capture_block_ms: int = CAPTURE_BLOCK_MS,
+        on_moved: Any = None,
+    ) -> None:
         self._on_moved = on_moved
         self.playback_block_ms = playback_block_ms
         self.capture_block_ms = capture_block_ms
@@ -81,8 +86,15 @@ class DeviceStreams:
             raise SoundUnavailable(str(exc)) from exc
         try:
             # A remembered device that is gone opens on the default (logged by PulseDuplex).
-            duplex = pulse_io.PulseDuplex(ctx, self.rate, FRAME_MS, self.playback_device, self.capture_device,
-                                          self._capture, on_moved=self._on_moved)
+            duplex = pulse_io.PulseDuplex(
+                ctx,
+                self.rate,
+                FRAME_MS,
+                self.playback_device,
+                self.capture_device,
+                self._capture,
+                on_moved=self._on_moved,
+            )
         except pulse_io.PulseUnavailable as exc:
             ctx.close()
             raise SoundUnavailable(str(exc)) from exc
@@ -116,8 +128,7 @@ class DeviceStreams:
         """Where the streams are now (PulseAudio names; after a server-side move too)."""
         if self.backend == "pulse" and self._duplex is not None:
             d = self._duplex
-            return {"playback": d.play.device_name() if d.play else "",
-                    "capture": d.rec.device_name() if d.rec else ""}
+            return {"playback": d.play.device_name() if d.play else "", "capture": d.rec.device_name() if d.rec else ""}
         return {"playback": self.playback_device or "", "capture": self.capture_device or ""}
 
     def _open_portaudio(self) -> tuple[Any, Any]:
@@ -182,7 +193,7 @@ class DeviceStreams:
                 if stream is not None:
                     try:
                         stream.close(ignore_errors=True)
-                    except Exception:  # noqa: BLE001
+                    except Exception:
                         pass
             if isinstance(exc, SoundUnavailable) or not isinstance(exc, Exception):
                 raise
@@ -207,7 +218,7 @@ class DeviceStreams:
                 try:
                     stream.abort(ignore_errors=True)
                     stream.close(ignore_errors=True)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.warning("closing a sound stream failed", exc_info=True)
             portaudio.stream_closed()
 
@@ -249,6 +260,12 @@ class DeviceStreams:
     def _pulse_stats(duplex: Any) -> dict[str, Any]:
         if duplex is None:
             return {}
-        return {"underruns": duplex.underflows, "overruns": duplex.dropped, "frames": duplex.written + duplex.dropped,
-                "target_ms": duplex.target_ms, "avg_level_ms": duplex.level_ms(), "moved": duplex.moved,
-                "skipped_ticks": duplex.busy}
+        return {
+            "underruns": duplex.underflows,
+            "overruns": duplex.dropped,
+            "frames": duplex.written + duplex.dropped,
+            "target_ms": duplex.target_ms,
+            "avg_level_ms": duplex.level_ms(),
+            "moved": duplex.moved,
+            "skipped_ticks": duplex.busy,
+        }

@@ -79,9 +79,14 @@ class _PulseOut:
         try:
             b = rate * 2 // 1000
             # 200 ms queued: the worker refills when the server asks (every 100 ms).
-            self.stream = self.ctx.open_stream("playback", device or None, rate,
-                                               {"tlength": 200 * b, "prebuf": 20 * b, "minreq": 100 * b}, name="tone",
-                                               role=role)
+            self.stream = self.ctx.open_stream(
+                "playback",
+                device or None,
+                rate,
+                {"tlength": 200 * b, "prebuf": 20 * b, "minreq": 100 * b},
+                name="tone",
+                role=role,
+            )
             # More than this writable: less than 10 ms left to play.
             self._drained_room = 190 * b
         except pulse_io.PulseUnavailable:
@@ -131,7 +136,7 @@ class _PortAudioOut:
             data = source.take(len(outdata))
             outdata[: len(data)] = data
             if len(data) < len(outdata):
-                outdata[len(data):] = bytes(len(outdata) - len(data))
+                outdata[len(data) :] = bytes(len(outdata) - len(data))
                 done.set()
 
         stream = self._portaudio.open_stream(self._sd, "output", self._device or None, self._rate, 50, cb)
@@ -187,8 +192,12 @@ class Ringer:
     words).
     """
 
-    def __init__(self, devices: Callable[[], tuple[str, str]],
-                 on_state: Callable[[str, str], None] | None = None, rate: int = RATE) -> None:
+    def __init__(
+        self,
+        devices: Callable[[], tuple[str, str]],
+        on_state: Callable[[str, str], None] | None = None,
+        rate: int = RATE,
+    ) -> None:
         self._devices = devices
         self._on_state = on_state or (lambda state, detail: None)
         self._rate = rate
@@ -274,7 +283,7 @@ class Ringer:
         try:
             try:
                 out = _open_output(device, self._rate, role)
-            except Exception as exc:  # noqa: BLE001 - a device that is gone: the default, said in the log
+            except Exception as exc:
                 if not device:
                     raise
                 log.warning("tone device %s unavailable (%s); using the default", device, str(exc))
@@ -286,7 +295,7 @@ class Ringer:
                 self._say("ringing", device)
             out.feed(source, self._stop_current)
             return ""
-        except Exception as exc:  # noqa: BLE001 - no sound device: a sentence, not a crash
+        except Exception as exc:
             log.warning("cannot play the %s tone on %s: %s", state, device or "the default device", str(exc))
             return f"No sound from {device or 'the default device'}: {exc}"
         finally:

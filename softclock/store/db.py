@@ -6,7 +6,6 @@ import errno
 import logging
 import os
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
@@ -27,8 +26,6 @@ SCHEMA_HEAD = "0009"
 
 DB_NAME = "softclock.db"
 _HERE = Path(__file__).resolve().parent
-
-
 
 
 def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

@@ -12,11 +12,9 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, joinedload
 
 from softclock.errors import InputError
-from softclock.states import EntryStatus
 from softclock.formatting import MatterRow, as_local, fmt_duration  # noqa: F401 - re-exported
+from softclock.states import EntryStatus
 from softclock.store.models import Call, Client, ContactNumber, Matter, TimeEntry
-
-
 
 
 def _matter_fields(code: str, name: str, client_name: str) -> tuple[str, str, str]:
@@ -100,7 +98,7 @@ class MatterImport(int):
     updated: int
     unchanged: int
 
-    def __new__(cls, added: int = 0, updated: int = 0, unchanged: int = 0) -> MatterImport:  # noqa: PYI034
+    def __new__(cls, added: int = 0, updated: int = 0, unchanged: int = 0) -> MatterImport:
         result = super().__new__(cls, added)
         result.added, result.updated, result.unchanged = added, updated, unchanged
         return result
@@ -131,8 +129,10 @@ def import_matters(session: Session, text: str, update: bool = False) -> MatterI
     _begin_write(session)
     existing: dict[str, tuple[int, str, int]] = {}
     if update:
-        existing = {code: (mid, name, cid) for code, mid, name, cid in session.execute(
-            select(Matter.code, Matter.id, Matter.name, Matter.client_id))}  # fmt: skip
+        existing = {
+            code: (mid, name, cid)
+            for code, mid, name, cid in session.execute(select(Matter.code, Matter.id, Matter.name, Matter.client_id))
+        }
     else:
         _refuse_existing(session, rows)
     clients: dict[str, int] = dict(session.execute(select(Client.name, Client.id)).all())
@@ -355,7 +355,9 @@ def calls_between(session: Session, start: datetime | None = None, end: datetime
     return list(session.scalars(stmt))
 
 
-def review_page(session: Session, status: str = EntryStatus.DRAFT, limit: int = 200, offset: int = 0) -> list[TimeEntry]:
+def review_page(
+    session: Session, status: str = EntryStatus.DRAFT, limit: int = 200, offset: int = 0
+) -> list[TimeEntry]:
     """Entries with ``status``, newest first, one page (index on status, started_utc)."""
     stmt = (
         select(TimeEntry)

@@ -39,8 +39,7 @@ from typing import Any
 ORDER_INDEX = "CREATE INDEX ix_matters_search_order ON matters (client_id, status, code)"
 
 CREATE_TABLE = (
-    "CREATE VIRTUAL TABLE matter_search USING fts5("
-    "code, name, client, tokenize = 'trigram', detail = 'full')"
+    "CREATE VIRTUAL TABLE matter_search USING fts5(code, name, client, tokenize = 'trigram', detail = 'full')"
 )
 CREATE_DIRTY = "CREATE TABLE matter_search_dirty (id INTEGER PRIMARY KEY)"
 

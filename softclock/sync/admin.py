@@ -79,8 +79,9 @@ def _seed_codes(conn: Connection) -> None:
     have = set(conn.scalars(select(CentralCode.code)))
     rows = [
         {"code": c, "kind": "activity", "description": d, "active": True}
-        for c, d in ACTIVITY_CODES.items() if c not in have
-    ]  # fmt: skip
+        for c, d in ACTIVITY_CODES.items()
+        if c not in have
+    ]
     if rows:
         conn.execute(CentralCode.__table__.insert(), rows)
     if conn.execute(select(CentralPolicy.id)).first() is None:
@@ -131,8 +132,14 @@ def add_timekeeper(engine: Engine, tk: NewTimekeeper, password: str | None) -> N
     if tk.rate is not None and tk.rate < 0:
         raise InputError("the rate cannot be negative")
     with engine.begin() as conn:
-        values = {"name": tk.name.strip(), "email": tk.email, "office": tk.office,
-                  "department": tk.department, "rate": tk.rate, "active": True}  # fmt: skip
+        values = {
+            "name": tk.name.strip(),
+            "email": tk.email,
+            "office": tk.office,
+            "department": tk.department,
+            "rate": tk.rate,
+            "active": True,
+        }
         if conn.execute(select(Timekeeper.id).where(Timekeeper.id == tk.id)).first():
             conn.execute(update(Timekeeper).where(Timekeeper.id == tk.id).values(**values))
         else:
@@ -180,8 +187,12 @@ def import_matters(engine: Engine, csv_text: str) -> int:
         if new_clients:
             conn.execute(CentralClient.__table__.insert(), [{"code": n[:64], "name": n} for n in new_clients])
             clients = {name: cid for cid, name in conn.execute(select(CentralClient.id, CentralClient.name))}
-        existing = {code: (name, cid, st) for code, name, cid, st in conn.execute(
-            select(CentralMatter.code, CentralMatter.name, CentralMatter.client_id, CentralMatter.status))}  # fmt: skip
+        existing = {
+            code: (name, cid, st)
+            for code, name, cid, st in conn.execute(
+                select(CentralMatter.code, CentralMatter.name, CentralMatter.client_id, CentralMatter.status)
+            )
+        }
         inserts, updates = [], []
         for code, name, client, status in rows:
             want = (name, clients[client], status)
@@ -216,8 +227,10 @@ def add_number(engine: Engine, number_e164: str, client_name: str, matter_code: 
             mid = conn.scalar(select(CentralMatter.id).where(CentralMatter.code == matter_code))
             if mid is None:
                 raise InputError(f"no matter {matter_code!r} in the central store")
-        conn.execute(CentralContactNumber.__table__.insert(),
-                     [{"number": number_e164, "client_id": cid, "matter_id": mid, "label": label, "active": True}])  # fmt: skip
+        conn.execute(
+            CentralContactNumber.__table__.insert(),
+            [{"number": number_e164, "client_id": cid, "matter_id": mid, "label": label, "active": True}],
+        )
 
 
 def set_code(engine: Engine, code: str, kind: str, description: str = "", active: bool = True) -> None:
@@ -241,7 +254,9 @@ def set_policy(engine: Engine, **fields: object) -> Policy:
             policy = Policy(**current)
         except (PolicyError, TypeError) as exc:
             raise InputError(f"the policy was not changed: {exc}") from None
-        conn.execute(update(CentralPolicy).where(CentralPolicy.id == 1).values(policy_json=json.dumps(_policy_dict(policy))))
+        conn.execute(
+            update(CentralPolicy).where(CentralPolicy.id == 1).values(policy_json=json.dumps(_policy_dict(policy)))
+        )
     return policy
 
 
@@ -251,6 +266,7 @@ def mark_invoiced(engine: Engine, ids: Iterable[str]) -> int:
     with engine.begin() as conn:
         t = CentralEntry.__table__
         return conn.execute(
-            t.update().where(t.c.id.in_(wanted), t.c.status == "approved").values(status="invoiced", invoiced_utc=utc_now())
+            t.update()
+            .where(t.c.id.in_(wanted), t.c.status == "approved")
+            .values(status="invoiced", invoiced_utc=utc_now())
         ).rowcount
-

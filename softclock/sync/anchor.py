@@ -66,7 +66,9 @@ def device(store: Store) -> Device:
 
 
 def local_head(session: Session) -> Head | None:
-    row = session.execute(select(AuditHead.count, AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1)).first()
+    row = session.execute(
+        select(AuditHead.count, AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1)
+    ).first()
     if row is None:
         return None
     count, last_id, last_hash = row  # (not row.count: a Row is a tuple, and that is its count method)
@@ -80,10 +82,20 @@ def anchored(session: Session) -> str | None:
 
 def write(conn: Connection, identity: str, dev: Device, head: Head, now: datetime) -> None:
     """One anchor, in the caller's central transaction."""
-    conn.execute(ChainAnchor.__table__.insert(), [{
-        "timekeeper_id": identity, "device_id": dev.id, "device_label": dev.label, "seq": head.seq,
-        "event_id": head.event_id, "head_hash": head.hash, "anchored_utc": now,
-    }])  # fmt: skip
+    conn.execute(
+        ChainAnchor.__table__.insert(),
+        [
+            {
+                "timekeeper_id": identity,
+                "device_id": dev.id,
+                "device_label": dev.label,
+                "seq": head.seq,
+                "event_id": head.event_id,
+                "head_hash": head.hash,
+                "anchored_utc": now,
+            }
+        ],
+    )
 
 
 def remember(session: Session, head: Head) -> None:
@@ -118,10 +130,17 @@ def compare(session: Session, central: Engine, identity: str, device_id: str | N
     """
     with central.connect() as conn:
         rows = conn.execute(
-            select(ChainAnchor.device_id, ChainAnchor.device_label, ChainAnchor.seq, ChainAnchor.event_id,
-                   ChainAnchor.head_hash, ChainAnchor.anchored_utc)
-            .where(ChainAnchor.timekeeper_id == identity).order_by(ChainAnchor.seq, ChainAnchor.id)
-        ).all()  # fmt: skip
+            select(
+                ChainAnchor.device_id,
+                ChainAnchor.device_label,
+                ChainAnchor.seq,
+                ChainAnchor.event_id,
+                ChainAnchor.head_hash,
+                ChainAnchor.anchored_utc,
+            )
+            .where(ChainAnchor.timekeeper_id == identity)
+            .order_by(ChainAnchor.seq, ChainAnchor.id)
+        ).all()
     mine = [Anchor(r.seq, r.event_id, r.head_hash, r.anchored_utc) for r in rows if r.device_id == device_id]
     others = {r.device_id: r.device_label for r in rows if r.device_id != device_id}
     if not mine:
@@ -129,8 +148,12 @@ def compare(session: Session, central: Engine, identity: str, device_id: str | N
         if others:
             labels = ", ".join(sorted(label or "unnamed" for label in others.values()))
             told = f"; it holds anchors of {len(others)} other computer(s) of {identity} ({labels})"
-        return Comparison(True, 0, f"The central store holds no anchor of this computer's audit chain yet{told}.",
-                          other_devices=len(others))  # fmt: skip
+        return Comparison(
+            True,
+            0,
+            f"The central store holds no anchor of this computer's audit chain yet{told}.",
+            other_devices=len(others),
+        )
     dbapi = session.connection().connection.driver_connection
     assert dbapi is not None
 
@@ -147,9 +170,14 @@ def compare(session: Session, central: Engine, identity: str, device_id: str | N
 
     newest = mine[-1]
     if not differs(newest):
-        return Comparison(True, len(mine), f"The audit chain matches the {len(mine)} anchor(s) the central store holds "
-                          f"for this computer, the newest at event {newest.event_id} ({newest.seq} events, "
-                          f"{newest.at:%Y-%m-%d %H:%M} UTC).", other_devices=len(others))  # fmt: skip
+        return Comparison(
+            True,
+            len(mine),
+            f"The audit chain matches the {len(mine)} anchor(s) the central store holds "
+            f"for this computer, the newest at event {newest.event_id} ({newest.seq} events, "
+            f"{newest.at:%Y-%m-%d %H:%M} UTC).",
+            other_devices=len(others),
+        )
     low, high = 0, len(mine) - 1  # mine[high] differs; find the first that does
     while low < high:
         middle = (low + high) // 2
@@ -158,12 +186,19 @@ def compare(session: Session, central: Engine, identity: str, device_id: str | N
         else:
             low = middle + 1
     first = mine[high]
-    since = (f"; it still matches at event {mine[high - 1].event_id} (anchored {mine[high - 1].at:%Y-%m-%d %H:%M} UTC), "
-             f"so the chain was rewritten after that event") if high else \
-        "; no anchor of the firm's matches, so the chain was rewritten from its start"  # fmt: skip
+    since = (
+        (
+            f"; it still matches at event {mine[high - 1].event_id} (anchored {mine[high - 1].at:%Y-%m-%d %H:%M} UTC), "
+            f"so the chain was rewritten after that event"
+        )
+        if high
+        else "; no anchor of the firm's matches, so the chain was rewritten from its start"
+    )
     return Comparison(
-        False, len(mine),
+        False,
+        len(mine),
         f"the audit chain is not the one the central store anchored: event {first.event_id} (number {first.seq}, "
         f"anchored {first.at:%Y-%m-%d %H:%M} UTC) {differs(first)}{since}",
-        first.event_id, len(others),
-    )  # fmt: skip
+        first.event_id,
+        len(others),
+    )

@@ -226,9 +226,23 @@ class ChainAnchor(CentralBase):
 
 # What an entry's content hash covers, in this order (see :func:`content_text`).
 CONTENT_COLUMNS = (
-    "id", "timekeeper_id", "matter_code", "client_name", "work_date", "started_utc", "raw_seconds", "hold_seconds",
-    "billed_units", "unit_minutes", "activity_code", "task_code", "narrative", "billable", "remote_number", "direction",
-)  # fmt: skip
+    "id",
+    "timekeeper_id",
+    "matter_code",
+    "client_name",
+    "work_date",
+    "started_utc",
+    "raw_seconds",
+    "hold_seconds",
+    "billed_units",
+    "unit_minutes",
+    "activity_code",
+    "task_code",
+    "narrative",
+    "billable",
+    "remote_number",
+    "direction",
+)
 
 
 def _content_field(name: str, value: object) -> str:

@@ -9,8 +9,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from softclock import secrets
-from softclock.logs import register_secret
 from softclock.errors import KeyringUnavailable, SettingsError
+from softclock.logs import register_secret
 
 CONNECT_TIMEOUT_S = 5
 
@@ -25,9 +25,7 @@ def parse_url(text_url: str) -> URL:
             "(e.g. postgresql://alice@db.firm.example/billing or sqlite:////path/central.db)"
         ) from None
     if url.password is not None:
-        raise SettingsError(
-            "[central] url must not hold a password: keep it in the keyring (softclock sync login)"
-        )
+        raise SettingsError("[central] url must not hold a password: keep it in the keyring (softclock sync login)")
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     if not url.drivername.startswith(("postgresql", "sqlite")):
@@ -92,16 +90,25 @@ def describe(exc: BaseException, target: Target) -> str:
     low = text_.lower()
     user = target.user
     if "password authentication failed" in low or "no password supplied" in low:
-        return f"The central store at {where} refused the password of {user!r}: set it again with `softclock sync login`."
+        return (
+            f"The central store at {where} refused the password of {user!r}: set it again with `softclock sync login`."
+        )
     if "role" in low and "does not exist" in low:
         return f"The central store at {where} has no login {user!r}: ask an administrator to add you."
     if "certificate verify failed" in low or "certificate" in low and "verify" in low:
-        return f"TLS to the central store at {where} failed: its certificate could not be verified ({_first_line(text_)})."
+        return (
+            f"TLS to the central store at {where} failed: its certificate could not be verified ({_first_line(text_)})."
+        )
     if "server does not support ssl" in low or "ssl" in low and ("required" in low or "handshake" in low):
         return f"TLS to the central store at {where} failed: {_first_line(text_)}."
     if "no pg_hba.conf entry" in low:
         return f"The central store at {where} does not accept this connection ({_first_line(text_)})."
-    if "failed to resolve host" in low or "could not translate host name" in low or "name or service not known" in low or "nodename nor servname" in low:
+    if (
+        "failed to resolve host" in low
+        or "could not translate host name" in low
+        or "name or service not known" in low
+        or "nodename nor servname" in low
+    ):
         return f"The central store's host {target.url.host!r} is unknown (DNS lookup failed)."
     if "connection refused" in low:
         return f"The central store at {where} refused the connection: is the server running?"

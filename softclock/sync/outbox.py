@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from softclock.store.models import Call, Client, Matter, Outbox, TimeEntry
 from softclock.formatting import utc_now
+from softclock.store.models import Call, Client, Matter, Outbox, TimeEntry
 
 # Payload fields that a timekeeper's privacy setting keeps on the laptop.
 PRIVATE_FIELDS = ("narrative", "remote_number")
@@ -44,17 +44,44 @@ def enqueue(session: Session, approved: Iterable[tuple[str, int]], unit_minutes:
         chunk = ids[chunk_start : chunk_start + 500]
         q = (
             select(
-                TimeEntry.id, TimeEntry.timekeeper, TimeEntry.work_date, TimeEntry.started_utc, TimeEntry.raw_seconds,
-                TimeEntry.hold_seconds, TimeEntry.billed_units, TimeEntry.activity_code, TimeEntry.task_code,
-                TimeEntry.narrative, TimeEntry.billable, Matter.code, Client.name, Call.remote_number, Call.direction,
+                TimeEntry.id,
+                TimeEntry.timekeeper,
+                TimeEntry.work_date,
+                TimeEntry.started_utc,
+                TimeEntry.raw_seconds,
+                TimeEntry.hold_seconds,
+                TimeEntry.billed_units,
+                TimeEntry.activity_code,
+                TimeEntry.task_code,
+                TimeEntry.narrative,
+                TimeEntry.billable,
+                Matter.code,
+                Client.name,
+                Call.remote_number,
+                Call.direction,
             )
             .outerjoin(Matter, Matter.id == TimeEntry.matter_id)
             .outerjoin(Client, Client.id == Matter.client_id)
             .outerjoin(Call, Call.id == TimeEntry.call_id)
             .where(TimeEntry.id.in_(chunk))
-        )  # fmt: skip
-        for (entry_id, timekeeper, work_date, started, raw, hold, billed, activity, task, narrative, billable,
-             matter_code, client_name, number, direction) in session.execute(q):  # fmt: skip
+        )
+        for (
+            entry_id,
+            timekeeper,
+            work_date,
+            started,
+            raw,
+            hold,
+            billed,
+            activity,
+            task,
+            narrative,
+            billable,
+            matter_code,
+            client_name,
+            number,
+            direction,
+        ) in session.execute(q):
             payload = {
                 "id": entry_id,
                 "timekeeper": timekeeper,

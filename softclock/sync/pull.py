@@ -30,9 +30,12 @@ from softclock.sync.central import (
 
 PAGE = 20000
 _TABLES = {
-    "clients": CentralClient, "matters": CentralMatter, "contact_numbers": CentralContactNumber,
-    "codes": CentralCode, "billing_policy": CentralPolicy,
-}  # fmt: skip
+    "clients": CentralClient,
+    "matters": CentralMatter,
+    "contact_numbers": CentralContactNumber,
+    "codes": CentralCode,
+    "billing_policy": CentralPolicy,
+}
 
 
 @dataclass
@@ -53,9 +56,13 @@ def pull(store: Store, central: Engine, identity: str, page: int = PAGE) -> Pull
             with store.session() as s:
                 since = state.cursor(s, name)
             with central.connect() as conn:
-                rows = conn.execute(
-                    select(model.__table__).where(model.change_seq > since).order_by(model.change_seq).limit(page)
-                ).mappings().all()
+                rows = (
+                    conn.execute(
+                        select(model.__table__).where(model.change_seq > since).order_by(model.change_seq).limit(page)
+                    )
+                    .mappings()
+                    .all()
+                )
             if not rows:
                 break
             with store.session() as s, s.begin():
@@ -78,14 +85,16 @@ def pull_invoiced(store: Store, central: Engine, identity: str) -> int:
             rows = conn.execute(
                 select(t.c.id, t.c.version, t.c.change_seq)
                 .where(t.c.timekeeper_id == identity, t.c.status == "invoiced", t.c.change_seq > since)
-                .order_by(t.c.change_seq).limit(PAGE)
-            ).all()  # fmt: skip
+                .order_by(t.c.change_seq)
+                .limit(PAGE)
+            ).all()
         if not rows:
             return count
         with store.session() as s, s.begin():
             te = TimeEntry.__table__
-            s.execute(te.update().where(te.c.id == bindparam("b")).values(status="invoiced"),
-                      [{"b": r.id} for r in rows])  # fmt: skip
+            s.execute(
+                te.update().where(te.c.id == bindparam("b")).values(status="invoiced"), [{"b": r.id} for r in rows]
+            )
             state.put(s, "cursor:invoiced", str(rows[-1].change_seq))
         count += len(rows)
         if len(rows) < PAGE:
@@ -128,8 +137,14 @@ def _apply_matters(s: Session, rows) -> None:  # type: ignore[no-untyped-def]
         by_code.update(s.execute(select(Matter.code, Matter.id).where(Matter.code.in_(code_list[i : i + 900]))).all())
     inserts, updates = [], []
     for r in rows:
-        values = {"code": r["code"], "name": r["name"], "client_id": clients[r["client_id"]],
-                  "status": r["status"], "policy_json": r["policy_json"], "central_id": r["id"]}  # fmt: skip
+        values = {
+            "code": r["code"],
+            "name": r["name"],
+            "client_id": clients[r["client_id"]],
+            "status": r["status"],
+            "policy_json": r["policy_json"],
+            "central_id": r["id"],
+        }
         local = by_central.get(r["id"]) or by_code.get(r["code"])
         if local is None:
             inserts.append(values)
@@ -152,11 +167,19 @@ def _apply_numbers(s: Session, rows) -> None:  # type: ignore[no-untyped-def]
             index_elements=["central_id"],
             set_={c: stmt.excluded[c] for c in ("number", "client_id", "matter_id", "label")},
         )
-        s.execute(stmt, [{
-            "number": r["number"], "client_id": clients[r["client_id"]],
-            "matter_id": matters.get(r["matter_id"]) if r["matter_id"] is not None else None,
-            "label": r["label"], "central_id": r["id"],
-        } for r in live])  # fmt: skip
+        s.execute(
+            stmt,
+            [
+                {
+                    "number": r["number"],
+                    "client_id": clients[r["client_id"]],
+                    "matter_id": matters.get(r["matter_id"]) if r["matter_id"] is not None else None,
+                    "label": r["label"],
+                    "central_id": r["id"],
+                }
+                for r in live
+            ],
+        )
 
 
 def _apply_codes(s: Session, rows) -> None:  # type: ignore[no-untyped-def]
@@ -164,8 +187,10 @@ def _apply_codes(s: Session, rows) -> None:  # type: ignore[no-untyped-def]
     stmt = stmt.on_conflict_do_update(
         index_elements=["code"], set_={c: stmt.excluded[c] for c in ("kind", "description", "active")}
     )
-    s.execute(stmt, [{"code": r["code"], "kind": r["kind"], "description": r["description"], "active": r["active"]}
-                     for r in rows])  # fmt: skip
+    s.execute(
+        stmt,
+        [{"code": r["code"], "kind": r["kind"], "description": r["description"], "active": r["active"]} for r in rows],
+    )
 
 
 def _apply_policy(s: Session, rows) -> None:  # type: ignore[no-untyped-def]
@@ -175,6 +200,9 @@ def _apply_policy(s: Session, rows) -> None:  # type: ignore[no-untyped-def]
 
 
 _APPLY = {
-    "clients": _apply_clients, "matters": _apply_matters, "contact_numbers": _apply_numbers,
-    "codes": _apply_codes, "billing_policy": _apply_policy,
-}  # fmt: skip
+    "clients": _apply_clients,
+    "matters": _apply_matters,
+    "contact_numbers": _apply_numbers,
+    "codes": _apply_codes,
+    "billing_policy": _apply_policy,
+}

@@ -26,21 +26,31 @@ from datetime import date, datetime
 from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from softclock.formatting import utc_now
 from softclock.store.db import Store
 from softclock.store.models import Outbox
 from softclock.sync import anchor, state
 from softclock.sync.central import CentralEntry, EntryConflict, SyncLog, content_hash
 from softclock.sync.outbox import PRIVATE_FIELDS
-from softclock.formatting import utc_now
 
 log = logging.getLogger("softclock.sync")
 
 BATCH = 1000
 _CHUNK = 1000  # ids per IN (...) lookup
 _ENTRY_COLUMNS = (
-    "matter_code", "client_name", "raw_seconds", "hold_seconds", "billed_units", "unit_minutes",
-    "activity_code", "task_code", "narrative", "billable", "remote_number", "direction",
-)  # fmt: skip
+    "matter_code",
+    "client_name",
+    "raw_seconds",
+    "hold_seconds",
+    "billed_units",
+    "unit_minutes",
+    "activity_code",
+    "task_code",
+    "narrative",
+    "billable",
+    "remote_number",
+    "direction",
+)
 
 
 @dataclass(frozen=True)
@@ -61,11 +71,16 @@ def central_row(payload: dict, identity: str, privacy: bool, now: datetime) -> d
         for k in PRIVATE_FIELDS:
             row[k] = ""
     row.update(
-        id=payload["id"], version=payload["version"], timekeeper_id=identity,
+        id=payload["id"],
+        version=payload["version"],
+        timekeeper_id=identity,
         work_date=date.fromisoformat(payload["work_date"]),
         started_utc=datetime.fromisoformat(payload["started_utc"]),
-        status="approved", pushed_utc=now, invoiced_utc=None, change_seq=0,
-    )  # fmt: skip
+        status="approved",
+        pushed_utc=now,
+        invoiced_utc=None,
+        change_seq=0,
+    )
     row["content_hash"] = content_hash(row)
     return row
 
@@ -73,12 +88,20 @@ def central_row(payload: dict, identity: str, privacy: bool, now: datetime) -> d
 def pending(session: Session, limit: int = BATCH) -> Sequence:  # type: ignore[type-arg]
     return session.execute(
         select(Outbox.id, Outbox.entry_id, Outbox.version, Outbox.payload_json, Outbox.content_hash)
-        .where(Outbox.state == "pending").order_by(Outbox.id).limit(limit)
-    ).all()  # fmt: skip
+        .where(Outbox.state == "pending")
+        .order_by(Outbox.id)
+        .limit(limit)
+    ).all()
 
 
-def push_batch(store: Store, central: Engine, identity: str | None, privacy: bool = False,
-               limit: int = BATCH, device: anchor.Device | None = None) -> PushResult:  # fmt: skip
+def push_batch(
+    store: Store,
+    central: Engine,
+    identity: str | None,
+    privacy: bool = False,
+    limit: int = BATCH,
+    device: anchor.Device | None = None,
+) -> PushResult:
     """Push up to ``limit`` pending versions; raises what the central store raised (nothing is marked then).
 
     With ``device``, the batch also anchors the audit chain's head when it moved since the last anchor."""
@@ -112,9 +135,10 @@ def push_batch(store: Store, central: Engine, identity: str | None, privacy: boo
         existing: dict[str, tuple] = {}  # type: ignore[type-arg]
         for i in range(0, len(ids), _CHUNK):
             for rid, version, chash, st, owner in conn.execute(
-                select(t.c.id, t.c.version, t.c.content_hash, t.c.status, t.c.timekeeper_id)
-                .where(t.c.id.in_(ids[i : i + _CHUNK]))
-            ):  # fmt: skip
+                select(t.c.id, t.c.version, t.c.content_hash, t.c.status, t.c.timekeeper_id).where(
+                    t.c.id.in_(ids[i : i + _CHUNK])
+                )
+            ):
                 existing[rid] = (version, chash, st, owner)
         rows_by_id = {}
         for eid, r in newest.items():
@@ -158,23 +182,40 @@ def push_batch(store: Store, central: Engine, identity: str | None, privacy: boo
                 del row["change_seq"]
             # SET takes every column named in the rows; the b_ keys are the WHERE's.
             conn.execute(
-                t.update().where(t.c.id == bindparam("b_id"), t.c.version < bindparam("b_version"),
-                                 t.c.timekeeper_id == bindparam("b_owner")), updates,
-            )  # fmt: skip
+                t.update().where(
+                    t.c.id == bindparam("b_id"),
+                    t.c.version < bindparam("b_version"),
+                    t.c.timekeeper_id == bindparam("b_owner"),
+                ),
+                updates,
+            )
         for r in newest.values():
             if r.id in conflict_reasons:
-                conflicts.append({
-                    "entry_id": r.entry_id, "version": r.version, "timekeeper_id": owners[r.entry_id],
-                    "content_hash": r.content_hash, "payload_json": r.payload_json,
-                    "reason": conflict_reasons[r.id], "at_utc": now,
-                })  # fmt: skip
+                conflicts.append(
+                    {
+                        "entry_id": r.entry_id,
+                        "version": r.version,
+                        "timekeeper_id": owners[r.entry_id],
+                        "content_hash": r.content_hash,
+                        "payload_json": r.payload_json,
+                        "reason": conflict_reasons[r.id],
+                        "at_utc": now,
+                    }
+                )
         if conflicts:
             conn.execute(EntryConflict.__table__.insert(), conflicts)
-        conn.execute(SyncLog.__table__.insert(), [{
-            "timekeeper_id": identity or next(iter(payloads.values()))["timekeeper"], "at_utc": now,
-            "direction": "push", "rows": len(sent_ids),
-            "detail": f"{len(already_ids)} already there, {len(conflicts)} conflicts",
-        }])  # fmt: skip
+        conn.execute(
+            SyncLog.__table__.insert(),
+            [
+                {
+                    "timekeeper_id": identity or next(iter(payloads.values()))["timekeeper"],
+                    "at_utc": now,
+                    "direction": "push",
+                    "rows": len(sent_ids),
+                    "detail": f"{len(already_ids)} already there, {len(conflicts)} conflicts",
+                }
+            ],
+        )
         if head is not None and device is not None:
             anchor.write(conn, identity or next(iter(owners.values())), device, head, now)
 
@@ -190,12 +231,16 @@ def push_batch(store: Store, central: Engine, identity: str | None, privacy: boo
                 done,
             )
         if superseded:
-            s.execute(o.update().where(o.c.id == bindparam("b")).values(state="withdrawn"),
-                      [{"b": i} for i in superseded])  # fmt: skip
+            s.execute(
+                o.update().where(o.c.id == bindparam("b")).values(state="withdrawn"), [{"b": i} for i in superseded]
+            )
         if conflict_reasons:
-            s.execute(o.update().where(o.c.id == bindparam("b"))
-                      .values(state="conflict", attempts=o.c.attempts + 1, last_error=bindparam("why")),
-                      [{"b": i, "why": why} for i, why in conflict_reasons.items()])  # fmt: skip
+            s.execute(
+                o.update()
+                .where(o.c.id == bindparam("b"))
+                .values(state="conflict", attempts=o.c.attempts + 1, last_error=bindparam("why")),
+                [{"b": i, "why": why} for i, why in conflict_reasons.items()],
+            )
         by_id = {r.id: r for r in newest.values()}
         synced = [(by_id[i].entry_id, by_id[i].version) for i in sent_ids + already_ids]
         if synced:
@@ -207,8 +252,12 @@ def push_batch(store: Store, central: Engine, identity: str | None, privacy: boo
         state.put(s, state.LAST_OK, now.isoformat())
         state.drop(s, state.DOWN_SINCE)
         state.drop(s, state.LAST_ERROR)
-    log.debug("pushed a batch of %d: central %.0f ms, local %.0f ms", len(rows),
-              (t_local - t_central) * 1000, (time.perf_counter() - t_local) * 1000)  # fmt: skip
+    log.debug(
+        "pushed a batch of %d: central %.0f ms, local %.0f ms",
+        len(rows),
+        (t_local - t_central) * 1000,
+        (time.perf_counter() - t_local) * 1000,
+    )
     return PushResult(sent=len(sent_ids), already=len(already_ids), conflicts=len(conflict_reasons))
 
 
@@ -239,10 +288,19 @@ def _insert_many(conn: Connection, rows: list[dict]) -> dict[str, str]:  # type:
     skipping ids the store already holds; returns the skipped ones with why."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     cols = _ENTRY_TABLE_COLUMNS
-    sql = f"INSERT INTO entries ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))}) ON CONFLICT (id) DO NOTHING"
+    sql = (
+        f"INSERT INTO entries ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))}) ON CONFLICT (id) DO NOTHING"
+    )
     if conn.dialect.name == "sqlite":
-        rows = [{**r, "work_date": r["work_date"].isoformat(), "started_utc": str(r["started_utc"]),
-                 "pushed_utc": str(r["pushed_utc"])} for r in rows]  # fmt: skip
+        rows = [
+            {
+                **r,
+                "work_date": r["work_date"].isoformat(),
+                "started_utc": str(r["started_utc"]),
+                "pushed_utc": str(r["pushed_utc"]),
+            }
+            for r in rows
+        ]
     done = conn.exec_driver_sql(sql, [tuple(r[c] for c in cols) for r in rows]).rowcount
     if done == len(rows):
         return {}
@@ -254,7 +312,7 @@ def _insert_many(conn: Connection, rows: list[dict]) -> dict[str, str]:  # type:
     for i in range(0, len(ids), _CHUNK):
         for rid, owner, version, chash in conn.execute(
             select(t.c.id, t.c.timekeeper_id, t.c.version, t.c.content_hash).where(t.c.id.in_(ids[i : i + _CHUNK]))
-        ):  # fmt: skip
+        ):
             ours[rid] = (owner, version, chash)
     skipped = {}
     for r in rows:
@@ -264,8 +322,9 @@ def _insert_many(conn: Connection, rows: list[dict]) -> dict[str, str]:  # type:
         if have is None or have[0] != r["timekeeper_id"]:
             skipped[r["id"]] = _TAKEN
         else:
-            skipped[r["id"]] = (f"the central store has version {have[1]} of this entry with other content "
-                                "(edited on another computer)")  # fmt: skip
+            skipped[r["id"]] = (
+                f"the central store has version {have[1]} of this entry with other content (edited on another computer)"
+            )
     return skipped
 
 
@@ -275,8 +334,7 @@ def note_failure(store: Store, message: str) -> None:
     with store.session() as s, s.begin():
         ids = [r.id for r in pending(s)]
         if ids:
-            s.execute(update(Outbox).where(Outbox.id.in_(ids))
-                      .values(attempts=Outbox.attempts + 1, last_error=message))  # fmt: skip
+            s.execute(update(Outbox).where(Outbox.id.in_(ids)).values(attempts=Outbox.attempts + 1, last_error=message))
         if state.get(s, state.DOWN_SINCE) is None:
             state.put(s, state.DOWN_SINCE, now.isoformat())
         state.put(s, state.LAST_ERROR, message)

@@ -58,27 +58,37 @@ def _sqlite_bump(table: str, key: str) -> str:
 
 
 def _install_sqlite(conn: Connection) -> None:
-    conn.execute(text(
-        "CREATE TABLE IF NOT EXISTS softclock_change_counter "
-        "(id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)"
-    ))
+    conn.execute(
+        text(
+            "CREATE TABLE IF NOT EXISTS softclock_change_counter "
+            "(id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)"
+        )
+    )
     conn.execute(text("INSERT OR IGNORE INTO softclock_change_counter (id, value) VALUES (1, 0)"))
     for table, key in _REF_KEYS.items():
         bump = _sqlite_bump(table, key)
         conn.execute(text(f"CREATE TRIGGER IF NOT EXISTS {table}_change_ins AFTER INSERT ON {table} BEGIN {bump} END"))
-        conn.execute(text(
-            f"CREATE TRIGGER IF NOT EXISTS {table}_change_upd AFTER UPDATE ON {table} "
-            f"WHEN NEW.change_seq IS OLD.change_seq BEGIN {bump} END"
-        ))
-    conn.execute(text(
-        "CREATE TRIGGER IF NOT EXISTS entries_invoiced AFTER UPDATE OF status ON entries "
-        "WHEN NEW.status = 'invoiced' AND OLD.status IS NOT 'invoiced' BEGIN " + _sqlite_bump("entries", "id") + " END"
-    ))
-    conn.execute(text(
-        "CREATE TRIGGER IF NOT EXISTS entries_keep_version BEFORE UPDATE ON entries "
-        "WHEN NEW.version < OLD.version OR (OLD.status = 'invoiced' AND NEW.status <> 'invoiced') BEGIN "
-        "SELECT RAISE(ABORT, 'an older entry version never overwrites a newer one, and invoiced stays invoiced'); END"
-    ))
+        conn.execute(
+            text(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_change_upd AFTER UPDATE ON {table} "
+                f"WHEN NEW.change_seq IS OLD.change_seq BEGIN {bump} END"
+            )
+        )
+    conn.execute(
+        text(
+            "CREATE TRIGGER IF NOT EXISTS entries_invoiced AFTER UPDATE OF status ON entries "
+            "WHEN NEW.status = 'invoiced' AND OLD.status IS NOT 'invoiced' BEGIN "
+            + _sqlite_bump("entries", "id")
+            + " END"
+        )
+    )
+    conn.execute(
+        text(
+            "CREATE TRIGGER IF NOT EXISTS entries_keep_version BEFORE UPDATE ON entries "
+            "WHEN NEW.version < OLD.version OR (OLD.status = 'invoiced' AND NEW.status <> 'invoiced') BEGIN "
+            "SELECT RAISE(ABORT, 'an older entry version never overwrites a newer one, and invoiced stays invoiced'); END"
+        )
+    )
 
 
 _PG_ROLES = """
@@ -213,34 +223,58 @@ def _install_pg(conn: Connection) -> None:
 # each push carried it. A timekeeper adds and reads their own anchors and reads their own
 # versions; billing and admins read all of them.
 
-_PG_FUNCTIONS_V2 = """
+# An entry's content as text (softclock.sync.central.content_text): each column as its UTF-8 length, a colon
+# and its text, or "-" for none, joined by commas; written out as one expression (a call per row of a
+# generic function cost 130 us, this a few).
+_CONTENT_PARTS = (
+    "{e}.id::text", "{e}.timekeeper_id::text", "{e}.matter_code::text", "{e}.client_name::text",
+    "to_char({e}.work_date, 'YYYY-MM-DD')", "to_char({e}.started_utc, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')",
+    "round({e}.raw_seconds::numeric, 3)::text", "round({e}.hold_seconds::numeric, 3)::text",
+    "{e}.billed_units::text", "{e}.unit_minutes::text", "{e}.activity_code::text", "{e}.task_code::text",
+    "{e}.narrative::text", "CASE WHEN {e}.billable THEN 'true' WHEN NOT {e}.billable THEN 'false' END",
+    "{e}.remote_number::text", "{e}.direction::text",
+)  # fmt: skip
+_CONTENT_COLUMNS = ("id", "timekeeper_id", "matter_code", "client_name", "work_date", "started_utc", "raw_seconds",
+                    "hold_seconds", "billed_units", "unit_minutes", "activity_code", "task_code", "narrative",
+                    "billable", "remote_number", "direction")  # fmt: skip
+
+
+def _content_sql(e: str) -> str:
+    parts = [p.format(e=e) for p in _CONTENT_PARTS]
+    return " || ',' || ".join(
+        f"CASE WHEN ({p}) IS NULL THEN '-' ELSE octet_length(convert_to({p}, 'UTF8'))::text || ':' || ({p}) END"
+        for p in parts
+    )
+
+
+def _hash_sql(e: str) -> str:
+    return f"encode(sha256(convert_to({_content_sql(e)}, 'UTF8')), 'hex')"
+
+
+def _same_content_sql() -> str:
+    new = ", ".join(f"NEW.{c}" for c in _CONTENT_COLUMNS)
+    old = ", ".join(f"OLD.{c}" for c in _CONTENT_COLUMNS)
+    return f"({new}) IS NOT DISTINCT FROM ({old})"
+
+
+_PG_FUNCTIONS_V2 = (
+    """
 CREATE OR REPLACE FUNCTION {s}.softclock_entry_content(e {s}.entries) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, {s} AS $$
-  SELECT string_agg(CASE WHEN v IS NULL THEN '-' ELSE octet_length(convert_to(v, 'UTF8'))::text || ':' || v END,
-                    ',' ORDER BY n)
-  FROM unnest(ARRAY[e.id::text, e.timekeeper_id::text, e.matter_code::text, e.client_name::text,
-                    to_char(e.work_date, 'YYYY-MM-DD'), to_char(e.started_utc, 'YYYY-MM-DD"T"HH24:MI:SS.US'),
-                    round(e.raw_seconds::numeric, 3)::text, round(e.hold_seconds::numeric, 3)::text,
-                    e.billed_units::text, e.unit_minutes::text, e.activity_code::text, e.task_code::text,
-                    e.narrative::text, CASE WHEN e.billable THEN 'true' ELSE 'false' END, e.remote_number::text,
-                    e.direction::text]) WITH ORDINALITY AS f(v, n)
-$$;
+LANGUAGE sql STABLE SET search_path = pg_catalog, {s} AS $$ SELECT """ + _content_sql("e").replace("{", "{{").replace("}", "}}") + """ $$;
 CREATE OR REPLACE FUNCTION {s}.softclock_entry_hash(e {s}.entries) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, {s} AS $$
-  SELECT encode(sha256(convert_to({s}.softclock_entry_content(e), 'UTF8')), 'hex')
-$$;
+LANGUAGE sql STABLE SET search_path = pg_catalog, {s} AS $$ SELECT """ + _hash_sql("e").replace("{", "{{").replace("}", "}}") + """ $$;
 CREATE OR REPLACE FUNCTION {s}.softclock_check_content() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, {s} AS $$
 BEGIN
   IF TG_OP = 'UPDATE' AND NEW.version = OLD.version AND NEW.content_hash = OLD.content_hash
-     AND {s}.softclock_entry_content(NEW) = {s}.softclock_entry_content(OLD) THEN
+     AND """ + _same_content_sql() + """ THEN
     RETURN NEW;  -- not a change of content (marking it invoiced, say)
   END IF;
   IF TG_OP = 'UPDATE' AND NEW.version <= OLD.version THEN
     RAISE EXCEPTION 'entry %: its content changes only with a higher version (% is not above %)',
       OLD.id, NEW.version, OLD.version;
   END IF;
-  IF NEW.content_hash IS DISTINCT FROM {s}.softclock_entry_hash(NEW) THEN
+  IF NEW.content_hash IS DISTINCT FROM """ + _hash_sql("NEW").replace("{", "{{").replace("}", "}}") + """ THEN
     RAISE EXCEPTION 'entry % version %: its content hash does not match its content', NEW.id, NEW.version;
   END IF;
   RETURN NEW;
@@ -265,6 +299,7 @@ BEGIN
   RAISE EXCEPTION '% is kept as written: rows are never changed or deleted', TG_TABLE_NAME;
 END $$;
 """
+)
 
 _PG_GRANTS_V2 = """
 REVOKE ALL ON {s}.entry_versions, {s}.chain_anchors FROM PUBLIC;
@@ -290,12 +325,18 @@ _V2_TRIGGERS = (
     ("entries_content", "BEFORE INSERT OR UPDATE ON {s}.entries FOR EACH ROW", "softclock_check_content"),
     ("entries_history", "AFTER INSERT OR UPDATE ON {s}.entries FOR EACH ROW", "softclock_keep_history"),
     ("entry_versions_kept", "BEFORE UPDATE OR DELETE ON {s}.entry_versions FOR EACH ROW", "softclock_never_changed"),
-    ("entry_versions_not_truncated", "BEFORE TRUNCATE ON {s}.entry_versions FOR EACH STATEMENT",
-     "softclock_never_changed"),
+    (
+        "entry_versions_not_truncated",
+        "BEFORE TRUNCATE ON {s}.entry_versions FOR EACH STATEMENT",
+        "softclock_never_changed",
+    ),
     ("chain_anchors_kept", "BEFORE UPDATE OR DELETE ON {s}.chain_anchors FOR EACH ROW", "softclock_never_changed"),
-    ("chain_anchors_not_truncated", "BEFORE TRUNCATE ON {s}.chain_anchors FOR EACH STATEMENT",
-     "softclock_never_changed"),
-)  # fmt: skip
+    (
+        "chain_anchors_not_truncated",
+        "BEFORE TRUNCATE ON {s}.chain_anchors FOR EACH STATEMENT",
+        "softclock_never_changed",
+    ),
+)
 
 _HISTORY_COLUMNS = (
     "entry_id, version, content_hash, timekeeper_id, matter_code, client_name, work_date, started_utc, raw_seconds, "
@@ -323,9 +364,15 @@ def uninstall_v2(conn: Connection) -> None:
         conn.execute(text("DROP FUNCTION IF EXISTS softclock_entry_hash(entries) CASCADE"))
         conn.execute(text("DROP FUNCTION IF EXISTS softclock_entry_content(entries) CASCADE"))
     elif conn.dialect.name == "sqlite":
-        for name in ("entries_content_version", "entries_history_insert", "entries_history_update",
-                     "entry_versions_kept", "entry_versions_not_deleted", "chain_anchors_kept",
-                     "chain_anchors_not_deleted"):  # fmt: skip
+        for name in (
+            "entries_content_version",
+            "entries_history_insert",
+            "entries_history_update",
+            "entry_versions_kept",
+            "entry_versions_not_deleted",
+            "chain_anchors_kept",
+            "chain_anchors_not_deleted",
+        ):
             conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
 
 
@@ -344,9 +391,24 @@ def _install_pg_v2(conn: Connection) -> None:
     _run(conn, _PG_GRANTS_V2, s=s)
 
 
-_SQLITE_CONTENT = ("matter_code", "client_name", "work_date", "started_utc", "raw_seconds", "hold_seconds",
-                   "billed_units", "unit_minutes", "activity_code", "task_code", "narrative", "billable",
-                   "remote_number", "direction", "timekeeper_id", "content_hash")  # fmt: skip
+_SQLITE_CONTENT = (
+    "matter_code",
+    "client_name",
+    "work_date",
+    "started_utc",
+    "raw_seconds",
+    "hold_seconds",
+    "billed_units",
+    "unit_minutes",
+    "activity_code",
+    "task_code",
+    "narrative",
+    "billable",
+    "remote_number",
+    "direction",
+    "timekeeper_id",
+    "content_hash",
+)
 
 
 def _install_sqlite_v2(conn: Connection) -> None:
@@ -360,25 +422,36 @@ def _install_sqlite_v2(conn: Connection) -> None:
         for key in ("work_date", "started_utc"):
             if isinstance(values[key], str):
                 values[key] = (date.fromisoformat if key == "work_date" else datetime.fromisoformat)(values[key])
-        conn.execute(text("UPDATE entries SET content_hash = :h WHERE id = :i"), {"h": content_hash(values), "i": row["id"]})
+        conn.execute(
+            text("UPDATE entries SET content_hash = :h WHERE id = :i"), {"h": content_hash(values), "i": row["id"]}
+        )
     now = "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
-    conn.execute(text(f"INSERT INTO entry_versions ({_HISTORY_COLUMNS}) SELECT {_ENTRY_COLUMNS}, {now}, 'installer' "
-                      "FROM entries"))  # fmt: skip
+    conn.execute(
+        text(
+            f"INSERT INTO entry_versions ({_HISTORY_COLUMNS}) SELECT {_ENTRY_COLUMNS}, {now}, 'installer' FROM entries"
+        )
+    )
     changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in _SQLITE_CONTENT)
-    conn.execute(text(
-        f"CREATE TRIGGER entries_content_version BEFORE UPDATE ON entries WHEN ({changed}) AND NEW.version <= OLD.version "
-        "BEGIN SELECT RAISE(ABORT, 'an entry''s content changes only with a higher version'); END"
-    ))  # fmt: skip
+    conn.execute(
+        text(
+            f"CREATE TRIGGER entries_content_version BEFORE UPDATE ON entries WHEN ({changed}) AND NEW.version <= OLD.version "
+            "BEGIN SELECT RAISE(ABORT, 'an entry''s content changes only with a higher version'); END"
+        )
+    )
     new_values = ", ".join(f"NEW.{c.strip()}" for c in _ENTRY_COLUMNS.split(","))
     insert = f"INSERT INTO entry_versions ({_HISTORY_COLUMNS}) VALUES ({new_values}, {now}, 'laptop');"
     conn.execute(text(f"CREATE TRIGGER entries_history_insert AFTER INSERT ON entries BEGIN {insert} END"))
-    conn.execute(text(
-        "CREATE TRIGGER entries_history_update AFTER UPDATE ON entries "
-        f"WHEN NEW.version IS NOT OLD.version OR NEW.content_hash IS NOT OLD.content_hash BEGIN {insert} END"
-    ))
+    conn.execute(
+        text(
+            "CREATE TRIGGER entries_history_update AFTER UPDATE ON entries "
+            f"WHEN NEW.version IS NOT OLD.version OR NEW.content_hash IS NOT OLD.content_hash BEGIN {insert} END"
+        )
+    )
     for table in ("entry_versions", "chain_anchors"):
         for name, what in (("kept", "UPDATE"), ("not_deleted", "DELETE")):
-            conn.execute(text(
-                f"CREATE TRIGGER {table}_{name} BEFORE {what} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{table} is kept as written: rows are never changed or deleted'); END"
-            ))
+            conn.execute(
+                text(
+                    f"CREATE TRIGGER {table}_{name} BEFORE {what} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{table} is kept as written: rows are never changed or deleted'); END"
+                )
+            )

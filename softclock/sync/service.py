@@ -54,7 +54,9 @@ def known_failure(exc: BaseException) -> bool:
     """Whether ``exc`` is the environment's doing (said in words and retried) rather than a bug."""
     if isinstance(exc, UserError | OSError | TimeoutError):
         return True
-    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.DisconnectionError | sa_exc.TimeoutError):
+    if isinstance(
+        exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.DisconnectionError | sa_exc.TimeoutError
+    ):
         return True  # connection refused or lost, authentication, TLS, a locked or missing SQLite file
     if isinstance(exc, sa_exc.DBAPIError):
         if exc.connection_invalidated:
@@ -179,9 +181,13 @@ class SyncWorker:
     the log with its traceback; the desktop app passes its bug reporter. The worker backs off and goes on.
     """
 
-    def __init__(self, sync: Sync, on_status: Callable[[state.SyncStatus], None] | None = None,
-                 interval_s: float | None = None,
-                 on_bug: Callable[[str, BaseException], object] = _log_bug) -> None:  # fmt: skip
+    def __init__(
+        self,
+        sync: Sync,
+        on_status: Callable[[state.SyncStatus], None] | None = None,
+        interval_s: float | None = None,
+        on_bug: Callable[[str, BaseException], object] = _log_bug,
+    ) -> None:
         self.sync = sync
         self.on_status = on_status
         self.on_bug = on_bug

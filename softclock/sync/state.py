@@ -51,7 +51,7 @@ class SyncStatus:
     last_error: str
 
     def summary(self, now: datetime | None = None) -> str:
-        """"Synced 2 min ago" / "3 waiting, central store unreachable since 10:02"."""
+        """ "Synced 2 min ago" / "3 waiting, central store unreachable since 10:02"."""
         if not self.configured:
             return "Sync off (no central store set)"
         now = now or utc_now()
@@ -82,9 +82,11 @@ def _ago(delta) -> str:  # type: ignore[no-untyped-def]
 
 
 def status(session: Session, configured: bool) -> SyncStatus:
-    counts = dict(session.execute(
-        select(Outbox.state, func.count()).where(Outbox.state.in_(("pending", "conflict"))).group_by(Outbox.state)
-    ).all())  # fmt: skip
+    counts = dict(
+        session.execute(
+            select(Outbox.state, func.count()).where(Outbox.state.in_(("pending", "conflict"))).group_by(Outbox.state)
+        ).all()
+    )
     return SyncStatus(
         configured=configured,
         waiting=counts.get("pending", 0),

@@ -199,8 +199,7 @@ class AccountDialog(QDialog):
     def _on_ca_browse_button_clicked(self) -> None:
         current = Path(self.ca_edit.text().strip()).expanduser()
         start = str(current.parent if current.name and current.parent.is_dir() else Path.home())
-        browser = QFileDialog(self, "Choose the TLS CA file", start,
-                              "Certificates (*.pem *.crt *.cer);;All files (*)")  # fmt: skip
+        browser = QFileDialog(self, "Choose the TLS CA file", start, "Certificates (*.pem *.crt *.cer);;All files (*)")
         browser.setFileMode(QFileDialog.FileMode.ExistingFile)
         browser.setAcceptMode(QFileDialog.AcceptMode.AcceptOpen)
         browser.fileSelected.connect(self._on_ca_browser_file_selected)

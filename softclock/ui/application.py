@@ -29,10 +29,11 @@ from softclock.ui.main_window import MainWindow
 if TYPE_CHECKING:
     from softclock.app import Core
     from softclock.notify import Notifier
-    from softclock.ui.sound_dialog import SoundController
     from softclock.sync.service import SyncWorker
+    from softclock.ui.sound_dialog import SoundController
 
 log = logging.getLogger("softclock.ui")
+
 
 def _style_sheet() -> str:
     """The style sheet shipped as package data (softclock/resources/style.qss)."""

@@ -49,8 +49,12 @@ class BackgroundRunner(QObject):
         self.worker = worker or DbWorker(on_bug=lambda where, exc: on_bug(where, exc))
         self._finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
 
-    def submit(self, job: Callable[[], Any], on_done: Callable[[Any], None],
-               on_error: Callable[[Exception], None] | None = None) -> None:  # fmt: skip
+    def submit(
+        self,
+        job: Callable[[], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> None:
         """Run ``job``; then ``on_done(result)``, or ``on_error(exception)`` if it raised (else it is a bug)."""
 
         def delivered(future: Future[Any]) -> None:

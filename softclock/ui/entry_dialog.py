@@ -50,7 +50,9 @@ class EntryDialog(QDialog):
         self.entry = entry
         self._search = search
         self._searches = 0
-        head = QLabel(f"{entry.work_date.isoformat()} · {fmt_duration(entry.raw_seconds)} · {printable(entry.matter_text)}")
+        head = QLabel(
+            f"{entry.work_date.isoformat()} · {fmt_duration(entry.raw_seconds)} · {printable(entry.matter_text)}"
+        )
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Find a matter: client, code or name…")
         self.filter_edit.setAccessibleName("Find a matter")
@@ -73,7 +75,9 @@ class EntryDialog(QDialog):
         self.units_box.setAccessibleName("Billed units")
         self.units_box.setRange(_BY_POLICY, 10000)
         self.units_box.setSpecialValueText("by policy")
-        self.units_box.setValue(entry.billed_units if entry.billed_by_hand and entry.billed_units is not None else _BY_POLICY)
+        self.units_box.setValue(
+            entry.billed_units if entry.billed_by_hand and entry.billed_units is not None else _BY_POLICY
+        )
         self.reason_edit = QLineEdit()
         self.reason_edit.setAccessibleName("Reason")
         self.reason_edit.setPlaceholderText("Why (needed when billed units are set by hand)")

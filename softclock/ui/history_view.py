@@ -78,13 +78,13 @@ class HistoryModel(QAbstractTableModel):
 
     # ------------------------------------------------------------------ Qt model
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return COLUMNS[section]
         return None
@@ -112,10 +112,10 @@ class HistoryModel(QAbstractTableModel):
             return entry.status.capitalize() + (f" · {entry.flag}" if entry.flag else "")
         return printable(entry.narrative)
 
-    def canFetchMore(self, parent: _Index = QModelIndex()) -> bool:  # noqa: N802, B008 - Qt API
+    def canFetchMore(self, parent: _Index = QModelIndex()) -> bool:  # noqa: B008 - Qt API
         return not parent.isValid() and self._more and not self._loading
 
-    def fetchMore(self, parent: _Index = QModelIndex()) -> None:  # noqa: N802, B008 - Qt API
+    def fetchMore(self, parent: _Index = QModelIndex()) -> None:  # noqa: B008 - Qt API
         if self.canFetchMore(parent):
             self._fetch(replace=False)
 
@@ -127,8 +127,9 @@ class HistoryModel(QAbstractTableModel):
         review, wanted, generation = self._review, self._filter, self._generation
         after = None if replace or not self._rows else self._rows[-1].key
         self._loading = True
-        self._runner.submit(lambda: review.history(wanted, after, PAGE),
-                            lambda rows: self._arrived(generation, replace, rows))  # fmt: skip
+        self._runner.submit(
+            lambda: review.history(wanted, after, PAGE), lambda rows: self._arrived(generation, replace, rows)
+        )
 
     def _arrived(self, generation: int, replace: bool, rows: list[HistoryRow]) -> None:
         if generation != self._generation:
@@ -278,4 +279,3 @@ class HistoryView(QWidget):
 
 def _day(value: QDate) -> date:
     return date(value.year(), value.month(), value.day())
-

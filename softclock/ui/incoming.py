@@ -54,7 +54,7 @@ class IncomingCallWindow(QWidget):
         self.answer_button.clicked.connect(lambda: self.answer_clicked.emit(self.handle))
         self.decline_button.clicked.connect(lambda: self.decline_clicked.emit(self.handle))
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self.answer_clicked.emit(self.handle)
             return
@@ -63,7 +63,7 @@ class IncomingCallWindow(QWidget):
             return
         super().keyPressEvent(event)
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         screen = self.screen().availableGeometry() if self.screen() else None
         if screen is not None:  # centred near the top of the screen the pointer is on, not in a corner

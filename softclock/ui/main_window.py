@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -42,9 +42,9 @@ from softclock.ui.sync_status import SyncStatusLabel
 from softclock.ui.today import TodayList
 
 if TYPE_CHECKING:  # capture and the facades pull in SQLAlchemy: loaded after the window shows
-    from softclock.ui.tray import Tray
     from softclock.capture import Capture
     from softclock.facades import CallRow, Facades
+    from softclock.ui.tray import Tray
 
 log = logging.getLogger("softclock.ui")
 
@@ -324,8 +324,11 @@ class MainWindow(QMainWindow):
 
     def remembered_headers(self) -> dict[str, QHeaderView]:
         """The column headers whose widths are kept across runs (softclock.ui.ui_state)."""
-        return {"review": self.review.table.horizontalHeader(), "today": self.today.header(),
-                "history": self.history.table.horizontalHeader()}  # fmt: skip
+        return {
+            "review": self.review.table.horizontalHeader(),
+            "today": self.today.header(),
+            "history": self.history.table.horizontalHeader(),
+        }
 
     def show_bug(self, text: str) -> None:
         """Say once that a bug happened and where its report is (softclock.bugs)."""
@@ -362,9 +365,13 @@ class MainWindow(QMainWindow):
     def _confirm_end_calls(self, title: str) -> bool:
         count = len(self.live_calls())
         calls = "A call is" if count == 1 else f"{count} calls are"
-        box = QMessageBox(QMessageBox.Icon.Question, title,
-                          f"{calls} in progress. Quitting hangs up; the time so far is kept.",
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)  # fmt: skip
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            title,
+            f"{calls} in progress. Quitting hangs up; the time so far is kept.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self,
+        )
         box.setObjectName("confirmBox")
         box.button(QMessageBox.StandardButton.Yes).setText("Hang up and quit")
         box.button(QMessageBox.StandardButton.No).setText("Keep the call")
@@ -423,9 +430,11 @@ class MainWindow(QMainWindow):
     def _on_about_action_triggered(self) -> None:
         from softclock import __version__
 
-        text = (f"Softclock {__version__}\n\nA softphone that turns calls into time entries.\n"
-                "Licence: GPL-2.0-or-later (it includes pjsua2, GPL-2.0-or-later).\n\n"
-                f"Log file: {self.log_path or 'not written'}")  # fmt: skip
+        text = (
+            f"Softclock {__version__}\n\nA softphone that turns calls into time entries.\n"
+            "Licence: GPL-2.0-or-later (it includes pjsua2, GPL-2.0-or-later).\n\n"
+            f"Log file: {self.log_path or 'not written'}"
+        )
         box = QMessageBox(QMessageBox.Icon.Information, "About Softclock", text, QMessageBox.StandardButton.Ok, self)
         box.setObjectName("aboutBox")
         box.setTextFormat(Qt.TextFormat.PlainText)
@@ -439,10 +448,14 @@ class MainWindow(QMainWindow):
         live = [v for v in self._views.values() if v.connected and not v.ended]
         if live and self._capture is not None:
             view = live[-1]
-            self.tray.set_state("call", f"On a call with {view.who} · {fmt_duration(self._capture.talk_seconds(view.handle))}")
+            self.tray.set_state(
+                "call", f"On a call with {view.who} · {fmt_duration(self._capture.talk_seconds(view.handle))}"
+            )
             return
         state = str(self.reg_label.property("state") or "")
-        self.tray.set_state(state if state in ("registered", "local") else "failed", f"Softclock: {self.reg_label.text()}")
+        self.tray.set_state(
+            state if state in ("registered", "local") else "failed", f"Softclock: {self.reg_label.text()}"
+        )
 
     # ------------------------------------------------------------------ events in
 
@@ -514,8 +527,12 @@ class MainWindow(QMainWindow):
             if self._capture is None or not self._capture.unavailable:
                 self.refresh_today()  # a call in progress is listed as such
             return
-        if change.kind in (ChangeKind.CALL_ENDED, ChangeKind.ENTRY_CHANGED, ChangeKind.RECOVERED,
-                           ChangeKind.STORE_AVAILABLE):  # fmt: skip
+        if change.kind in (
+            ChangeKind.CALL_ENDED,
+            ChangeKind.ENTRY_CHANGED,
+            ChangeKind.RECOVERED,
+            ChangeKind.STORE_AVAILABLE,
+        ):
             if self._capture is not None and self._capture.unavailable:
                 return  # the lists would show a store that is missing what capture holds
             self.refresh_today()
@@ -644,7 +661,11 @@ class MainWindow(QMainWindow):
         call = self._capture.summary(event.handle)
         disposition = call.disposition if call else Disposition.ANSWERED
         text = _ENDED_TEXT.get(disposition, "Call ended")
-        if disposition in (Disposition.BUSY, Disposition.FAILED, Disposition.CANCELLED) and event.sip_status >= 300 and not event.local_hangup:
+        if (
+            disposition in (Disposition.BUSY, Disposition.FAILED, Disposition.CANCELLED)
+            and event.sip_status >= 300
+            and not event.local_hangup
+        ):
             text = messages.call_failure(event.sip_status, event.reason)
         if view.connected:
             talk = call.talk_seconds if call else 0.0
@@ -693,7 +714,9 @@ class MainWindow(QMainWindow):
         if self._facades is None:
             return
         matters = self._facades.matters
-        self._runner.submit(lambda: matters.row(matter_id), lambda row: view.widget.set_matter(row.label if row else "?"))
+        self._runner.submit(
+            lambda: matters.row(matter_id), lambda row: view.widget.set_matter(row.label if row else "?")
+        )
 
     def _refresh_matter_label(self, view: _CallView) -> None:
         if self._capture is None:
@@ -820,7 +843,7 @@ class MainWindow(QMainWindow):
                 view.widget.set_elapsed(self._capture.talk_seconds(view.handle))
         self._update_tray()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:
         """With a tray, closing hides the window (the phone keeps ringing); without one,
         closing during a call asks first, as Quit does."""
         if not self.quitting:
@@ -834,4 +857,3 @@ class MainWindow(QMainWindow):
         for window in self._incoming.values():
             window.close()
         super().closeEvent(event)
-

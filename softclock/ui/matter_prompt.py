@@ -162,7 +162,7 @@ class MatterPrompt(QFrame):
         self.hide()
         self.matter_chosen.emit(self._call_id, None)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.filter_edit and event.type() == QEvent.Type.KeyPress:
             if not isinstance(event, QKeyEvent):
                 return super().eventFilter(watched, event)

@@ -33,9 +33,9 @@ log = logging.getLogger("softclock.ui")
 
 if TYPE_CHECKING:
     from softclock.facades import DraftRow, EntryRow, MatterCatalog, ReviewService
+    from softclock.review import Outcome
     from softclock.ui.entry_dialog import EntryDialog
     from softclock.ui.manual_entry_dialog import ManualEntryDialog
-    from softclock.review import Outcome
 
 T = TypeVar("T")
 
@@ -219,12 +219,19 @@ class ReviewView(QWidget):
             return True
         lines = []
         if unassigned:
-            lines.append(f"{_count(unassigned, 'entry has', 'entries have')} no matter: a billable entry needs one, "
-                         "so they stay drafts (Edit… chooses a matter).")  # fmt: skip
+            lines.append(
+                f"{_count(unassigned, 'entry has', 'entries have')} no matter: a billable entry needs one, "
+                "so they stay drafts (Edit… chooses a matter)."
+            )
         if short:
             lines.append(f"{_count(short, 'short call is', 'short calls are')} approved as not billable (0 units).")
-        box = QMessageBox(QMessageBox.Icon.Question, "Before you approve", "\n\n".join(lines),
-                          QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel, self)  # fmt: skip
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Before you approve",
+            "\n\n".join(lines),
+            QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel,
+            self,
+        )
         box.setObjectName("approveBox")
         box.button(QMessageBox.StandardButton.Ok).setText("Approve")
         self.confirm_box = box
@@ -243,7 +250,9 @@ class ReviewView(QWidget):
         if self._loading or self._review is None or item.column() != len(COLUMNS) - 1:
             return
         review, entry_id, text = self._review, item.data(Qt.ItemDataRole.UserRole), item.text()
-        self._run(lambda: review.edit(entry_id, narrative=text), lambda _row: self._say(""), "Not changed", False, False)
+        self._run(
+            lambda: review.edit(entry_id, narrative=text), lambda _row: self._say(""), "Not changed", False, False
+        )
 
     # ------------------------------------------------------------------ edit
 
@@ -282,8 +291,11 @@ class ReviewView(QWidget):
         if not changes:
             self._say("Nothing was changed.")
             return
-        self._run(lambda: review.edit_fields(entry_id, reason, changes),
-                  lambda _row: self._say("Entry changed."), "Not changed")  # fmt: skip
+        self._run(
+            lambda: review.edit_fields(entry_id, reason, changes),
+            lambda _row: self._say("Entry changed."),
+            "Not changed",
+        )
 
     def _on_add_button_clicked(self) -> None:
         from softclock.ui.manual_entry_dialog import ManualEntryDialog
@@ -301,8 +313,11 @@ class ReviewView(QWidget):
             return
         started, seconds, number = dialog.started(), float(dialog.seconds() or 0), dialog.number_edit.text()
         matter_id, narrative = dialog.matter_id(), dialog.narrative_edit.text().strip()
-        self._run(lambda: review.add_manual(started, seconds, number, matter_id, narrative),
-                  lambda _row: self._say("Mobile call added as a draft."), "Not added")  # fmt: skip
+        self._run(
+            lambda: review.add_manual(started, seconds, number, matter_id, narrative),
+            lambda _row: self._say("Mobile call added as a draft."),
+            "Not added",
+        )
 
     # ------------------------------------------------------------------ split and merge
 
@@ -384,7 +399,6 @@ class ReviewView(QWidget):
             self.reason_edit.clear()
 
         self._run(lambda: review.merge(ids, reason), merged, "Not merged")
-
 
 
 def _count(n: int, one: str, many: str) -> str:

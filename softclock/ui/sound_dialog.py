@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from softclock import events as ev
 from softclock.settings import AudioSettings, save
-from softclock.sound.devices import AudioDevice, DeviceKind, DeviceList, DeviceWatcher
+from softclock.sound.devices import AudioDevice, DeviceList, DeviceWatcher
 from softclock.sound.tones import Ringer
 
 log = logging.getLogger("softclock.ui.sound")
@@ -91,9 +91,11 @@ class SoundDialog(QDialog):
 
     def set_devices(self, devices: DeviceList) -> None:
         """Refill the lists (hot-plug), keeping each current choice selected."""
-        for key, box, items in (("mic", self.mic_box, devices.capture),
-                                ("speaker", self.speaker_box, devices.playback),
-                                ("ringer", self.ringer_box, devices.playback)):
+        for key, box, items in (
+            ("mic", self.mic_box, devices.capture),
+            ("speaker", self.speaker_box, devices.playback),
+            ("ringer", self.ringer_box, devices.playback),
+        ):
             if box.count():
                 self._chosen[key] = box.currentData() or ""
             self._fill(box, items, self._chosen[key], devices.source != "")
@@ -117,8 +119,11 @@ class SoundDialog(QDialog):
     # -- out -----------------------------------------------------------------------------
 
     def audio(self) -> AudioSettings:
-        return AudioSettings(microphone=self.mic_box.currentData() or "", speaker=self.speaker_box.currentData() or "",
-                             ringer=self.ringer_box.currentData() or "")
+        return AudioSettings(
+            microphone=self.mic_box.currentData() or "",
+            speaker=self.speaker_box.currentData() or "",
+            ringer=self.ringer_box.currentData() or "",
+        )
 
     def _on_speaker_test_button_clicked(self) -> None:
         self.show_status(f"Playing a test sound on {self.speaker_box.currentText()}…")
@@ -194,5 +199,6 @@ class SoundController:
 
     def _on_ringer_state(self, state: str, detail: str) -> None:  # the ringer's thread
         if state == "test-done":
-            self._run_on_main(lambda: self._dialog.show_status(detail or "Test sound played.")
-                              if self._dialog is not None else None)
+            self._run_on_main(
+                lambda: self._dialog.show_status(detail or "Test sound played.") if self._dialog is not None else None
+            )

@@ -229,7 +229,9 @@ class SplitDialog(QDialog):
         valid = [s for s in seconds if s is not None]
         units = self._units(valid, [p.matter_id() for p in self._pieces])
         for piece, count in zip(self._pieces, units, strict=True):
-            piece.billed.setText(f"{count} unit{'s' if count != 1 else ''}" if self._target.billable else "not billable")
+            piece.billed.setText(
+                f"{count} unit{'s' if count != 1 else ''}" if self._target.billable else "not billable"
+            )
         diff = self._target.raw_seconds - sum(valid)
         raw = fmt_minutes(self._target.raw_seconds)
         if abs(diff) <= TOLERANCE_S:

@@ -41,6 +41,10 @@ class SyncStatusLabel(QLabel):
             return
         self.setText(status.summary())
         problem = status.last_error if status.down_since_utc is not None else ""
-        conflicts = f"{status.conflicts} entries conflict with the central store: see `softclock sync status`." if status.conflicts else ""
+        conflicts = (
+            f"{status.conflicts} entries conflict with the central store: see `softclock sync status`."
+            if status.conflicts
+            else ""
+        )
         self.setToolTip("\n".join(t for t in (problem, conflicts) if t))
         self.setStyleSheet("color: #b00020;" if status.down_since_utc is not None or status.conflicts else "")

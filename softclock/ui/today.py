@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
-from softclock.formatting import as_local, bare_address, fmt_duration
 from softclock.events import Direction
+from softclock.formatting import as_local, bare_address, fmt_duration
 from softclock.states import Disposition
 from softclock.textsafe import printable
 

@@ -16,12 +16,12 @@ underruns.
 from __future__ import annotations
 
 # numpy is a test dependency: its absence must fail, not skip.
-import numpy  # noqa: E402, F401
+import numpy  # noqa: F401
 import pytest
 
-from tests.helpers.pulse import pulse  # noqa: E402,F401
-from tests.helpers.tone_calls import MIC_HZ, PEER_HZ, analyse, tone_peer_with_mics  # noqa: E402
-from tests.helpers.tone_peer import LocalCaller  # noqa: E402
+from tests.helpers.pulse import pulse  # noqa: F401
+from tests.helpers.tone_calls import MIC_HZ, PEER_HZ, analyse, tone_peer_with_mics
+from tests.helpers.tone_peer import LocalCaller
 
 CALL_SECONDS = 3.0
 
@@ -36,8 +36,13 @@ CALL_SECONDS = 3.0
     ],
     ids=["defaults", "absent-speaker-named-mic"],
 )
-def test_call_audio_reaches_speaker_and_microphone_reaches_peer(pulse, tmp_path, monkeypatch, speaker_device,
-                                                                mic_device):
+def test_call_audio_reaches_speaker_and_microphone_reaches_peer(
+    pulse,  # noqa: F811 - the fixture imported above
+    tmp_path,
+    monkeypatch,
+    speaker_device,
+    mic_device,
+):
     pulse.apply_env(monkeypatch)  # PULSE_SERVER, PULSE_SINK=softclock_speaker, PULSE_SOURCE=softclock_mic.monitor
     if mic_device:
         monkeypatch.delenv("PULSE_SOURCE")  # chosen by name, not found as the default

@@ -12,13 +12,12 @@ import struct
 import time
 import wave
 
+import pjsua2 as pj
 import pytest
 
 from tests.helpers.baresip import Baresip, baresip_binary, baresip_module_dir
 from tests.helpers.pjbare import endpoint_config, loopback_transport_config
 from tests.helpers.procs import missing_tool
-
-import pjsua2 as pj  # noqa: E402 - a dependency: its absence must fail, not skip
 
 WAIT = 10.0
 
@@ -30,7 +29,7 @@ def _require_baresip() -> None:
 
 # -- a bare pjsua2 peer ------------------------------------------------------
 class PjCall(pj.Call):
-    def __init__(self, peer: "PjPeer", acc, call_id=pj.PJSUA_INVALID_ID):
+    def __init__(self, peer: PjPeer, acc, call_id=pj.PJSUA_INVALID_ID):
         super().__init__(acc, call_id)
         self.peer = peer
 
@@ -54,7 +53,7 @@ class PjCall(pj.Call):
 
 
 class PjAccount(pj.Account):
-    def __init__(self, peer: "PjPeer"):
+    def __init__(self, peer: PjPeer):
         super().__init__()
         self.peer = peer
 
@@ -80,12 +79,12 @@ class PjPeer:
         self.ep = None
         self.acc = None
 
-    def start(self) -> "PjPeer":
+    def start(self) -> PjPeer:
         ep = pj.Endpoint()
         ep.libCreate()
         cfg = endpoint_config(log_level=1)
         cfg.uaConfig.maxCalls = 8
-        cfg.medConfig.noVad = True      # send RTP for silence too
+        cfg.medConfig.noVad = True  # send RTP for silence too
         ep.libInit(cfg)
         ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, loopback_transport_config())
         ep.libStart()
@@ -115,8 +114,7 @@ class PjPeer:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"pjsua2 {self.user}: no matching event; backlog: "
-                                   f"{[e[0] for e in self._backlog]}")
+                raise TimeoutError(f"pjsua2 {self.user}: no matching event; backlog: {[e[0] for e in self._backlog]}")
             try:
                 ev = self.q.get(timeout=left)
             except queue.Empty:
@@ -129,8 +127,7 @@ class PjPeer:
         return self.wait(lambda e: e[0] == "state" and e[1] is call and e[2] == state, timeout)
 
     def wait_media(self, call, status, timeout: float = WAIT) -> tuple:
-        return self.wait(lambda e: e[0] == "media" and e[1] is call and e[2]
-                         and e[2][0][1] == status, timeout)
+        return self.wait(lambda e: e[0] == "media" and e[1] is call and e[2] and e[2][0][1] == status, timeout)
 
     def make_call(self, uri: str) -> PjCall:
         call = PjCall(self, self.acc)
@@ -150,9 +147,10 @@ class PjPeer:
                 deadline = time.monotonic() + WAIT
                 while any(c.isActive() for c in active) and time.monotonic() < deadline:
                     try:
-                        self.wait(lambda e: e[0] == "state"
-                                  and e[2] == pj.PJSIP_INV_STATE_DISCONNECTED,
-                                  max(0.01, deadline - time.monotonic()))
+                        self.wait(
+                            lambda e: e[0] == "state" and e[2] == pj.PJSIP_INV_STATE_DISCONNECTED,
+                            max(0.01, deadline - time.monotonic()),
+                        )
                     except TimeoutError:
                         break
             if self.acc is not None:
@@ -230,12 +228,13 @@ def test_pjsua2_calls_baresip_auto_answer_rtp_flows(alice, bob):
 
 def test_baresip_manual_answer(alice, kamailio, tmp_path):
     _require_baresip()
-    with Baresip(tmp_path / "bob", kamailio, "bob", "bobpass", auto_answer=False,
-                 audio_source="silence", silence_seconds=30) as bob:
+    with Baresip(
+        tmp_path / "bob", kamailio, "bob", "bobpass", auto_answer=False, audio_source="silence", silence_seconds=30
+    ) as bob:
         call = alice.make_call(bob.aor)
-        inc = bob.wait_event("CALL_INCOMING", WAIT)   # not emitted with answermode=auto
+        inc = bob.wait_event("CALL_INCOMING", WAIT)  # not emitted with answermode=auto
         assert inc["peeruri"].startswith("sip:alice@sip.test")
-        alice.wait_state(call, pj.PJSIP_INV_STATE_EARLY)   # 180 Ringing
+        alice.wait_state(call, pj.PJSIP_INV_STATE_EARLY)  # 180 Ringing
         bob.answer()
         alice.wait_state(call, pj.PJSIP_INV_STATE_CONFIRMED)
         bob.wait_event("CALL_ESTABLISHED", WAIT)
@@ -309,23 +308,24 @@ def _dominant_hz(path) -> float:
         assert w.getsampwidth() == 2 and w.getnchannels() == 1
         rate = w.getframerate()
         raw = w.readframes(w.getnframes())
-    samples = struct.unpack(f"<{len(raw) // 2}h", raw)[int(0.2 * rate):]
+    samples = struct.unpack(f"<{len(raw) // 2}h", raw)[int(0.2 * rate) :]
     assert len(samples) > rate // 2, "recording too short"
-    crossings = sum(1 for a, b in zip(samples, samples[1:]) if a < 0 <= b)
+    crossings = sum(1 for a, b in zip(samples, samples[1:], strict=False) if a < 0 <= b)
     return crossings * rate / len(samples)
 
 
 def test_baresip_to_baresip_sine_recorded(kamailio, tmp_path):
     _require_baresip()
     rec = tmp_path / "carol-rx.wav"
-    with Baresip(tmp_path / "bob", kamailio, "bob", "bobpass") as bob, \
-         Baresip(tmp_path / "carol", kamailio, "carol", "carolpass", record_wav=rec) as carol:
+    with (
+        Baresip(tmp_path / "bob", kamailio, "bob", "bobpass") as bob,
+        Baresip(tmp_path / "carol", kamailio, "carol", "carolpass", record_wav=rec) as carol,
+    ):
         bob.dial(carol.aor)
         bob.wait_event("CALL_ESTABLISHED", WAIT)
         carol.wait_event("CALL_ESTABLISHED", WAIT)
         # sndfile writes as audio arrives: wait for ~1.5 s of 8 kHz 16-bit mono
-        assert _poll(lambda: carol.recordings()
-                     and carol.recordings()[-1].stat().st_size > 44 + 24000, WAIT)
+        assert _poll(lambda: carol.recordings() and carol.recordings()[-1].stat().st_size > 44 + 24000, WAIT)
         bob.hangup()
         carol.wait_event("CALL_CLOSED", WAIT)
     hz = _dominant_hz(rec)

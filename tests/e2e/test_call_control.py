@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from softclock import events as ev
-from softclock.sip.demo import DemoLine
 from softclock.sip.config import AccountConfig
+from softclock.sip.demo import DemoLine
 from softclock.store.models import Call
 from tests.helpers.harness import PhoneHarness
 

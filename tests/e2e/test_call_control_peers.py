@@ -73,7 +73,10 @@ def test_blind_transfer_ends_our_leg(phone: PhoneHarness, bob: Baresip, tmp_path
 
 def test_voicemail_indicator(phone: PhoneHarness, kamailio) -> None:  # type: ignore[no-untyped-def]
     with SippProcess(
-        "mwi", "notify_mwi", f"{kamailio.host}:{kamailio.port}", service="alice",
+        "mwi",
+        "notify_mwi",
+        f"{kamailio.host}:{kamailio.port}",
+        service="alice",
         variables={"domain": kamailio.domain, "new": 2, "old": 8},
     ) as notify:
         mwi = phone.wait_for(ev.MessageWaiting)

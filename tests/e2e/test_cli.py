@@ -23,7 +23,9 @@ def test_account_add_reads_the_password_from_stdin_into_the_keyring(tmp_path: Pa
     settings = (tmp_path / "settings.toml").read_text()
     assert 'server = "pbx.example.org:5080"' in settings
     assert "Sup3r-Secret" not in settings + result.stdout + result.stderr
-    assert json.loads((tmp_path / "keyring.json").read_text()) == {"softclock\0sip:alice@pbx.example.org": "Sup3r-Secret"}
+    assert json.loads((tmp_path / "keyring.json").read_text()) == {
+        "softclock\0sip:alice@pbx.example.org": "Sup3r-Secret"
+    }
     shown = softclock(["account", "show"], env)
     assert shown.stdout.strip() == "alice@pbx.example.org via pbx.example.org:5080 (TCP)"
 
@@ -179,7 +181,9 @@ def test_entry_merge_and_split_on_the_command_line(tmp_path: Path) -> None:
     assert split.returncode == 0, split.stderr
     after = json.loads(softclock(["entries", "--json"], env).stdout)
     assert sorted((e["matter"], e["raw_seconds"]) for e in after) == [
-        ("2024-001", 120.0), ("2024-002", 100.0), ("2024-002", 380.0),
+        ("2024-001", 120.0),
+        ("2024-002", 100.0),
+        ("2024-002", 380.0),
     ]
     one_matter = softclock(["entry", "split", stray[:8], "50", "50", "--matter", "2024-001"], env)
     assert one_matter.returncode == 2 and "2 pieces but 1 matters" in one_matter.stderr
@@ -192,20 +196,36 @@ def test_unusable_settings_files_are_one_sentence_and_exit_2(tmp_path: Path) -> 
     env = cli_env(tmp_path)
     config = tmp_path / "settings.toml"
     cases = [
-        (b"[sip]\nlocal_port = 99999\n", ["account", "show"], f"softclock: {config}: [sip] local_port must be 0 (any free port) to 65535, not 99999\n"),
-        (b'sip = "x"\n', ["account", "show"], f"softclock: {config}: sip must be a table (a [sip] section), not a string ('x')\n"),
-        (b'[account]\ndisplay_name = "Fran\xe7ois"\n', ["account", "show"],
-         f"softclock: The settings file {config} is not UTF-8 text (line 2, byte 30); save it as UTF-8.\n"),
-        (b"[sip]\nlocal_port = 99999\n", ["run"], f"softclock: {config}: [sip] local_port must be 0 (any free port) to 65535, not 99999\n"),
-    ]  # fmt: skip
+        (
+            b"[sip]\nlocal_port = 99999\n",
+            ["account", "show"],
+            f"softclock: {config}: [sip] local_port must be 0 (any free port) to 65535, not 99999\n",
+        ),
+        (
+            b'sip = "x"\n',
+            ["account", "show"],
+            f"softclock: {config}: sip must be a table (a [sip] section), not a string ('x')\n",
+        ),
+        (
+            b'[account]\ndisplay_name = "Fran\xe7ois"\n',
+            ["account", "show"],
+            f"softclock: The settings file {config} is not UTF-8 text (line 2, byte 30); save it as UTF-8.\n",
+        ),
+        (
+            b"[sip]\nlocal_port = 99999\n",
+            ["run"],
+            f"softclock: {config}: [sip] local_port must be 0 (any free port) to 65535, not 99999\n",
+        ),
+    ]
     for content, args, stderr in cases:
         config.write_bytes(content)
         result = softclock(args, env)
         assert (result.returncode, result.stderr, result.stdout) == (2, stderr, ""), content
     result = softclock(["--config", str(tmp_path), "account", "show"], env)
     assert (result.returncode, result.stderr) == (
-        2, f"softclock: The settings file {tmp_path} is a directory; give the path of a TOML file.\n"
-    )  # fmt: skip
+        2,
+        f"softclock: The settings file {tmp_path} is a directory; give the path of a TOML file.\n",
+    )
 
 
 # A caller chooses the display name and the user part; the central store the matter names.

@@ -33,8 +33,11 @@ def _entries(tmp_path: Path, *specs: tuple[float, str | None, datetime, str]) ->
             if code is not None and code not in matters:
                 matters[code] = make_matter(store, code)
             local_day = as_local(started).date()  # type: ignore[union-attr]
-            ids.append(make_entry(store, raw, matters.get(code) if code else None, started=started, day=local_day,
-                                  narrative=narrative))  # fmt: skip
+            ids.append(
+                make_entry(
+                    store, raw, matters.get(code) if code else None, started=started, day=local_day, narrative=narrative
+                )
+            )
         return ids
     finally:
         store.close()
@@ -91,7 +94,9 @@ def test_matters_import_update_updates_or_skips_existing_matters(tmp_path: Path)
     done = softclock(["matters", "import", str(first)], env)
     assert (done.returncode, done.stdout) == (0, f"Imported 3 matters from {first}.\n")
     updated = tmp_path / "matters-2.csv"
-    updated.write_text("code,name,client\nM-1,Lease renewal,Acme\nM-2,Will,Gamma Inc.\nM-3,Trust,Beta LLC\nM-4,Estate,Acme\n")
+    updated.write_text(
+        "code,name,client\nM-1,Lease renewal,Acme\nM-2,Will,Gamma Inc.\nM-3,Trust,Beta LLC\nM-4,Estate,Acme\n"
+    )
     refused = softclock(["matters", "import", str(updated)], env)
     assert (refused.returncode, refused.stdout) == (2, "")
     assert refused.stderr == (
@@ -101,25 +106,35 @@ def test_matters_import_update_updates_or_skips_existing_matters(tmp_path: Path)
     done = softclock(["matters", "import", "--update", str(updated)], env)
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout == f"Imported {updated}: 1 new, 2 updated, 1 unchanged.\n"
-    listed = {m["code"]: (m["name"], m["client"]) for m in json.loads(softclock(["matters", "list", "--json"], env).stdout)}
-    assert listed == {"M-1": ("Lease renewal", "Acme"), "M-2": ("Will", "Gamma Inc."), "M-3": ("Trust", "Beta LLC"),
-                      "M-4": ("Estate", "Acme")}  # fmt: skip
+    listed = {
+        m["code"]: (m["name"], m["client"]) for m in json.loads(softclock(["matters", "list", "--json"], env).stdout)
+    }
+    assert listed == {
+        "M-1": ("Lease renewal", "Acme"),
+        "M-2": ("Will", "Gamma Inc."),
+        "M-3": ("Trust", "Beta LLC"),
+        "M-4": ("Estate", "Acme"),
+    }
     same = softclock(["matters", "import", "--update", str(updated)], env)
     assert same.stdout == f"Imported {updated}: 0 new, 0 updated, 4 unchanged.\n"
     bad = tmp_path / "bad.csv"
     bad.write_text("M-1,Lease,Acme\nM-9,Nothing\n")
     failed = softclock(["matters", "import", "--update", str(bad)], env)
     assert (failed.returncode, failed.stderr) == (
-        2, f"softclock: {bad}: line 2: expected 3 fields (code,name,client), found 2; nothing was imported.\n"
-    )  # fmt: skip
+        2,
+        f"softclock: {bad}: line 2: expected 3 fields (code,name,client), found 2; nothing was imported.\n",
+    )
 
 
 def test_split_takes_m_ss_and_a_rest_piece(tmp_path: Path) -> None:
     env = cli_env(tmp_path)
     started = utc_now() - timedelta(hours=2)
-    whole, other, third = _entries(tmp_path, (400.4, "M-1", started, "Call one"),
-                                   (300, "M-1", started + timedelta(minutes=20), ""),
-                                   (200, "M-1", started + timedelta(minutes=40), ""))  # fmt: skip
+    whole, other, third = _entries(
+        tmp_path,
+        (400.4, "M-1", started, "Call one"),
+        (300, "M-1", started + timedelta(minutes=20), ""),
+        (200, "M-1", started + timedelta(minutes=40), ""),
+    )
     split = softclock(["entry", "split", whole[:8], "4:00", "rest"], env)
     assert split.returncode == 0, split.stderr
     _one_sentence(split.stdout)
@@ -131,17 +146,25 @@ def test_split_takes_m_ss_and_a_rest_piece(tmp_path: Path) -> None:
     # rest may be anywhere; plain numbers are still seconds.
     middle = softclock(["entry", "split", other, "60", "rest", "1:30"], env)
     assert middle.returncode == 0, middle.stderr
-    pieces = sorted(e["raw_seconds"] for e in json.loads(softclock(["entries", "--json"], env).stdout)
-                    if e["started_utc"] and e["raw_seconds"] in (60.0, 150.0, 90.0))  # fmt: skip
+    pieces = sorted(
+        e["raw_seconds"]
+        for e in json.loads(softclock(["entries", "--json"], env).stdout)
+        if e["started_utc"] and e["raw_seconds"] in (60.0, 150.0, 90.0)
+    )
     assert pieces == [60.0, 90.0, 150.0]
     for args, stderr in [
         ([third[:8], "rest", "rest"], "softclock: Only one piece can be rest.\n"),
-        ([third[:8], "4:xx", "rest"], "softclock: '4:xx' is not a length: give m:ss (4:30), h:mm:ss, seconds or rest.\n"),
-        ([third[:8], "3:20", "rest"],
-         f"softclock: The other pieces take 3:20 of entry {third[:8]}'s 3:20: nothing is left for rest.\n"),
+        (
+            [third[:8], "4:xx", "rest"],
+            "softclock: '4:xx' is not a length: give m:ss (4:30), h:mm:ss, seconds or rest.\n",
+        ),
+        (
+            [third[:8], "3:20", "rest"],
+            f"softclock: The other pieces take 3:20 of entry {third[:8]}'s 3:20: nothing is left for rest.\n",
+        ),
         (["ffffffff", "1:00", "rest"], "softclock: There is no draft entry 'ffffffff'.\n"),
         ([third[:8], "1:00", "1:00"], f"softclock: the pieces add up to 120.0 s but entry {third[:8]} has 200.0 s.\n"),
-    ]:  # fmt: skip
+    ]:
         refused = softclock(["entry", "split", *args], env)
         assert (refused.returncode, refused.stderr, refused.stdout) == (2, stderr, ""), args
 

@@ -49,7 +49,9 @@ def test_callto_and_tel_links_reach_the_running_app(tmp_path: Path, kamailio_fac
 
 
 def test_a_bad_link_is_explained_on_the_command_line_and_in_the_running_app(
-    qtbot, tmp_path: Path, kamailio  # type: ignore[no-untyped-def]
+    qtbot,
+    tmp_path: Path,
+    kamailio,  # type: ignore[no-untyped-def]
 ) -> None:
     settings = Settings()
     settings.sip.bind_address, settings.sip.null_audio = "127.0.0.1", True

@@ -26,8 +26,11 @@ def test_installer_and_timekeeper_set_up_approve_and_sync(pg_db, tmp_path: Path)
     assert result.returncode == 0, result.stderr
     assert "schema c0002 (created)" in result.stdout
     admin_url = ["admin", "--url", f"postgresql://postgres@{base}"]
-    result = softclock([*admin_url, "add-timekeeper", alice, "--name", "Alice Example", "--office", "Boston"],
-                       installer, stdin=f"{su_password}\nalice-pw-1\n")  # fmt: skip
+    result = softclock(
+        [*admin_url, "add-timekeeper", alice, "--name", "Alice Example", "--office", "Boston"],
+        installer,
+        stdin=f"{su_password}\nalice-pw-1\n",
+    )
     assert result.returncode == 0, result.stderr
     csv = tmp_path / "matters.csv"
     csv.write_text("code,name,client\nM-1,Lease,Acme\nM-2,Audit,Acme,closed\n")
@@ -35,8 +38,20 @@ def test_installer_and_timekeeper_set_up_approve_and_sync(pg_db, tmp_path: Path)
     assert result.returncode == 0 and "2 matters imported" in result.stdout, result.stderr
 
     laptop = cli_env(tmp_path / "alice")
-    result = softclock(["sync", "login", "--url", f"postgresql://{alice}@{base}", "--sslmode", "verify-full",
-                        "--sslrootcert", str(cluster.ca_file)], laptop, stdin="alice-pw-1\n")  # fmt: skip
+    result = softclock(
+        [
+            "sync",
+            "login",
+            "--url",
+            f"postgresql://{alice}@{base}",
+            "--sslmode",
+            "verify-full",
+            "--sslrootcert",
+            str(cluster.ca_file),
+        ],
+        laptop,
+        stdin="alice-pw-1\n",
+    )
     assert result.returncode == 0, result.stderr
     assert "reached (schema c0002); the password is in the keyring" in result.stdout
     settings = (tmp_path / "alice" / "settings.toml").read_text()
@@ -103,18 +118,26 @@ def _rewrite_chain(db: Path, from_id: int) -> None:
     from softclock import audit
 
     with sqlite3.connect(db) as conn:
-        prev = conn.execute("SELECT hash FROM audit_events WHERE id < ? ORDER BY id DESC LIMIT 1", (from_id,)).fetchone()
+        prev = conn.execute(
+            "SELECT hash FROM audit_events WHERE id < ? ORDER BY id DESC LIMIT 1", (from_id,)
+        ).fetchone()
         prev = prev[0] if prev else audit.GENESIS
-        rows = conn.execute("SELECT id, at_utc, actor, entity, entity_id, field, old_value, new_value, reason "
-                            "FROM audit_events WHERE id >= ? ORDER BY id", (from_id,)).fetchall()  # fmt: skip
+        rows = conn.execute(
+            "SELECT id, at_utc, actor, entity, entity_id, field, old_value, new_value, reason "
+            "FROM audit_events WHERE id >= ? ORDER BY id",
+            (from_id,),
+        ).fetchall()
         for event_id, at, actor, entity, entity_id, field, old, new, reason in rows:
             reason = "rewritten" if event_id == from_id else reason
             digest = audit._digest_iso(prev, audit._iso(at), actor, entity, entity_id, field, old, new, reason)
-            conn.execute("UPDATE audit_events SET reason = ?, prev_hash = ?, hash = ? WHERE id = ?",
-                         (reason, prev, digest, event_id))  # fmt: skip
+            conn.execute(
+                "UPDATE audit_events SET reason = ?, prev_hash = ?, hash = ? WHERE id = ?",
+                (reason, prev, digest, event_id),
+            )
             prev = digest
-        conn.execute("UPDATE audit_head SET last_hash = ?, checked_id = NULL, checked_hash = NULL, "
-                     "checked_count = NULL", (prev,))  # fmt: skip
+        conn.execute(
+            "UPDATE audit_head SET last_hash = ?, checked_id = NULL, checked_hash = NULL, checked_count = NULL", (prev,)
+        )
 
 
 def test_the_chain_is_anchored_centrally_and_a_copied_store_is_a_named_conflict(pg_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -125,11 +148,17 @@ def test_the_chain_is_anchored_centrally_and_a_copied_store_is_a_named_conflict(
     for who in ("installer", alice, bob):
         (tmp_path / who).mkdir()
     installer = cli_env(tmp_path / "installer")
-    assert softclock(["admin", "init-store", f"postgresql://postgres@{base}"], installer,
-                     stdin=su_password + "\n").returncode == 0  # fmt: skip
+    assert (
+        softclock(
+            ["admin", "init-store", f"postgresql://postgres@{base}"], installer, stdin=su_password + "\n"
+        ).returncode
+        == 0
+    )
     admin_url = ["admin", "--url", f"postgresql://postgres@{base}"]
     for who in (alice, bob):
-        result = softclock([*admin_url, "add-timekeeper", who, "--name", who], installer, stdin=f"{su_password}\npw-{who}\n")
+        result = softclock(
+            [*admin_url, "add-timekeeper", who, "--name", who], installer, stdin=f"{su_password}\npw-{who}\n"
+        )
         assert result.returncode == 0, result.stderr
     csv = tmp_path / "matters.csv"
     csv.write_text("code,name,client\nM-1,Lease,Acme\n")
@@ -138,8 +167,20 @@ def test_the_chain_is_anchored_centrally_and_a_copied_store_is_a_named_conflict(
     envs = {}
     for who in (alice, bob):
         envs[who] = cli_env(tmp_path / who)
-        result = softclock(["sync", "login", "--url", f"postgresql://{who}@{base}", "--sslmode", "verify-full",
-                            "--sslrootcert", str(cluster.ca_file)], envs[who], stdin=f"pw-{who}\n")  # fmt: skip
+        result = softclock(
+            [
+                "sync",
+                "login",
+                "--url",
+                f"postgresql://{who}@{base}",
+                "--sslmode",
+                "verify-full",
+                "--sslrootcert",
+                str(cluster.ca_file),
+            ],
+            envs[who],
+            stdin=f"pw-{who}\n",
+        )
         assert result.returncode == 0, result.stderr
         assert softclock(["sync", "--once"], envs[who]).returncode == 0  # the matters
     store = open_store(tmp_path / alice / "data")
@@ -169,8 +210,10 @@ def test_the_chain_is_anchored_centrally_and_a_copied_store_is_a_named_conflict(
     assert pushed.returncode == 0, pushed.stderr
     assert pushed.stdout.startswith("Pushed 1 (already there 0, conflicts 1)")
     shown = softclock(["sync", "status"], envs[bob]).stdout
-    assert f"Conflict: entry {entries[0]} version 1: another timekeeper's entry in the central store has this " \
-           "entry's id" in shown  # fmt: skip
+    assert (
+        f"Conflict: entry {entries[0]} version 1: another timekeeper's entry in the central store has this "
+        "entry's id" in shown
+    )
     status = json.loads(softclock(["sync", "status", "--json"], envs[bob]).stdout)
     assert (status["waiting"], status["conflicts"]) == (0, 1)
     assert status["conflicting"][0]["entry"] == entries[0]
@@ -181,6 +224,7 @@ def test_the_chain_is_anchored_centrally_and_a_copied_store_is_a_named_conflict(
     assert local.returncode == 0, local.stderr
     central = softclock(["audit", "verify", "--central"], envs[alice])
     assert central.returncode == 1
-    assert central.stderr.startswith("Audit trail broken: the audit chain is not the one the central store anchored: "
-                                     "event ")  # fmt: skip
+    assert central.stderr.startswith(
+        "Audit trail broken: the audit chain is not the one the central store anchored: event "
+    )
     assert "so the chain was rewritten from its start" in central.stderr

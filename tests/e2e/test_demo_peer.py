@@ -22,10 +22,9 @@ import threading
 import time
 from pathlib import Path
 
+import pjsua2 as pj
 import psutil
 import pytest
-
-import pjsua2 as pj  # noqa: E402 - a dependency: its absence must fail, not skip
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -40,35 +39,31 @@ STEP_TIMEOUT = 10.0
 
 
 class _ClientCall(pj.Call):
-    def __init__(self, client: "SipClient", acc, handle: int, call_id=pj.PJSUA_INVALID_ID):
+    def __init__(self, client: SipClient, acc, handle: int, call_id=pj.PJSUA_INVALID_ID):
         pj.Call.__init__(self, acc, call_id)
         self._client = client
         self.handle = handle
 
-    def onCallState(self, prm):  # noqa: N802
+    def onCallState(self, prm):
         try:
             ci = self.getInfo()
-            self._client.events.put(
-                ("state", self.handle, ci.stateText, ci.lastStatusCode, time.monotonic())
-            )
+            self._client.events.put(("state", self.handle, ci.stateText, ci.lastStatusCode, time.monotonic()))
         except Exception as exc:  # never let an exception escape into C++
             self._client.events.put(("error", self.handle, repr(exc), 0, time.monotonic()))
 
 
 class _ClientAccount(pj.Account):
-    def __init__(self, client: "SipClient"):
+    def __init__(self, client: SipClient):
         pj.Account.__init__(self)
         self._client = client
 
-    def onIncomingCall(self, prm):  # noqa: N802
+    def onIncomingCall(self, prm):
         try:
             handle = self._client._new_handle()
             call = _ClientCall(self._client, self, handle, prm.callId)
             self._client._calls[handle] = call
             ci = call.getInfo()
-            self._client.events.put(
-                ("incoming", handle, ci.remoteUri, ci.remoteContact, time.monotonic())
-            )
+            self._client.events.put(("incoming", handle, ci.remoteUri, ci.remoteContact, time.monotonic()))
         except Exception as exc:
             self._client.events.put(("error", -1, repr(exc), 0, time.monotonic()))
 
@@ -134,8 +129,7 @@ class SipClient:
 
     # -- events
 
-    def wait(self, kind: str, handle: int | None = None, state: str | None = None,
-             timeout: float = STEP_TIMEOUT):
+    def wait(self, kind: str, handle: int | None = None, state: str | None = None, timeout: float = STEP_TIMEOUT):
         """Return the first matching event; earlier non-matching ones are dropped."""
         deadline = time.monotonic() + timeout
         seen = []
@@ -228,8 +222,7 @@ class PeerProcess:
             line = self.lines.get(timeout=timeout)
         except queue.Empty:
             raise AssertionError(
-                f"peer printed nothing within {timeout} s; so far {self.transcript}; "
-                f"stderr tail: {self.stderr_tail()}"
+                f"peer printed nothing within {timeout} s; so far {self.transcript}; stderr tail: {self.stderr_tail()}"
             ) from None
         if line is not None:
             self.transcript.append(line)
@@ -332,15 +325,14 @@ def _exit_code_within(peer: PeerProcess, timeout: float) -> int:
         return peer.proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         raise AssertionError(
-            f"peer still running {timeout} s later; stdout {peer.transcript}; "
-            f"stderr: {peer.stderr_tail()}"
+            f"peer still running {timeout} s later; stdout {peer.transcript}; stderr: {peer.stderr_tail()}"
         ) from None
 
 
 def _assert_gone(peer: PeerProcess) -> None:
-    assert not psutil.pid_exists(peer.proc.pid) or (
-        psutil.Process(peer.proc.pid).status() == psutil.STATUS_ZOMBIE
-    ), "peer process is still around"
+    assert not psutil.pid_exists(peer.proc.pid) or (psutil.Process(peer.proc.pid).status() == psutil.STATUS_ZOMBIE), (
+        "peer process is still around"
+    )
     assert peer.proc.pid not in {c.pid for c in psutil.Process().children(recursive=True)}
 
 

@@ -16,8 +16,8 @@ from softclock.settings import AccountSettings, Settings, save
 from softclock.store import queries
 from softclock.store.models import Call, TimeEntry
 from softclock.ui.application import DesktopApp
-from tests.helpers.qt import answer_when_shown
 from tests.helpers import sipp
+from tests.helpers.qt import answer_when_shown
 
 
 def _settings(tmp_path: Path, account: AccountSettings | None = None) -> Path:
@@ -33,7 +33,10 @@ def _settings(tmp_path: Path, account: AccountSettings | None = None) -> Path:
 
 def _account(kamailio, **kw: object) -> AccountSettings:  # type: ignore[no-untyped-def]
     return AccountSettings(
-        server=f"{kamailio.host}:{kamailio.port}", user="alice", domain=kamailio.domain, **kw  # type: ignore[arg-type]
+        server=f"{kamailio.host}:{kamailio.port}",
+        user="alice",
+        domain=kamailio.domain,
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -120,7 +123,9 @@ def test_incoming_call_answered_by_click_and_tagged_by_typing(qtbot, make_app, k
         # The call in progress is in the Today list already.
         qtbot.waitUntil(lambda: app.window.today.topLevelItemCount() == 1, timeout=5000)
         assert app.window.today.topLevelItem(0).text(4) == "In progress"
-        with qtbot.waitSignal(app.bridge.event_arrived, timeout=10000, check_params_cb=lambda e: isinstance(e, ev.CallEnded)):
+        with qtbot.waitSignal(
+            app.bridge.event_arrived, timeout=10000, check_params_cb=lambda e: isinstance(e, ev.CallEnded)
+        ):
             pass
         assert far.wait(10) == 0
     with app.core.store.session() as s:
@@ -333,8 +338,17 @@ def test_review_tab_edits_and_approves(qtbot, make_app) -> None:  # type: ignore
     with app.core.store.session() as s, s.begin():
         matter = queries.add_matter(s, "2024-001", "Lease", "Acme")
         for matter_id, raw in ((matter.id, 400.0), (None, 90.0)):
-            s.add(TimeEntry(timekeeper="me", matter_id=matter_id, work_date=date.today(), started_utc=now,
-                            raw_seconds=raw, created_utc=now, updated_utc=now))  # fmt: skip
+            s.add(
+                TimeEntry(
+                    timekeeper="me",
+                    matter_id=matter_id,
+                    work_date=date.today(),
+                    started_utc=now,
+                    raw_seconds=raw,
+                    created_utc=now,
+                    updated_utc=now,
+                )
+            )
     review = app.window.review
     with qtbot.waitSignal(review.drafts_shown, timeout=5000):  # read on the database worker
         review.refresh()
@@ -385,8 +399,9 @@ def test_a_call_while_the_store_is_locked_is_kept_shown_and_written_later(qtbot,
             qtbot.waitUntil(lambda: app.window.store_banner.isVisible(), timeout=5000)
             assert "locked" in app.window.store_banner.text()
             qtbot.mouseClick(app.window._incoming[handle].answer_button, Qt.MouseButton.LeftButton)
-            with qtbot.waitSignal(app.bridge.event_arrived, timeout=10000,
-                                  check_params_cb=lambda e: isinstance(e, ev.CallEnded)):  # fmt: skip
+            with qtbot.waitSignal(
+                app.bridge.event_arrived, timeout=10000, check_params_cb=lambda e: isinstance(e, ev.CallEnded)
+            ):
                 pass
             assert far.wait(10) == 0
         assert app.window.store_banner.isVisible()
@@ -426,10 +441,12 @@ def test_a_read_only_data_directory_at_start_is_said_and_the_call_kept(qtbot, tm
         with sipp.uac(kamailio, "alice", talk_ms=1500, from_user="+12025550143") as far:
             with qtbot.waitSignal(app.window.ringing_shown, timeout=10000) as ringing:
                 pass
-            qtbot.mouseClick(app.window._incoming[app.window._by_call_id[ringing.args[0]]].answer_button,
-                             Qt.MouseButton.LeftButton)  # fmt: skip
-            with qtbot.waitSignal(app.bridge.event_arrived, timeout=10000,
-                                  check_params_cb=lambda e: isinstance(e, ev.CallEnded)):  # fmt: skip
+            qtbot.mouseClick(
+                app.window._incoming[app.window._by_call_id[ringing.args[0]]].answer_button, Qt.MouseButton.LeftButton
+            )
+            with qtbot.waitSignal(
+                app.bridge.event_arrived, timeout=10000, check_params_cb=lambda e: isinstance(e, ev.CallEnded)
+            ):
                 pass
             assert far.wait(10) == 0
         assert app.window.store_banner.isVisible()
@@ -459,10 +476,12 @@ def test_a_bug_in_capture_is_reported_once_and_the_call_goes_on(qtbot, make_app,
     with sipp.uac(kamailio, "alice", talk_ms=1000, from_user="+12025550143") as far:
         with qtbot.waitSignal(app.window.ringing_shown, timeout=10000) as ringing:
             pass
-        qtbot.mouseClick(app.window._incoming[app.window._by_call_id[ringing.args[0]]].answer_button,
-                         Qt.MouseButton.LeftButton)  # fmt: skip
-        with qtbot.waitSignal(app.bridge.event_arrived, timeout=10000,
-                              check_params_cb=lambda e: isinstance(e, ev.CallEnded)):  # fmt: skip
+        qtbot.mouseClick(
+            app.window._incoming[app.window._by_call_id[ringing.args[0]]].answer_button, Qt.MouseButton.LeftButton
+        )
+        with qtbot.waitSignal(
+            app.bridge.event_arrived, timeout=10000, check_params_cb=lambda e: isinstance(e, ev.CallEnded)
+        ):
             pass
         assert far.wait(10) == 0
     qtbot.waitUntil(lambda: app.window.bug_box is not None and app.window.bug_box.isVisible())
@@ -498,8 +517,9 @@ def test_one_person_owns_the_entry_and_signs_every_change_in_the_trail(qtbot, tm
                 pass
             handle = app.window._by_call_id[ringing.args[0]]
             qtbot.mouseClick(app.window._incoming[handle].answer_button, Qt.MouseButton.LeftButton)
-            with qtbot.waitSignal(app.bridge.event_arrived, timeout=10000,
-                                  check_params_cb=lambda e: isinstance(e, ev.CallEnded)):  # fmt: skip
+            with qtbot.waitSignal(
+                app.bridge.event_arrived, timeout=10000, check_params_cb=lambda e: isinstance(e, ev.CallEnded)
+            ):
                 pass
             assert far.wait(10) == 0
         app.window._on_prompt_matter_chosen(str(handle), matter)  # chosen after the call ended

@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from sqlalchemy import create_engine, func, select
 
+from softclock import review as rv
 from softclock import secrets
 from softclock.settings import Settings, save
 from softclock.store.db import open_store
@@ -15,7 +16,6 @@ from softclock.sync import admin
 from softclock.sync.central import CentralEntry
 from softclock.sync.connect import login_of, parse_url
 from softclock.ui.application import DesktopApp
-from softclock import review as rv
 from tests.helpers.entries import make_entry, make_matter, matter_id
 
 

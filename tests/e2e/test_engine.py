@@ -207,7 +207,9 @@ def test_registrar_that_swallows_udp_times_out_in_words(phone: PhoneHarness) -> 
         # The registrar watch says so first (two unanswered OPTIONS, ~4 s) ...
         early = phone.registered(timeout=15)
         assert early.state is ev.RegState.FAILED
-        assert early.message == f"Server not answering: 127.0.0.1:{Silent.port}; registering again as soon as it answers"
+        assert (
+            early.message == f"Server not answering: 127.0.0.1:{Silent.port}; registering again as soon as it answers"
+        )
         # ... then pjsip's own REGISTER transaction gives up.
         reg = phone.wait_for(ev.RegistrationChanged, lambda e: e.code == 408 and e.reason != "no answer", timeout=45)
         received, _ = silent.recvfrom(65535)

@@ -50,9 +50,7 @@ def test_a_certificate_from_another_ca_is_refused_in_words(phone: PhoneHarness, 
 
 
 def test_call_over_tls_with_mandatory_srtp(phone: PhoneHarness, tls_kamailio: Kamailio, tmp_path: Path) -> None:
-    phone.account(
-        _Tls(tls_kamailio), transport="tls", srtp="mandatory", tls_ca_file=str(tls_kamailio.tls_ca.ca_cert)
-    )
+    phone.account(_Tls(tls_kamailio), transport="tls", srtp="mandatory", tls_ca_file=str(tls_kamailio.tls_ca.ca_cert))
     assert phone.registered().state is ev.RegState.REGISTERED
     with Baresip(tmp_path / "bob", tls_kamailio, "bob", "bobpass", mediaenc="srtp-mand") as bob:
         bob.start()

@@ -45,13 +45,30 @@ def _swig(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _caller(kamailio, name: str, display: str, *, user: str = "alice", domain: str | None = None,  # type: ignore[no-untyped-def]
-            remote: str | None = None, from_user: str = "+4930123456", talk_ms: int = 1000) -> SippProcess:
+def _caller(
+    kamailio,
+    name: str,
+    display: str,
+    *,
+    user: str = "alice",
+    domain: str | None = None,  # type: ignore[no-untyped-def]
+    remote: str | None = None,
+    from_user: str = "+4930123456",
+    talk_ms: int = 1000,
+) -> SippProcess:
     """sipp's ``uac`` scenario with a From display name given verbatim (quotes, bytes and all)."""
     return SippProcess(
-        name, "uac", remote or f"{kamailio.host}:{kamailio.port}", service=user,
-        variables={"domain": domain or kamailio.domain, "from_user": from_user, "from_domain": "gw.test",
-                   "display": display, "talk_ms": talk_ms},
+        name,
+        "uac",
+        remote or f"{kamailio.host}:{kamailio.port}",
+        service=user,
+        variables={
+            "domain": domain or kamailio.domain,
+            "from_user": from_user,
+            "from_domain": "gw.test",
+            "display": display,
+            "talk_ms": talk_ms,
+        },
     )
 
 
@@ -110,8 +127,9 @@ def _refused(tmp_path: Path, code: int, remote: str, user: str, domain: str) -> 
     scenario = tmp_path / f"uac_refused_{code}_{user}.xml"
     scenario.write_text(_REFUSED_UAC.replace("__CODE__", str(code)), encoding="latin-1")
     # SippProcess looks scenarios up by name in its own folder; an absolute path wins the join.
-    return SippProcess(f"refused-{code}", str(scenario.with_suffix("")), remote, service=user,
-                       variables={"domain": domain})
+    return SippProcess(
+        f"refused-{code}", str(scenario.with_suffix("")), remote, service=user, variables={"domain": domain}
+    )
 
 
 def _call_events_now(phone: PhoneHarness) -> list[ev.Event]:

@@ -14,5 +14,8 @@ def test_unknown_server_and_unknown_host_are_named() -> None:
         "state": "failed",
         "message": "Unknown server host pbx.unknown-host.test (DNS lookup failed), retrying in 30 s",
     }
-    assert lines[1] == {"kind": "call", "message": "Unknown host: other.unknown-host.test could not be found (DNS lookup failed)."}
+    assert lines[1] == {
+        "kind": "call",
+        "message": "Unknown host: other.unknown-host.test could not be found (DNS lookup failed).",
+    }
     assert "pw-offline" not in output

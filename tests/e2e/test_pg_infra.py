@@ -39,14 +39,15 @@ def test_scram_password_over_tls_verify_full(pg_db, host):
     user, password = _role(pg_db, "alice"), secrets.token_urlsafe(12)
     pg_db.cluster.create_role(user, password)
     with pg_db.connect_admin() as conn:
-        stored = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s",
-                              [user]).fetchone()[0]
+        stored = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", [user]).fetchone()[0]
     assert stored.startswith("SCRAM-SHA-256$")
     url = pg_db.url(user, password, sslmode="verify-full", host=host)
     assert url.query["sslrootcert"] == str(pg_db.cluster.ca_file)
     assert password not in str(url) and password not in repr(url)
-    row = _one(url, "SELECT current_user, s.ssl, s.version, current_database()"
-                    " FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()")
+    row = _one(
+        url,
+        "SELECT current_user, s.ssl, s.version, current_database() FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()",
+    )
     assert row[0] == user and row[1] is True and row[2] in ("TLSv1.2", "TLSv1.3")
     assert row[3] == pg_db.name
 
@@ -68,12 +69,10 @@ def test_verify_full_with_the_wrong_ca_is_a_certificate_error(pg_db):
     assert "certificate verify failed" in str(err)
     # the right CA but a host name the certificate does not carry
     assert _one(pg_db.url(user, password, sslmode="verify-ca", host="localhost"))[1] is True
-    err = _connect_error(pg_db.url(user, password, sslmode="verify-full",
-                                   host="elsewhere.test", hostaddr="127.0.0.1"))
+    err = _connect_error(pg_db.url(user, password, sslmode="verify-full", host="elsewhere.test", hostaddr="127.0.0.1"))
     assert 'does not match host name "elsewhere.test"' in str(err)
     # verify-ca does not check the name
-    assert _one(pg_db.url(user, password, sslmode="verify-ca",
-                          host="elsewhere.test", hostaddr="127.0.0.1"))[1] is True
+    assert _one(pg_db.url(user, password, sslmode="verify-ca", host="elsewhere.test", hostaddr="127.0.0.1"))[1] is True
 
 
 def test_sslmode_disable_require_and_the_tls_only_role(pg_db):

@@ -11,14 +11,19 @@ import gc
 import queue
 import time
 
+import pjsua2 as pj
 import pytest
 
 from tests.helpers import sipp
-from tests.helpers.pjbare import (EVENT_TIMEOUT, account_config, close_accounts, endpoint_config,
-                                  loopback_transport_config, wait_event)
+from tests.helpers.pjbare import (
+    EVENT_TIMEOUT,
+    account_config,
+    close_accounts,
+    endpoint_config,
+    loopback_transport_config,
+    wait_event,
+)
 from tests.helpers.sipfixtures import kamailio, kamailio_factory  # noqa: F401
-
-import pjsua2 as pj  # noqa: E402 - a dependency: its absence must fail, not skip
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -29,7 +34,7 @@ pytestmark = pytest.mark.timeout(120)
 class TestCall(pj.Call):
     __test__ = False
 
-    def __init__(self, acc: "TestAccount", call_id: int = pj.PJSUA_INVALID_ID):
+    def __init__(self, acc: TestAccount, call_id: int = pj.PJSUA_INVALID_ID):
         super().__init__(acc, call_id)
         self.events = acc.events
 
@@ -91,8 +96,9 @@ def make_account(endpoint, kamailio):  # noqa: F811
     accounts: list[TestAccount] = []
 
     def make(user: str, password: str, register: bool = True) -> TestAccount:
-        cfg = account_config(user, password, kamailio.domain,
-                             kamailio.registrar_uri if register else None, kamailio.proxy_uri)
+        cfg = account_config(
+            user, password, kamailio.domain, kamailio.registrar_uri if register else None, kamailio.proxy_uri
+        )
         acc = TestAccount()
         acc.create(cfg)
         accounts.append(acc)

@@ -68,8 +68,10 @@ def test_speaker_switched_mid_call_then_unplugged_falls_back(pulse, tmp_path, mo
         assert not any(isinstance(e, ev.CallEnded) for e in phone.seen), "the call dropped"
     peer_wav = call.peer_wav
     sent = analyse(peer_wav, "peer")
-    info = (f"before={before} switched={switched} ({switch_ms:.0f} ms) headset={on_headset} "
-            f"speaker_after_switch={speaker_after_switch:.1f} dBFS moved={moved} after={after} peer={sent}")
+    info = (
+        f"before={before} switched={switched} ({switch_ms:.0f} ms) headset={on_headset} "
+        f"speaker_after_switch={speaker_after_switch:.1f} dBFS moved={moved} after={after} peer={sent}"
+    )
     print(info)
 
     assert abs(before["freq"] - PEER_HZ) <= 5.0 and before["level_dbfs"] > -30.0, info
@@ -85,8 +87,11 @@ def test_speaker_switched_mid_call_then_unplugged_falls_back(pulse, tmp_path, mo
     assert after["level_dbfs"] > -30.0 and after["active_s"] >= LISTEN_S - 0.3, info
     # The microphone's stream was never touched: the far end heard it throughout.
     samples, rate = read_wav(peer_wav)
-    quiet = [i for i in range(1, len(samples) // rate - 1)
-             if dominant_frequency(samples[i * rate : (i + 1) * rate], rate)[1] < -30.0]
+    quiet = [
+        i
+        for i in range(1, len(samples) // rate - 1)
+        if dominant_frequency(samples[i * rate : (i + 1) * rate], rate)[1] < -30.0
+    ]
     assert abs(sent["freq"] - STEADY_HZ) <= 5.0 and sent["level_dbfs"] > -30.0 and not quiet, (quiet, info)
 
 

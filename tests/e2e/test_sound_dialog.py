@@ -108,8 +108,16 @@ def test_a_device_move_is_said_in_the_open_dialog(qtbot, tmp_path) -> None:  # t
         dialog = SoundDialog(core.settings.audio, DeviceList())
         qtbot.addWidget(dialog)
         sound._dialog = dialog
-        sound.handle(ev.SoundDeviceChanged(0.0, None, "playback", "speaker", "usb_headset is gone; the call "  # type: ignore[arg-type]
-                                           "continues on speaker"))
+        sound.handle(
+            ev.SoundDeviceChanged(
+                0.0,
+                None,
+                "playback",
+                "speaker",
+                "usb_headset is gone; the call "  # type: ignore[arg-type]
+                "continues on speaker",
+            )
+        )
         assert "usb_headset is gone" in dialog.status_label.text()
     finally:
         sound.close()
@@ -142,8 +150,9 @@ def test_the_desktop_app_rings_incoming_calls_on_the_ringer(pulse, qtbot, kamail
         qtbot.waitUntil(lambda: app.window.reg_label.text().startswith("Registered as"), timeout=10000)
         rec = pulse.record(ringer_sink + ".monitor", tmp_path / "ringer.wav")
         with sipp.uac(kamailio, "alice", cancel_after_ms=3000) as far:
-            with qtbot.waitSignal(app.bridge.event_arrived, timeout=10000,
-                                  check_params_cb=lambda e: isinstance(e, ev.CallEnded)):
+            with qtbot.waitSignal(
+                app.bridge.event_arrived, timeout=10000, check_params_cb=lambda e: isinstance(e, ev.CallEnded)
+            ):
                 pass
             assert far.wait(10) == 0
         qtbot.waitUntil(lambda: not app.sound.ringer.ringing, timeout=2000)

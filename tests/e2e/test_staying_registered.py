@@ -30,7 +30,9 @@ def _answer_call_from_sipp(phone: PhoneHarness, server: object) -> None:
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
-def test_registers_again_within_seconds_when_the_registrar_returns(tmp_path: Path, kamailio_factory, transport: str) -> None:  # type: ignore[no-untyped-def]
+def test_registers_again_within_seconds_when_the_registrar_returns(
+    tmp_path: Path, kamailio_factory, transport: str
+) -> None:  # type: ignore[no-untyped-def]
     server = kamailio_factory()
     where = f"{server.host}:{server.port}"
     phone = PhoneHarness(tmp_path / "data")
@@ -105,7 +107,9 @@ def _registers_sent(lines: list[str]) -> int:
     return sum(1 for line in lines if re.search(r"TX \d+ bytes Request msg REGISTER/cseq=", line))
 
 
-def test_network_changed_sends_a_fresh_register_and_registration_holds(tmp_path: Path, kamailio, pjsip_lines: _Lines) -> None:  # type: ignore[no-untyped-def]
+def test_network_changed_sends_a_fresh_register_and_registration_holds(
+    tmp_path: Path, kamailio, pjsip_lines: _Lines
+) -> None:  # type: ignore[no-untyped-def]
     lines = pjsip_lines
     phone = PhoneHarness(tmp_path / "data", log_level=4)  # 4: pjsip logs each message sent
     try:
@@ -172,7 +176,7 @@ def test_udp_keepalives_reach_the_registrar_at_the_interval(tmp_path: Path, aske
         )
         assert phone.registered().state is ev.RegState.REGISTERED
         assert registrar.got_keepalives.wait(8), f"keep-alives seen: {len(registrar.keepalives)}"
-        gaps = [b - a for a, b in zip(registrar.keepalives, registrar.keepalives[1:])]
+        gaps = [b - a for a, b in zip(registrar.keepalives, registrar.keepalives[1:], strict=False)]
         print(f"keep-alive gaps (s) for {asked} s:", ", ".join(f"{gap:.3f}" for gap in gaps))
         assert all(0.9 <= gap <= 2.05 for gap in gaps), gaps
         assert registrar.registers == 1  # keep-alives, not re-registrations
@@ -189,7 +193,9 @@ def test_tcp_connection_to_the_registrar_has_os_keepalives(tmp_path: Path, kamai
         assert phone.registered().state is ev.RegState.REGISTERED
         out = subprocess.run(
             ["ss", "-tnoH", "state", "established", f"( dport = :{kamailio.port} )"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         print(out)
         timers = re.findall(r"timer:\(keepalive,([\d.]+)(ms|sec|min)", out)

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, delete, event, func, select, text, update
@@ -19,9 +18,8 @@ from softclock.formatting import utc_now
 from softclock.settings import CentralSettings
 from softclock.store.db import Store, open_memory_store
 from softclock.store.models import Matter, TimeEntry
-from softclock.sync import admin
-from softclock.sync import anchor
-from softclock.sync.central import ChainAnchor, CentralEntry, EntryConflict, EntryVersion, Timekeeper, content_hash
+from softclock.sync import admin, anchor
+from softclock.sync.central import CentralEntry, ChainAnchor, EntryConflict, EntryVersion, Timekeeper, content_hash
 from softclock.sync.connect import login_of, parse_url
 from softclock.sync.service import Sync, SyncFailed, SyncWorker
 from tests.helpers.app_process import ROOT
@@ -46,8 +44,9 @@ class Central:
 
     def settings(self, user: str, sslmode: str = "verify-full", sslrootcert: str | None = None) -> CentralSettings:
         url = self.db.url(user, None, sslmode="disable").set(query={})
-        return CentralSettings(url=url.render_as_string(), sslmode=sslmode,
-                               sslrootcert=str(sslrootcert or self.db.cluster.ca_file))  # fmt: skip
+        return CentralSettings(
+            url=url.render_as_string(), sslmode=sslmode, sslrootcert=str(sslrootcert or self.db.cluster.ca_file)
+        )
 
     def login(self, user: str, password: str) -> CentralSettings:
         """What `softclock sync login` does: the password goes to the keyring, nowhere else."""
@@ -120,8 +119,11 @@ def test_row_level_security_keeps_timekeepers_apart_and_lets_billing_invoice(cen
         conn.execute(update(CentralEntry).where(CentralEntry.id == a_ids[0]).values(timekeeper_id=central.bob))
     with alice.begin() as conn, pytest.raises(ProgrammingError, match="row-level security"):
         moved = _row(conn, a_ids[0]) | {"timekeeper_id": central.bob}
-        conn.execute(update(CentralEntry).where(CentralEntry.id == a_ids[0])
-                     .values(timekeeper_id=central.bob, version=2, content_hash=content_hash(moved)))  # fmt: skip
+        conn.execute(
+            update(CentralEntry)
+            .where(CentralEntry.id == a_ids[0])
+            .values(timekeeper_id=central.bob, version=2, content_hash=content_hash(moved))
+        )
     with alice.begin() as conn, pytest.raises(ProgrammingError, match="permission denied"):
         conn.execute(update(Timekeeper).where(Timekeeper.id == central.alice).values(rate=999))
     alice.dispose()
@@ -274,10 +276,18 @@ def test_unknown_host_is_named() -> None:
         "try:\n    s.once()\nexcept SyncFailed as e:\n    print(e)\n"
     )
     env = {**os.environ, "PYTHON_KEYRING_BACKEND": "tests.helpers.keyring_backend.MemoryKeyring"}
-    result = subprocess.run(["unshare", "-n", "sh", "-c", f"ip link set lo up && exec {sys.executable} -c \"$0\"", probe],
-                            capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)  # fmt: skip
+    result = subprocess.run(
+        ["unshare", "-n", "sh", "-c", f'ip link set lo up && exec {sys.executable} -c "$0"', probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == "The central store's host 'central.unknown-host.test' is unknown (DNS lookup failed)."
+    assert (
+        result.stdout.strip() == "The central store's host 'central.unknown-host.test' is unknown (DNS lookup failed)."
+    )
 
 
 def test_a_timekeeper_cannot_rewrite_an_approved_entry_in_place_and_every_version_is_kept(central: Central) -> None:
@@ -301,35 +311,51 @@ def test_a_timekeeper_cannot_rewrite_an_approved_entry_in_place_and_every_versio
         with alice.begin() as conn, pytest.raises(DBAPIError, match=why):
             conn.execute(update(CentralEntry).where(CentralEntry.id == entry_id).values(**values))
     with central.installer.begin() as conn, pytest.raises(DBAPIError, match="only with a higher version"):
-        conn.execute(update(CentralEntry).where(CentralEntry.id == entry_id).values(billed_units=40))  # not even its owner
+        conn.execute(
+            update(CentralEntry).where(CentralEntry.id == entry_id).values(billed_units=40)
+        )  # not even its owner
     # A new version with the hash of its content is a version: kept beside the old one.
     with alice.begin() as conn:
         changed = before | {"billed_units": 2, "version": 2}
-        conn.execute(update(CentralEntry).where(CentralEntry.id == entry_id)
-                     .values(billed_units=2, version=2, content_hash=content_hash(changed)))  # fmt: skip
+        conn.execute(
+            update(CentralEntry)
+            .where(CentralEntry.id == entry_id)
+            .values(billed_units=2, version=2, content_hash=content_hash(changed))
+        )
     billing = central.engine_as(central.billing, "pw-billing")
     assert admin.mark_invoiced(billing, [entry_id]) == 1  # status is not content: no version needed
     with billing.connect() as conn:
-        history = conn.execute(select(EntryVersion.version, EntryVersion.billed_units, EntryVersion.recorded_by)
-                               .where(EntryVersion.entry_id == entry_id).order_by(EntryVersion.version)).all()  # fmt: skip
+        history = conn.execute(
+            select(EntryVersion.version, EntryVersion.billed_units, EntryVersion.recorded_by)
+            .where(EntryVersion.entry_id == entry_id)
+            .order_by(EntryVersion.version)
+        ).all()
     assert [tuple(h) for h in history] == [(1, 1, central.alice), (2, 2, central.alice)]
     bob = central.engine_as(central.bob, "pw-bob")
     with bob.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(EntryVersion)) == 0  # not his
-    for engine, who in ((alice, "the timekeeper"), (billing, "billing")):
-        for statement in ("UPDATE entry_versions SET billed_units = 40", "DELETE FROM entry_versions",
-                          "INSERT INTO entry_versions SELECT * FROM entry_versions"):  # fmt: skip
+    for engine, _who in ((alice, "the timekeeper"), (billing, "billing")):
+        for statement in (
+            "UPDATE entry_versions SET billed_units = 40",
+            "DELETE FROM entry_versions",
+            "INSERT INTO entry_versions SELECT * FROM entry_versions",
+        ):
             with engine.begin() as conn, pytest.raises(DBAPIError, match="permission denied"):
                 conn.execute(text(statement))
-    for statement in ("UPDATE entry_versions SET billed_units = 40", "DELETE FROM entry_versions",
-                      "TRUNCATE entry_versions"):  # fmt: skip
+    for statement in (
+        "UPDATE entry_versions SET billed_units = 40",
+        "DELETE FROM entry_versions",
+        "TRUNCATE entry_versions",
+    ):
         with central.installer.begin() as conn, pytest.raises(DBAPIError, match="kept as written"):
             conn.execute(text(statement))
     for engine in (alice, billing, bob):
         engine.dispose()
 
 
-def test_an_id_held_by_another_timekeepers_entry_is_a_named_conflict_and_the_batch_goes_through(central: Central) -> None:
+def test_an_id_held_by_another_timekeepers_entry_is_a_named_conflict_and_the_batch_goes_through(
+    central: Central,
+) -> None:
     """Issue 9: a store copied to a second laptop met a primary-key collision, the whole batch failed
     and the outbox stayed stuck."""
     a_store, (taken,) = _laptop(1, "alice")
@@ -367,8 +393,9 @@ def test_each_push_anchors_the_chain_and_a_rewritten_chain_no_longer_matches(cen
     sync.once()
     alice = central.engine_as(central.alice, "pw-alice")
     with alice.connect() as conn:
-        anchors = conn.execute(select(ChainAnchor.seq, ChainAnchor.event_id, ChainAnchor.device_id)
-                               .order_by(ChainAnchor.id)).all()  # fmt: skip
+        anchors = conn.execute(
+            select(ChainAnchor.seq, ChainAnchor.event_id, ChainAnchor.device_id).order_by(ChainAnchor.id)
+        ).all()
     with store.session() as s:
         head = anchor.local_head(s)
     assert head is not None and [(a.seq, a.event_id) for a in anchors][-1] == (head.seq, head.event_id)
@@ -378,23 +405,43 @@ def test_each_push_anchors_the_chain_and_a_rewritten_chain_no_longer_matches(cen
     with alice.begin() as conn, pytest.raises(DBAPIError, match="permission denied"):
         conn.execute(text("DELETE FROM chain_anchors"))
     with alice.begin() as conn, pytest.raises(DBAPIError, match="row-level security"):
-        conn.execute(ChainAnchor.__table__.insert(), [{"timekeeper_id": central.bob, "device_id": "x", "device_label": "",
-                     "seq": 1, "event_id": 1, "head_hash": "0" * 64, "anchored_utc": utc_now()}])  # fmt: skip
+        conn.execute(
+            ChainAnchor.__table__.insert(),
+            [
+                {
+                    "timekeeper_id": central.bob,
+                    "device_id": "x",
+                    "device_label": "",
+                    "seq": 1,
+                    "event_id": 1,
+                    "head_hash": "0" * 64,
+                    "anchored_utc": utc_now(),
+                }
+            ],
+        )
     bob = central.engine_as(central.bob, "pw-bob")
     with bob.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(ChainAnchor)) == 0
     with store.session() as s:
         assert anchor.compare(s, alice, central.alice, sync.device.id).ok
     with store.engine.begin() as conn:  # the last approval's event, and every hash after it, rewritten
-        rows = conn.execute(text("SELECT id, at_utc, actor, entity, entity_id, field, old_value, new_value, reason "
-                                 "FROM audit_events WHERE id >= :i ORDER BY id"), {"i": anchors[0].event_id + 1}).all()  # fmt: skip
+        rows = conn.execute(
+            text(
+                "SELECT id, at_utc, actor, entity, entity_id, field, old_value, new_value, reason "
+                "FROM audit_events WHERE id >= :i ORDER BY id"
+            ),
+            {"i": anchors[0].event_id + 1},
+        ).all()
         prev = conn.scalar(text("SELECT hash FROM audit_events WHERE id = :i"), {"i": anchors[0].event_id})
         for r in rows:
             new = "99" if r.field == "billed_units" else r.new_value
-            digest = audit._digest_iso(prev, audit._iso(r.at_utc), r.actor, r.entity, r.entity_id, r.field,
-                                       r.old_value, new, r.reason)  # fmt: skip
-            conn.execute(text("UPDATE audit_events SET new_value = :n, prev_hash = :p, hash = :h WHERE id = :i"),
-                         {"n": new, "p": prev, "h": digest, "i": r.id})  # fmt: skip
+            digest = audit._digest_iso(
+                prev, audit._iso(r.at_utc), r.actor, r.entity, r.entity_id, r.field, r.old_value, new, r.reason
+            )
+            conn.execute(
+                text("UPDATE audit_events SET new_value = :n, prev_hash = :p, hash = :h WHERE id = :i"),
+                {"n": new, "p": prev, "h": digest, "i": r.id},
+            )
             prev = digest
         conn.execute(text("UPDATE audit_head SET last_hash = :h, checked_id = NULL"), {"h": prev})
     with store.session() as s:
@@ -416,14 +463,22 @@ def test_a_c0001_store_upgrades_with_its_hashes_recomputed_by_postgresql(central
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "c0001")
-            conn.execute(text("INSERT INTO timekeepers (id, name, email, office, department, active, created_utc) "
-                              "VALUES ('alice', 'Alice', '', '', '', true, now())"))  # fmt: skip
-            conn.execute(text(
-                "INSERT INTO entries (id, version, content_hash, timekeeper_id, matter_code, client_name, work_date, "
-                "started_utc, raw_seconds, hold_seconds, billed_units, unit_minutes, activity_code, task_code, "
-                "narrative, billable, remote_number, direction, status, pushed_utc) VALUES ('e1', 1, :h, 'alice', "
-                "NULL, 'Acme «SA»', '2026-01-05', '2026-01-05 09:00:00.123400', 4.9, 0.25, 1, 6, 'A106', '', "
-                ":n, true, '', 'incoming', 'approved', now())"), {"h": "a" * 64, "n": "Müller über 😀\ttab \"quoted\""})  # fmt: skip
+            conn.execute(
+                text(
+                    "INSERT INTO timekeepers (id, name, email, office, department, active, created_utc) "
+                    "VALUES ('alice', 'Alice', '', '', '', true, now())"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO entries (id, version, content_hash, timekeeper_id, matter_code, client_name, work_date, "
+                    "started_utc, raw_seconds, hold_seconds, billed_units, unit_minutes, activity_code, task_code, "
+                    "narrative, billable, remote_number, direction, status, pushed_utc) VALUES ('e1', 1, :h, 'alice', "
+                    "NULL, 'Acme «SA»', '2026-01-05', '2026-01-05 09:00:00.123400', 4.9, 0.25, 1, 6, 'A106', '', "
+                    ":n, true, '', 'incoming', 'approved', now())"
+                ),
+                {"h": "a" * 64, "n": 'Müller über 😀\ttab "quoted"'},
+            )
         assert admin.init_store(engine) == ("c0001", "c0002")
         with engine.connect() as conn:
             row = conn.execute(select(CentralEntry.__table__)).mappings().one()

@@ -37,17 +37,15 @@ import time
 import warnings
 import weakref
 
+import pjsua2 as pj
 import pytest
 
 from tests.helpers import sipp
 from tests.helpers.kamailio import Kamailio
+from tests.helpers.pjbare import account_config, close_accounts, endpoint_config, loopback_transport_config, wait_event
 from tests.helpers.procs import missing_tool
-from tests.helpers.pjbare import (account_config, close_accounts, endpoint_config,
-                                  loopback_transport_config, wait_event)
 from tests.helpers.sipfixtures import DEFAULT_USERS, require_sip_tools
 from tests.helpers.tlsca import make_test_ca, openssl_binary
-
-import pjsua2 as pj  # noqa: E402 - a dependency: its absence must fail, not skip
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -66,19 +64,24 @@ class TestEndpoint(pj.Endpoint):
         ti = prm.tlsInfo
         cert = ti.remoteCertInfo
         sans = [(n.type, n.name) for n in cert.subjectAltName] if not cert.isEmpty() else []
-        self.events.put(("tp", {
-            "state": prm.state,
-            "lastError": prm.lastError,
-            "established": ti.established,
-            "protocol": ti.protocol,
-            "cipherName": ti.cipherName,
-            "verifyStatus": ti.verifyStatus,
-            "verifyMsgs": list(ti.verifyMsgs),
-            "remoteAddr": ti.remoteAddr,
-            "subjectCn": cert.subjectCn if not cert.isEmpty() else None,
-            "issuerCn": cert.issuerCn if not cert.isEmpty() else None,
-            "subjectAltName": sans,
-        }))
+        self.events.put(
+            (
+                "tp",
+                {
+                    "state": prm.state,
+                    "lastError": prm.lastError,
+                    "established": ti.established,
+                    "protocol": ti.protocol,
+                    "cipherName": ti.cipherName,
+                    "verifyStatus": ti.verifyStatus,
+                    "verifyMsgs": list(ti.verifyMsgs),
+                    "remoteAddr": ti.remoteAddr,
+                    "subjectCn": cert.subjectCn if not cert.isEmpty() else None,
+                    "issuerCn": cert.issuerCn if not cert.isEmpty() else None,
+                    "subjectAltName": sans,
+                },
+            )
+        )
 
 
 class TestCall(pj.Call):
@@ -86,7 +89,7 @@ class TestCall(pj.Call):
 
     instances: list = []  # weakrefs of every wrapper, checked before libDestroy()
 
-    def __init__(self, acc: "TestAccount", call_id: int = pj.PJSUA_INVALID_ID):
+    def __init__(self, acc: TestAccount, call_id: int = pj.PJSUA_INVALID_ID):
         super().__init__(acc, call_id)
         self.events = acc.events
         TestCall.instances.append(weakref.ref(self))
@@ -154,7 +157,7 @@ class PjHarness:
         self.tls_tid: int | None = None
         self.accounts: list[TestAccount] = []
 
-    def start(self, ca_file) -> "PjHarness":
+    def start(self, ca_file) -> PjHarness:
         ep = TestEndpoint(self.events)
         self.ep = ep
         ep.libCreate()
@@ -175,10 +178,12 @@ class PjHarness:
         ep.audDevManager().setNullDev()
         return self
 
-    def account(self, kamailio: Kamailio, user: str, password: str, *, srtp: bool = False,
-                register: bool = True) -> TestAccount:
-        cfg = account_config(user, password, kamailio.domain,
-                             kamailio.tls_registrar_uri if register else None, kamailio.tls_proxy_uri)
+    def account(
+        self, kamailio: Kamailio, user: str, password: str, *, srtp: bool = False, register: bool = True
+    ) -> TestAccount:
+        cfg = account_config(
+            user, password, kamailio.domain, kamailio.tls_registrar_uri if register else None, kamailio.tls_proxy_uri
+        )
         cfg.sipConfig.transportId = self.tls_tid
         if srtp:
             cfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_MANDATORY
@@ -205,7 +210,7 @@ class PjHarness:
             # C++ destructor run after libDestroy() -- that aborts the process
             w.thisown = False
         if leaked:
-            warnings.warn(f"pjsua2 wrappers alive at libDestroy (leaked on purpose): {leaked}")
+            warnings.warn(f"pjsua2 wrappers alive at libDestroy (leaked on purpose): {leaked}", stacklevel=2)
         TestCall.instances.clear()
         TestAccount.instances.clear()
         del leaked, refs
@@ -234,16 +239,24 @@ def test_test_ca_files(tmp_path):
         assert path.stat().st_size > 0, path
     assert ca.server_key.read_text().startswith("-----BEGIN RSA PRIVATE KEY-----")
     assert ca.other_ca_cert.read_bytes() != ca.ca_cert.read_bytes()
-    text = subprocess.run([openssl_binary(), "x509", "-in", str(ca.server_cert), "-noout",
-                           "-text"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        [openssl_binary(), "x509", "-in", str(ca.server_cert), "-noout", "-text"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "Subject: O = softclock tests, CN = sip.test" in text, text
     assert "DNS:sip.test, DNS:localhost, IP Address:127.0.0.1" in text, text
     assert "sha256WithRSAEncryption" in text and "Public-Key: (2048 bit)" in text, text
-    ok = subprocess.run([openssl_binary(), "verify", "-CAfile", str(ca.ca_cert),
-                         str(ca.server_cert)], capture_output=True, text=True)
+    ok = subprocess.run(
+        [openssl_binary(), "verify", "-CAfile", str(ca.ca_cert), str(ca.server_cert)], capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    bad = subprocess.run([openssl_binary(), "verify", "-CAfile", str(ca.other_ca_cert),
-                          str(ca.server_cert)], capture_output=True, text=True)
+    bad = subprocess.run(
+        [openssl_binary(), "verify", "-CAfile", str(ca.other_ca_cert), str(ca.server_cert)],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode != 0, bad.stdout
 
 
@@ -271,7 +284,7 @@ def test_kamailio_tls_listener(kamailio_tls):
 def test_plain_kamailio_has_no_tls(kamailio):
     assert not kamailio.tls_enabled
     with pytest.raises(RuntimeError):
-        kamailio.tls_port
+        _ = kamailio.tls_port
 
 
 def test_register_over_tls(pjsip, kamailio_tls):
@@ -310,9 +323,7 @@ def _failed_tls_registration(pjsip, k):
     acc = pjsip.account(k, "alice", "alicepass")
     seen: list = []
     reg = wait_event(pjsip.events, is_reg, seen=seen)
-    wait_event(pjsip.events,
-               lambda ev: is_tp(ev) and ev[1]["state"] == pj.PJSIP_TP_STATE_DESTROY,
-               seen=seen)
+    wait_event(pjsip.events, lambda ev: is_tp(ev) and ev[1]["state"] == pj.PJSIP_TP_STATE_DESTROY, seen=seen)
     return acc, reg, seen
 
 
@@ -336,12 +347,10 @@ def test_register_over_tls_wrong_ca(pjsip, kamailio_tls):
 
     # onTransportState: SHUTDOWN (no TLS info), DISCONNECTED (full TLS info), DESTROY
     states = [t["state"] for t in tps]
-    assert states == [pj.PJSIP_TP_STATE_SHUTDOWN, pj.PJSIP_TP_STATE_DISCONNECTED,
-                      pj.PJSIP_TP_STATE_DESTROY], tps
+    assert states == [pj.PJSIP_TP_STATE_SHUTDOWN, pj.PJSIP_TP_STATE_DISCONNECTED, pj.PJSIP_TP_STATE_DESTROY], tps
     disc = tps[1]
     assert disc["lastError"] == 171173, disc  # PJSIP_TLS_ECERTVERIF
-    assert pjsip.ep.utilStrError(disc["lastError"]) == \
-        "SSL certificate verification error (PJSIP_TLS_ECERTVERIF)"
+    assert pjsip.ep.utilStrError(disc["lastError"]) == "SSL certificate verification error (PJSIP_TLS_ECERTVERIF)"
     # the handshake itself completed (verification is checked afterwards) ...
     assert disc["established"], disc
     assert disc["protocol"] == pj.PJ_SSL_SOCK_PROTO_TLS1_2, disc
@@ -365,8 +374,7 @@ def test_srtp_mandatory_offer_over_tls(pjsip, kamailio_tls):
         alice.calls.append(TestCall(alice))
         alice.calls[-1].makeCall(f"sip:bob@{k.domain}", pj.CallOpParam(True))
         seen: list = []
-        ev = wait_event(pjsip.events, is_call_state(pj.PJSIP_INV_STATE_DISCONNECTED),
-                        timeout=15, seen=seen)
+        ev = wait_event(pjsip.events, is_call_state(pj.PJSIP_INV_STATE_DISCONNECTED), timeout=15, seen=seen)
         rc = far.wait(10)
         msgs = far.messages_text()
         errors = far.log_text()
@@ -395,18 +403,53 @@ def _issue_server_cert(ca, workdir, san: str):
     """A server certificate from the test CA with only the given subjectAltName."""
     workdir.mkdir(parents=True, exist_ok=True)
     ext = workdir / "server.ext"
-    ext.write_text("basicConstraints=critical,CA:FALSE\n"
-                   "keyUsage=critical,digitalSignature,keyEncipherment\n"
-                   f"extendedKeyUsage=serverAuth\nsubjectAltName={san}\n")
+    ext.write_text(
+        "basicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        f"extendedKeyUsage=serverAuth\nsubjectAltName={san}\n"
+    )
     csr = workdir / "server.csr"
-    subprocess.run([openssl_binary(), "req", "-new", "-sha256", "-key", str(ca.server_key),
-                    "-subj", "/O=softclock tests/CN=sip.test", "-out", str(csr)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            openssl_binary(),
+            "req",
+            "-new",
+            "-sha256",
+            "-key",
+            str(ca.server_key),
+            "-subj",
+            "/O=softclock tests/CN=sip.test",
+            "-out",
+            str(csr),
+        ],
+        check=True,
+        capture_output=True,
+    )
     cert = workdir / "server.crt"
-    subprocess.run([openssl_binary(), "x509", "-req", "-sha256", "-in", str(csr),
-                    "-CA", str(ca.ca_cert), "-CAkey", str(ca.ca_key), "-set_serial", "7",
-                    "-days", "2", "-extfile", str(ext), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            openssl_binary(),
+            "x509",
+            "-req",
+            "-sha256",
+            "-in",
+            str(csr),
+            "-CA",
+            str(ca.ca_cert),
+            "-CAkey",
+            str(ca.ca_key),
+            "-set_serial",
+            "7",
+            "-days",
+            "2",
+            "-extfile",
+            str(ext),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     chain = workdir / "server-chain.crt"
     chain.write_text(cert.read_text() + ca.ca_cert.read_text())
     return dataclasses.replace(ca, server_cert=cert, server_chain=chain)
@@ -423,8 +466,7 @@ def test_server_name_is_checked_against_connected_host(pjsip, kamailio_tls, tmp_
         acc, reg, seen = _failed_tls_registration(pjsip, k)
         assert reg[1] == 503, seen
         assert reg[2] == "SSL certificate verification error (PJSIP_TLS_ECERTVERIF)", seen
-        disc = next(e[1] for e in seen
-                    if is_tp(e) and e[1]["state"] == pj.PJSIP_TP_STATE_DISCONNECTED)
+        disc = next(e[1] for e in seen if is_tp(e) and e[1]["state"] == pj.PJSIP_TP_STATE_DISCONNECTED)
         assert disc["verifyStatus"] == pj.PJ_SSL_CERT_EIDENTITY_NOT_MATCH, disc
         assert disc["verifyMsgs"] == [
             "The server identity does not match to any identities specified in the certificate"

@@ -26,8 +26,13 @@ class EchoRoom:
     def __init__(self, pulse: PulseServer, coupling_db: float = 0.0, delay_ms: int = 30) -> None:
         self.pulse = pulse
         self.loopback = pulse.pactl(
-            "load-module", "module-loopback", f"source={SPEAKER_SINK}.monitor", f"sink={MIC_SINK}",
-            f"latency_msec={delay_ms}", "source_dont_move=true", "sink_dont_move=true",
+            "load-module",
+            "module-loopback",
+            f"source={SPEAKER_SINK}.monitor",
+            f"sink={MIC_SINK}",
+            f"latency_msec={delay_ms}",
+            "source_dont_move=true",
+            "sink_dont_move=true",
         ).strip()
         if coupling_db:
             for line in pulse.pactl("list", "short", "sink-inputs").splitlines():
@@ -43,12 +48,19 @@ class EchoRoom:
     def load_echo_cancel(self) -> tuple[str, str]:
         """Put PulseAudio's WebRTC echo canceller in front of them; (its sink, its source)."""
         self.pulse.pactl(
-            "load-module", "module-echo-cancel", "aec_method=webrtc", f"source_master={MIC_SOURCE}",
-            f"sink_master={SPEAKER_SINK}", f"source_name={EC_SOURCE}", f"sink_name={EC_SINK}",
-            f"rate={self.pulse.rate}", "channels=1", "use_master_format=0",
+            "load-module",
+            "module-echo-cancel",
+            "aec_method=webrtc",
+            f"source_master={MIC_SOURCE}",
+            f"sink_master={SPEAKER_SINK}",
+            f"source_name={EC_SOURCE}",
+            f"sink_name={EC_SINK}",
+            f"rate={self.pulse.rate}",
+            "channels=1",
+            "use_master_format=0",
             # Echo cancelling only: WebRTC's noise suppression takes a steady test
             # tone for noise and removes it, and its gain control moves levels.
-            "aec_args=\"noise_suppression=0 analog_gain_control=0 digital_gain_control=0\"",
+            'aec_args="noise_suppression=0 analog_gain_control=0 digital_gain_control=0"',
         )
         return EC_SINK, EC_SOURCE
 
@@ -74,8 +86,11 @@ def echo_return(played_wav: Path, returned_wav: Path, freq: float) -> dict:
     returned, rate_r = read_wav(returned_wav)
     played_db = band_level_db(played[len(played) // 2 :], rate_p, freq)
     returned_db = band_level_db(returned[len(returned) // 2 :], rate_r, freq)
-    return {"played_dbfs": round(played_db, 1), "returned_dbfs": round(returned_db, 1),
-            "erl_db": round(played_db - returned_db, 1)}
+    return {
+        "played_dbfs": round(played_db, 1),
+        "returned_dbfs": round(returned_db, 1),
+        "erl_db": round(played_db - returned_db, 1),
+    }
 
 
 def measure_echo(pulse: PulseServer, devices: tuple[str, str], tmp: Path, seconds: float = 6.0) -> dict:

@@ -42,9 +42,19 @@ def make_entry(
     billable: bool = True,
 ) -> str:
     with store.session() as s, s.begin():
-        entry = TimeEntry(timekeeper="alice", matter_id=matter, work_date=day, started_utc=started, raw_seconds=raw,
-                          hold_seconds=hold, call_id=call, narrative=narrative, billable=billable,
-                          created_utc=NOW, updated_utc=NOW)  # fmt: skip
+        entry = TimeEntry(
+            timekeeper="alice",
+            matter_id=matter,
+            work_date=day,
+            started_utc=started,
+            raw_seconds=raw,
+            hold_seconds=hold,
+            call_id=call,
+            narrative=narrative,
+            billable=billable,
+            created_utc=NOW,
+            updated_utc=NOW,
+        )
         s.add(entry)
         s.flush()
         return entry.id

@@ -58,9 +58,7 @@ class PhoneHarness:
                 return event
 
     def registered(self, timeout: float = 10.0) -> ev.RegistrationChanged:
-        return self.wait_for(
-            ev.RegistrationChanged, lambda e: e.state is not ev.RegState.REGISTERING, timeout=timeout
-        )
+        return self.wait_for(ev.RegistrationChanged, lambda e: e.state is not ev.RegState.REGISTERING, timeout=timeout)
 
     def close(self) -> None:
         self.engine.shutdown()

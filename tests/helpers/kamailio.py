@@ -44,8 +44,8 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.helpers.tlsca import TestCA, make_test_ca
 from tests.helpers.procs import LoopbackServer, dir_containing, find_binary, stop_group
+from tests.helpers.tlsca import TestCA, make_test_ca
 
 KAMAILIO_BIN = "kamailio"
 HOST = "127.0.0.1"
@@ -336,8 +336,15 @@ class Kamailio(LoopbackServer):
 
     ``tls=True`` (or ``tls_ca=TestCA``) adds a TLS listener on ``tls_port``."""
 
-    def __init__(self, workdir: Path, users: dict[str, str], domain: str = "sip.test",
-                 *, tls: bool = False, tls_ca: TestCA | None = None):
+    def __init__(
+        self,
+        workdir: Path,
+        users: dict[str, str],
+        domain: str = "sip.test",
+        *,
+        tls: bool = False,
+        tls_ca: TestCA | None = None,
+    ):
         self.workdir = Path(workdir)
         # TLS: on if asked for or a CA is given; the CA defaults to make_test_ca(workdir/"tls")
         self._tls = bool(tls or tls_ca is not None)
@@ -424,10 +431,7 @@ class Kamailio(LoopbackServer):
             lines.append(f"{i}:{user}:{realm}:{pw}:{ha1}:{ha1b}")
         (self.db_dir / "subscriber").write_text("\n".join(lines) + "\n")
         (self.db_dir / "version").write_text(
-            "id(int,auto) table_name(string) table_version(int) \n"
-            "1:subscriber:7\n"
-            "2:location:9\n"
-            "3:location_attrs:1\n"
+            "id(int,auto) table_name(string) table_version(int) \n1:subscriber:7\n2:location:9\n3:location_attrs:1\n"
         )
 
     def _write_cfg(self) -> None:
@@ -436,11 +440,9 @@ class Kamailio(LoopbackServer):
             raise RuntimeError("Kamailio modules directory (with db_text.so) not found")
         if self._tls:
             self._write_tls_cfg()
-            tls_listen = (f"enable_tls=yes\n"
-                          f"listen=tls:{HOST}:{self._tls_port}\n")
+            tls_listen = f"enable_tls=yes\nlisten=tls:{HOST}:{self._tls_port}\n"
             # tls first: it must initialise OpenSSL before anything else uses it
-            tls_module = (f'loadmodule "tls.so"\n'
-                          f'modparam("tls", "config", "{self.tls_cfg_path}")\n')
+            tls_module = f'loadmodule "tls.so"\nmodparam("tls", "config", "{self.tls_cfg_path}")\n'
         else:
             tls_listen = tls_module = ""
         cfg = (
@@ -548,7 +550,7 @@ class Kamailio(LoopbackServer):
             return False
         return not self._tls or self.tls_probe()
 
-    def start(self, timeout: float = 10.0, *, same_port: bool = False) -> "Kamailio":
+    def start(self, timeout: float = 10.0, *, same_port: bool = False) -> Kamailio:
         """Start (again); ``same_port`` reuses the port of the last run (a restart)."""
         if self.running:
             return self
@@ -568,11 +570,28 @@ class Kamailio(LoopbackServer):
             self._logf = open(self._log_path, "ab", buffering=0)
             tls_note = f" (tls {self._tls_port})" if self._tls else ""
             self._logf.write(f"==== starting kamailio on {HOST}:{self._port}{tls_note}\n".encode())
-            cmd = [binary, "-DD", "-E", "-f", str(self.cfg_path), "-Y", str(self.run_dir),
-                   "-P", str(self.pid_path), "-m", "64", "-M", "8"]
+            cmd = [
+                binary,
+                "-DD",
+                "-E",
+                "-f",
+                str(self.cfg_path),
+                "-Y",
+                str(self.run_dir),
+                "-P",
+                str(self.pid_path),
+                "-m",
+                "64",
+                "-M",
+                "8",
+            ]
             self._proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=self._logf, stderr=subprocess.STDOUT,
-                cwd=str(self.workdir), start_new_session=True,
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=self._logf,
+                stderr=subprocess.STDOUT,
+                cwd=str(self.workdir),
+                start_new_session=True,
             )
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:

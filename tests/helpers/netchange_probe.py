@@ -43,8 +43,11 @@ def main() -> None:
         try:
             engine.set_account(
                 AccountConfig(
-                    user="alice", domain="sip.test", server=f"{server.host}:{server.port}",
-                    password=DEFAULT_USERS["alice"], auto_answer=True,
+                    user="alice",
+                    domain="sip.test",
+                    server=f"{server.host}:{server.port}",
+                    password=DEFAULT_USERS["alice"],
+                    auto_answer=True,
                 )
             )
             first = _next_registration(events)

@@ -34,7 +34,10 @@ def run_probe(module: str, *args: str, timeout: float = 90) -> tuple[list[dict[s
     command = " ".join(shlex.quote(part) for part in (sys.executable, "-m", module, *args))
     result = subprocess.run(
         ["unshare", "-n", "sh", "-c", f"ip link set lo up && exec {command}"],
-        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]

@@ -19,7 +19,9 @@ def main() -> None:
     engine = SipEngine(events.put, EngineConfig(log_level=0))
     engine.start()
     try:
-        engine.set_account(AccountConfig(user="alice", domain="sip.test", server="192.0.2.1:5060", password="pw-noroute"))
+        engine.set_account(
+            AccountConfig(user="alice", domain="sip.test", server="192.0.2.1:5060", password="pw-noroute")
+        )
         started, failures = time.monotonic(), 0
         while failures < 2:
             event = events.get(timeout=15)

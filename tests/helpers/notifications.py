@@ -63,8 +63,16 @@ def _serve(server: NotificationServer, ready: threading.Event, stop: threading.E
             next_id += 1
             conn.send(new_method_return(msg, "u", (nid,)))  # answered before it is seen: a click can follow
             with server.changed:
-                server.shown.append({"id": nid, "app": app, "summary": summary, "body": body,
-                                     "actions": list(actions), "replaces": replaces})  # fmt: skip
+                server.shown.append(
+                    {
+                        "id": nid,
+                        "app": app,
+                        "summary": summary,
+                        "body": body,
+                        "actions": list(actions),
+                        "replaces": replaces,
+                    }
+                )
                 server.changed.notify_all()
         elif member == "CloseNotification":
             with server.changed:
@@ -86,8 +94,11 @@ def notification_bus(tmp_path: os.PathLike[str]) -> Iterator[NotificationServer]
         pytest.skip("dbus-daemon is missing")
     socket_path = f"{tmp_path}/bus"
     address = f"unix:path={socket_path}"
-    proc = subprocess.Popen([daemon, "--session", "--nofork", "--nopidfile", f"--address={address}", "--print-address"],
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [daemon, "--session", "--nofork", "--nopidfile", f"--address={address}", "--print-address"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         proc.stdout.readline()  # printed once it listens

@@ -82,9 +82,10 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -132,9 +133,9 @@ def _version_key(path: str) -> tuple[int, ...]:
 
 def pg_bindir() -> Path | None:
     """Directory holding ``initdb``, ``postgres`` and ``pg_isready``, or None."""
+
     def ok(d: str | Path | None) -> bool:
-        return bool(d) and all(os.access(os.path.join(d, b), os.X_OK)
-                               for b in ("initdb", "postgres", "pg_isready"))
+        return bool(d) and all(os.access(os.path.join(d, b), os.X_OK) for b in ("initdb", "postgres", "pg_isready"))
 
     env = os.environ.get("SOFTCLOCK_PG_BINDIR")
     if env:
@@ -142,8 +143,7 @@ def pg_bindir() -> Path | None:
     pg_config = shutil.which("pg_config")
     if pg_config:
         try:
-            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True,
-                                 timeout=10).stdout.strip()
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             out = ""
         if ok(out):
@@ -166,14 +166,29 @@ def _server_os_user() -> tuple[int, int] | None:
         pw = pwd.getpwnam(name)
     except KeyError:
         useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-        res = subprocess.run([useradd, "--system", "--user-group", "--no-create-home",
-                              "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
-                              name], capture_output=True, text=True, timeout=30)
+        res = subprocess.run(
+            [
+                useradd,
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/usr/sbin/nologin",
+                name,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         try:  # a concurrent run may have created it in between
             pw = pwd.getpwnam(name)
         except KeyError:
-            raise RuntimeError(f"running as root and could not create the system user {name!r} "
-                               f"for the PostgreSQL test server: {res.stderr.strip()}") from None
+            raise RuntimeError(
+                f"running as root and could not create the system user {name!r} "
+                f"for the PostgreSQL test server: {res.stderr.strip()}"
+            ) from None
     if pw.pw_uid == 0:
         raise RuntimeError(f"{name!r} is uid 0; PostgreSQL refuses to run as root")
     return pw.pw_uid, pw.pw_gid
@@ -197,8 +212,9 @@ class PgCluster(LoopbackServer):
             raise FileNotFoundError("PostgreSQL server binaries (initdb, postgres) not found")
         self._os_user = _server_os_user()
         base = Path(tempfile.mkdtemp(prefix="softclock-pg-"))
-        self._dirs = _Dirs(base=base, data=base / "data", sock=base / "sock",
-                           tls=base / "tls", log=base / "postgres.log")
+        self._dirs = _Dirs(
+            base=base, data=base / "data", sock=base / "sock", tls=base / "tls", log=base / "postgres.log"
+        )
         self._tls_ca = tls_ca if tls_ca is not None else make_test_ca(base / "ca")
         self._superuser_password = secrets.token_urlsafe(24)
         self._port: int | None = None
@@ -229,9 +245,16 @@ class PgCluster(LoopbackServer):
         return self._dirs.log
 
     # -- URLs ---------------------------------------------------------
-    def url(self, user: str, password: str | None, db: str, sslmode: str = "verify-full",
-            host: str | None = None, sslrootcert: str | Path | None = None,
-            **query: str) -> URL:
+    def url(
+        self,
+        user: str,
+        password: str | None,
+        db: str,
+        sslmode: str = "verify-full",
+        host: str | None = None,
+        sslrootcert: str | Path | None = None,
+        **query: str,
+    ) -> URL:
         """A ``postgresql+psycopg`` URL over TCP (its ``str()`` hides the password).
 
         ``sslrootcert`` defaults to :attr:`ca_file` for ``verify-ca``/``verify-full``
@@ -243,8 +266,15 @@ class PgCluster(LoopbackServer):
         if sslrootcert is not None:
             q["sslrootcert"] = str(sslrootcert)
         q.update(query)
-        return URL.create("postgresql+psycopg", username=user, password=password,
-                          host=host or HOST, port=self.port, database=db, query=q)
+        return URL.create(
+            "postgresql+psycopg",
+            username=user,
+            password=password,
+            host=host or HOST,
+            port=self.port,
+            database=db,
+            query=q,
+        )
 
     def superuser_url(self, db: str = "postgres", sslmode: str = "verify-full") -> URL:
         """The superuser ``postgres`` with its (random, in-memory) password, over TCP."""
@@ -252,8 +282,9 @@ class PgCluster(LoopbackServer):
 
     def connect_admin(self, db: str = "postgres") -> psycopg.Connection:
         """A superuser connection over the Unix socket (trust), autocommit."""
-        return psycopg.connect(host=str(self._dirs.sock), port=self.port, user=SUPERUSER,
-                               dbname=db, autocommit=True, connect_timeout=10)
+        return psycopg.connect(
+            host=str(self._dirs.sock), port=self.port, user=SUPERUSER, dbname=db, autocommit=True, connect_timeout=10
+        )
 
     # -- lifecycle ----------------------------------------------------
     def _popen_kwargs(self) -> dict[str, Any]:
@@ -293,10 +324,25 @@ class PgCluster(LoopbackServer):
                 fh.write(self._superuser_password + "\n")
             self._chown(pwfile)
             res = subprocess.run(
-                [str(self._bindir / "initdb"), "-D", str(d.data), "-U", SUPERUSER,
-                 f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256",
-                 "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"],
-                capture_output=True, text=True, timeout=120, **self._popen_kwargs())
+                [
+                    str(self._bindir / "initdb"),
+                    "-D",
+                    str(d.data),
+                    "-U",
+                    SUPERUSER,
+                    f"--pwfile={pwfile}",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                    "--no-instructions",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                **self._popen_kwargs(),
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         if res.returncode != 0:
@@ -307,20 +353,33 @@ class PgCluster(LoopbackServer):
         self._chown(d.data / "pg_hba.conf")
 
     def _pg_isready(self) -> bool:
-        res = subprocess.run([str(self._bindir / "pg_isready"), "-q", "-h", HOST,
-                              "-p", str(self._port), "-t", "1", "-d", "postgres"],
-                             stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
+        res = subprocess.run(
+            [str(self._bindir / "pg_isready"), "-q", "-h", HOST, "-p", str(self._port), "-t", "1", "-d", "postgres"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=10,
+        )
         return res.returncode == 0
 
     def _spawn(self, port: int) -> subprocess.Popen:  # type: ignore[type-arg]
         d = self._dirs
-        cmd = [str(self._bindir / "postgres"), "-D", str(d.data), "-p", str(port),
-               "-k", str(d.sock), "-c", f"listen_addresses={HOST}"]
+        cmd = [
+            str(self._bindir / "postgres"),
+            "-D",
+            str(d.data),
+            "-p",
+            str(port),
+            "-k",
+            str(d.sock),
+            "-c",
+            f"listen_addresses={HOST}",
+        ]
         with open(d.log, "ab") as log:
-            return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, **self._popen_kwargs())
+            return subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **self._popen_kwargs()
+            )
 
-    def start(self, timeout: float = 30.0) -> "PgCluster":
+    def start(self, timeout: float = 30.0) -> PgCluster:
         """Run initdb (first time only) and the server; return when it accepts connections."""
         if self.running:
             return self
@@ -350,8 +409,9 @@ class PgCluster(LoopbackServer):
             tail = self.log_text()[log_offset:]
             if "could not bind" in tail and attempt + 1 < attempts:
                 continue
-            raise RuntimeError(f"PostgreSQL did not start on {HOST}:{self._port} within "
-                               f"{timeout:.0f} s; its log:\n{tail[-4000:]}")
+            raise RuntimeError(
+                f"PostgreSQL did not start on {HOST}:{self._port} within {timeout:.0f} s; its log:\n{tail[-4000:]}"
+            )
         if first:
             with self.connect_admin() as conn:
                 conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(TLS_ONLY_ROLE)))
@@ -384,7 +444,7 @@ class PgCluster(LoopbackServer):
             pass
         proc.wait(10)
 
-    def restart(self, timeout: float = 30.0) -> "PgCluster":
+    def restart(self, timeout: float = 30.0) -> PgCluster:
         """stop() (if running) and start() again on the same port; after kill() this
         is crash recovery."""
         self.stop()
@@ -402,17 +462,15 @@ class PgCluster(LoopbackServer):
         self.stop()
         shutil.rmtree(self._dirs.base, ignore_errors=True)
 
-    def __enter__(self) -> "PgCluster":
+    def __enter__(self) -> PgCluster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
 
     # -- administration -----------------------------------------------
-    def create_database(self, name: str, owner: str | None = None,
-                        template: str = "template1") -> str:
-        q = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name),
-                                                             sql.Identifier(template))
+    def create_database(self, name: str, owner: str | None = None, template: str = "template1") -> str:
+        q = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
         if owner is not None:
             q = q + sql.SQL(" OWNER {}").format(sql.Identifier(owner))
         with self.connect_admin() as conn:
@@ -422,40 +480,43 @@ class PgCluster(LoopbackServer):
     def drop_database(self, name: str) -> None:
         """DROP DATABASE IF EXISTS ... WITH (FORCE): open sessions are terminated."""
         with self.connect_admin() as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
-    def create_role(self, name: str, password: str | None = None, *, login: bool = True,
-                    superuser: bool = False, in_roles: Iterable[str] = ()) -> str:
+    def create_role(
+        self,
+        name: str,
+        password: str | None = None,
+        *,
+        login: bool = True,
+        superuser: bool = False,
+        in_roles: Iterable[str] = (),
+    ) -> str:
         """CREATE ROLE with a SCRAM verifier computed here (the password itself
         never reaches the server or its log)."""
-        opts = [sql.SQL("LOGIN" if login else "NOLOGIN"),
-                sql.SQL("SUPERUSER" if superuser else "NOSUPERUSER")]
+        opts = [sql.SQL("LOGIN" if login else "NOLOGIN"), sql.SQL("SUPERUSER" if superuser else "NOSUPERUSER")]
         with self.connect_admin() as conn:
             if password is not None:
-                verifier = conn.pgconn.encrypt_password(
-                    password.encode(), name.encode(), b"scram-sha-256").decode()
+                verifier = conn.pgconn.encrypt_password(password.encode(), name.encode(), b"scram-sha-256").decode()
                 opts.append(sql.SQL("PASSWORD {}").format(sql.Literal(verifier)))
             roles = list(in_roles)
             if roles:
-                opts.append(sql.SQL("IN ROLE {}").format(
-                    sql.SQL(", ").join(sql.Identifier(r) for r in roles)))
-            conn.execute(sql.SQL("CREATE ROLE {} ").format(sql.Identifier(name))
-                         + sql.SQL(" ").join(opts))
+                opts.append(sql.SQL("IN ROLE {}").format(sql.SQL(", ").join(sql.Identifier(r) for r in roles)))
+            conn.execute(sql.SQL("CREATE ROLE {} ").format(sql.Identifier(name)) + sql.SQL(" ").join(opts))
         return name
 
     def require_tls(self, role: str) -> None:
         """Make ``role`` a member of :data:`TLS_ONLY_ROLE`: its non-TLS TCP
         connections are then refused by pg_hba.conf."""
         with self.connect_admin() as conn:
-            conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(TLS_ONLY_ROLE),
-                                                           sql.Identifier(role)))
+            conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(TLS_ONLY_ROLE), sql.Identifier(role)))
 
     def terminate_backends(self, db: str, user: str | None = None) -> int:
         """pg_terminate_backend() every session on ``db`` (of ``user`` only, if
         given) except the one asking; returns how many were terminated."""
-        q = ("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
-             " WHERE datname = %s AND pid <> pg_backend_pid()")
+        q = (
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()"
+        )
         params: list[str] = [db]
         if user is not None:
             q += " AND usename = %s"

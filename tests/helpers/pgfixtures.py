@@ -39,8 +39,10 @@ def require_postgres() -> None:
     """Skip (or fail when CI=true) unless the PostgreSQL server binaries are installed."""
     if pg_bindir() is not None:
         return
-    missing_tool("PostgreSQL server binaries (initdb, postgres, pg_isready) not found "
-                 "(apt: postgresql; or set SOFTCLOCK_PG_BINDIR)")
+    missing_tool(
+        "PostgreSQL server binaries (initdb, postgres, pg_isready) not found "
+        "(apt: postgresql; or set SOFTCLOCK_PG_BINDIR)"
+    )
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,7 @@ class PgDatabase:
     cluster: PgCluster
     name: str
 
-    def url(self, user: str, password: str | None, sslmode: str = "verify-full",
-            **kw: str | Path | None) -> URL:
+    def url(self, user: str, password: str | None, sslmode: str = "verify-full", **kw: str | Path | None) -> URL:
         return self.cluster.url(user, password, self.name, sslmode=sslmode, **kw)  # type: ignore[arg-type]
 
     def superuser_url(self, sslmode: str = "verify-full") -> URL:

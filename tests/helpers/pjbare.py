@@ -33,8 +33,9 @@ def wait_event(q: queue.Queue, pred, timeout: float = EVENT_TIMEOUT, seen: list 
             return ev
 
 
-def endpoint_config(*, threads: int = 1, user_agent: str | None = None, log_level: int = 4,
-                    log_file: Path | str | None = None) -> pj.EpConfig:
+def endpoint_config(
+    *, threads: int = 1, user_agent: str | None = None, log_level: int = 4, log_file: Path | str | None = None
+) -> pj.EpConfig:
     """An EpConfig with ``threads`` worker threads and callbacks on them (``mainThreadOnly=False``)."""
     cfg = pj.EpConfig()
     cfg.uaConfig.threadCnt = threads
@@ -58,8 +59,9 @@ def loopback_transport_config(*, public: bool = False) -> pj.TransportConfig:
     return tcfg
 
 
-def account_config(user: str, password: str, domain: str, registrar_uri: str | None,
-                   proxy_uri: str) -> pj.AccountConfig:
+def account_config(
+    user: str, password: str, domain: str, registrar_uri: str | None, proxy_uri: str
+) -> pj.AccountConfig:
     """An account ``user@domain`` through ``proxy_uri``; it registers unless ``registrar_uri`` is None.
 
     No retry after a failed registration (a test wants the first answer), no SIP outbound."""
@@ -76,8 +78,9 @@ def account_config(user: str, password: str, domain: str, registrar_uri: str | N
     return cfg
 
 
-def close_accounts(accounts: Iterable, events_of: Callable[[object], queue.Queue],
-                   unregistered: Callable[[tuple], bool]) -> None:
+def close_accounts(
+    accounts: Iterable, events_of: Callable[[object], queue.Queue], unregistered: Callable[[tuple], bool]
+) -> None:
     """Hang up each account's ``calls`` and wait for them to end, unregister (waiting
     for the event ``unregistered`` matches, so a late un-REGISTER cannot remove the
     next test's binding), shut the account down and drop its call wrappers."""

@@ -47,7 +47,6 @@ MIC_SINK = "softclock_mic"
 MIC_SOURCE = MIC_SINK + ".monitor"
 
 
-
 def pulse_binaries() -> dict[str, str | None]:
     return {name: shutil.which(name) for name in ("pulseaudio", "pacat", "pactl")}
 
@@ -160,8 +159,7 @@ class PulseServer:
         fmt = f"rate={self.rate} channels=1 format=s16le"
         loads = [
             f"module-native-protocol-unix socket={self.socket} auth-anonymous=1",
-            f"module-null-sink sink_name={SPEAKER_SINK} {fmt} "
-            f"sink_properties=device.description=softclock-speaker",
+            f"module-null-sink sink_name={SPEAKER_SINK} {fmt} sink_properties=device.description=softclock-speaker",
             f"module-null-sink sink_name={MIC_SINK} {fmt} sink_properties=device.description=softclock-mic-feed",
         ]
         cmd = [
@@ -175,11 +173,13 @@ class PulseServer:
             "--log-level=notice",
             "-n",  # no default.pa: only what is loaded here (no suspend-on-idle, no hardware)
         ] + [f"--load={m}" for m in loads]
-        env = self.child_env(HOME=str(self.base / "home"), XDG_RUNTIME_DIR=str(self.runtime),
-                             XDG_CONFIG_HOME=str(self.base / "home"))
+        env = self.child_env(
+            HOME=str(self.base / "home"), XDG_RUNTIME_DIR=str(self.runtime), XDG_CONFIG_HOME=str(self.base / "home")
+        )
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -199,8 +199,13 @@ class PulseServer:
         """Load one more null sink -- a headset being plugged in -- with its monitor
         warmed like the others; returns the module index for :meth:`unload`."""
         module = self.pactl(
-            "load-module", "module-null-sink", f"sink_name={name}", f"rate={self.rate}", "channels=1",
-            "format=s16le", "sink_properties=\"device.description='" + (description or name) + "'\"",
+            "load-module",
+            "module-null-sink",
+            f"sink_name={name}",
+            f"rate={self.rate}",
+            "channels=1",
+            "format=s16le",
+            "sink_properties=\"device.description='" + (description or name) + "'\"",
         ).strip()
         self._warm_up(time.monotonic() + timeout, [name + ".monitor"])
         return module
@@ -221,11 +226,18 @@ class PulseServer:
         """
         sources = sources or [SPEAKER_SINK + ".monitor", MIC_SOURCE]
         for source in sources:
-            self._spawn(["parec", "--raw", "--latency-msec=10", "-d", source],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self._spawn(
+                ["parec", "--raw", "--latency-msec=10", "-d", source],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         probes = [
-            subprocess.Popen(["parec", "--raw", "--latency-msec=10", "-d", source], env=self.child_env(),
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            subprocess.Popen(
+                ["parec", "--raw", "--latency-msec=10", "-d", source],
+                env=self.child_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
             for source in sources
         ]
         try:
@@ -259,8 +271,9 @@ class PulseServer:
             return ""
 
     def _pactl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(["pactl", *args], env=self.child_env(), capture_output=True, text=True,
-                              timeout=10, check=check)
+        return subprocess.run(
+            ["pactl", *args], env=self.child_env(), capture_output=True, text=True, timeout=10, check=check
+        )
 
     def pactl(self, *args: str) -> str:
         return self._pactl(*args).stdout
@@ -276,14 +289,25 @@ class PulseServer:
         """Record ``source`` (e.g. ``softclock_speaker.monitor``) into a mono 16-bit WAV."""
         rate = rate or self.rate
         proc = self._spawn(
-            ["parec", "-d", source, "--file-format=wav", f"--rate={rate}", "--channels=1",
-             "--format=s16le", "--latency-msec=20", str(path)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "parec",
+                "-d",
+                source,
+                "--file-format=wav",
+                f"--rate={rate}",
+                "--channels=1",
+                "--format=s16le",
+                "--latency-msec=20",
+                str(path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         return Recording(proc, Path(path))
 
-    def play_tone(self, sink: str, freq: float, amplitude: float = 0.3, rate: int | None = None,
-                  on_ms: int | None = None) -> TonePlayer:
+    def play_tone(
+        self, sink: str, freq: float, amplitude: float = 0.3, rate: int | None = None, on_ms: int | None = None
+    ) -> TonePlayer:
         """Play a sine into ``sink`` until ``.stop()`` (or teardown).
 
         ``on_ms``: a burst of that length at the start of every second, silence
@@ -298,10 +322,15 @@ class PulseServer:
             chunk = chunk[:keep] + bytes(len(chunk) - keep)
         path = Path(tempfile.mkstemp(prefix=f"tone{int(freq)}_", suffix=".raw", dir=self.base)[1])
         path.write_bytes(chunk)
-        pacat = (f"pacat --playback -d {shlex.quote(sink)} --raw --rate={rate} --channels=1 "
-                 f"--format=s16le --latency-msec=20")
-        proc = self._spawn(["sh", "-c", f'while cat "$0"; do :; done | {pacat}', str(path)],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        pacat = (
+            f"pacat --playback -d {shlex.quote(sink)} --raw --rate={rate} --channels=1 --format=s16le --latency-msec=20"
+        )
+        proc = self._spawn(
+            ["sh", "-c", f'while cat "$0"; do :; done | {pacat}', str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         return TonePlayer(self, proc)
 
     def stop_process(self, proc: subprocess.Popen) -> None:

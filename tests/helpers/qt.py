@@ -8,8 +8,9 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
 
-def answer_when_shown(box_of: Callable[[], QMessageBox | None], button: QMessageBox.StandardButton,
-                      seen: list[str] | None = None) -> None:  # fmt: skip
+def answer_when_shown(
+    box_of: Callable[[], QMessageBox | None], button: QMessageBox.StandardButton, seen: list[str] | None = None
+) -> None:
     """Click ``button`` of the question ``box_of()`` returns once it is up (it runs its own event
     loop); gives up after about 5 s (a question that was not asked)."""
     tries = [250]

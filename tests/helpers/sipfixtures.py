@@ -60,8 +60,7 @@ def kamailio_factory(tmp_path_factory):
     started: list[Kamailio] = []
 
     def make(users: dict[str, str] | None = None, domain: str = "sip.test") -> Kamailio:
-        k = Kamailio(tmp_path_factory.mktemp("kamailio"),
-                     DEFAULT_USERS if users is None else users, domain=domain)
+        k = Kamailio(tmp_path_factory.mktemp("kamailio"), DEFAULT_USERS if users is None else users, domain=domain)
         started.append(k)
         k.start()
         return k

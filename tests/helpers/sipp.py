@@ -95,12 +95,20 @@ def _udp_port_in_use(port: int) -> bool:
 class SippProcess:
     """One sipp run (``-m 1``) as a subprocess, with its logs in a temp dir."""
 
-    def __init__(self, name: str, scenario_name: str, remote: str | None, *,
-                 service: str, local_port: int | None = None,
-                 variables: dict[str, str] | None = None,
-                 auth: tuple[str, str] | None = None,
-                 timeout_s: float = 60, extra_args: list[str] | None = None,
-                 start: bool = True):
+    def __init__(
+        self,
+        name: str,
+        scenario_name: str,
+        remote: str | None,
+        *,
+        service: str,
+        local_port: int | None = None,
+        variables: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout_s: float = 60,
+        extra_args: list[str] | None = None,
+        start: bool = True,
+    ):
         binary = sipp_binary()
         if binary is None:
             raise FileNotFoundError("sipp executable not found (apt install sip-tester)")
@@ -113,14 +121,38 @@ class SippProcess:
         self.action_log = self.logdir / "actions.log"
         self.stdout_log = self.logdir / "stdout.log"
         cmd = [
-            binary, "-sf", str(scenario(scenario_name)),
-            "-i", HOST, "-p", str(self.local_port), "-mp", str(self.media_port),
-            "-t", "u1", "-m", "1", "-l", "1", "-s", service,
-            "-nostdin", "-timeout", f"{int(max(1, timeout_s))}s", "-timeout_error",
-            "-max_recv_loops", "100",
-            "-trace_err", "-error_file", str(self.error_log),
-            "-trace_msg", "-message_file", str(self.message_log),
-            "-trace_logs", "-log_file", str(self.action_log),
+            binary,
+            "-sf",
+            str(scenario(scenario_name)),
+            "-i",
+            HOST,
+            "-p",
+            str(self.local_port),
+            "-mp",
+            str(self.media_port),
+            "-t",
+            "u1",
+            "-m",
+            "1",
+            "-l",
+            "1",
+            "-s",
+            service,
+            "-nostdin",
+            "-timeout",
+            f"{int(max(1, timeout_s))}s",
+            "-timeout_error",
+            "-max_recv_loops",
+            "100",
+            "-trace_err",
+            "-error_file",
+            str(self.error_log),
+            "-trace_msg",
+            "-message_file",
+            str(self.message_log),
+            "-trace_logs",
+            "-log_file",
+            str(self.action_log),
         ]
         if auth is not None:
             cmd += ["-au", auth[0], "-ap", auth[1]]
@@ -140,11 +172,15 @@ class SippProcess:
             self.start()
 
     # -- lifecycle ----------------------------------------------------
-    def start(self) -> "SippProcess":
+    def start(self) -> SippProcess:
         self._out = open(self.stdout_log, "wb")
         self.proc = subprocess.Popen(
-            self.cmd, stdin=subprocess.DEVNULL, stdout=self._out, stderr=subprocess.STDOUT,
-            cwd=str(self.logdir), start_new_session=True,
+            self.cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            cwd=str(self.logdir),
+            start_new_session=True,
         )
         return self
 
@@ -186,9 +222,7 @@ class SippProcess:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.stop()
-            raise TimeoutError(
-                f"sipp {self.name} still running after {timeout}s; killed.\n{self.log_text()}"
-            ) from None
+            raise TimeoutError(f"sipp {self.name} still running after {timeout}s; killed.\n{self.log_text()}") from None
         self._finished(rc)
         return rc
 
@@ -217,8 +251,12 @@ class SippProcess:
     def log_text(self) -> str:
         """Command line, exit code, error log, <log> actions, message log and stdout."""
         parts = [f"### sipp {self.name}: {' '.join(self.cmd)}", f"### exit code: {self.poll()}"]
-        for title, path in (("errors", self.error_log), ("actions", self.action_log),
-                            ("messages", self.message_log), ("stdout", self.stdout_log)):
+        for title, path in (
+            ("errors", self.error_log),
+            ("actions", self.action_log),
+            ("messages", self.message_log),
+            ("stdout", self.stdout_log),
+        ):
             text = self._read(path)
             if text.strip():
                 parts.append(f"### {title} ({path})\n{text}")
@@ -249,25 +287,35 @@ class SippProcess:
             pass
 
 
-def _remote(kamailio: "Kamailio") -> str:
+def _remote(kamailio: Kamailio) -> str:
     return f"{kamailio.host}:{kamailio.port}"
 
 
-def register(kamailio: "Kamailio", user: str, password: str, local_port: int | None = None,
-             expires: int = 3600, timeout_s: float = 30) -> SippProcess:
+def register(
+    kamailio: Kamailio,
+    user: str,
+    password: str,
+    local_port: int | None = None,
+    expires: int = 3600,
+    timeout_s: float = 30,
+) -> SippProcess:
     """sipp registers ``user@<domain>`` (digest auth) with Contact 127.0.0.1:local_port.
 
     Returns the running process; ``wait()`` is 0 on a 200 OK, 1 otherwise (e.g. 403).
     """
     return SippProcess(
-        f"register-{user}", "register", _remote(kamailio), service=user,
-        local_port=local_port, auth=(user, password),
-        variables={"domain": kamailio.domain, "expires": expires}, timeout_s=timeout_s,
+        f"register-{user}",
+        "register",
+        _remote(kamailio),
+        service=user,
+        local_port=local_port,
+        auth=(user, password),
+        variables={"domain": kamailio.domain, "expires": expires},
+        timeout_s=timeout_s,
     )
 
 
-def unregister(kamailio: "Kamailio", user: str, password: str, local_port: int,
-               timeout_s: float = 30) -> SippProcess:
+def unregister(kamailio: Kamailio, user: str, password: str, local_port: int, timeout_s: float = 30) -> SippProcess:
     """Remove the binding created by :func:`register` for the same local_port."""
     return register(kamailio, user, password, local_port, expires=0, timeout_s=timeout_s)
 
@@ -275,8 +323,17 @@ def unregister(kamailio: "Kamailio", user: str, password: str, local_port: int,
 class SippUas(SippProcess):
     """sipp UAS registered as ``user``; see :func:`uas`."""
 
-    def __init__(self, kamailio: "Kamailio", user: str, password: str, talk_ms: int,
-                 ring_ms: int, hangup: str, timeout_s: float, unregister_at_end: bool):
+    def __init__(
+        self,
+        kamailio: Kamailio,
+        user: str,
+        password: str,
+        talk_ms: int,
+        ring_ms: int,
+        hangup: str,
+        timeout_s: float,
+        unregister_at_end: bool,
+    ):
         if hangup not in ("local", "remote"):
             raise ValueError("hangup must be 'local' or 'remote'")
         self.kamailio = kamailio
@@ -287,9 +344,13 @@ class SippUas(SippProcess):
         self._registered = False
         self.register_log = ""
         super().__init__(
-            f"uas-{user}", "uas" if hangup == "local" else "uas_remote_bye", None,
-            service=user, variables={"ring_ms": int(ring_ms), "talk_ms": int(talk_ms)},
-            timeout_s=timeout_s, start=False,
+            f"uas-{user}",
+            "uas" if hangup == "local" else "uas_remote_bye",
+            None,
+            service=user,
+            variables={"ring_ms": int(ring_ms), "talk_ms": int(talk_ms)},
+            timeout_s=timeout_s,
+            start=False,
         )
         # Register on the UAS's own port first, then start the UAS on it.
         with register(kamailio, user, password, self.local_port) as reg:
@@ -341,8 +402,16 @@ class SippUas(SippProcess):
         return end - start
 
 
-def uas(kamailio: "Kamailio", user: str, password: str, talk_ms: int = 3000, ring_ms: int = 0,
-        hangup: str = "local", timeout_s: float = 60, unregister_at_end: bool = True) -> SippUas:
+def uas(
+    kamailio: Kamailio,
+    user: str,
+    password: str,
+    talk_ms: int = 3000,
+    ring_ms: int = 0,
+    hangup: str = "local",
+    timeout_s: float = 60,
+    unregister_at_end: bool = True,
+) -> SippUas:
     """Register ``user`` with sipp, then answer one INVITE on the same port.
 
     INVITE -> 180 -> (ring_ms) -> 200 -> ACK; with ``hangup="local"`` sipp holds the
@@ -355,10 +424,17 @@ def uas(kamailio: "Kamailio", user: str, password: str, talk_ms: int = 3000, rin
     return SippUas(kamailio, user, password, talk_ms, ring_ms, hangup, timeout_s, unregister_at_end)
 
 
-def uac(kamailio: "Kamailio", target_user: str, talk_ms: int = 2000,
-        cancel_after_ms: int | None = None, from_user: str = "caller",
-        from_domain: str = "external.test", display_name: str | None = "Pat Caller",
-        expect_decline: bool = False, timeout_s: float = 60) -> SippProcess:
+def uac(
+    kamailio: Kamailio,
+    target_user: str,
+    talk_ms: int = 2000,
+    cancel_after_ms: int | None = None,
+    from_user: str = "caller",
+    from_domain: str = "external.test",
+    display_name: str | None = "Pat Caller",
+    expect_decline: bool = False,
+    timeout_s: float = 60,
+) -> SippProcess:
     """sipp calls ``sip:target_user@<domain>`` through the Kamailio (sent to 127.0.0.1:port).
 
     * default: waits for 200, ACKs, holds ``talk_ms``, sends BYE (Record-Route aware);
@@ -382,9 +458,13 @@ def uac(kamailio: "Kamailio", target_user: str, talk_ms: int = 2000,
     else:
         name = "uac"
     variables = {
-        "domain": kamailio.domain, "from_user": from_user, "from_domain": from_domain,
-        "display": display, "talk_ms": int(talk_ms),
+        "domain": kamailio.domain,
+        "from_user": from_user,
+        "from_domain": from_domain,
+        "display": display,
+        "talk_ms": int(talk_ms),
         "cancel_after_ms": int(cancel_after_ms or 0),
     }
-    return SippProcess(f"{name}-{target_user}", name, _remote(kamailio), service=target_user,
-                       variables=variables, timeout_s=timeout_s)
+    return SippProcess(
+        f"{name}-{target_user}", name, _remote(kamailio), service=target_user, variables=variables, timeout_s=timeout_s
+    )

@@ -36,7 +36,7 @@ SERVER_SAN = "DNS:sip.test,DNS:localhost,IP:127.0.0.1"
 VALID_DAYS = 30
 
 _lock = threading.Lock()
-_cache: dict[Path, "TestCA"] = {}
+_cache: dict[Path, TestCA] = {}
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,15 @@ class TestCA:
     other_ca_key: Path
 
     def files(self) -> tuple[Path, ...]:
-        return (self.ca_cert, self.ca_key, self.server_cert, self.server_key,
-                self.server_chain, self.other_ca_cert, self.other_ca_key)
+        return (
+            self.ca_cert,
+            self.ca_key,
+            self.server_cert,
+            self.server_key,
+            self.server_chain,
+            self.other_ca_cert,
+            self.other_ca_key,
+        )
 
 
 def openssl_binary() -> str | None:
@@ -65,11 +72,11 @@ def _run(*args: str, cwd: Path) -> None:
     binary = openssl_binary()
     if binary is None:
         raise FileNotFoundError("openssl command line tool not found")
-    res = subprocess.run([binary, *args], cwd=str(cwd), stdin=subprocess.DEVNULL,
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [binary, *args], cwd=str(cwd), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60
+    )
     if res.returncode != 0:
-        raise RuntimeError(f"openssl {' '.join(args)} failed ({res.returncode}):\n"
-                           f"{res.stdout}\n{res.stderr}")
+        raise RuntimeError(f"openssl {' '.join(args)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
 
 
 def _rsa_key(path: Path, cwd: Path) -> None:
@@ -91,18 +98,30 @@ def _self_signed_ca(cert: Path, key: Path, cn: str, cwd: Path) -> None:
         "subjectKeyIdentifier=hash\n"
     )
     _rsa_key(key, cwd)
-    _run("req", "-new", "-x509", "-sha256", "-key", str(key), "-out", str(cert),
-         "-days", str(VALID_DAYS + 1), "-config", str(ext), "-set_serial", "1", cwd=cwd)
+    _run(
+        "req",
+        "-new",
+        "-x509",
+        "-sha256",
+        "-key",
+        str(key),
+        "-out",
+        str(cert),
+        "-days",
+        str(VALID_DAYS + 1),
+        "-config",
+        str(ext),
+        "-set_serial",
+        "1",
+        cwd=cwd,
+    )
 
 
 def _server_cert(ca: TestCA) -> None:
     cwd = ca.workdir
     csr = cwd / "server.csr"
     req_cfg = cwd / "server_req.cnf"
-    req_cfg.write_text(
-        "[req]\ndistinguished_name=dn\nprompt=no\n"
-        f"[dn]\nO=softclock tests\nCN={SERVER_CN}\n"
-    )
+    req_cfg.write_text(f"[req]\ndistinguished_name=dn\nprompt=no\n[dn]\nO=softclock tests\nCN={SERVER_CN}\n")
     ext = cwd / "server.ext"
     ext.write_text(
         "basicConstraints=critical,CA:FALSE\n"
@@ -113,11 +132,27 @@ def _server_cert(ca: TestCA) -> None:
         "authorityKeyIdentifier=keyid,issuer\n"
     )
     _rsa_key(ca.server_key, cwd)
-    _run("req", "-new", "-sha256", "-key", str(ca.server_key), "-out", str(csr),
-         "-config", str(req_cfg), cwd=cwd)
-    _run("x509", "-req", "-sha256", "-in", str(csr), "-CA", str(ca.ca_cert),
-         "-CAkey", str(ca.ca_key), "-set_serial", "2", "-days", str(VALID_DAYS),
-         "-extfile", str(ext), "-out", str(ca.server_cert), cwd=cwd)
+    _run("req", "-new", "-sha256", "-key", str(ca.server_key), "-out", str(csr), "-config", str(req_cfg), cwd=cwd)
+    _run(
+        "x509",
+        "-req",
+        "-sha256",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca.ca_cert),
+        "-CAkey",
+        str(ca.ca_key),
+        "-set_serial",
+        "2",
+        "-days",
+        str(VALID_DAYS),
+        "-extfile",
+        str(ext),
+        "-out",
+        str(ca.server_cert),
+        cwd=cwd,
+    )
     ca.server_chain.write_text(ca.server_cert.read_text() + ca.ca_cert.read_text())
 
 
@@ -128,12 +163,14 @@ def _valid_on_disk(ca: TestCA) -> bool:
     if binary is None:
         return False
     # still valid for at least a day, and still issued by this CA
-    res = subprocess.run([binary, "x509", "-in", str(ca.server_cert), "-noout",
-                          "-checkend", "86400"], capture_output=True, timeout=30)
+    res = subprocess.run(
+        [binary, "x509", "-in", str(ca.server_cert), "-noout", "-checkend", "86400"], capture_output=True, timeout=30
+    )
     if res.returncode != 0:
         return False
-    res = subprocess.run([binary, "verify", "-CAfile", str(ca.ca_cert), str(ca.server_cert)],
-                         capture_output=True, timeout=30)
+    res = subprocess.run(
+        [binary, "verify", "-CAfile", str(ca.ca_cert), str(ca.server_cert)], capture_output=True, timeout=30
+    )
     return res.returncode == 0
 
 

@@ -38,8 +38,9 @@ def analyse(path: Path, label: str) -> dict:
 
 
 @contextmanager
-def tone_peer_with_mics(pulse: PulseServer, tmp_path: Path, mics: dict[str, float],
-                        *peer_args: str) -> Iterator[tuple[int, Path]]:
+def tone_peer_with_mics(
+    pulse: PulseServer, tmp_path: Path, mics: dict[str, float], *peer_args: str
+) -> Iterator[tuple[int, Path]]:
     """Tones played into the sinks ``mics`` names (sink: Hz) and a tone peer playing
     PEER_HZ that records what it hears; yields ``(its SIP port, its recording)``.
 
@@ -79,8 +80,9 @@ class EngineCall:
 
 
 @contextmanager
-def engine_call_with_sound(pulse: PulseServer, tmp_path: Path, mics: dict[str, float],
-                           *peer_args: str) -> Iterator[EngineCall]:
+def engine_call_with_sound(
+    pulse: PulseServer, tmp_path: Path, mics: dict[str, float], *peer_args: str
+) -> Iterator[EngineCall]:
     """The engine (real sound) in a connected call to a tone peer, with tones in ``mics``
     (see :func:`tone_peer_with_mics`); when the block runs through the engine hangs up
     and the call must end."""

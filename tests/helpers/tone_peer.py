@@ -37,12 +37,11 @@ import pjsua2 as pj
 
 from tests.helpers.pjbare import endpoint_config, loopback_transport_config
 
-
 _REPO = str(Path(__file__).resolve().parents[2])
 
 
 class _Writer(pj.LogWriter):
-    def write(self, entry: pj.LogEntry) -> None:  # noqa: D102 - pjsua2 override
+    def write(self, entry: pj.LogEntry) -> None:
         sys.stderr.write(entry.msg if entry.msg.endswith("\n") else entry.msg + "\n")
 
 
@@ -51,12 +50,12 @@ class _Call(pj.Call):
         super().__init__(acc, call_id)
         self.peer = peer
 
-    def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
         if self.getInfo().state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.peer.ended.set()
             self.peer.wake.set()
 
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         info = self.getInfo()
         for i, media in enumerate(info.media):
             if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
@@ -68,7 +67,7 @@ class _Account(pj.Account):
         super().__init__()
         self.peer = peer
 
-    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
         if self.peer.call is not None:
             call = _Call(self.peer, self, prm.callId)
             op = pj.CallOpParam()
@@ -199,11 +198,11 @@ class _CallerCall(pj.Call):
         self.media = threading.Event()
         self.ended = threading.Event()
 
-    def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
         if self.getInfo().state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.ended.set()
 
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         info = self.getInfo()  # keep it alive: info.media's items point into it
         for i, media in enumerate(info.media):
             if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
@@ -274,8 +273,9 @@ class LocalCaller:
             raise TimeoutError("call media did not become active")
         return self.call.getAudioMedia(self.call.audio_index)
 
-    def talk_through_bridge(self, port: int, seconds: float, playback_device: str | None = None,
-                            capture_device: str | None = None) -> dict:
+    def talk_through_bridge(
+        self, port: int, seconds: float, playback_device: str | None = None, capture_device: str | None = None
+    ) -> dict:
         """Call the tone peer on ``port`` with softclock's SoundBridge on the given
         devices (None: PULSE_SINK / PULSE_SOURCE), talk for ``seconds``, hang up;
         returns the bridge's stats from just before it closed."""
@@ -343,7 +343,11 @@ def start_peer(*args: str, python: str = sys.executable, timeout: float = 10.0) 
     err_file = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(
         [python, "-m", "tests.helpers.tone_peer", *args],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err_file, text=True, cwd=_REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=err_file,
+        text=True,
+        cwd=_REPO,
     )
     proc.err_file = err_file  # type: ignore[attr-defined]
     line = ""

@@ -30,7 +30,9 @@ def store() -> Store:
 
 def _append(store: Store, n: int, start: int = 0) -> None:
     with store.session() as s, s.begin():
-        audit.record_many(s, "alice", "time_entry", [(f"e{i}", "narrative", None, f"n{i}", "") for i in range(start, start + n)])
+        audit.record_many(
+            s, "alice", "time_entry", [(f"e{i}", "narrative", None, f"n{i}", "") for i in range(start, start + n)]
+        )
 
 
 def _verify(store: Store, since_checkpoint: bool = False) -> audit.Verification:
@@ -118,8 +120,11 @@ def test_a_deleted_tail_with_the_head_pointed_at_the_new_last_event_is_broken(ch
     assert _verify(checked).ok and _checked(checked) == (12, 12)
     with checked.engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_events WHERE id > 7"))
-        conn.execute(text("UPDATE audit_head SET last_id = 7, count = 7, "
-                          "last_hash = (SELECT hash FROM audit_events WHERE id = 7)"))  # fmt: skip
+        conn.execute(
+            text(
+                "UPDATE audit_head SET last_id = 7, count = 7, last_hash = (SELECT hash FROM audit_events WHERE id = 7)"
+            )
+        )
     quick = _verify(checked, since_checkpoint=True)
     assert (quick.ok, quick.problem) == (False, "event 12, the last one checked, is missing: events were deleted")
     full = _verify(checked)
@@ -135,14 +140,36 @@ def test_a_chain_ending_before_the_checkpoint_is_broken_even_when_the_last_event
     with checked.session() as s, s.begin():
         eight = s.get(AuditEvent, 8)
         ten = s.get(AuditEvent, 10)
-        forged = dict(at=ten.at_utc, actor=ten.actor, entity=ten.entity, entity_id=ten.entity_id, field=ten.field,
-                      old=ten.old_value, new=ten.new_value, reason=ten.reason)  # fmt: skip
+        forged = dict(
+            at=ten.at_utc,
+            actor=ten.actor,
+            entity=ten.entity,
+            entity_id=ten.entity_id,
+            field=ten.field,
+            old=ten.old_value,
+            new=ten.new_value,
+            reason=ten.reason,
+        )
         s.execute(text("DELETE FROM audit_events WHERE id IN (9, 10)"))
-        digest = audit._digest(eight.hash, forged["at"], forged["actor"], forged["entity"], forged["entity_id"],
-                               forged["field"], forged["old"], forged["new"], forged["reason"])  # fmt: skip
-        s.execute(text("INSERT INTO audit_events (id, at_utc, actor, entity, entity_id, field, old_value, new_value, "
-                       "reason, prev_hash, hash) VALUES (10, :at, :actor, :entity, :entity_id, :field, :old, :new, "
-                       ":reason, :prev, :hash)"), {**forged, "at": forged["at"], "prev": eight.hash, "hash": digest})  # fmt: skip
+        digest = audit._digest(
+            eight.hash,
+            forged["at"],
+            forged["actor"],
+            forged["entity"],
+            forged["entity_id"],
+            forged["field"],
+            forged["old"],
+            forged["new"],
+            forged["reason"],
+        )
+        s.execute(
+            text(
+                "INSERT INTO audit_events (id, at_utc, actor, entity, entity_id, field, old_value, new_value, "
+                "reason, prev_hash, hash) VALUES (10, :at, :actor, :entity, :entity_id, :field, :old, :new, "
+                ":reason, :prev, :hash)"
+            ),
+            {**forged, "at": forged["at"], "prev": eight.hash, "hash": digest},
+        )
         s.execute(text("UPDATE audit_head SET count = 9, last_hash = :h"), {"h": digest})
     result = _verify(checked)
     assert not result.ok and result.event_id == 10
@@ -150,8 +177,11 @@ def test_a_chain_ending_before_the_checkpoint_is_broken_even_when_the_last_event
 
 
 def test_a_full_check_after_a_quick_check_found_a_missing_event_never_moves_the_checkpoint_back(checked: Store) -> None:
-    _sql(checked, "DELETE FROM audit_events WHERE id = 10", "UPDATE audit_head SET last_id = 9, count = 9, "
-         "last_hash = (SELECT hash FROM audit_events WHERE id = 9)")  # fmt: skip
+    _sql(
+        checked,
+        "DELETE FROM audit_events WHERE id = 10",
+        "UPDATE audit_head SET last_id = 9, count = 9, last_hash = (SELECT hash FROM audit_events WHERE id = 9)",
+    )
     assert not _verify(checked, since_checkpoint=True).ok
     full = _verify(checked)
     assert not full.ok and full.problem == "event 10, the last one checked, is missing: events were deleted"
@@ -169,19 +199,30 @@ def test_the_full_check_notices_a_chain_rewritten_with_fresh_hashes(checked: Sto
     """Someone edits event 3 and recomputes every hash after it, and the head:
     each event is consistent, but the checkpointed event's hash has changed."""
     with checked.session() as s, s.begin():
-        rows = s.execute(text("SELECT id, at_utc, actor, entity, entity_id, field, old_value, new_value, reason "
-                              "FROM audit_events ORDER BY id")).all()  # fmt: skip
+        rows = s.execute(
+            text(
+                "SELECT id, at_utc, actor, entity, entity_id, field, old_value, new_value, reason "
+                "FROM audit_events ORDER BY id"
+            )
+        ).all()
         prev = audit.GENESIS
         for row in rows:
             new = "rewritten" if row.id == 3 else row.new_value
             at = datetime.fromisoformat(row.at_utc)
-            digest = audit._digest(prev, at, row.actor, row.entity, row.entity_id, row.field, row.old_value, new, row.reason)
-            s.execute(update(AuditEvent).where(AuditEvent.id == row.id).values(new_value=new, prev_hash=prev, hash=digest))
+            digest = audit._digest(
+                prev, at, row.actor, row.entity, row.entity_id, row.field, row.old_value, new, row.reason
+            )
+            s.execute(
+                update(AuditEvent).where(AuditEvent.id == row.id).values(new_value=new, prev_hash=prev, hash=digest)
+            )
             prev = digest
         s.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=prev))
     full = _verify(checked)
     assert (full.ok, full.event_id) == (False, 10)
-    assert full.problem == "event 10 does not have the hash it had when it was last checked: the chain up to it was rewritten"
+    assert (
+        full.problem
+        == "event 10 does not have the hash it had when it was last checked: the chain up to it was rewritten"
+    )
 
 
 def test_an_empty_chain_while_entries_exist_is_broken(store: Store) -> None:
@@ -225,22 +266,39 @@ def test_the_hashed_text_is_what_json_dumps_gives(values: list[object]) -> None:
 
 # ------------------------------------------- hashing in bulk: a text SQLite writes is trusted only when plain
 
-_AWKWARD = ['say "hi"', "back\\slash", "two\nlines", "tab\there", "Müller", "\u202eevil", "ctl\x01", "del\x7f", "😀",
-            "", "null", '", "', "a], [b"]  # fmt: skip
+_AWKWARD = [
+    'say "hi"',
+    "back\\slash",
+    "two\nlines",
+    "tab\there",
+    "Müller",
+    "\u202eevil",
+    "ctl\x01",
+    "del\x7f",
+    "😀",
+    "",
+    "null",
+    '", "',
+    "a], [b",
+]
 
 
 def test_awkward_text_in_any_field_verifies_and_an_edit_of_it_is_named(store: Store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(audit, "_CHUNK", 4)  # many chunks, awkward ones among plain ones
     with store.session() as s, s.begin():
         for i, value in enumerate(_AWKWARD):
-            audit.record(s, f"actor {value}", "time_entry", f"e{i}", "narrative", value if i % 3 else None, value, value)
+            audit.record(
+                s, f"actor {value}", "time_entry", f"e{i}", "narrative", value if i % 3 else None, value, value
+            )
             audit.record(s, "alice", "time_entry", f"p{i}", "narrative", None, f"plain {i}", "")
     assert _verify(store).ok
     for event_id in (1, 5, 9, 13, 17):
         other = open_memory_store()
         with other.session() as s, s.begin():
             for i, value in enumerate(_AWKWARD):
-                audit.record(s, f"actor {value}", "time_entry", f"e{i}", "narrative", value if i % 3 else None, value, value)
+                audit.record(
+                    s, f"actor {value}", "time_entry", f"e{i}", "narrative", value if i % 3 else None, value, value
+                )
                 audit.record(s, "alice", "time_entry", f"p{i}", "narrative", None, f"plain {i}", "")
         _sql(other, f"UPDATE audit_events SET new_value = new_value || '.' WHERE id = {event_id}")
         result = _verify(other)
@@ -280,7 +338,11 @@ _TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(st.tuples(_TEXT, _TEXT, st.one_of(st.none(), _TEXT), st.one_of(st.none(), _TEXT), _TEXT), min_size=1, max_size=12),
+    st.lists(
+        st.tuples(_TEXT, _TEXT, st.one_of(st.none(), _TEXT), st.one_of(st.none(), _TEXT), _TEXT),
+        min_size=1,
+        max_size=12,
+    ),
     st.data(),
 )
 def test_any_text_verifies_and_any_edit_is_named(events: list[tuple], data) -> None:  # type: ignore[no-untyped-def,type-arg]
@@ -314,7 +376,9 @@ def _call(capture: Capture, call_id: str, talk: float, handle: int = 1) -> str:
     """A real answered call of ``talk`` seconds through capture: its entry is born in the trail."""
     capture.handle(ev.CallStarted(1000.0, _T0, call_id, handle, "alice@sip.test", "sip:+12025550143@sip.test", ""))
     capture.handle(ev.CallConnected(1001.0, _T0 + timedelta(seconds=1), call_id, handle))
-    capture.handle(ev.CallEnded(1001.0 + talk, _T0 + timedelta(seconds=1 + talk), call_id, handle, 200, "OK", talk, False))
+    capture.handle(
+        ev.CallEnded(1001.0 + talk, _T0 + timedelta(seconds=1 + talk), call_id, handle, 200, "OK", talk, False)
+    )
     with capture._store.session() as s:
         return s.scalars(select(TimeEntry.id).join(Call).where(Call.sip_call_id == call_id)).one()
 
@@ -361,8 +425,17 @@ def test_every_recorded_change_is_held_against_the_row(store: Store, column: str
     entry = _call(capture, "c1", 4.0)  # short: flagged and not billable, both in the trail
     matter = make_matter(store, "M-1")
     with store.session() as s, s.begin():
-        review.edit(s, entry, "alice", "client asked", matter_id=matter, narrative="Lease", billable=True,
-                    activity_code="A106", billed_units=1)  # fmt: skip
+        review.edit(
+            s,
+            entry,
+            "alice",
+            "client asked",
+            matter_id=matter,
+            narrative="Lease",
+            billable=True,
+            activity_code="A106",
+            billed_units=1,
+        )
         review.approve(s, [entry], "alice", FIRM)
     with store.session() as s, s.begin():
         review.reopen(s, entry, "alice", "wrong units")
@@ -404,7 +477,9 @@ def test_an_entry_merged_away_and_put_back_is_named(store: Store, capture: Captu
     assert not result.ok and result.entry_id == gone
     with store.session() as s:
         merged = s.scalar(select(AuditEvent.id).where(AuditEvent.entity_id == gone, AuditEvent.field == "merged_into"))
-    assert result.problem == f"entry {gone} was merged into entry {survivor.id} (event {merged}) but is still in the store"
+    assert (
+        result.problem == f"entry {gone} was merged into entry {survivor.id} (event {merged}) but is still in the store"
+    )
 
 
 def test_synced_without_a_sent_version_is_named(store: Store, capture: Capture) -> None:

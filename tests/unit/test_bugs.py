@@ -16,7 +16,7 @@ from softclock.logs import RedactingFilter, register_secret
 def _raise(exc: BaseException) -> BaseException:
     try:
         raise exc
-    except BaseException as caught:  # noqa: BLE001 - the test makes the bug
+    except BaseException as caught:
         return caught
 
 
@@ -41,8 +41,9 @@ def test_a_report_never_carries_a_secret(tmp_path: Path) -> None:
 
 def test_a_logged_traceback_is_redacted_too() -> None:
     register_secret("s3cr3t-pass")
-    record = logging.LogRecord("t", logging.ERROR, __file__, 1, "failed", None,
-                               (ValueError, ValueError("bad s3cr3t-pass"), None))  # fmt: skip
+    record = logging.LogRecord(
+        "t", logging.ERROR, __file__, 1, "failed", None, (ValueError, ValueError("bad s3cr3t-pass"), None)
+    )
     RedactingFilter().filter(record)
     assert record.exc_info is None and "s3cr3t-pass" not in (record.exc_text or "")
     assert "ValueError" in (record.exc_text or "")

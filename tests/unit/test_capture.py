@@ -227,7 +227,11 @@ def test_a_recovered_short_call_is_short_and_not_billable(store: Store) -> None:
         assert s.scalars(select(Call.recovered)).one() is True
         assert audit.verify(s, full=True).ok
     assert (entry.flag, entry.billable, entry.raw_seconds) == ("short", False, pytest.approx(3.0))
-    assert [(f, new) for _, f, _, new in _trail(store)] == [("created", "3.000"), ("flag", "short"), ("billable", "False")]
+    assert [(f, new) for _, f, _, new in _trail(store)] == [
+        ("created", "3.000"),
+        ("flag", "short"),
+        ("billable", "False"),
+    ]
 
 
 def test_repeated_and_unknown_events_are_ignored(capture: Capture, store: Store) -> None:
@@ -304,8 +308,11 @@ def _trail(store: Store) -> list[tuple[str, str, str | None, str | None]]:
     from softclock.store.models import AuditEvent
 
     with store.session() as s:
-        rows = s.execute(select(AuditEvent.actor, AuditEvent.field, AuditEvent.old_value, AuditEvent.new_value)
-                         .order_by(AuditEvent.id)).all()  # fmt: skip
+        rows = s.execute(
+            select(AuditEvent.actor, AuditEvent.field, AuditEvent.old_value, AuditEvent.new_value).order_by(
+                AuditEvent.id
+            )
+        ).all()
     return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
@@ -327,5 +334,8 @@ def test_a_recovered_call_is_explained_in_the_trail(store: Store) -> None:
         raws = sorted(e.raw_seconds for e in s.scalars(select(TimeEntry)))
     assert raws == [pytest.approx(4.0), pytest.approx(5.0)]  # each its own time, not the call's 9 s twice
     assert sorted((f, new) for _, f, _, new in _trail(store)) == [
-        ("created", "4.000"), ("created", "5.000"), ("flag", "recovered"), ("flag", "recovered"),
+        ("created", "4.000"),
+        ("created", "5.000"),
+        ("flag", "recovered"),
+        ("flag", "recovered"),
     ]

@@ -39,8 +39,9 @@ class Phone:
         h = self.handle
         cid = call_id or f"call-{h}"
         utc = T0 + timedelta(seconds=self.mono - 5000.0)
-        self.capture.handle(ev.CallRinging(self.mono, utc, cid, h, ev.Direction.INCOMING, "a",
-                                           "sip:+12025550143@x", "", remote_tag=tag))  # fmt: skip
+        self.capture.handle(
+            ev.CallRinging(self.mono, utc, cid, h, ev.Direction.INCOMING, "a", "sip:+12025550143@x", "", remote_tag=tag)
+        )
         self.capture.handle(ev.CallConnected(self.mono + 1, utc, cid, h))
         self.capture.handle(ev.CallEnded(self.mono + 1 + talk_s, utc, cid, h, 200, "OK", talk_s, False))
         self.mono += 100
@@ -60,12 +61,14 @@ def _stored(store: Store) -> list[tuple[str, float, float]]:
 def test_a_second_dialog_reusing_a_live_calls_call_id_is_a_call_of_its_own() -> None:
     store = open_memory_store()
     capture = Capture(store, timekeeper=lambda: "alice")
-    capture.handle(ev.CallRinging(100.0, T0, "dup", 1, ev.Direction.INCOMING, "a", "sip:+12025550143@x", "",
-                                  remote_tag="tagA"))  # fmt: skip
+    capture.handle(
+        ev.CallRinging(100.0, T0, "dup", 1, ev.Direction.INCOMING, "a", "sip:+12025550143@x", "", remote_tag="tagA")
+    )
     capture.handle(ev.CallConnected(101.0, T0, "dup", 1))
     # A second INVITE with the same Call-ID and another From tag: another dialog.
-    capture.handle(ev.CallRinging(102.0, T0, "dup", 2, ev.Direction.INCOMING, "a", "sip:+12025550199@x", "",
-                                  remote_tag="tagB"))  # fmt: skip
+    capture.handle(
+        ev.CallRinging(102.0, T0, "dup", 2, ev.Direction.INCOMING, "a", "sip:+12025550199@x", "", remote_tag="tagB")
+    )
     capture.handle(ev.CallConnected(102.5, T0, "dup", 2))
     capture.handle(ev.CallEnded(104.0, T0, "dup", 2, 200, "OK", 1.5, False))  # the stranger hangs up after 1.5 s
     capture.handle(ev.CallEnded(110.0, T0, "dup", 1, 200, "OK", 9.0, False))  # the real call lasted 9 s
@@ -116,8 +119,12 @@ def test_a_locked_store_keeps_calls_in_memory_and_writes_them_when_free(tmp_path
 
 def _mount_tmpfs(where: Path, size: str) -> None:
     where.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)],
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         if os.environ.get("CI") == "true":
             pytest.fail(f"cannot mount a tmpfs for the disk-full test: {done.stderr.strip()}")

@@ -64,17 +64,26 @@ def test_an_extension_is_dialled_after_the_number_and_said() -> None:
         ("callto://", "Cannot dial 'callto://': the link holds no number or address."),
         ("tel:", "Cannot dial 'tel:': the link holds no number."),
         ("tel:;ext=5", "Cannot dial 'tel:;ext=5': the link holds no number."),
-        ("tel:1-800-FLOWERS",
-         "Cannot dial 'tel:1-800-FLOWERS': a tel: link holds a phone number (digits, a leading + and - . ( ) only)."),
-        ("tel:+12025550143;ext=front desk",
-         "Cannot dial 'tel:+12025550143;ext=front desk': the extension 'front desk' is not a number."),
-        ("tel:7042;phone-context=exa mple", "Cannot dial 'tel:7042;phone-context=exa mple': 'exa mple' is not a valid domain name."),
+        (
+            "tel:1-800-FLOWERS",
+            "Cannot dial 'tel:1-800-FLOWERS': a tel: link holds a phone number (digits, a leading + and - . ( ) only).",
+        ),
+        (
+            "tel:+12025550143;ext=front desk",
+            "Cannot dial 'tel:+12025550143;ext=front desk': the extension 'front desk' is not a number.",
+        ),
+        (
+            "tel:7042;phone-context=exa mple",
+            "Cannot dial 'tel:7042;phone-context=exa mple': 'exa mple' is not a valid domain name.",
+        ),
         ("callto:bob@exa mple.org", "Cannot dial 'callto:bob@exa mple.org': 'exa mple.org' is not a valid host name."),
-        ("callto:not a number",
-         "Cannot dial 'callto:not a number': it contains characters a number or SIP address cannot have (' ')."),
+        (
+            "callto:not a number",
+            "Cannot dial 'callto:not a number': it contains characters a number or SIP address cannot have (' ').",
+        ),
         ("sip:@example.org?x=y", "Cannot dial 'sip:@example.org?x=y': there is no number or user name before '@'."),
     ],
-)  # fmt: skip
+)
 def test_bad_links_say_why_in_one_sentence(link: str, message: str) -> None:
     with pytest.raises(DialError) as caught:
         to_sip_uri(link, "sip.test")

@@ -82,8 +82,13 @@ def test_the_window_shows_before_the_store_is_imported() -> None:
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'pjsua2') "
         "or m.startswith('softclock.store')))"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
-                         env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
+    ).stdout
     assert out.strip() == "[]"
 
 

@@ -29,12 +29,27 @@ def test_suggestion_order() -> None:
         # Only the client is known: its most recent matter.
         assert suggest_matter(s, "+12025550143").code == "A-3"
     with store.session() as s, s.begin():
-        call = Call(sip_call_id="c", direction="incoming", account="a", remote_uri="sip:+12025550143@x",
-                    remote_number="+12025550143", invited_utc=NOW)  # fmt: skip
+        call = Call(
+            sip_call_id="c",
+            direction="incoming",
+            account="a",
+            remote_uri="sip:+12025550143@x",
+            remote_number="+12025550143",
+            invited_utc=NOW,
+        )
         s.add(call)
         s.flush()
-        s.add(TimeEntry(call_id=call.id, timekeeper="a", matter_id=old.id, work_date=date(2026, 11, 26),
-                        started_utc=NOW, created_utc=NOW, updated_utc=NOW))  # fmt: skip
+        s.add(
+            TimeEntry(
+                call_id=call.id,
+                timekeeper="a",
+                matter_id=old.id,
+                work_date=date(2026, 11, 26),
+                started_utc=NOW,
+                created_utc=NOW,
+                updated_utc=NOW,
+            )
+        )
     with store.session() as s:
         assert suggest_matter(s, "+12025550143").code == "A-1"  # last used with this number
     with store.session() as s, s.begin():

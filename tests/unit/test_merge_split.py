@@ -57,7 +57,10 @@ def test_merge_keeps_the_earliest_entry_adds_the_time_and_explains_it(store: Sto
     [
         ({"matter": "OTHER"}, "is on matter OTHER, not on matter M-1 like entry {first}: only entries of one matter"),
         ({"matter": None}, "is on no matter, not on matter M-1 like entry {first}"),
-        ({"day": date(2026, 11, 27)}, "is of 2026-11-27, not of 2026-11-26 like entry {first}: only entries of one day"),
+        (
+            {"day": date(2026, 11, 27)},
+            "is of 2026-11-27, not of 2026-11-26 like entry {first}: only entries of one day",
+        ),
         ({"billable": False}, "is not billable and entry {first} is billable: make them alike before merging"),
     ],
 )
@@ -67,8 +70,13 @@ def test_merge_refuses_entries_that_do_not_belong_together(store: Store, other: 
     first = make_entry(store, 100, matter)
     kwargs = {k: v for k, v in other.items() if k != "matter"}
     code = other.get("matter", "M-1")
-    second = make_entry(store, 100, {"M-1": matter, "OTHER": other_matter, None: None}[code],
-                        started=NOW + timedelta(minutes=5), **kwargs)  # fmt: skip
+    second = make_entry(
+        store,
+        100,
+        {"M-1": matter, "OTHER": other_matter, None: None}[code],
+        started=NOW + timedelta(minutes=5),
+        **kwargs,
+    )
     with store.session() as s, pytest.raises(review.ReviewError) as refused:
         review.merge(s, [first, second], "alice", FIRM)
     assert str(refused.value).startswith(f"entry {second[:8]} " + reason.format(first=first[:8]))
@@ -93,8 +101,11 @@ def test_merge_of_hand_set_units_needs_a_reason_and_goes_back_to_the_policy(stor
     first, second = make_entry(store, 100, matter), make_entry(store, 500, matter, started=NOW + timedelta(minutes=9))
     with store.session() as s, s.begin():
         review.edit(s, second, "alice", "flat fee", billed_units=5)
-    with store.session() as s, pytest.raises(
-        review.ReviewError, match=f"entry {second[:8]} has billed units set by hand \\(5\\): a merge puts it back"
+    with (
+        store.session() as s,
+        pytest.raises(
+            review.ReviewError, match=f"entry {second[:8]} has billed units set by hand \\(5\\): a merge puts it back"
+        ),
     ):
         review.merge(s, [first, second], "alice", FIRM)
     with store.session() as s, s.begin():

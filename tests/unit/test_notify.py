@@ -16,8 +16,14 @@ def test_a_call_notification_shows_its_actions_and_a_click_comes_back(tmp_path: 
         notifier.start()
         try:
             assert notifier.available.wait(5), notifier.failed
-            notifier.notify(Note("7", "Incoming call: Pat Caller", "+1 202-555-0143 · Likely: LEASE-1",
-                                 (("answer", "Answer"), ("decline", "Decline"))))  # fmt: skip
+            notifier.notify(
+                Note(
+                    "7",
+                    "Incoming call: Pat Caller",
+                    "+1 202-555-0143 · Likely: LEASE-1",
+                    (("answer", "Answer"), ("decline", "Decline")),
+                )
+            )
             (shown,) = server.wait_for(1)
             assert shown["summary"] == "Incoming call: Pat Caller" and shown["app"] == "Softclock"
             assert shown["actions"] == ["answer", "Answer", "decline", "Decline"]

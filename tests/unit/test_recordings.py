@@ -19,8 +19,16 @@ def test_old_recordings_are_deleted_and_unlinked(tmp_path: Path) -> None:
     os.utime(old, (month_ago, month_ago))
     with store.session() as s, s.begin():
         for cid, path in (("old-call", old), ("new-call", new)):
-            s.add(Call(sip_call_id=cid, direction="outgoing", account="a", remote_uri="sip:x@y",
-                       invited_utc=datetime.now(UTC).replace(tzinfo=None), recording_path=str(path)))
+            s.add(
+                Call(
+                    sip_call_id=cid,
+                    direction="outgoing",
+                    account="a",
+                    remote_uri="sip:x@y",
+                    invited_utc=datetime.now(UTC).replace(tzinfo=None),
+                    recording_path=str(path),
+                )
+            )
     assert (tmp_path / "recordings").stat().st_mode & 0o777 == 0o700
     assert apply_retention(store, tmp_path, days=30) == 1
     assert not old.exists() and new.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 import pytest
 from sqlalchemy import select, text, update
 
@@ -10,7 +11,7 @@ from softclock import audit, review
 from softclock.billing import Policy
 from softclock.store.db import Store, open_memory_store
 from softclock.store.models import AuditEvent, AuditHead, Matter, TimeEntry
-from tests.helpers.entries import NOW, make_call, make_entry, make_matter
+from tests.helpers.entries import make_call, make_entry, make_matter
 
 FIRM = Policy()
 
@@ -143,8 +144,20 @@ def test_audit_verify_names_an_inserted_event(store: Store) -> None:
     _chain(store, 3)
     with store.session() as s, s.begin():
         first = s.scalars(select(AuditEvent).order_by(AuditEvent.id)).first()
-        s.add(AuditEvent(at_utc=first.at_utc, actor="mallory", entity="time_entry", entity_id="x", field="f",
-                         old_value=None, new_value="y", reason="", prev_hash=first.hash, hash=first.hash))  # fmt: skip
+        s.add(
+            AuditEvent(
+                at_utc=first.at_utc,
+                actor="mallory",
+                entity="time_entry",
+                entity_id="x",
+                field="f",
+                old_value=None,
+                new_value="y",
+                reason="",
+                prev_hash=first.hash,
+                hash=first.hash,
+            )
+        )
         s.get(AuditHead, 1).count += 1
     with store.session() as s:
         assert not audit.verify(s).ok

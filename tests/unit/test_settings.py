@@ -81,8 +81,14 @@ def test_account_validation_messages() -> None:
         ("[recording]\nretention_days = -1\n", r"\[recording\] retention_days must be 0 \(keep them\) to 36500"),
         ("[central]\ninterval_s = 0\n", r"\[central\] interval_s must be 1 to 86400"),
         ("[demo]\nring_ms = -1\n", r"\[demo\] ring_ms must be 0 to 600000"),
-        ('[account]\nserver = "pbx:99999"\n', r"\[account\] server: 'pbx:99999' is not host\[:port\]: the port must be 1-65535"),
-        ('[account]\noutbound_proxy = "proxy:0"\n', r"\[account\] outbound_proxy: 'proxy:0' .* the port must be 1-65535"),
+        (
+            '[account]\nserver = "pbx:99999"\n',
+            r"\[account\] server: 'pbx:99999' is not host\[:port\]: the port must be 1-65535",
+        ),
+        (
+            '[account]\noutbound_proxy = "proxy:0"\n',
+            r"\[account\] outbound_proxy: 'proxy:0' .* the port must be 1-65535",
+        ),
         ('[account]\nbackup_servers = "b1, b2:70000"\n', r"\[account\] backup_servers: 'b2:70000' .* 1-65535"),
         ('sip = "x"\n', r"sip must be a table \(a \[sip\] section\), not a string \('x'\)"),
         ("account = 5\n", r"account must be a table \(a \[account\] section\), not an integer \(5\)"),
@@ -107,7 +113,9 @@ def test_edge_values_in_range_are_accepted(tmp_path: Path) -> None:
     assert load(path).account.server == "pbx.example.org;transport=tcp"
 
 
-def test_a_section_given_as_a_string_is_not_ignored_as_unknown(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_section_given_as_a_string_is_not_ignored_as_unknown(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "s.toml"
     path.write_text('sip = "x"\n')
     with pytest.raises(SettingsError):
@@ -118,7 +126,9 @@ def test_a_section_given_as_a_string_is_not_ignored_as_unknown(tmp_path: Path, c
 def test_a_settings_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
     path.write_bytes(b'[account]\ndisplay_name = "Fran\xe7ois"\n')  # Latin-1
-    with pytest.raises(SettingsError, match=rf"^The settings file {re.escape(str(path))} is not UTF-8 text \(line 2, byte 30\)"):
+    with pytest.raises(
+        SettingsError, match=rf"^The settings file {re.escape(str(path))} is not UTF-8 text \(line 2, byte 30\)"
+    ):
         load(path)
 
 
@@ -131,7 +141,9 @@ def test_an_unreadable_settings_file_is_named(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     path = blocker / "s.toml"  # reading it fails with ENOTDIR (root ignores file modes, not this)
-    with pytest.raises(SettingsError, match=rf"^Cannot read the settings file {re.escape(str(path))}: Not a directory\.$"):
+    with pytest.raises(
+        SettingsError, match=rf"^Cannot read the settings file {re.escape(str(path))}: Not a directory\.$"
+    ):
         load(path)
 
 

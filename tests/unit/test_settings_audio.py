@@ -17,7 +17,10 @@ def test_audio_devices_round_trip_by_identity(tmp_path: Path) -> None:
     assert "[audio]" in path.read_text()
     again = load(path).audio
     assert (again.microphone, again.speaker, again.ringer) == (
-        settings.audio.microphone, settings.audio.speaker, settings.audio.ringer)
+        settings.audio.microphone,
+        settings.audio.speaker,
+        settings.audio.ringer,
+    )
 
 
 def test_defaults_are_the_system_devices() -> None:

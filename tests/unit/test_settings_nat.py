@@ -38,9 +38,18 @@ def test_defaults() -> None:
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        ('stun_servers = ["stun.example.org:abc"]', r"\[sip\] stun_servers: 'stun.example.org:abc' is not host\[:port\]: the port must be a number"),
-        ('stun_servers = ["stun.example.org:70000"]', r"\[sip\] stun_servers: 'stun.example.org:70000' is not host\[:port\]: the port must be 1-65535"),
-        ('stun_servers = [":3478"]', r"\[sip\] stun_servers: ':3478' is not host\[:port\]: '' is not a host name or address"),
+        (
+            'stun_servers = ["stun.example.org:abc"]',
+            r"\[sip\] stun_servers: 'stun.example.org:abc' is not host\[:port\]: the port must be a number",
+        ),
+        (
+            'stun_servers = ["stun.example.org:70000"]',
+            r"\[sip\] stun_servers: 'stun.example.org:70000' is not host\[:port\]: the port must be 1-65535",
+        ),
+        (
+            'stun_servers = [":3478"]',
+            r"\[sip\] stun_servers: ':3478' is not host\[:port\]: '' is not a host name or address",
+        ),
         ('stun_servers = ["stun example.org"]', r"is not a host name or address"),
         ('stun_servers = "stun.example.org"', r"\[sip\] stun_servers must be a list of strings"),
         ("stun_servers = [3478]", r"\[sip\] stun_servers must be a list of strings"),
@@ -70,7 +79,7 @@ def test_keys_of_earlier_versions_are_moved(tmp_path: Path) -> None:
 
 def test_the_new_key_wins_over_the_moved_one(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
-    path.write_text('[account]\nkeepalive_s = 40\n[sip]\nkeepalive_seconds = 20\n')
+    path.write_text("[account]\nkeepalive_s = 40\n[sip]\nkeepalive_seconds = 20\n")
     assert load(path).sip.keepalive_seconds == 20
 
 
@@ -85,7 +94,9 @@ def test_engine_account_takes_nat_settings_and_the_turn_password_from_the_keyrin
     secrets.set_turn_password("relay-alice", "127.0.0.1:3478", "turn-secret")
     config = engine_account(account, "pw", sip)
     assert (config.turn_server, config.turn_user, config.turn_password) == (  # type: ignore[attr-defined]
-        "127.0.0.1:3478", "relay-alice", "turn-secret"
+        "127.0.0.1:3478",
+        "relay-alice",
+        "turn-secret",
     )
     assert "turn-secret" not in repr(config)
 
@@ -100,13 +111,21 @@ def test_cli_sets_the_turn_relay_with_its_password_in_the_keyring_only(
     monkeypatch.setenv("SOFTCLOCK_TEST_KEYRING", str(tmp_path / "keyring.json"))
     config = tmp_path / "settings.toml"
     monkeypatch.setattr("sys.stdin", io.StringIO("relay-secret\n"))
-    assert cli.main(["--config", str(config), "account", "turn", "--server", "turn.example.org:3478", "--user", "relay-alice"]) == 0
+    assert (
+        cli.main(
+            ["--config", str(config), "account", "turn", "--server", "turn.example.org:3478", "--user", "relay-alice"]
+        )
+        == 0
+    )
     sip = load(config).sip
     assert (sip.turn_server, sip.turn_user) == ("turn.example.org:3478", "relay-alice")
     assert secrets.get_turn_password("relay-alice", "turn.example.org:3478") == "relay-secret"
     assert "relay-secret" not in config.read_text() + capsys.readouterr().out
 
     assert cli.main(["--config", str(config), "account", "turn", "--server", "turn.example.org:x", "--user", "u"]) == 2
-    assert "[sip] turn_server: 'turn.example.org:x' is not host[:port]: the port must be a number" in capsys.readouterr().err
+    assert (
+        "[sip] turn_server: 'turn.example.org:x' is not host[:port]: the port must be a number"
+        in capsys.readouterr().err
+    )
     assert cli.main(["--config", str(config), "account", "turn", "--off"]) == 0
     assert load(config).sip.turn_server == ""

@@ -60,7 +60,11 @@ def test_a_registered_account() -> None:
     assert cfg.idUri == '"Alice A" <sip:alice@sip.test>'
     assert cfg.regConfig.registrarUri == "sip:127.0.0.1:5070"
     assert list(cfg.sipConfig.proxies) == ["sip:127.0.0.1:5070;lr"]
-    assert (cfg.regConfig.timeoutSec, cfg.regConfig.retryIntervalSec, cfg.regConfig.randomRetryIntervalSec) == (300, 30, 0)
+    assert (cfg.regConfig.timeoutSec, cfg.regConfig.retryIntervalSec, cfg.regConfig.randomRetryIntervalSec) == (
+        300,
+        30,
+        0,
+    )
     (cred,) = list(cfg.sipConfig.authCreds)
     assert (cred.username, cred.data, cred.realm) == ("alice", "pw", "*")
     assert cfg.natConfig.contactRewriteUse == 2 and cfg.natConfig.udpKaIntervalSec == 15
@@ -84,12 +88,15 @@ def test_proxy_transport_and_backups() -> None:
     assert list(builders.account_config(config, "b.test").sipConfig.proxies) == ["sip:b.test;lr"]
 
 
-@pytest.mark.parametrize(("srtp", "transport", "use", "secure"), [
-    ("off", "udp", pj.PJMEDIA_SRTP_DISABLED, 0),
-    ("optional", "tls", pj.PJMEDIA_SRTP_OPTIONAL, 0),
-    ("mandatory", "udp", pj.PJMEDIA_SRTP_MANDATORY, 0),
-    ("mandatory", "tls", pj.PJMEDIA_SRTP_MANDATORY, 1),
-])
+@pytest.mark.parametrize(
+    ("srtp", "transport", "use", "secure"),
+    [
+        ("off", "udp", pj.PJMEDIA_SRTP_DISABLED, 0),
+        ("optional", "tls", pj.PJMEDIA_SRTP_OPTIONAL, 0),
+        ("mandatory", "udp", pj.PJMEDIA_SRTP_MANDATORY, 0),
+        ("mandatory", "tls", pj.PJMEDIA_SRTP_MANDATORY, 1),
+    ],
+)
 def test_srtp(srtp: str, transport: str, use: int, secure: int) -> None:
     cfg = builders.account_config(_account(server="a.test", srtp=srtp, transport=transport), "a.test")
     assert (cfg.mediaConfig.srtpUse, cfg.mediaConfig.srtpSecureSignaling) == (use, secure)
@@ -106,9 +113,15 @@ def test_turn_relay() -> None:
         _account(server="a.test", ice=True, turn_server="turn.test:3478", turn_user="u", turn_password="t"), "a.test"
     )
     assert cfg.natConfig.iceEnabled and cfg.natConfig.turnEnabled
-    assert (cfg.natConfig.turnServer, cfg.natConfig.turnUserName, cfg.natConfig.turnPassword) == ("turn.test:3478", "u", "t")
+    assert (cfg.natConfig.turnServer, cfg.natConfig.turnUserName, cfg.natConfig.turnPassword) == (
+        "turn.test:3478",
+        "u",
+        "t",
+    )
 
 
-@pytest.mark.parametrize(("server", "host"), [("pbx.test:5060", "pbx.test"), ("pbx.test", "pbx.test"), ("[::1]:5060", "[::1]:5060")])
+@pytest.mark.parametrize(
+    ("server", "host"), [("pbx.test:5060", "pbx.test"), ("pbx.test", "pbx.test"), ("[::1]:5060", "[::1]:5060")]
+)
 def test_registrar_host(server: str, host: str) -> None:
     assert builders.registrar_host(server) == host

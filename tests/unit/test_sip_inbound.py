@@ -48,7 +48,9 @@ def test_names_count_once_resolved_with_the_transports_default_port() -> None:
     dns = _dns({"pbx.example": ["192.0.2.10", "2001:db8::10"], "backup.example": ["192.0.2.11"]})
     guard = InboundGuard(dns)
     guard.configure(
-        enabled=True, servers=["pbx.example", "backup.example:5080", "sip:proxy.example;lr"], transport="tls",
+        enabled=True,
+        servers=["pbx.example", "backup.example:5080", "sip:proxy.example;lr"],
+        transport="tls",
         users=["alice"],
     )
     assert guard.check("192.0.2.10:5061", "sip:alice@h") is WRONG_SOURCE  # not resolved yet

@@ -192,5 +192,7 @@ def test_pjsips_message_log_line() -> None:
     message = parse_message(logged.raw)
     assert message.request_uri == "sip:alice@127.0.0.1:5080;ob"
     assert caller(message).display_name == "Müller"
-    assert parse_rx_log("TX 400 bytes Response msg 486/INVITE/cseq=1 (tdta0x1) to UDP 1.2.3.4:5060:\nSIP/2.0 486") is None
+    assert (
+        parse_rx_log("TX 400 bytes Response msg 486/INVITE/cseq=1 (tdta0x1) to UDP 1.2.3.4:5060:\nSIP/2.0 486") is None
+    )
     assert parse_rx_log("Unable to accept incoming call") is None

@@ -11,12 +11,30 @@ import pytest
 from softclock.textsafe import csv_cell, csv_row, printable
 
 DANGEROUS = {
-    "\x1b": "\\x1b", "\x07": "\\x07", "\x00": "\\x00", "\t": "\\t", "\r": "\\r", "\n": "\\n", "\x7f": "\\x7f",
-    "\x9b": "\\x9b", "\x85": "\\x85", "\u202a": "\\u202a", "\u202b": "\\u202b", "\u202c": "\\u202c",
-    "\u202d": "\\u202d", "\u202e": "\\u202e", "\u2066": "\\u2066", "\u2067": "\\u2067", "\u2068": "\\u2068",
-    "\u2069": "\\u2069", "\u200e": "\\u200e", "\u200f": "\\u200f", "\u061c": "\\u061c", "\u2028": "\\u2028",
+    "\x1b": "\\x1b",
+    "\x07": "\\x07",
+    "\x00": "\\x00",
+    "\t": "\\t",
+    "\r": "\\r",
+    "\n": "\\n",
+    "\x7f": "\\x7f",
+    "\x9b": "\\x9b",
+    "\x85": "\\x85",
+    "\u202a": "\\u202a",
+    "\u202b": "\\u202b",
+    "\u202c": "\\u202c",
+    "\u202d": "\\u202d",
+    "\u202e": "\\u202e",
+    "\u2066": "\\u2066",
+    "\u2067": "\\u2067",
+    "\u2068": "\\u2068",
+    "\u2069": "\\u2069",
+    "\u200e": "\\u200e",
+    "\u200f": "\\u200f",
+    "\u061c": "\\u061c",
+    "\u2028": "\\u2028",
     "\u2029": "\\u2029",
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize(("char", "shown"), DANGEROUS.items())
@@ -40,11 +58,21 @@ def test_ordinary_text_is_unchanged_and_escaping_twice_changes_nothing() -> None
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_a_csv_cell_that_a_spreadsheet_would_run_gets_a_quote(start: str) -> None:
-    assert csv_cell(f"{start}HYPERLINK(\"http://x\")") == f"'{start}HYPERLINK(\"http://x\")"
+    assert csv_cell(f'{start}HYPERLINK("http://x")') == f'\'{start}HYPERLINK("http://x")'
 
 
 def test_other_csv_cells_are_unchanged() -> None:
-    assert csv_row(["M-1", "Lease", "", "a=b", " =1", -3, 2.5, None, True]) == ["M-1", "Lease", "", "a=b", " =1", -3, 2.5, None, True]
+    assert csv_row(["M-1", "Lease", "", "a=b", " =1", -3, 2.5, None, True]) == [
+        "M-1",
+        "Lease",
+        "",
+        "a=b",
+        " =1",
+        -3,
+        2.5,
+        None,
+        True,
+    ]
 
 
 def test_csv_row_through_the_csv_module() -> None:

@@ -80,8 +80,12 @@ def test_capture_keeps_its_own_heartbeat_only_while_a_call_is_live() -> None:
     store = open_memory_store()
     scheduled: list[tuple[float, object]] = []
     mono = [1000.0]
-    capture = Capture(store, timekeeper=lambda: "alice", mono=lambda: mono[0],
-                      schedule=lambda delay, job: scheduled.append((delay, job)))  # fmt: skip
+    capture = Capture(
+        store,
+        timekeeper=lambda: "alice",
+        mono=lambda: mono[0],
+        schedule=lambda delay, job: scheduled.append((delay, job)),
+    )
     clock = Clock()
     capture.handle(outgoing(clock))
     assert [d for d, _ in scheduled] == [HEARTBEAT_S]

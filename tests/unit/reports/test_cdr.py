@@ -13,9 +13,9 @@ import pytest
 from softclock.reports.cdr import (
     CdrError,
     CdrFormat,
-    check_file,
     Direction,
     PbxDisposition,
+    check_file,
     parse,
     parse_asterisk,
     parse_file,
@@ -56,8 +56,11 @@ def test_asterisk_master_csv_with_commas_and_quotes_inside_clid() -> None:
 
     assert out.source_format is CdrFormat.ASTERISK and out.line == 1
     # 09:00 EST is 14:00 UTC
-    assert (out.start_utc, out.answer_utc, out.end_utc) == (utc(2026, 1, 15, 14), utc(2026, 1, 15, 14, 0, 7),
-                                                           utc(2026, 1, 15, 14, 5, 7))  # fmt: skip
+    assert (out.start_utc, out.answer_utc, out.end_utc) == (
+        utc(2026, 1, 15, 14),
+        utc(2026, 1, 15, 14, 0, 7),
+        utc(2026, 1, 15, 14, 5, 7),
+    )
     assert out.start_utc.tzinfo is UTC
     assert (out.duration_s, out.billsec) == (307, 300)
     assert out.caller_name == "Ann Smith, Esq."
@@ -120,9 +123,15 @@ def test_asterisk_local_times_across_both_dst_changes() -> None:
     autumn = _ast_row("2026-11-01 01:50:00", "2026-11-01 01:50:30", "2026-11-01 01:10:00", 1200, 1170)
     first, second = parse_asterisk([spring, autumn], timezone="America/New_York")
     assert (first.start_utc, first.answer_utc, first.end_utc) == (
-        utc(2026, 3, 8, 6, 59, 50), utc(2026, 3, 8, 6, 59, 55), utc(2026, 3, 8, 7, 0, 40))  # fmt: skip
+        utc(2026, 3, 8, 6, 59, 50),
+        utc(2026, 3, 8, 6, 59, 55),
+        utc(2026, 3, 8, 7, 0, 40),
+    )
     assert (second.start_utc, second.answer_utc, second.end_utc) == (
-        utc(2026, 11, 1, 5, 50), utc(2026, 11, 1, 5, 50, 30), utc(2026, 11, 1, 6, 10))  # fmt: skip
+        utc(2026, 11, 1, 5, 50),
+        utc(2026, 11, 1, 5, 50, 30),
+        utc(2026, 11, 1, 6, 10),
+    )
 
 
 def test_asterisk_optional_columns_by_count_and_by_option() -> None:
@@ -146,9 +155,32 @@ def test_asterisk_optional_columns_by_count_and_by_option() -> None:
 
 
 def test_asterisk_header_and_blank_lines_are_passed_over() -> None:
-    header = ",".join(f'"{name}"' for name in ("accountcode", "src", "dst", "dcontext", "clid", "channel",
-              "dstchannel", "lastapp", "lastdata", "start", "answer", "end", "duration", "billsec",
-              "disposition", "amaflags", "uniqueid", "userfield")) + "\n"  # fmt: skip
+    header = (
+        ",".join(
+            f'"{name}"'
+            for name in (
+                "accountcode",
+                "src",
+                "dst",
+                "dcontext",
+                "clid",
+                "channel",
+                "dstchannel",
+                "lastapp",
+                "lastdata",
+                "start",
+                "answer",
+                "end",
+                "duration",
+                "billsec",
+                "disposition",
+                "amaflags",
+                "uniqueid",
+                "userfield",
+            )
+        )
+        + "\n"
+    )
     calls = list(parse_asterisk([header, "\n", AST_OUT, "\n", AST_IN], timezone="UTC"))
     assert [c.line for c in calls] == [3, 5]
 
@@ -157,8 +189,9 @@ def test_a_record_spanning_lines_is_named_by_its_first_line() -> None:
     multi = AST_IN.replace("PJSIP/202,30", "PJSIP/202,30\nsecond line")
     bad = AST_OUT.replace(",307,300,", ",307,lots,")
     with pytest.raises(CdrError) as caught:
-        list(parse_asterisk([AST_OUT, *multi.splitlines(True), bad], path="/var/log/asterisk/Master.csv",
-                            timezone="UTC"))  # fmt: skip
+        list(
+            parse_asterisk([AST_OUT, *multi.splitlines(True), bad], path="/var/log/asterisk/Master.csv", timezone="UTC")
+        )
     assert str(caught.value) == "/var/log/asterisk/Master.csv, line 4: billsec 'lots' is not a whole number of seconds"
     assert (caught.value.line, caught.value.path) == (4, "/var/log/asterisk/Master.csv")
 
@@ -212,7 +245,9 @@ def test_parsing_streams() -> None:
 
 def test_parse_file_reads_utf8_and_keeps_going_past_undecodable_bytes(tmp_path: Path) -> None:
     master = tmp_path / "Master.csv"
-    master.write_bytes(AST_OUT.replace("Ann Smith", "Zoë Smith").encode() + AST_IN.replace("Acme", "Acm\xe9").encode("latin-1"))
+    master.write_bytes(
+        AST_OUT.replace("Ann Smith", "Zoë Smith").encode() + AST_IN.replace("Acme", "Acm\xe9").encode("latin-1")
+    )
     first, second = parse_file(master, CdrFormat.ASTERISK, timezone="UTC")
     assert first.caller_name == "Zoë Smith, Esq."
     assert second.caller_name == "Acm\ufffd, Inc."
@@ -240,8 +275,11 @@ FS_IN = (
 def test_freeswitch_default_template() -> None:
     out, inbound = parse_freeswitch([FS_OUT, FS_IN], path="Master.csv", timezone="Europe/London")
     assert out.source_format is CdrFormat.FREESWITCH
-    assert (out.start_utc, out.answer_utc, out.end_utc) == (utc(2026, 1, 15, 9), utc(2026, 1, 15, 9, 0, 7),
-                                                           utc(2026, 1, 15, 9, 5, 7))  # fmt: skip
+    assert (out.start_utc, out.answer_utc, out.end_utc) == (
+        utc(2026, 1, 15, 9),
+        utc(2026, 1, 15, 9, 0, 7),
+        utc(2026, 1, 15, 9, 5, 7),
+    )
     assert (out.direction, out.extension, out.callee_e164) == (Direction.OUTBOUND, "1001", "+12025550143")
     assert out.disposition is PbxDisposition.ANSWERED and out.caller_name == "Ann Smith"
     assert out.pbx_unique_id == "0b5a3c7e-1111-4a4a-9e9e-000000000001"
@@ -308,23 +346,39 @@ def test_freeswitch_column_count_is_checked_on_the_first_row() -> None:
 # run with -E, the ACC lines and one other line of that log): a call answered and ended by BYE, and a call
 # answered 486 Busy Here.
 KAMAILIO_REAL = [
-    (" 1(12402) NOTICE: acc [acc.c:287]: acc_log_request(): ACC: transaction answered: timestamp=1796281941;"
-    "method=INVITE;from_tag=12408SIPpTag001;to_tag=12042SIPpTag012;call_id=1-12408@127.0.0.1;code=200;reason=OK;"
-    "src_user=sipp;src_domain=127.0.0.1;src_ip=127.0.0.1;dst_ouser=2025550143;dst_user=2025550143;"
-    "dst_domain=127.0.0.1\n"),
+    (
+        " 1(12402) NOTICE: acc [acc.c:287]: acc_log_request(): ACC: transaction answered: timestamp=1796281941;"
+        "method=INVITE;from_tag=12408SIPpTag001;to_tag=12042SIPpTag012;call_id=1-12408@127.0.0.1;code=200;reason=OK;"
+        "src_user=sipp;src_domain=127.0.0.1;src_ip=127.0.0.1;dst_ouser=2025550143;dst_user=2025550143;"
+        "dst_domain=127.0.0.1\n"
+    ),
     " 0(12400) INFO: <core> [core/tcp_main.c:5073]: init_tcp(): using epoll_lt as the io watch method (auto detected)\n",
-    (" 1(12402) NOTICE: acc [acc.c:287]: acc_log_request(): ACC: transaction answered: timestamp=1796281943;"
-    "method=BYE;from_tag=12408SIPpTag001;to_tag=12042SIPpTag012;call_id=1-12408@127.0.0.1;code=200;reason=OK;"
-    "src_user=sipp;src_domain=127.0.0.1;src_ip=127.0.0.1;dst_ouser=2025550143;dst_user=2025550143;"
-    "dst_domain=127.0.0.1\n"),
-    (" 1(12043) NOTICE: acc [acc.c:287]: acc_log_request(): ACC: call missed: timestamp=1796281933;method=INVITE;"
-    "from_tag=12053SIPpTag001;to_tag=12049SIPpTag011;call_id=1-12053@127.0.0.1;code=486;reason=Busy Here;"
-    "src_user=sipp;src_domain=127.0.0.1;src_ip=127.0.0.1;dst_ouser=busy;dst_user=busy;dst_domain=127.0.0.1\n"),
+    (
+        " 1(12402) NOTICE: acc [acc.c:287]: acc_log_request(): ACC: transaction answered: timestamp=1796281943;"
+        "method=BYE;from_tag=12408SIPpTag001;to_tag=12042SIPpTag012;call_id=1-12408@127.0.0.1;code=200;reason=OK;"
+        "src_user=sipp;src_domain=127.0.0.1;src_ip=127.0.0.1;dst_ouser=2025550143;dst_user=2025550143;"
+        "dst_domain=127.0.0.1\n"
+    ),
+    (
+        " 1(12043) NOTICE: acc [acc.c:287]: acc_log_request(): ACC: call missed: timestamp=1796281933;method=INVITE;"
+        "from_tag=12053SIPpTag001;to_tag=12049SIPpTag011;call_id=1-12053@127.0.0.1;code=486;reason=Busy Here;"
+        "src_user=sipp;src_domain=127.0.0.1;src_ip=127.0.0.1;dst_ouser=busy;dst_user=busy;dst_domain=127.0.0.1\n"
+    ),
 ]
 
 
-def acc(kind: str, ts: int, method: str, call_id: str, code: int, reason: str = "OK", *, caller: str = "201",
-        callee: str = "2025550143", from_tag: str = "ft") -> str:  # fmt: skip
+def acc(
+    kind: str,
+    ts: int,
+    method: str,
+    call_id: str,
+    code: int,
+    reason: str = "OK",
+    *,
+    caller: str = "201",
+    callee: str = "2025550143",
+    from_tag: str = "ft",
+) -> str:
     return (
         f"Jan 15 09:00:00 pbx /usr/sbin/kamailio[812]: NOTICE: acc [acc.c:287]: acc_log_request(): ACC: {kind}: "
         f"timestamp={ts};method={method};from_tag={from_tag};to_tag=tt;call_id={call_id};code={code};"
@@ -338,8 +392,10 @@ def test_kamailio_acc_records_of_a_real_kamailio() -> None:
     assert answered.source_format is CdrFormat.KAMAILIO_ACC and answered.line == 1
     assert answered.sip_call_id == "1-12408@127.0.0.1"
     assert (answered.start_utc, answered.answer_utc, answered.end_utc) == (
-        datetime.fromtimestamp(1796281941, UTC), datetime.fromtimestamp(1796281941, UTC),
-        datetime.fromtimestamp(1796281943, UTC))  # fmt: skip
+        datetime.fromtimestamp(1796281941, UTC),
+        datetime.fromtimestamp(1796281941, UTC),
+        datetime.fromtimestamp(1796281943, UTC),
+    )
     assert (answered.duration_s, answered.billsec) == (2, 2)
     assert (answered.caller, answered.callee, answered.callee_e164) == ("sipp", "2025550143", "+12025550143")
     assert answered.disposition is PbxDisposition.ANSWERED
@@ -373,8 +429,10 @@ def test_kamailio_serial_fork_a_failed_branch_then_an_answer_is_one_answered_cal
     (call,) = parse_kamailio_acc(lines)
     assert call.disposition is PbxDisposition.ANSWERED
     assert (call.start_utc, call.answer_utc, call.end_utc) == (
-        datetime.fromtimestamp(1768467600, UTC), datetime.fromtimestamp(1768467620, UTC),
-        datetime.fromtimestamp(1768467740, UTC))  # fmt: skip
+        datetime.fromtimestamp(1768467600, UTC),
+        datetime.fromtimestamp(1768467620, UTC),
+        datetime.fromtimestamp(1768467740, UTC),
+    )
     assert (call.duration_s, call.billsec) == (140, 120)
 
 

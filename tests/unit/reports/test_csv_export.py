@@ -42,13 +42,25 @@ def entry(**changes: object) -> EntryRow:
 
 
 def test_header_and_rows() -> None:
-    text = to_csv([
-        entry(),
-        entry(entry_id="e-102", date=date(2026, 1, 16), started_utc=datetime(2026, 1, 16, 9, 30, tzinfo=timezone(
-              timedelta(hours=-5))), timekeeper_name="Jones, Bob", units=1, increment_min=10, rate=Decimal("225.45"),
-              narrative='Voicemail: "call back", then\nemail', billable=False, activity_code="", status="draft"),
-        entry(entry_id="e-103", units=3, rate=Decimal("225.45"), narrative="", started_utc=None),
-    ])  # fmt: skip
+    text = to_csv(
+        [
+            entry(),
+            entry(
+                entry_id="e-102",
+                date=date(2026, 1, 16),
+                started_utc=datetime(2026, 1, 16, 9, 30, tzinfo=timezone(timedelta(hours=-5))),
+                timekeeper_name="Jones, Bob",
+                units=1,
+                increment_min=10,
+                rate=Decimal("225.45"),
+                narrative='Voicemail: "call back", then\nemail',
+                billable=False,
+                activity_code="",
+                status="draft",
+            ),
+            entry(entry_id="e-103", units=3, rate=Decimal("225.45"), narrative="", started_utc=None),
+        ]
+    )
     assert text.split("\r\n") == [
         HEADER,
         'e-101,2026-01-15,2026-01-15T14:00:05Z,TK-12,"Smith, Ann",ACME,"Acme, Inc.",ACME-007,Settlement,4290,12,6,'
@@ -66,7 +78,7 @@ def test_header_and_rows() -> None:
     assert parsed[2][-1] == 'Voicemail: "call back", then\nemail'
 
 
-@pytest.mark.parametrize("dangerous", ["=HYPERLINK(\"http://x\")", "+1202555", "-2+3", "@SUM(A1)", "\tx", "\rx"])
+@pytest.mark.parametrize("dangerous", ['=HYPERLINK("http://x")', "+1202555", "-2+3", "@SUM(A1)", "\tx", "\rx"])
 def test_cells_a_spreadsheet_would_run_are_neutralised(dangerous: str) -> None:
     text = to_csv([entry(narrative=dangerous, client_name=dangerous, timekeeper_id=dangerous)])
     row = next(r for i, r in enumerate(csv.reader(io.StringIO(text, newline=""))) if i == 1)

@@ -60,8 +60,18 @@ def test_one_invoice_written_line_by_line() -> None:
     invoices = invoices_by_matter(
         [
             (ACME, InvoiceLine(date(2026, 1, 20), JONES, 3, "Review of draft settlement", activity_code="A104")),
-            (ACME, InvoiceLine(date(2026, 1, 15), SMITH, 12, "Call with client re settlement", task_code="L120",
-                               activity_code="A106", adjustment=Decimal("-20"))),  # fmt: skip
+            (
+                ACME,
+                InvoiceLine(
+                    date(2026, 1, 15),
+                    SMITH,
+                    12,
+                    "Call with client re settlement",
+                    task_code="L120",
+                    activity_code="A106",
+                    adjustment=Decimal("-20"),
+                ),
+            ),
         ],
         invoice_numbers={("ACME", "ACME-007"): "INV-1001"},
         description="Telephone conferences",
@@ -106,7 +116,12 @@ def test_one_invoice_per_client_matter_with_the_numbers_chosen() -> None:
 
 def test_hours_from_units_and_increments() -> None:
     assert [hours(1, m) for m in (1, 5, 6, 10, 15)] == [
-        Decimal("0.0167"), Decimal("0.0833"), Decimal("0.10"), Decimal("0.1667"), Decimal("0.25")]  # fmt: skip
+        Decimal("0.0167"),
+        Decimal("0.0833"),
+        Decimal("0.10"),
+        Decimal("0.1667"),
+        Decimal("0.25"),
+    ]
     assert hours(6, 10) == Decimal("1.00") and hours(0, 6) == Decimal("0.00")
 
 
@@ -141,8 +156,11 @@ def test_separators_and_line_breaks_in_text_are_neutralised() -> None:
         (ACME, InvoiceLine(date(2026, 2, 5), SMITH, 1, "x"), "outside the billing period"),
         (ACME, InvoiceLine(date(2026, 1, 5), SMITH, 1, " \n "), "the description is empty"),
         (ACME, InvoiceLine(date(2026, 1, 5), SMITH, 1, "x", activity_code="call"), "'CALL' is not a UTBMS code"),
-        (ACME, InvoiceLine(date(2026, 1, 5), Timekeeper("T[1]", "A, B", "PT", Decimal(1)), 1, "x"),
-         "TIMEKEEPER_ID 'T[1]'"),  # fmt: skip
+        (
+            ACME,
+            InvoiceLine(date(2026, 1, 5), Timekeeper("T[1]", "A, B", "PT", Decimal(1)), 1, "x"),
+            "TIMEKEEPER_ID 'T[1]'",
+        ),
     ],
 )
 def test_values_that_cannot_be_written_are_refused(matter: Matter, line: InvoiceLine, message: str) -> None:
@@ -151,13 +169,18 @@ def test_values_that_cannot_be_written_are_refused(matter: Matter, line: Invoice
 
 
 def test_invoice_numbers_must_be_given_and_distinct() -> None:
-    items = [(ACME, InvoiceLine(date(2026, 1, 5), SMITH, 1, "x")), (GLOBEX, InvoiceLine(date(2026, 1, 5), SMITH, 1, "y"))]
+    items = [
+        (ACME, InvoiceLine(date(2026, 1, 5), SMITH, 1, "x")),
+        (GLOBEX, InvoiceLine(date(2026, 1, 5), SMITH, 1, "y")),
+    ]
     with pytest.raises(LedesError, match="no invoice number for matter GLX-001 of client GLOBEX"):
         invoices_by_matter(items, invoice_numbers={("ACME", "ACME-007"): "1"}, **JAN)
     with pytest.raises(LedesError, match="invoice number 7 is given to two matters"):
         invoices_by_matter(items, invoice_numbers=lambda m: "7", **JAN)
     with pytest.raises(LedesError, match="given two ways"):
-        invoices_by_matter([*items, (Matter("ACME", "ACME-007"), items[0][1])], invoice_numbers=lambda m: m.law_firm_matter_id, **JAN)
+        invoices_by_matter(
+            [*items, (Matter("ACME", "ACME-007"), items[0][1])], invoice_numbers=lambda m: m.law_firm_matter_id, **JAN
+        )
     with pytest.raises(LedesError, match="LAW_FIRM_ID is empty"):
         write([], law_firm_id=" ")
 
@@ -185,25 +208,33 @@ GOOD = (
 def test_a_good_hand_written_file_passes() -> None:
     assert check(_file(GOOD)) == []
     assert check(_file(GOOD).replace("\r\n", "\n")) == []
-    adjustment = ("20260201|INV-1|ACME|ACME-007|360.00|20260101|20260131||2|IF||-40.00|-40.00|20260131||||||"
-                  "12-3456789||||[]")  # fmt: skip
+    adjustment = (
+        "20260201|INV-1|ACME|ACME-007|360.00|20260101|20260131||2|IF||-40.00|-40.00|20260131||||||12-3456789||||[]"
+    )
     assert check(_file(GOOD.replace("|400.00|2026", "|360.00|2026", 1), adjustment)) == []
 
 
 @pytest.mark.parametrize(
     ("item", "expected"),
     [
-        (GOOD.replace("|1.20|", "|1.30|"),
-         "line 3: LINE_ITEM_TOTAL 400.00 is not units x unit cost + adjustment (1.30 x 350.00 + -20.00 = 435.00)"),
-        (GOOD.replace("|-20.00|400.00|", "|-20.00|380.00|"),
-         "line 3: INVOICE_TOTAL 400.00 of invoice INV-1 is not the sum of its LINE_ITEM_TOTALs (380.00)"),
+        (
+            GOOD.replace("|1.20|", "|1.30|"),
+            "line 3: LINE_ITEM_TOTAL 400.00 is not units x unit cost + adjustment (1.30 x 350.00 + -20.00 = 435.00)",
+        ),
+        (
+            GOOD.replace("|-20.00|400.00|", "|-20.00|380.00|"),
+            "line 3: INVOICE_TOTAL 400.00 of invoice INV-1 is not the sum of its LINE_ITEM_TOTALs (380.00)",
+        ),
         (GOOD.replace("|TK-12|", "||"), "line 3: TIMEKEEPER_ID is required and empty"),
         (GOOD.replace("20260115", "20260132"), "line 3: LINE_ITEM_DATE '20260132' is not a date YYYYMMDD"),
         (GOOD.replace("20260115", "20260215"), "line 3: LINE_ITEM_DATE 20260215 is outside the billing period"),
         (GOOD.replace("|F|", "|X|"), "line 3: EXP/FEE/INV_ADJ_TYPE 'X' is none of F, E, IF, IE"),
         (GOOD.replace("|350.00|", "|350,00|"), "line 3: LINE_ITEM_UNIT_COST '350,00' is not a number"),
         (GOOD[:-2], "line 3: the line does not end with []"),
-        (GOOD.replace("|Call|", "|Call|with a pipe|"), "line 3: 25 fields, not 24 (a '|' inside a field, or one missing?)"),
+        (
+            GOOD.replace("|Call|", "|Call|with a pipe|"),
+            "line 3: 25 fields, not 24 (a '|' inside a field, or one missing?)",
+        ),
         (GOOD.replace("|A106|", "|call|"), "line 3: LINE_ITEM_ACTIVITY_CODE 'call' is not a UTBMS code"),
         (GOOD.replace("|INV-1|", "||"), "line 3: INVOICE_NUMBER is required and empty"),
         (GOOD.replace("|Smith, Ann|", "|" + "S" * 31 + "|"), "line 3: TIMEKEEPER_NAME is longer than 30 characters"),
@@ -224,9 +255,11 @@ def test_problems_between_the_lines_of_an_invoice() -> None:
 def test_the_first_two_lines_and_empty_lines() -> None:
     assert [str(p) for p in check("")] == ["line 1: the file is empty: the first line must be LEDES1998B[]"]
     assert "line 1: the first line must be LEDES1998B[], not 'LEDES98BI V2[]'" in [
-        str(p) for p in check(_file(GOOD).replace("LEDES1998B[]", "LEDES98BI V2[]"))]  # fmt: skip
+        str(p) for p in check(_file(GOOD).replace("LEDES1998B[]", "LEDES98BI V2[]"))
+    ]
     assert [str(p) for p in check(_file(GOOD).replace("|CLIENT_ID|", "|CLIENT|"))] == [
-        "line 2: header field 3 must be CLIENT_ID, not 'CLIENT'"]  # fmt: skip
+        "line 2: header field 3 must be CLIENT_ID, not 'CLIENT'"
+    ]
     assert [str(p) for p in check(f"{FIRST_LINE}\n{HEADER}\n")] == ["line 3: the file has no line items"]
     problems = check(_file("", GOOD))
     assert problems == [Problem(3, "an empty line between line items")]
@@ -235,10 +268,14 @@ def test_the_first_two_lines_and_empty_lines() -> None:
 def test_every_file_the_writer_makes_passes_the_checker() -> None:
     rng = random.Random(11)
     keepers = [
-        Timekeeper(f"TK-{i}", f"Keeper{i}, Pat", rng.choice(["PT", "AS", "OC", "LA", "OT"]),
-                   Decimal(rng.randint(9000, 90000)) / 100)
+        Timekeeper(
+            f"TK-{i}",
+            f"Keeper{i}, Pat",
+            rng.choice(["PT", "AS", "OC", "LA", "OT"]),
+            Decimal(rng.randint(9000, 90000)) / 100,
+        )
         for i in range(8)
-    ]  # fmt: skip
+    ]
     matters = [
         Matter(f"C{c}", f"C{c}-M{m}", rate=Decimal(rng.randint(10000, 50000)) / 100 if rng.random() < 0.3 else None)
         for c in range(5)
@@ -248,12 +285,21 @@ def test_every_file_the_writer_makes_passes_the_checker() -> None:
     for n in range(400):
         day = date(2026, 3, 1) + timedelta(days=rng.randrange(31))
         adjustment = Decimal(-rng.randint(0, 5000)) / 100 if rng.random() < 0.2 else Decimal(0)
-        items.append((
-            rng.choice(matters),
-            InvoiceLine(day, rng.choice(keepers), rng.randint(0, 80), f"Call {n} | [{n}]\nnotes",
-                        increment_min=rng.choice([1, 5, 6, 10, 15]), task_code=rng.choice(["", "L120", "C300"]),
-                        activity_code=rng.choice(["", "A106", "A108"]), adjustment=adjustment),
-        ))  # fmt: skip
+        items.append(
+            (
+                rng.choice(matters),
+                InvoiceLine(
+                    day,
+                    rng.choice(keepers),
+                    rng.randint(0, 80),
+                    f"Call {n} | [{n}]\nnotes",
+                    increment_min=rng.choice([1, 5, 6, 10, 15]),
+                    task_code=rng.choice(["", "L120", "C300"]),
+                    activity_code=rng.choice(["", "A106", "A108"]),
+                    adjustment=adjustment,
+                ),
+            )
+        )
     invoices = invoices_by_matter(
         items,
         invoice_numbers=lambda m: f"INV-{m.law_firm_matter_id}",

@@ -27,7 +27,10 @@ def test_status_says_why_a_single_server_is_down_and_when_it_is_back() -> None:
     answer = {"p:5060": ""}
     status: list[tuple[int, bool, str]] = []
     watch = RegistrarWatch(
-        ["p:5060"], "udp", lambda index: None, probe=lambda s, t, to: answer[s],
+        ["p:5060"],
+        "udp",
+        lambda index: None,
+        probe=lambda s, t, to: answer[s],
         on_status=lambda i, up, why: status.append((i, up, why)),
     )
     watch.check_once()

@@ -32,7 +32,14 @@ def test_dns_failure_is_unknown_host() -> None:
 
 @pytest.mark.parametrize(
     ("code", "fragment"),
-    [(404, "Unknown number"), (486, "Busy"), (487, "cancelled"), (488, "codec"), (480, "unavailable"), (603, "declined")],
+    [
+        (404, "Unknown number"),
+        (486, "Busy"),
+        (487, "cancelled"),
+        (488, "codec"),
+        (480, "unavailable"),
+        (603, "declined"),
+    ],
 )
 def test_call_failures_are_sentences(code: int, fragment: str) -> None:
     assert fragment in messages.call_failure(code, "")

@@ -22,7 +22,9 @@ class FakeHost:
 
 
 def _watch(host: FakeHost, changes: list[str]) -> NetworkWatch:
-    return NetworkWatch(changes.append, interval_s=2.0, jump_s=5.0, clocks=host.clocks, addresses=lambda: host.addresses)
+    return NetworkWatch(
+        changes.append, interval_s=2.0, jump_s=5.0, clocks=host.clocks, addresses=lambda: host.addresses
+    )
 
 
 def test_quiet_polls_report_nothing() -> None:

@@ -43,7 +43,10 @@ def _csv(count: int, clients: int = 7, start: int = 0) -> str:
 
 def _matters(store: Store) -> list[tuple[str, str, str]]:
     with store.session() as s:
-        return [tuple(r) for r in s.execute(select(Matter.code, Matter.name, Client.name).join(Client).order_by(Matter.code))]
+        return [
+            tuple(r)
+            for r in s.execute(select(Matter.code, Matter.name, Client.name).join(Client).order_by(Matter.code))
+        ]
 
 
 def test_the_number_of_statements_does_not_grow_with_the_file(store: Store) -> None:
@@ -61,7 +64,11 @@ def test_the_number_of_statements_does_not_grow_with_the_file(store: Store) -> N
 def test_a_bad_last_line_is_named_before_anything_is_written(store: Store) -> None:
     text = _csv(500) + "M-X,No client\n"
     sent = Statements(store)
-    with store.session() as s, pytest.raises(queries.InputError, match=r"^line 501: expected 3 fields \(code,name,client\), found 2$"), s.begin():
+    with (
+        store.session() as s,
+        pytest.raises(queries.InputError, match=r"^line 501: expected 3 fields \(code,name,client\), found 2$"),
+        s.begin(),
+    ):
         queries.import_matters(s, text)
     sent.close()
     assert sent.sent == ["SELECT"]  # parsed first: only the existing codes were read (no write lock)

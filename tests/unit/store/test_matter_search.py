@@ -108,9 +108,17 @@ def _reference(rows: list[tuple[str, str, str, str]], words: str, limit: int) ->
 
 @pytest.mark.parametrize(
     "few, walk, catch_up",
-    [(2500, 4000, 500), (0, 4000, 500), (10**9, 4000, 500), (0, 30, 500), (2500, 4000, 0), (0, 4000, 0),
-     (10**9, 4000, 0), (2500, 4000, 700)],
-)  # fmt: skip
+    [
+        (2500, 4000, 500),
+        (0, 4000, 500),
+        (10**9, 4000, 500),
+        (0, 30, 500),
+        (2500, 4000, 0),
+        (0, 4000, 0),
+        (10**9, 4000, 0),
+        (2500, 4000, 700),
+    ],
+)
 def test_both_plans_give_what_a_plain_scan_gives(
     monkeypatch: pytest.MonkeyPatch, few: int, walk: int, catch_up: int
 ) -> None:
@@ -198,9 +206,13 @@ def test_new_stores_get_what_the_migration_makes(tmp_path: Path) -> None:
     run_migrations(migrated)
     made = _objects(fast.engine, "%matter%search%")
     assert {n for _, n, _ in made} >= {
-        "matter_search", "matter_search_ai", "matter_search_ad", "matter_search_au", "matter_search_client_au",
+        "matter_search",
+        "matter_search_ai",
+        "matter_search_ad",
+        "matter_search_au",
+        "matter_search_client_au",
         "ix_matters_search_order",
-    }  # fmt: skip
+    }
     assert made == _objects(migrated, "%matter%search%")
     assert "matter_search_dirty" in {n for _, n, _ in made}
     fast.close()
@@ -217,7 +229,9 @@ def test_an_existing_store_is_indexed_by_the_migration(tmp_path: Path) -> None:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0008")
         conn.execute(text("INSERT INTO clients (id, name) VALUES (1, 'Acme Corp')"))
-        conn.execute(text("INSERT INTO matters (id, code, name, client_id, status) VALUES (1, 'M-1', 'Lease', 1, 'open')"))
+        conn.execute(
+            text("INSERT INTO matters (id, code, name, client_id, status) VALUES (1, 'M-1', 'Lease', 1, 'open')")
+        )
     old.dispose()
     store = open_store(tmp_path)
     assert _codes(store, "acme") == ["M-1"]

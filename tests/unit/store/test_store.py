@@ -126,10 +126,11 @@ def test_a_store_with_data_is_migrated_through_table_rebuilds(tmp_path: Path) ->
     """Batch migrations copy, drop and rename tables; the app's connections
     enforce foreign keys, which must not stop that on a store in use."""
     _old_store(
-        tmp_path, "0005",
+        tmp_path,
+        "0005",
         "INSERT INTO clients (id, name) VALUES (1, 'Acme')",
         "INSERT INTO matters (id, code, name, client_id, status) VALUES (1, 'M-1', 'Lease', 1, 'open')",
-    )  # fmt: skip
+    )
     store = open_store(tmp_path)
     with store.session() as s:
         assert [m.code for m in queries.search_matters(s)] == ["M-1"]

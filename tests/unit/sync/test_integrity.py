@@ -18,7 +18,7 @@ from softclock.settings import CentralSettings
 from softclock.store.db import Store, open_memory_store
 from softclock.store.models import AuditEvent, Outbox, TimeEntry
 from softclock.sync import admin, anchor, push
-from softclock.sync.central import ChainAnchor, CentralEntry, EntryConflict, EntryVersion, content_hash
+from softclock.sync.central import CentralEntry, ChainAnchor, EntryConflict, EntryVersion, content_hash
 from softclock.sync.service import Sync, SyncFailed, SyncWorker, known_failure
 from tests.helpers.entries import make_entry, make_matter
 
@@ -48,8 +48,12 @@ def _approved(store: Store, n: int = 1, first: int = 0) -> list[str]:
 
 def _anchors(sync: Sync) -> list[tuple[int, int, str]]:
     with sync.engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(  # type: ignore[misc]
-            select(ChainAnchor.seq, ChainAnchor.event_id, ChainAnchor.head_hash).order_by(ChainAnchor.id))]
+        return [
+            tuple(r)
+            for r in conn.execute(  # type: ignore[misc]
+                select(ChainAnchor.seq, ChainAnchor.event_id, ChainAnchor.head_hash).order_by(ChainAnchor.id)
+            )
+        ]
 
 
 def _head(store: Store) -> tuple[int, int, str]:
@@ -102,23 +106,40 @@ def test_the_head_is_anchored_even_when_nothing_waits(central_url: str) -> None:
 def _rewrite_wholesale(store: Store, from_id: int) -> None:
     """Edit event ``from_id`` and recompute every hash after it, the head and the checkpoint: locally consistent."""
     with store.session() as s, s.begin():
-        rows = s.execute(text("SELECT id, at_utc, actor, entity, entity_id, field, old_value, new_value, reason, "
-                              "prev_hash FROM audit_events ORDER BY id")).all()  # fmt: skip
+        rows = s.execute(
+            text(
+                "SELECT id, at_utc, actor, entity, entity_id, field, old_value, new_value, reason, "
+                "prev_hash FROM audit_events ORDER BY id"
+            )
+        ).all()
         prev = audit.GENESIS
         for row in rows:
             new = row.new_value
             if row.id == from_id:
                 new = "forged"
             if row.id >= from_id:
-                digest = audit._digest_iso(prev, audit._iso(row.at_utc), row.actor, row.entity, row.entity_id,
-                                           row.field, row.old_value, new, row.reason)  # fmt: skip
-                s.execute(text("UPDATE audit_events SET new_value = :n, prev_hash = :p, hash = :h WHERE id = :i"),
-                          {"n": new, "p": prev, "h": digest, "i": row.id})  # fmt: skip
+                digest = audit._digest_iso(
+                    prev,
+                    audit._iso(row.at_utc),
+                    row.actor,
+                    row.entity,
+                    row.entity_id,
+                    row.field,
+                    row.old_value,
+                    new,
+                    row.reason,
+                )
+                s.execute(
+                    text("UPDATE audit_events SET new_value = :n, prev_hash = :p, hash = :h WHERE id = :i"),
+                    {"n": new, "p": prev, "h": digest, "i": row.id},
+                )
                 prev = digest
             else:
                 prev = s.scalar(text("SELECT hash FROM audit_events WHERE id = :i"), {"i": row.id})
-        s.execute(text("UPDATE audit_head SET last_hash = :h, checked_id = NULL, checked_hash = NULL, "
-                       "checked_count = NULL"), {"h": prev})  # fmt: skip
+        s.execute(
+            text("UPDATE audit_head SET last_hash = :h, checked_id = NULL, checked_hash = NULL, checked_count = NULL"),
+            {"h": prev},
+        )
 
 
 def test_a_chain_rewritten_wholesale_no_longer_matches_the_firms_anchors(central_url: str) -> None:
@@ -139,7 +160,9 @@ def test_a_chain_rewritten_wholesale_no_longer_matches_the_firms_anchors(central
         result = anchor.compare(s, sync.engine, sync.identity, sync.device.id)
     assert not result.ok and result.event_id == _anchors(sync)[1][1]
     assert f"it still matches at event {first_anchor[1]}" in result.message
-    assert result.message.startswith(f"the audit chain is not the one the central store anchored: event {result.event_id}")
+    assert result.message.startswith(
+        f"the audit chain is not the one the central store anchored: event {result.event_id}"
+    )
 
     _rewrite_wholesale(store, from_id=1)
     with store.session() as s:
@@ -168,8 +191,10 @@ def test_a_computer_without_anchors_says_so_and_names_the_others(central_url: st
     with laptop.session() as s:
         result = anchor.compare(s, sync.engine, sync.identity, sync.device.id)
     assert result.ok and result.anchors == 0 and result.other_devices == 1
-    assert result.message.startswith("The central store holds no anchor of this computer's audit chain yet; "
-                                     "it holds anchors of 1 other computer(s) of alice")  # fmt: skip
+    assert result.message.startswith(
+        "The central store holds no anchor of this computer's audit chain yet; "
+        "it holds anchors of 1 other computer(s) of alice"
+    )
 
 
 def test_anchors_and_versions_are_never_changed(central_url: str) -> None:
@@ -177,8 +202,12 @@ def test_anchors_and_versions_are_never_changed(central_url: str) -> None:
     sync = _sync(store, central_url)
     _approved(store, 1)
     sync.once()
-    for statement in ("UPDATE chain_anchors SET head_hash = 'x'", "DELETE FROM chain_anchors",
-                      "UPDATE entry_versions SET billed_units = 40", "DELETE FROM entry_versions"):  # fmt: skip
+    for statement in (
+        "UPDATE chain_anchors SET head_hash = 'x'",
+        "DELETE FROM chain_anchors",
+        "UPDATE entry_versions SET billed_units = 40",
+        "DELETE FROM entry_versions",
+    ):
         with sync.engine.begin() as conn, pytest.raises(IntegrityError, match="kept as written"):
             conn.execute(text(statement))
 
@@ -201,7 +230,9 @@ def test_content_changes_only_with_a_higher_version_and_every_version_is_kept(ce
     assert sync.once().push.sent == 1
     assert admin.mark_invoiced(sync.engine, [entry_id]) == 1  # not a change of content: no version needed
     with sync.engine.connect() as conn:
-        versions = conn.execute(select(EntryVersion.version, EntryVersion.narrative).order_by(EntryVersion.version)).all()
+        versions = conn.execute(
+            select(EntryVersion.version, EntryVersion.narrative).order_by(EntryVersion.version)
+        ).all()
         row = conn.execute(select(CentralEntry.__table__).where(CentralEntry.id == entry_id)).mappings().one()
     assert [tuple(v) for v in versions] == [(1, "call 0"), (2, "more words")]
     assert row["content_hash"] == content_hash(row) and row["status"] == "invoiced"
@@ -251,7 +282,9 @@ def test_an_id_taken_by_another_timekeeper_is_a_named_conflict_and_the_rest_goes
     assert why.startswith("another timekeeper's entry in the central store has this entry's id")
     with sync.engine.connect() as conn:
         central = dict(conn.execute(select(CentralEntry.id, CentralEntry.timekeeper_id)).all())
-        kept = conn.execute(select(EntryConflict.entry_id, EntryConflict.timekeeper_id, EntryConflict.payload_json)).one()
+        kept = conn.execute(
+            select(EntryConflict.entry_id, EntryConflict.timekeeper_id, EntryConflict.payload_json)
+        ).one()
     assert central == {taken: "alice", **dict.fromkeys(own, "bob")}
     assert (kept.entry_id, kept.timekeeper_id, json.loads(kept.payload_json)["narrative"]) == (taken, "bob", "copied")
     assert sync.once().push.done == 0  # nothing stuck, nothing sent twice
@@ -265,8 +298,10 @@ def test_an_insert_that_meets_an_id_taken_meanwhile_is_a_conflict_too(central_ur
     real = push._insert_many
 
     def first_alice_takes_one(conn, rows):  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("INSERT INTO timekeepers (id, name, email, office, department, active, created_utc) "
-                             "VALUES ('alice', 'Alice', '', '', '', 1, '2026-01-01 00:00:00')")  # fmt: skip
+        conn.exec_driver_sql(
+            "INSERT INTO timekeepers (id, name, email, office, department, active, created_utc) "
+            "VALUES ('alice', 'Alice', '', '', '', 1, '2026-01-01 00:00:00')"
+        )
         stolen = {**rows[0], "timekeeper_id": "alice"}
         stolen["content_hash"] = content_hash(stolen)
         real(conn, [stolen])
@@ -360,14 +395,22 @@ def _store_at_c0001(engine) -> None:  # type: ignore[no-untyped-def]
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "c0001")
-        conn.execute(text("INSERT INTO timekeepers (id, name, email, office, department, active, created_utc) "
-                          "VALUES ('alice', 'Alice', '', '', '', 1, '2026-01-01 00:00:00')"))  # fmt: skip
-        conn.execute(text(
-            "INSERT INTO entries (id, version, content_hash, timekeeper_id, matter_code, client_name, work_date, "
-            "started_utc, raw_seconds, hold_seconds, billed_units, unit_minutes, activity_code, task_code, narrative, "
-            "billable, remote_number, direction, status, pushed_utc, change_seq) VALUES ('e1', 1, :h, 'alice', 'M-1', "
-            "'Acme', '2026-01-05', '2026-01-05 09:00:00.000000', 300.0, 0.0, 1, 6, 'A106', '', 'Müller «über» 😀', 1, "
-            "'+12025550143', 'outgoing', 'approved', '2026-01-05 10:00:00.000000', 0)"), {"h": "a" * 64})  # fmt: skip
+        conn.execute(
+            text(
+                "INSERT INTO timekeepers (id, name, email, office, department, active, created_utc) "
+                "VALUES ('alice', 'Alice', '', '', '', 1, '2026-01-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO entries (id, version, content_hash, timekeeper_id, matter_code, client_name, work_date, "
+                "started_utc, raw_seconds, hold_seconds, billed_units, unit_minutes, activity_code, task_code, narrative, "
+                "billable, remote_number, direction, status, pushed_utc, change_seq) VALUES ('e1', 1, :h, 'alice', 'M-1', "
+                "'Acme', '2026-01-05', '2026-01-05 09:00:00.000000', 300.0, 0.0, 1, 6, 'A106', '', 'Müller «über» 😀', 1, "
+                "'+12025550143', 'outgoing', 'approved', '2026-01-05 10:00:00.000000', 0)"
+            ),
+            {"h": "a" * 64},
+        )
 
 
 def test_a_c0001_store_upgrades_with_its_hashes_recomputed_and_its_history_started(tmp_path: Path) -> None:

@@ -44,8 +44,9 @@ def _approved(store: Store, n: int = 1, matter_code: str = "M-1") -> list[str]:
 
 def _central_rows(sync: Sync) -> list:  # type: ignore[type-arg]
     with sync.engine.connect() as conn:
-        return conn.execute(select(CentralEntry.id, CentralEntry.version, CentralEntry.billed_units,
-                                   CentralEntry.narrative)).all()  # fmt: skip
+        return conn.execute(
+            select(CentralEntry.id, CentralEntry.version, CentralEntry.billed_units, CentralEntry.narrative)
+        ).all()
 
 
 def test_approval_queues_the_version_in_the_same_transaction() -> None:
@@ -77,7 +78,7 @@ def test_push_sends_each_version_once_and_locks_the_entry(central_url: str) -> N
 
 def test_a_retry_after_a_lost_local_commit_is_not_a_duplicate(central_url: str) -> None:
     store = open_memory_store()
-    ids = _approved(store, 2)
+    _approved(store, 2)
     sync = _sync(store, central_url)
     sync.once()
     # As if the app died after the central commit and before the local one.

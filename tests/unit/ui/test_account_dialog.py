@@ -55,8 +55,11 @@ def test_the_display_name_is_shown_and_saved(qtbot) -> None:  # type: ignore[no-
 def test_browse_fills_in_the_ca_file(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ca = tmp_path / "firm-ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
-    dialog = _dialog(qtbot, AccountSettings(server="pbx", user="alice", transport="tls",
-                                            tls_ca_file=str(tmp_path / "old.pem")), password_stored=False)  # fmt: skip
+    dialog = _dialog(
+        qtbot,
+        AccountSettings(server="pbx", user="alice", transport="tls", tls_ca_file=str(tmp_path / "old.pem")),
+        password_stored=False,
+    )
     qtbot.mouseClick(dialog.ca_browse_button, Qt.MouseButton.LeftButton)
     browser = dialog.ca_browser
     assert isinstance(browser, QFileDialog) and browser.isVisible()
@@ -140,16 +143,33 @@ def test_an_unreadable_keyring_offers_no_stored_password(qtbot) -> None:  # type
 def test_every_field_has_an_accessible_name_and_tab_follows_the_form(qtbot) -> None:  # type: ignore[no-untyped-def]
     dialog = _dialog(qtbot, password_stored=True)
     # Every input of the form (Save and Cancel say their text themselves).
-    fields = [w for w in dialog.findChildren(QWidget) if isinstance(w, QLineEdit | QComboBox | QAbstractButton)
-              and w.isVisible() and w.parentWidget() is not dialog.buttons]  # fmt: skip
+    fields = [
+        w
+        for w in dialog.findChildren(QWidget)
+        if isinstance(w, QLineEdit | QComboBox | QAbstractButton)
+        and w.isVisible()
+        and w.parentWidget() is not dialog.buttons
+    ]
     assert len(fields) == 13
     names = {w.accessibleName() for w in fields}
     assert all(w.accessibleName() for w in fields), [w for w in fields if not w.accessibleName()]
     assert len(names) == len(fields)  # each field is told apart
     assert dialog.password_edit.accessibleDescription() == STORED_HINT
-    order = [dialog.server_edit, dialog.user_edit, dialog.password_edit, dialog.display_name_edit, dialog.auth_edit,
-             dialog.domain_edit, dialog.transport_box, dialog.srtp_box, dialog.ca_edit, dialog.ca_browse_button,
-             dialog.proxy_edit, dialog.backup_edit, dialog.auto_answer_box]  # fmt: skip
+    order = [
+        dialog.server_edit,
+        dialog.user_edit,
+        dialog.password_edit,
+        dialog.display_name_edit,
+        dialog.auth_edit,
+        dialog.domain_edit,
+        dialog.transport_box,
+        dialog.srtp_box,
+        dialog.ca_edit,
+        dialog.ca_browse_button,
+        dialog.proxy_edit,
+        dialog.backup_edit,
+        dialog.auto_answer_box,
+    ]
     seen = [order[0]]
     widget: QWidget = order[0]
     for _ in order[1:]:

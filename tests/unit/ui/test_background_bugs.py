@@ -13,6 +13,7 @@ def test_bugs_on_the_background_paths_reach_the_reporter(qtbot, monkeypatch) -> 
     monkeypatch.setattr(background, "on_bug", lambda where, exc: bugs.append((where, exc)))
     runner = BackgroundRunner()
     try:
+
         def broken_job() -> Any:
             return {}["missing"]
 

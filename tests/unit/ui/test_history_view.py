@@ -42,11 +42,21 @@ def _view(qtbot, store: Store) -> HistoryView:  # type: ignore[no-untyped-def]
 def _bulk(store: Store, count: int) -> None:
     """``count`` approved entries on days going back from NOW, one insert."""
     rows = [
-        {"id": f"bulk-{i:07d}", "timekeeper": "atty-jones", "work_date": (NOW - timedelta(hours=i)).date(),
-         "started_utc": NOW - timedelta(hours=i), "raw_seconds": 60.0, "status": "approved", "billed_units": 1,
-         "created_utc": NOW, "updated_utc": NOW, "narrative": f"bulk {i}", "version": 1}
+        {
+            "id": f"bulk-{i:07d}",
+            "timekeeper": "atty-jones",
+            "work_date": (NOW - timedelta(hours=i)).date(),
+            "started_utc": NOW - timedelta(hours=i),
+            "raw_seconds": 60.0,
+            "status": "approved",
+            "billed_units": 1,
+            "created_utc": NOW,
+            "updated_utc": NOW,
+            "narrative": f"bulk {i}",
+            "version": 1,
+        }
         for i in range(count)
-    ]  # fmt: skip
+    ]
     with store.session() as s, s.begin():
         s.execute(insert(TimeEntry), rows)
 
@@ -69,8 +79,9 @@ def test_filters_by_words_status_and_dates(qtbot, store) -> None:  # type: ignor
     lease = make_matter(store, "LEASE-1", client="Acme")
     make_entry(store, 300, lease, narrative="Lease terms", day=NOW.date())
     make_entry(store, 200, make_matter(store, "TAX-9", client="Beta"), narrative="Tax call", day=NOW.date())
-    old = make_entry(store, 100, lease, started=NOW - timedelta(days=90), day=(NOW - timedelta(days=90)).date(),
-                     narrative="Old call")  # fmt: skip
+    old = make_entry(
+        store, 100, lease, started=NOW - timedelta(days=90), day=(NOW - timedelta(days=90)).date(), narrative="Old call"
+    )
     view = _view(qtbot, store)
     assert view.model.rowCount() == 3
     with qtbot.waitSignal(view.model.page_shown, timeout=5000):
@@ -102,8 +113,11 @@ def test_an_approved_entry_is_reopened_with_its_reason_in_the_trail(qtbot, store
     assert view.message.text() == "Reopened as a draft: it is back in the Review tab."
     assert view.model.row(0).entry.status == "draft" and view.model.row(0).entry.version == 2
     with store.session() as s:
-        reasons = list(s.scalars(select(AuditEvent.reason).where(AuditEvent.entity_id == entry_id,
-                                                                 AuditEvent.actor == "atty-jones")))  # fmt: skip
+        reasons = list(
+            s.scalars(
+                select(AuditEvent.reason).where(AuditEvent.entity_id == entry_id, AuditEvent.actor == "atty-jones")
+            )
+        )
     assert "client disputes the length" in reasons
 
 

@@ -14,7 +14,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
 from softclock import events as ev
-from softclock.billing import Policy
 from softclock.store.db import Store, open_store
 from softclock.store.models import Call, Client, Matter, TimeEntry
 from softclock.textsafe import printable
@@ -59,10 +58,24 @@ def test_ringing_window(qtbot) -> None:  # type: ignore[no-untyped-def]
 def test_today_list(qtbot) -> None:  # type: ignore[no-untyped-def]
     today = TodayList()
     qtbot.addWidget(today)
-    call = Call(display_name=HOSTILE, remote_uri="sip:x@y", remote_number=None, direction="incoming",
-                disposition="answered", recovered=False, invited_utc=NOW)  # fmt: skip
-    nameless = Call(display_name="", remote_uri=f"sip:{HOSTILE}@evil", remote_number=None, direction="incoming",
-                    disposition="missed", recovered=False, invited_utc=NOW)  # fmt: skip
+    call = Call(
+        display_name=HOSTILE,
+        remote_uri="sip:x@y",
+        remote_number=None,
+        direction="incoming",
+        disposition="answered",
+        recovered=False,
+        invited_utc=NOW,
+    )
+    nameless = Call(
+        display_name="",
+        remote_uri=f"sip:{HOSTILE}@evil",
+        remote_number=None,
+        direction="incoming",
+        disposition="missed",
+        recovered=False,
+        invited_utc=NOW,
+    )
     matter = Matter(code="M-1", name=HOSTILE, client=Client(name="Acme"))
     entry = TimeEntry(started_utc=NOW, raw_seconds=60.0, status="draft", matter=matter)
     from softclock.facades import call_row
@@ -120,8 +133,11 @@ def test_main_window_ringing_registration_and_failure(qtbot) -> None:  # type: i
     _inert(view.widget.detail_label, f"{SHOWN}@evil")
     _inert(ringing.name_label, SHOWN)
     assert printable(ringing.windowTitle()) == ringing.windowTitle()
-    window.on_sip_event(ev.RegistrationChanged(stamp.mono, stamp.utc, ev.RegState.FAILED, "alice@x", 403,
-                                               HOSTILE, f"Registration failed: {HOSTILE} (403)"))  # fmt: skip
+    window.on_sip_event(
+        ev.RegistrationChanged(
+            stamp.mono, stamp.utc, ev.RegState.FAILED, "alice@x", 403, HOSTILE, f"Registration failed: {HOSTILE} (403)"
+        )
+    )
     assert window.reg_label.text() == f"Registration failed: {SHOWN} (403)"
     window.on_sip_event(ev.CallFailed(stamp.mono, stamp.utc, 7, uri, f"The call failed: {HOSTILE}."))
     assert window.dial_error.text() == f"The call failed: {SHOWN}."

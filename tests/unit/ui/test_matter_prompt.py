@@ -41,4 +41,3 @@ def test_slow_search_does_not_block_typing_and_enter_picks_the_newest_results(qt
     beta = next(r.id for r in queries.search_matters(store.session(), "BETA-1"))
     assert chosen == [("call-1", beta)] and not prompt.searching
     assert asked[0] == "" and asked[-1] == "beta"
-

@@ -189,9 +189,17 @@ def test_edit_dialog_changes_matter_codes_and_hand_set_units_with_a_reason(qtbot
     assert view.message.text() == "Entry changed."
     with store.session() as s:
         entry = s.get(TimeEntry, entry_id)
-        assert (entry.matter.code, entry.activity_code, entry.billed_units, entry.billed_by_hand) == ("TAX-9", "A108", 3, True)
-        fields = set(s.scalars(select(audit_model().field).where(audit_model().entity_id == entry_id,
-                                                                 audit_model().actor == "alice")))  # fmt: skip
+        assert (entry.matter.code, entry.activity_code, entry.billed_units, entry.billed_by_hand) == (
+            "TAX-9",
+            "A108",
+            3,
+            True,
+        )
+        fields = set(
+            s.scalars(
+                select(audit_model().field).where(audit_model().entity_id == entry_id, audit_model().actor == "alice")
+            )
+        )
     assert {"matter_id", "activity_code", "billed_units"} <= fields
 
 
@@ -215,8 +223,10 @@ def test_approving_says_first_what_happens_to_unassigned_and_short_entries(qtbot
     said: list[str] = []
     answer_when_shown(lambda: view.confirm_box, QMessageBox.StandardButton.Cancel, said)
     qtbot.mouseClick(view.approve_button, Qt.MouseButton.LeftButton)
-    assert said == ["1 entry has no matter: a billable entry needs one, so they stay drafts (Edit… chooses a matter)."
-                    "\n\n1 short call is approved as not billable (0 units)."]  # fmt: skip
+    assert said == [
+        "1 entry has no matter: a billable entry needs one, so they stay drafts (Edit… chooses a matter)."
+        "\n\n1 short call is approved as not billable (0 units)."
+    ]
     with store.session() as s:
         assert {e.status for e in s.scalars(select(TimeEntry))} == {"draft"}  # cancelled: nothing approved
     answer_when_shown(lambda: view.confirm_box, QMessageBox.StandardButton.Ok)
@@ -246,7 +256,12 @@ def test_a_call_made_on_a_mobile_phone_is_added_by_hand_and_marked_so(qtbot, vie
         entry = s.scalars(select(TimeEntry)).one()
         call = s.get(Call, entry.call_id)
         assert (entry.raw_seconds, entry.flag, entry.matter.code, entry.narrative, entry.timekeeper) == (
-            270.0, "manual", "LEASE-1", "Called from the car", "alice")
+            270.0,
+            "manual",
+            "LEASE-1",
+            "Called from the car",
+            "alice",
+        )
         assert call.remote_number == "+12025550143" and call.sip_call_id.startswith("manual-")
         reasons = set(s.scalars(select(AuditEvent.reason).where(AuditEvent.entity_id == entry.id)))
         assert reasons == {"entered by hand: a call on a mobile phone with +12025550143"}

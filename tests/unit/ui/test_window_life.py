@@ -61,8 +61,9 @@ def window(qtbot):  # type: ignore[no-untyped-def]
 
 
 def _ring(window: MainWindow, handle: int = 7) -> None:
-    window.on_sip_event(ev.CallRinging(0.0, NOW, f"c{handle}", handle, ev.Direction.INCOMING, "alice@x",
-                                       "sip:+12025550143@x", "Pat"))  # fmt: skip
+    window.on_sip_event(
+        ev.CallRinging(0.0, NOW, f"c{handle}", handle, ev.Direction.INCOMING, "alice@x", "sip:+12025550143@x", "Pat")
+    )
 
 
 def _answer_box(window: MainWindow, button: QMessageBox.StandardButton, seen: list[str]) -> None:
@@ -126,9 +127,11 @@ def test_the_tray_follows_registration_and_the_call(qtbot, window) -> None:  # t
 
     tray = Tray(window)
     window.tray = tray
-    window.on_sip_event(ev.RegistrationChanged(0.0, NOW, ev.RegState.REGISTERED, "alice@x", 200, "OK",
-                                               "Registered as alice@x"))  # fmt: skip
+    window.on_sip_event(
+        ev.RegistrationChanged(0.0, NOW, ev.RegState.REGISTERED, "alice@x", 200, "OK", "Registered as alice@x")
+    )
     assert tray.tooltip == "Softclock: Registered as alice@x"
+
     class _Capture:  # what the window reads of capture's memory
         def talk_seconds(self, handle: int) -> float:
             return 65.0
@@ -177,8 +180,7 @@ def test_every_control_has_a_name_a_screen_reader_can_say(window: MainWindow) ->
         w.objectName() or type(w).__name__
         for root in (window, window._incoming[7])
         for w in root.findChildren(QAbstractButton) + root.findChildren(QLineEdit)
-        if not (w.accessibleName() or (isinstance(w, QAbstractButton) and w.text().strip()))
-        and w.isVisibleTo(root)
+        if not (w.accessibleName() or (isinstance(w, QAbstractButton) and w.text().strip())) and w.isVisibleTo(root)
     ]
     assert nameless == []
 

@@ -7,6 +7,7 @@ one end the first one's record.
 Revision ID: 0008
 Revises: 0007
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -18,6 +18,7 @@ revision (new stores are created from that module).
 Revision ID: 0009
 Revises: 0008
 """
+
 from alembic import op
 
 revision = "0009"
@@ -27,8 +28,7 @@ depends_on = None
 
 _ORDER_INDEX = "CREATE INDEX ix_matters_search_order ON matters (client_id, status, code)"
 _STATEMENTS = (
-    "CREATE VIRTUAL TABLE matter_search USING fts5("
-    "code, name, client, tokenize = 'trigram', detail = 'full')",
+    "CREATE VIRTUAL TABLE matter_search USING fts5(code, name, client, tokenize = 'trigram', detail = 'full')",
     "CREATE TABLE matter_search_dirty (id INTEGER PRIMARY KEY)",
     "CREATE TRIGGER matter_search_ai AFTER INSERT ON matters BEGIN "
     "INSERT OR IGNORE INTO matter_search_dirty (id) VALUES (new.id); END",

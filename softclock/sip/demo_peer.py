@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import gc
 import heapq
 import itertools
@@ -63,7 +64,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from types import FrameType
+from typing import Literal, TextIO
 
 import pjsua2 as pj
 
@@ -100,38 +102,46 @@ def quote_display_name(name: str) -> str:
 # --------------------------------------------------------------------------
 
 
-class _PeerCall(pj.Call):
-    def __init__(self, peer: DemoPeer, acc: pj.Account, tag: int, call_id: int = pj.PJSUA_INVALID_ID):
+class _PeerCall(pj.Call):  # type: ignore[misc]  # pjsua2 is untyped (SWIG)
+    def __init__(self, peer: DemoPeer, acc: pj.Account, tag: int, call_id: int = pj.PJSUA_INVALID_ID) -> None:
         pj.Call.__init__(self, acc, call_id)
         self._peer = peer
         self.tag = tag
 
-    def onCallState(self, prm):
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
         try:
             ci = self.getInfo()
             self._peer.post(("state", self.tag, ci.state, ci.stateText, ci.lastStatusCode))
         except Exception as exc:  # never let an exception escape into C++
             _err(f"onCallState: {exc!r}")
 
-    def onCallMediaState(self, prm):
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         try:
             self._peer.post(("media", self.tag))
         except Exception as exc:
             _err(f"onCallMediaState: {exc!r}")
 
 
-class _PeerAccount(pj.Account):
-    def __init__(self, peer: DemoPeer):
+class _PeerAccount(pj.Account):  # type: ignore[misc]  # pjsua2 is untyped (SWIG)
+    def __init__(self, peer: DemoPeer) -> None:
         pj.Account.__init__(self)
         self._peer = peer
 
-    def onIncomingCall(self, prm):
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
         # A Call wrapper must be created here, or pjsua2 rejects the call.
         # Sending 180 is a non-blocking pjsua2 call, fine inside a callback.
         try:
             self._peer.on_incoming(self, prm.callId)
         except Exception as exc:
             _err(f"onIncomingCall: {exc!r}")
+
+
+# What a callback posts to the main loop (see DemoPeer._handle_events).
+_Event = (
+    tuple[Literal["incoming"], int, str]  # tag, remote URI
+    | tuple[Literal["state"], int, int, str, int]  # tag, state, state text, last status code
+    | tuple[Literal["media"], int]  # tag
+)
 
 
 @dataclass
@@ -152,10 +162,10 @@ class _Timer:
 
 
 class DemoPeer:
-    def __init__(self, args: argparse.Namespace, proto: TextIO):
+    def __init__(self, args: argparse.Namespace, proto: TextIO) -> None:
         self.args = args
         self._proto = proto
-        self._events: collections.deque = collections.deque()
+        self._events: collections.deque[_Event] = collections.deque()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -169,7 +179,7 @@ class DemoPeer:
         self._signalled = False
         self._stdin_buf = b""
         self._stdin_open = True
-        self._stdin_queue: queue.Queue | None = None  # Windows fallback only
+        self._stdin_queue: queue.Queue[bytes | None] | None = None  # Windows fallback only
         self.ep: pj.Endpoint | None = None
         self.acc: _PeerAccount | None = None
         self._caller_accounts: dict[str, _PeerAccount] = {}
@@ -177,7 +187,7 @@ class DemoPeer:
 
     # ---- thread-safe entry points (callbacks, signal handler) -------------
 
-    def post(self, event: tuple) -> None:
+    def post(self, event: _Event) -> None:
         self._events.append(event)  # deque.append is atomic
         self._wake()
 
@@ -187,7 +197,7 @@ class DemoPeer:
         except OSError:  # buffer full: the loop is awake anyway
             pass
 
-    def _on_signal(self, signum, frame) -> None:
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._signalled = True
         self._wake()
 
@@ -403,35 +413,33 @@ class DemoPeer:
                 ev = self._events.popleft()
             except IndexError:
                 return
-            kind = ev[0]
-            if kind == "incoming":
-                _, tag, remote = ev
-                self.emit(f"INCOMING {tag} {remote}")
-                if not self._stopping:
-                    self._schedule(self.args.ring_ms / 1000.0, lambda t=tag: self._answer(t))
-                    if self.args.max_call_s > 0:
-                        self._schedule(self.args.max_call_s, lambda t=tag: self._hangup(t))
-            elif kind == "state":
-                _, tag, state, text, code = ev
-                self.emit(f"CALL_STATE {tag} {text} {code}")
-                rec = self._record(tag)
-                if rec is None:
-                    continue
-                rec.state = state
-                if state == pj.PJSIP_INV_STATE_CONFIRMED:
-                    if rec.outgoing and self.args.call_talk_s > 0:
-                        self._schedule(self.args.call_talk_s, lambda t=tag: self._hangup(t))
-                elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
-                    # The wrapper was kept alive until here; drop it now, outside
-                    # of any callback.
-                    self._stop_tone(rec)
-                    with self._calls_lock:
-                        self._calls.pop(tag, None)
-                    del rec
-            elif kind == "media":
-                rec = self._record(ev[1])
-                if rec is not None and rec.state != pj.PJSIP_INV_STATE_DISCONNECTED:
-                    self._start_tone(rec)
+            match ev:
+                case ("incoming", tag, remote):
+                    self.emit(f"INCOMING {tag} {remote}")
+                    if not self._stopping:
+                        self._schedule(self.args.ring_ms / 1000.0, functools.partial(self._answer, tag))
+                        if self.args.max_call_s > 0:
+                            self._schedule(self.args.max_call_s, functools.partial(self._hangup, tag))
+                case ("state", tag, state, text, code):
+                    self.emit(f"CALL_STATE {tag} {text} {code}")
+                    rec = self._record(tag)
+                    if rec is None:
+                        continue
+                    rec.state = state
+                    if state == pj.PJSIP_INV_STATE_CONFIRMED:
+                        if rec.outgoing and self.args.call_talk_s > 0:
+                            self._schedule(self.args.call_talk_s, functools.partial(self._hangup, tag))
+                    elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
+                        # The wrapper was kept alive until here; drop it now, outside
+                        # of any callback.
+                        self._stop_tone(rec)
+                        with self._calls_lock:
+                            self._calls.pop(tag, None)
+                        del rec
+                case ("media", tag):
+                    rec = self._record(tag)
+                    if rec is not None and rec.state != pj.PJSIP_INV_STATE_DISCONNECTED:
+                        self._start_tone(rec)
 
     def _handle_command(self, line: str) -> None:
         parts = line.strip().split()
@@ -483,7 +491,7 @@ class DemoPeer:
     def _start_stdin_thread(self) -> None:
         # select() on a pipe does not work on Windows: a helper thread reads
         # lines (it never touches pjsua2) and the main thread executes them.
-        q: queue.Queue = queue.Queue()
+        q: queue.Queue[bytes | None] = queue.Queue()
         self._stdin_queue = q
 
         def reader() -> None:
@@ -556,7 +564,7 @@ class DemoPeer:
             if stop_deadline is not None:
                 left = max(0.0, stop_deadline - time.monotonic())
                 timeout = left if timeout is None else min(timeout, left)
-            fds = [self._wake_r]
+            fds: list[socket.socket | int] = [self._wake_r]
             stdin_fd = self._stdin_fd()
             if stdin_fd is not None:
                 fds.append(stdin_fd)

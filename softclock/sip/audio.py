@@ -90,7 +90,10 @@ def _fast_get(vec: Any) -> bytes:
     # A std::vector<unsigned char> is {begin, end, end_of_storage} in libstdc++,
     # libc++ and MSVC release builds; SWIG's ``.this`` is the vector's address.
     begin, end = (ctypes.c_void_p * 2).from_address(int(vec.this))
-    if not begin or end <= begin:
+    if not begin:
+        return b""
+    assert end is not None  # a vector with storage has an end
+    if end <= begin:
         return b""
     return ctypes.string_at(begin, end - begin)
 
@@ -100,6 +103,7 @@ def _fast_set(frame: Any, data: bytes) -> None:
     vec.resize(len(data))
     if data:
         begin = ctypes.c_void_p.from_address(int(vec.this)).value
+        assert begin is not None  # resized to len(data) > 0: it has storage
         ctypes.memmove(begin, data, len(data))
 
 
@@ -132,7 +136,7 @@ _PyGILState_Release.restype = None
 _PyGILState_Release.argtypes = [ctypes.c_int]
 
 
-class _BridgePort(pj.AudioMediaPort):
+class _BridgePort(pj.AudioMediaPort):  # type: ignore[misc]  # pjsua2 is untyped (SWIG)
     """Runs on pjmedia's clock thread. Never raises into pjsua2 (that would abort).
 
     pjmedia's clock thread is not a Python thread, so each callback (SWIG's

@@ -49,7 +49,7 @@ class CallHandler(Protocol):
     def on_transfer_status(self, call: Call, prm: pj.OnCallTransferStatusParam) -> None: ...
 
 
-class Endpoint(pj.Endpoint):
+class Endpoint(pj.Endpoint):  # type: ignore[misc]  # pjsua2 is untyped (SWIG)
     """Reports the last TLS verification complaint so registration can name it."""
 
     def __init__(self, on_tls_problem: Callable[[str], None]) -> None:
@@ -65,7 +65,7 @@ class Endpoint(pj.Endpoint):
             log.exception("bug in onTransportState")
 
 
-class Announcement(pj.AudioMediaPlayer):
+class Announcement(pj.AudioMediaPlayer):  # type: ignore[misc]  # pjsua2 is untyped (SWIG)
     """A consent announcement (WAV) that reports its end."""
 
     def __init__(self, on_end: Callable[[], None]) -> None:
@@ -85,7 +85,7 @@ class Announcement(pj.AudioMediaPlayer):
 _BUSY_LINE = "Unable to accept incoming call (too many calls)"
 
 
-class LogWriter(pj.LogWriter):
+class LogWriter(pj.LogWriter):  # type: ignore[misc]  # pjsua2 is untyped (SWIG)
     """pjsip's log into ours (up to ``level``), watching for INVITEs pjsua refuses busy.
 
     ``on_busy`` gets pjsip's log line of the refused INVITE (as received), on the
@@ -114,7 +114,7 @@ class LogWriter(pj.LogWriter):
             log.exception("bug in the pjsip log writer")
 
 
-class Account(pj.Account):
+class Account(pj.Account):  # type: ignore[misc]  # pjsua2 is untyped (SWIG)
     def __init__(self, handler: AccountHandler, config: AccountConfig) -> None:
         super().__init__()
         self._handler = handler
@@ -134,7 +134,7 @@ class Account(pj.Account):
         guarded(self._handler.on_incoming_subscribe, self, prm)
 
 
-class Call(pj.Call):
+class Call(pj.Call):  # type: ignore[misc]  # pjsua2 is untyped (SWIG)
     """One dialog, with the engine's handle for it and what the engine knows about it."""
 
     def __init__(self, handler: CallHandler, account: Account, handle: int, call_id: int = pj.PJSUA_INVALID_ID) -> None:

@@ -37,10 +37,11 @@ import ctypes
 import ctypes.util
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 # The same adaptive-target steps as the capture ring's, for the server-side playback queue.
-from softclock.sound.jitter import RELAX_AFTER_S, SAMPLE_BYTES, TARGET_MAX_MS, TARGET_STEP_MS
+from softclock.sound.jitter import RELAX_AFTER_S, SAMPLE_BYTES, TARGET_MAX_MS, TARGET_STEP_MS, JitterRing
 
 log = logging.getLogger("softclock.sip.audio")  # the sound bridge's log, as before the split
 
@@ -87,7 +88,7 @@ def _load() -> Any:
         # PyDLL: calls keep the GIL. Every call made on a tick is non-blocking
         # (microseconds); releasing and re-taking the GIL around each of them
         # cost more than the calls and let other threads cut in.
-        lib = ctypes.PyDLL(name)
+        lib: Any = ctypes.PyDLL(name)  # gets an attribute of ours: poll_releasing_gil
         blocking = ctypes.CDLL(name)  # the one call that waits: poll, GIL released
     except OSError as exc:
         raise PulseUnavailable(f"libpulse is not available: {exc}") from exc
@@ -203,7 +204,8 @@ class PulseContext:
             raise PulseUnavailable(f"cannot connect to the sound server: {err}")
 
     def _error(self) -> str:
-        return _lib.pa_strerror(_lib.pa_context_errno(self._ctx)).decode(errors="replace")
+        msg: bytes = _lib.pa_strerror(_lib.pa_context_errno(self._ctx))
+        return msg.decode(errors="replace")
 
     def locked(self) -> Any:
         return self.lock
@@ -217,7 +219,7 @@ class PulseContext:
         lib.poll_releasing_gil(self._ml)
         lib.pa_mainloop_dispatch(self._ml)
 
-    def _wait(self, get_state: Any, pending: tuple[int, ...], timeout: float) -> int:
+    def _wait(self, get_state: Callable[[], int], pending: tuple[int, ...], timeout: float) -> int:
         """Iterate (lock held) until ``get_state()`` leaves ``pending`` or time is up."""
         deadline = time.monotonic() + timeout
         state = get_state()
@@ -342,7 +344,7 @@ class PulseDuplex:
         frame_ms: int,
         playback_device: str | None,
         capture_device: str | None,
-        capture_ring: Any,
+        capture_ring: JitterRing,
         margin_ms: int = 20,
         max_target_ms: int = TARGET_MAX_MS,
         on_moved: Any = None,
@@ -392,7 +394,9 @@ class PulseDuplex:
             "maxlength": (self._max_target_ms + 4 * self._frame_ms) * b,
         }
 
-    def _open_or_default(self, kind: str, device: str | None, opener: Any) -> PulseStream:
+    def _open_or_default(
+        self, kind: str, device: str | None, opener: Callable[[str | None], PulseStream]
+    ) -> PulseStream:
         try:
             return opener(device)
         except PulseUnavailable as exc:
@@ -471,6 +475,7 @@ class PulseDuplex:
             if play is None:
                 return
             ptr = play.ptr
+            assert ptr is not None  # a stream is taken out of self.play before it is closed
             if lib.pa_stream_get_state(ptr) != PA_STREAM_READY:
                 return
             if self._raise_target:

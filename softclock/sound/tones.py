@@ -132,7 +132,7 @@ class _PortAudioOut:
     def feed(self, source: Any, stop: threading.Event) -> None:
         done = self._done
 
-        def cb(outdata, frames, _time, _status):  # PortAudio's thread
+        def cb(outdata: Any, frames: int, _time: Any, _status: Any) -> None:  # PortAudio's thread (a cffi buffer)
             data = source.take(len(outdata))
             outdata[: len(data)] = data
             if len(data) < len(outdata):

@@ -256,7 +256,10 @@ def _read_chunk(dbapi: Any, after_id: int, chunk: int) -> _Chunk | None:
 
 
 def _chunk_rows(dbapi: Any, after_id: int, chunk: int) -> list[tuple[Any, ...]]:
-    return dbapi.execute(_SELECT + " WHERE id > ? ORDER BY id LIMIT ?", (after_id, chunk)).fetchall()
+    rows: list[tuple[Any, ...]] = dbapi.execute(
+        _SELECT + " WHERE id > ? ORDER BY id LIMIT ?", (after_id, chunk)
+    ).fetchall()
+    return rows
 
 
 @dataclass
@@ -426,7 +429,7 @@ def verify(
             "WHERE id = 1 AND (checked_id IS NULL OR checked_id < ?)",
             (last_id, last_hash, count, utc_now().isoformat(" ", "microseconds"), last_id),
         )  # forward only, even if another check moved it meanwhile
-        head = session.identity_map.get(session.identity_key(AuditHead, 1))  # type: ignore[arg-type]
+        head = session.identity_map.get(session.identity_key(AuditHead, 1))
         if head is not None:
             session.expire(head)
     return result

@@ -231,9 +231,9 @@ def search_matters(session: Session, text: str = "", limit: int = 50) -> list[Ma
         total = session.execute(sql_text("SELECT count(*) FROM matters")).scalar() or 1
         expected = float(total)
         for word in indexed:
-            found = session.execute(
+            found: int = session.execute(
                 sql_text("SELECT count(*) FROM matter_search WHERE matter_search MATCH :p"), {"p": _phrase(word)}
-            ).scalar()
+            ).scalar_one()  # count(*): always one row
             if not found and not stale:
                 return []
             expected *= (found + stale) / total

@@ -119,8 +119,9 @@ def billed_units_for(session: Session, entry: TimeEntry, policy: Policy) -> int:
     one of several pieces of a call gets its share of the call rounded once."""
     if not entry.billable:
         return 0
-    pieces = _call_pieces(session, {entry.call_id}) if entry.call_id is not None else {}
-    return _policy_units(True, entry.raw_seconds, entry.hold_seconds, pieces.get(entry.call_id), entry.id, policy)
+    call_id = entry.call_id
+    share = _call_pieces(session, {call_id}).get(call_id) if call_id is not None else None
+    return _policy_units(True, entry.raw_seconds, entry.hold_seconds, share, entry.id, policy)
 
 
 def _approval_problem(
@@ -154,7 +155,14 @@ def units_preview(
     return {
         e.id: (e.billed_units or 0)
         if e.billed_by_hand
-        else _policy_units(e.billable, e.raw_seconds, e.hold_seconds, pieces.get(e.call_id), e.id, policy_of(e))
+        else _policy_units(
+            e.billable,
+            e.raw_seconds,
+            e.hold_seconds,
+            pieces.get(e.call_id) if e.call_id is not None else None,
+            e.id,
+            policy_of(e),
+        )
         for e in entries
     }
 
@@ -174,15 +182,15 @@ _APPROVAL_COLUMNS = (
 )
 
 
-def _approval_rows(session: Session, wanted: list[str], refused: dict[str, str]) -> dict[str, Row[Any]]:
+def _approval_rows(session: Session, wanted: list[str], refused: dict[str, str]) -> dict[str, Row[*tuple[Any, ...]]]:
     """The rows of ``wanted`` as plain tuples, in order, each once: full ids in one
     query, short ids resolved one by one; unknown ids go to ``refused``."""
-    found: dict[str, Row[Any]] = {}
+    found: dict[str, Row[*tuple[Any, ...]]] = {}
     for chunk in _chunks(list(dict.fromkeys(wanted))):
         found.update(
             (row.id, row) for row in session.execute(select(*_APPROVAL_COLUMNS).where(TimeEntry.id.in_(chunk)))
         )
-    rows: dict[str, Row[Any]] = {}
+    rows: dict[str, Row[*tuple[Any, ...]]] = {}
     for entry_id in wanted:
         if entry_id not in found:
             try:
@@ -252,6 +260,7 @@ def _call_pieces(session: Session, call_ids: set[int]) -> dict[int, list[tuple[s
             .order_by(TimeEntry.started_utc, TimeEntry.id)
         )
         for call_id, entry_id, raw, hold in rows:
+            assert call_id is not None  # selected by call_id IN (...)
             pieces.setdefault(call_id, []).append((entry_id, raw, hold))
     return pieces
 
@@ -342,7 +351,7 @@ def _policy_units(
 
 def _expire_loaded(session: Session, entry_ids: list[str]) -> None:
     for entry_id in entry_ids:
-        loaded = session.identity_map.get(session.identity_key(TimeEntry, entry_id))  # type: ignore[arg-type]
+        loaded = session.identity_map.get(session.identity_key(TimeEntry, entry_id))
         if loaded is not None:
             session.expire(loaded)
 

@@ -129,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
     from softclock.cli import sync
 
     sync.add_parsers(sub)
+    from softclock.cli import export
+
+    export.add_parsers(sub)
     return parser
 
 
@@ -163,6 +166,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             from softclock.cli import sync
 
             return sync.run(args, config, data, read_password)
+        if args.command == "export":
+            from softclock.cli import export
+
+            return export.run(args, config, read_password)
         from softclock.cli import records
 
         return records.run(args, data)

@@ -47,6 +47,8 @@ def add_parsers(sub: Any) -> None:
     a.add_argument("--office", default="")
     a.add_argument("--department", default="")
     a.add_argument("--rate", type=float, default=None, help="hourly rate")
+    a.add_argument("--classification", default="", help="LEDES timekeeper classification: PT, AS, OC, LA, PL, OT")
+    a.add_argument("--extension", default=None, help="their desk phone's PBX extension (for import-cdr)")
     a = asub.add_parser("add-staff", help="a billing or admin login (PostgreSQL; password on stdin)")
     a.add_argument("id")
     a.add_argument("--role", choices=("billing", "admin"), required=True)
@@ -76,6 +78,9 @@ def add_parsers(sub: Any) -> None:
     )
     a = asub.add_parser("invoice", help="mark approved entries invoiced (billing role)")
     a.add_argument("ids", nargs="+")
+    from softclock.cli import export
+
+    export.add_admin_parsers(asub)
 
 
 def run(args: argparse.Namespace, config: Path, data: Path, read_password: Any) -> int:
@@ -126,6 +131,10 @@ def _admin(args: argparse.Namespace, config: Path, read_password: Any) -> int:
 
 def _admin_command(args: argparse.Namespace, admin: Any, engine: Any, target: Any, read_password: Any) -> int:
     cmd = args.admin_command
+    from softclock.cli import export
+
+    if cmd in export.ADMIN_COMMANDS:
+        return export.admin_command(args, engine)
     if cmd == "init-store":
         before, after = admin.init_store(engine)
         print(
@@ -143,7 +152,16 @@ def _admin_command(args: argparse.Namespace, admin: Any, engine: Any, target: An
         password = read_password(f"New password for {args.id}: ") if target.is_postgres else None
         admin.add_timekeeper(
             engine,
-            admin.NewTimekeeper(args.id, args.name, args.email, args.office, args.department, args.rate),
+            admin.NewTimekeeper(
+                args.id,
+                args.name,
+                args.email,
+                args.office,
+                args.department,
+                args.rate,
+                args.classification,
+                args.extension,
+            ),
             password,
         )
         print(f"Timekeeper {args.id} added" + (" with a login." if target.is_postgres else "."))

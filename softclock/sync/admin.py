@@ -121,6 +121,38 @@ class NewTimekeeper:
     office: str = ""
     department: str = ""
     rate: float | None = None
+    classification: str = ""  # LEDES TIMEKEEPER_CLASSIFICATION: PT, AS, OC, LA, PL, OT ...
+    extension: str | None = None  # their desk phone's PBX extension (import-cdr maps calls by it)
+
+
+def _check_classification_and_extension(classification: str | None, extension: str | None) -> None:
+    if classification is not None and (len(classification.strip()) > 10 or any(c in classification for c in "|[]")):
+        raise InputError(f"{classification!r} is not a LEDES classification (at most 10 characters, e.g. PT or AS)")
+    if extension is not None and extension != "" and not re.fullmatch(r"[0-9A-Za-z*#+_.-]{1,32}", extension):
+        raise InputError(f"{extension!r} is not a PBX extension (digits, at most 32 characters)")
+
+
+def set_timekeeper(engine: Engine, timekeeper_id: str, **fields: object) -> None:
+    """Change some of a timekeeper's fields (rate, classification, extension ...) without touching their login.
+
+    An empty ``extension`` takes the extension away."""
+    _check_classification_and_extension(fields.get("classification"), fields.get("extension"))  # type: ignore[arg-type]
+    if fields.get("extension") == "":
+        fields["extension"] = None
+    if "classification" in fields:
+        fields["classification"] = str(fields["classification"]).strip().upper()
+    rate = fields.get("rate")
+    if rate is not None and float(rate) < 0:  # type: ignore[arg-type]
+        raise InputError("the rate cannot be negative")
+    with engine.begin() as conn:
+        if fields.get("extension"):
+            holder = conn.scalar(
+                select(Timekeeper.id).where(Timekeeper.extension == fields["extension"], Timekeeper.id != timekeeper_id)
+            )
+            if holder:
+                raise InputError(f"extension {fields['extension']} is {holder}'s")
+        if not conn.execute(update(Timekeeper).where(Timekeeper.id == timekeeper_id).values(**fields)).rowcount:
+            raise InputError(f"no timekeeper {timekeeper_id!r} in the central store")
 
 
 def add_timekeeper(engine: Engine, tk: NewTimekeeper, password: str | None) -> None:
@@ -131,6 +163,7 @@ def add_timekeeper(engine: Engine, tk: NewTimekeeper, password: str | None) -> N
         raise InputError("a timekeeper needs a name (--name)")
     if tk.rate is not None and tk.rate < 0:
         raise InputError("the rate cannot be negative")
+    _check_classification_and_extension(tk.classification, tk.extension)
     with engine.begin() as conn:
         values = {
             "name": tk.name.strip(),
@@ -139,7 +172,13 @@ def add_timekeeper(engine: Engine, tk: NewTimekeeper, password: str | None) -> N
             "department": tk.department,
             "rate": tk.rate,
             "active": True,
+            "classification": tk.classification.strip().upper(),
+            "extension": tk.extension or None,
         }
+        if tk.extension and conn.scalar(
+            select(Timekeeper.id).where(Timekeeper.extension == tk.extension, Timekeeper.id != tk.id)
+        ):
+            raise InputError(f"extension {tk.extension} belongs to another timekeeper")
         if conn.execute(select(Timekeeper.id).where(Timekeeper.id == tk.id)).first():
             conn.execute(update(Timekeeper).where(Timekeeper.id == tk.id).values(**values))
         else:

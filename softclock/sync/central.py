@@ -57,6 +57,9 @@ class Timekeeper(CentralBase):
     rate: Mapped[float | None] = mapped_column(Numeric(10, 2))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_utc: Mapped[datetime] = mapped_column(DateTime)
+    # c0003: LEDES TIMEKEEPER_CLASSIFICATION (PT, AS, OC, LA, PL, OT) and the PBX extension of their desk phone
+    classification: Mapped[str] = mapped_column(String(10), default="", server_default="")
+    extension: Mapped[str | None] = mapped_column(String(32), unique=True)
 
 
 class CentralClient(CentralBase):
@@ -204,6 +207,47 @@ class EntryVersion(CentralBase):
     direction: Mapped[str] = mapped_column(String(16))
     recorded_utc: Mapped[datetime] = mapped_column(DateTime)
     recorded_by: Mapped[str] = mapped_column(String(63))
+
+
+class FirmSetting(CentralBase):
+    """The firm's settings kept in the central store (c0003): ``law_firm_id`` (LEDES LAW_FIRM_ID) ..."""
+
+    __tablename__ = "firm_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+
+
+class CentralPbxCall(CentralBase):
+    """One call as the firm's PBX recorded it (``softclock admin import-cdr``, c0003), keyed by its dedup key.
+
+    ``timekeeper_id`` is the timekeeper whose extension the call was on when it was imported (None: no
+    timekeeper has that extension). Times are naive UTC.
+    """
+
+    __tablename__ = "pbx_calls"
+    __table_args__ = (Index("ix_pbx_calls_timekeeper_start", "timekeeper_id", "start_utc"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(80), unique=True)
+    source_format: Mapped[str] = mapped_column(String(16))
+    source_file: Mapped[str] = mapped_column(String(300), default="")
+    source_line: Mapped[int] = mapped_column(Integer)
+    start_utc: Mapped[datetime] = mapped_column(DateTime)
+    answer_utc: Mapped[datetime | None] = mapped_column(DateTime)
+    end_utc: Mapped[datetime | None] = mapped_column(DateTime)
+    duration_s: Mapped[int | None] = mapped_column(Integer)
+    billsec: Mapped[int | None] = mapped_column(Integer)
+    caller: Mapped[str] = mapped_column(String(128), default="")
+    callee: Mapped[str] = mapped_column(String(128), default="")
+    remote_e164: Mapped[str | None] = mapped_column(String(32))
+    extension: Mapped[str | None] = mapped_column(String(32))
+    direction: Mapped[str | None] = mapped_column(String(16))
+    disposition: Mapped[str] = mapped_column(String(16))
+    sip_call_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    pbx_unique_id: Mapped[str | None] = mapped_column(String(64))
+    timekeeper_id: Mapped[str | None] = mapped_column(String(63))
+    imported_utc: Mapped[datetime] = mapped_column(DateTime)
 
 
 class ChainAnchor(CentralBase):

@@ -24,7 +24,7 @@ def test_installer_and_timekeeper_set_up_approve_and_sync(pg_db, tmp_path: Path)
 
     result = softclock(["admin", "init-store", f"postgresql://postgres@{base}"], installer, stdin=su_password + "\n")
     assert result.returncode == 0, result.stderr
-    assert "schema c0002 (created)" in result.stdout
+    assert "schema c0003 (created)" in result.stdout
     admin_url = ["admin", "--url", f"postgresql://postgres@{base}"]
     result = softclock(
         [*admin_url, "add-timekeeper", alice, "--name", "Alice Example", "--office", "Boston"],
@@ -53,7 +53,7 @@ def test_installer_and_timekeeper_set_up_approve_and_sync(pg_db, tmp_path: Path)
         stdin="alice-pw-1\n",
     )
     assert result.returncode == 0, result.stderr
-    assert "reached (schema c0002); the password is in the keyring" in result.stdout
+    assert "reached (schema c0003); the password is in the keyring" in result.stdout
     settings = (tmp_path / "alice" / "settings.toml").read_text()
     assert "alice-pw-1" not in settings and 'sslmode = "verify-full"' in settings
     result = softclock(["sync", "--once"], laptop)
@@ -107,7 +107,7 @@ def test_an_installer_on_a_trusted_socket_needs_no_password_and_no_keyring(pg_db
     url = f"postgresql://postgres@/{pg_db.name}?host={cluster.socket_dir}&port={cluster.port}"
     result = softclock(["admin", "init-store", url], env, stdin="\n")
     assert result.returncode == 0, result.stderr
-    assert "schema c0002 (created)" in result.stdout
+    assert "schema c0003 (created)" in result.stdout
 
 
 def _rewrite_chain(db: Path, from_id: int) -> None:

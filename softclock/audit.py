@@ -643,16 +643,20 @@ class _Fold:
             problem, field_name = self.disagreement(row, sent, trail_checked)
             if problem:
                 event_id = _event_of(dbapi, row[0], field_name)
-                return _EntryCheck(problem.replace(_EVENT, str(event_id)), row[0], event_id, check.checked)
+                said = f"entry {row[0]}: " + problem.replace(_EVENT, str(event_id))
+                return _EntryCheck(said, row[0], event_id, check.checked)
         return check
 
     def disagreement(self, row: Any, sent: set[tuple[str, int]], trail_checked: bool) -> tuple[str, str]:
-        """Why ``row`` is not what its trail says (``_EVENT`` where the event's id goes), and the field; or ``("", "")``."""
+        """Why ``row`` is not what its trail says, and the field; or ``("", "")``.
+
+        Said of the entry without naming it (approval refuses it by its id; a check puts
+        ``entry <id>:`` in front), with ``_EVENT`` where the event's id goes."""
         entry_id = row[0]
         if entry_id in self.merged:
             into = str(self.merged[entry_id]).replace(_EVENT, "")
             return (
-                f"entry {entry_id} was merged into entry {into} (event {_EVENT}) but is still in the store",
+                f"it was merged into entry {into} (event {_EVENT}) but is still in the store",
                 "merged_into",
             )
         for name, written in self.said.get(entry_id, {}).items():
@@ -665,18 +669,18 @@ class _Fold:
                 if stored == "invoiced" or (entry_id, version) in sent:
                     continue
                 return (
-                    f"entry {entry_id} is marked synced but its version {version} was never sent "
+                    f"it is marked synced but its version {version} was never sent "
                     f"(its trail says approved, event {_EVENT})",
                     name,
                 )
             return (
-                f"entry {entry_id}: {name} is {_shown(stored)} but its trail says {_shown(written)} "
+                f"{name} is {_shown(stored)} but its trail says {_shown(written)} "
                 f"(event {_EVENT}): {_culprit(trail_checked)}",
                 name,
             )
         if row[12] and entry_id not in self.by_hand:
             return (
-                f"entry {entry_id}: billed units are marked as set by hand but its trail records no such change: "
+                "billed units are marked as set by hand but its trail records no such change: "
                 f"{_culprit(trail_checked)}",
                 "billed_units",
             )

@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.orm import Session
 
 from softclock.store.db import Store
@@ -83,7 +83,7 @@ def anchored(session: Session) -> str | None:
 def write(conn: Connection, identity: str, dev: Device, head: Head, now: datetime) -> None:
     """One anchor, in the caller's central transaction."""
     conn.execute(
-        ChainAnchor.__table__.insert(),
+        insert(ChainAnchor),
         [
             {
                 "timekeeper_id": identity,

@@ -291,13 +291,16 @@ CONTENT_COLUMNS = (
 
 def _content_field(name: str, value: object) -> str:
     if name in ("raw_seconds", "hold_seconds"):
-        return f"{float(value):.3f}"  # type: ignore[arg-type]
+        assert isinstance(value, int | float)
+        return f"{float(value):.3f}"
     if name == "billable":
         return "true" if value else "false"
     if name == "started_utc":
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%f")  # type: ignore[attr-defined]
+        assert isinstance(value, datetime)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
     if name == "work_date":
-        return value.isoformat()  # type: ignore[attr-defined]
+        assert isinstance(value, date)
+        return value.isoformat()
     return str(value)
 
 

@@ -402,7 +402,7 @@ def test_raw_seconds_edited_in_the_file_is_named_and_approval_refuses_the_entry(
     assert result.problem.endswith("the entry was changed outside the app")
     with store.session() as s, s.begin():
         outcome = review.approve(s, [entry], "alice", FIRM)
-    assert outcome.done == [] and outcome.refused[entry].startswith(f"entry {entry}: raw_seconds is 3600.0 but")
+    assert outcome.done == [] and outcome.refused[entry].startswith("raw_seconds is 3600.0 but its trail says '4.900'")
     with store.session() as s:
         assert s.get(TimeEntry, entry).status == "draft"
 
@@ -478,7 +478,8 @@ def test_an_entry_merged_away_and_put_back_is_named(store: Store, capture: Captu
     with store.session() as s:
         merged = s.scalar(select(AuditEvent.id).where(AuditEvent.entity_id == gone, AuditEvent.field == "merged_into"))
     assert (
-        result.problem == f"entry {gone} was merged into entry {survivor.id} (event {merged}) but is still in the store"
+        result.problem
+        == f"entry {gone}: it was merged into entry {survivor.id} (event {merged}) but is still in the store"
     )
 
 

@@ -8,8 +8,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any, cast
 
-from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from softclock.states import Disposition, EntryStatus
@@ -214,3 +227,8 @@ class Code(Base):
     kind: Mapped[str] = mapped_column(String(8))  # activity | task
     description: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+def table_of(model: type[Any]) -> Table:
+    """The Core table of a mapped class (``Model.__table__`` is typed as any FromClause)."""
+    return cast(Table, model.__table__)

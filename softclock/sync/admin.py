@@ -16,11 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from alembic.config import Config
 from sqlalchemy import Connection, Engine, inspect, select, text, update
 
 from softclock.billing import ACTIVITY_CODES, Policy, PolicyError
 from softclock.errors import InputError
 from softclock.formatting import utc_now
+from softclock.store.models import table_of
 from softclock.sync.central import (
     VERSION_TABLE,
     CentralClient,
@@ -37,8 +39,7 @@ LOGIN_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 STAFF_ROLES = {"billing": "softclock_billing", "admin": "softclock_admin"}
 
 
-def alembic_config():  # type: ignore[no-untyped-def]
-    from alembic.config import Config
+def alembic_config() -> Config:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(_HERE / "migrations"))
@@ -83,9 +84,9 @@ def _seed_codes(conn: Connection) -> None:
         if c not in have
     ]
     if rows:
-        conn.execute(CentralCode.__table__.insert(), rows)
+        conn.execute(table_of(CentralCode).insert(), rows)
     if conn.execute(select(CentralPolicy.id)).first() is None:
-        conn.execute(CentralPolicy.__table__.insert(), [{"id": 1, "policy_json": json.dumps(_policy_dict(Policy()))}])
+        conn.execute(table_of(CentralPolicy).insert(), [{"id": 1, "policy_json": json.dumps(_policy_dict(Policy()))}])
 
 
 def _policy_dict(policy: Policy) -> dict[str, object]:
@@ -106,6 +107,7 @@ def _create_login(conn: Connection, login: str, password: str, group: str) -> No
     """A PostgreSQL login role in ``group``; only a SCRAM verifier travels to the server."""
     quote = conn.dialect.identifier_preparer.quote_identifier
     raw = conn.connection.driver_connection  # psycopg.Connection
+    assert raw is not None
     verifier = raw.pgconn.encrypt_password(password.encode(), login.encode(), b"scram-sha-256").decode()
     exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": login}).first()
     verb = "ALTER" if exists else "CREATE"
@@ -182,7 +184,7 @@ def add_timekeeper(engine: Engine, tk: NewTimekeeper, password: str | None) -> N
         if conn.execute(select(Timekeeper.id).where(Timekeeper.id == tk.id)).first():
             conn.execute(update(Timekeeper).where(Timekeeper.id == tk.id).values(**values))
         else:
-            conn.execute(Timekeeper.__table__.insert(), [{"id": tk.id, "created_utc": utc_now(), **values}])
+            conn.execute(table_of(Timekeeper).insert(), [{"id": tk.id, "created_utc": utc_now(), **values}])
         if conn.dialect.name == "postgresql":
             if not password:
                 raise InputError("a PostgreSQL login needs a password (read from stdin or prompted)")
@@ -224,7 +226,7 @@ def import_matters(engine: Engine, csv_text: str) -> int:
         clients = {name: cid for cid, name in conn.execute(select(CentralClient.id, CentralClient.name))}
         new_clients = sorted({r[2] for r in rows} - clients.keys())
         if new_clients:
-            conn.execute(CentralClient.__table__.insert(), [{"code": n[:64], "name": n} for n in new_clients])
+            conn.execute(table_of(CentralClient).insert(), [{"code": n[:64], "name": n} for n in new_clients])
             clients = {name: cid for cid, name in conn.execute(select(CentralClient.id, CentralClient.name))}
         existing = {
             code: (name, cid, st)
@@ -240,9 +242,9 @@ def import_matters(engine: Engine, csv_text: str) -> int:
             elif existing[code] != want:
                 updates.append({"c": code, "name": name, "client_id": clients[client], "status": status})
         if inserts:
-            conn.execute(CentralMatter.__table__.insert(), inserts)
+            conn.execute(table_of(CentralMatter).insert(), inserts)
         if updates:
-            t = CentralMatter.__table__
+            t = table_of(CentralMatter)
             from sqlalchemy import bindparam
 
             conn.execute(t.update().where(t.c.code == bindparam("c")), updates)
@@ -267,7 +269,7 @@ def add_number(engine: Engine, number_e164: str, client_name: str, matter_code: 
             if mid is None:
                 raise InputError(f"no matter {matter_code!r} in the central store")
         conn.execute(
-            CentralContactNumber.__table__.insert(),
+            table_of(CentralContactNumber).insert(),
             [{"number": number_e164, "client_id": cid, "matter_id": mid, "label": label, "active": True}],
         )
 
@@ -281,7 +283,7 @@ def set_code(engine: Engine, code: str, kind: str, description: str = "", active
     with engine.begin() as conn:
         values = {"kind": kind, "description": description, "active": active}
         if conn.execute(update(CentralCode).where(CentralCode.code == code.strip()).values(**values)).rowcount == 0:
-            conn.execute(CentralCode.__table__.insert(), [{"code": code.strip(), **values}])
+            conn.execute(table_of(CentralCode).insert(), [{"code": code.strip(), **values}])
 
 
 def set_policy(engine: Engine, **fields: object) -> Policy:
@@ -303,7 +305,7 @@ def mark_invoiced(engine: Engine, ids: Iterable[str]) -> int:
     """Mark approved entries invoiced (billing role); returns how many changed."""
     wanted = list(ids)
     with engine.begin() as conn:
-        t = CentralEntry.__table__
+        t = table_of(CentralEntry)
         return conn.execute(
             t.update()
             .where(t.c.id.in_(wanted), t.c.status == "approved")

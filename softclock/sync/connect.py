@@ -64,7 +64,7 @@ class Target:
         if not self.is_postgres:
             from softclock.store.db import _on_connect  # the local store's pragmas: WAL, foreign keys, busy wait
 
-            eng = create_engine(self.url, **kw)  # type: ignore[arg-type]
+            eng = create_engine(self.url, **kw)
             event.listen(eng, "connect", _on_connect)
             return eng
         if password is None and self.user:
@@ -80,7 +80,7 @@ class Target:
         if password:
             register_secret(password)  # redacted from any log line that might quote it
             args["password"] = password  # handed to libpq, not part of the URL or any log line
-        return create_engine(self.url, connect_args=args, pool_pre_ping=True, **kw)  # type: ignore[arg-type]
+        return create_engine(self.url, connect_args=args, pool_pre_ping=True, **kw)
 
 
 def describe(exc: BaseException, target: Target) -> str:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from typing import Any, cast
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from softclock.formatting import utc_now
@@ -117,8 +119,9 @@ def withdraw(session: Session, entry_id: str) -> int:
     A version the central store refused as a conflict is withdrawn too: reopening is how a person
     resolves it (the next approval is a newer version, which replaces the central one), and the
     refused content stays in the central ``entry_conflicts`` table."""
-    return session.execute(
+    result = session.execute(
         update(Outbox)
         .where(Outbox.entry_id == entry_id, Outbox.state.in_(("pending", "conflict")))
         .values(state="withdrawn")
-    ).rowcount
+    )
+    return int(cast(CursorResult[Any], result).rowcount)

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from softclock.store.db import Store
-from softclock.store.models import Client, Code, ContactNumber, Matter, TimeEntry
+from softclock.store.models import Client, Code, ContactNumber, Matter, TimeEntry, table_of
 from softclock.sync import state
 from softclock.sync.central import (
     REFERENCE_TABLES,
@@ -58,7 +58,10 @@ def pull(store: Store, central: Engine, identity: str, page: int = PAGE) -> Pull
             with central.connect() as conn:
                 rows = (
                     conn.execute(
-                        select(model.__table__).where(model.change_seq > since).order_by(model.change_seq).limit(page)
+                        select(table_of(model))
+                        .where(table_of(model).c.change_seq > since)
+                        .order_by(table_of(model).c.change_seq)
+                        .limit(page)
                     )
                     .mappings()
                     .all()
@@ -76,7 +79,7 @@ def pull(store: Store, central: Engine, identity: str, page: int = PAGE) -> Pull
 
 
 def pull_invoiced(store: Store, central: Engine, identity: str) -> int:
-    t = CentralEntry.__table__
+    t = table_of(CentralEntry)
     count = 0
     while True:
         with store.session() as s:
@@ -91,7 +94,7 @@ def pull_invoiced(store: Store, central: Engine, identity: str) -> int:
         if not rows:
             return count
         with store.session() as s, s.begin():
-            te = TimeEntry.__table__
+            te = table_of(TimeEntry)
             s.execute(
                 te.update().where(te.c.id == bindparam("b")).values(status="invoiced"), [{"b": r.id} for r in rows]
             )
@@ -112,7 +115,7 @@ def _apply_clients(s: Session, rows) -> None:  # type: ignore[no-untyped-def]
             inserts.append(values)
         else:
             updates.append({"b": local, **values})
-    _write(s, Client.__table__, inserts, updates)
+    _write(s, table_of(Client), inserts, updates)
 
 
 def _write(s: Session, t, inserts: list, updates: list) -> None:  # type: ignore[no-untyped-def,type-arg]
@@ -124,14 +127,15 @@ def _write(s: Session, t, inserts: list, updates: list) -> None:  # type: ignore
 
 
 def _client_map(s: Session) -> dict[int, int]:
-    return dict(s.execute(select(Client.central_id, Client.id).where(Client.central_id.is_not(None))).all())
+    rows = s.execute(select(Client.central_id, Client.id).where(Client.central_id.is_not(None))).all()
+    return {central: local for central, local in rows if central is not None}
 
 
 def _apply_matters(s: Session, rows) -> None:  # type: ignore[no-untyped-def]
     clients = _client_map(s)
     by_central = dict(s.execute(select(Matter.central_id, Matter.id).where(Matter.central_id.is_not(None))).all())
     codes = {r["code"] for r in rows}
-    by_code = {}
+    by_code: dict[str, int] = {}
     code_list = list(codes)
     for i in range(0, len(code_list), 900):
         by_code.update(s.execute(select(Matter.code, Matter.id).where(Matter.code.in_(code_list[i : i + 900]))).all())
@@ -150,13 +154,13 @@ def _apply_matters(s: Session, rows) -> None:  # type: ignore[no-untyped-def]
             inserts.append(values)
         else:
             updates.append({"b": local, **values})
-    _write(s, Matter.__table__, inserts, updates)
+    _write(s, table_of(Matter), inserts, updates)
 
 
 def _apply_numbers(s: Session, rows) -> None:  # type: ignore[no-untyped-def]
     clients = _client_map(s)
     matters = dict(s.execute(select(Matter.central_id, Matter.id).where(Matter.central_id.is_not(None))).all())
-    t = ContactNumber.__table__
+    t = table_of(ContactNumber)
     gone = [r["id"] for r in rows if not r["active"]]
     if gone:
         s.execute(delete(ContactNumber).where(ContactNumber.central_id.in_(gone)))
@@ -183,7 +187,7 @@ def _apply_numbers(s: Session, rows) -> None:  # type: ignore[no-untyped-def]
 
 
 def _apply_codes(s: Session, rows) -> None:  # type: ignore[no-untyped-def]
-    stmt = sqlite_insert(Code.__table__)
+    stmt = sqlite_insert(table_of(Code))
     stmt = stmt.on_conflict_do_update(
         index_elements=["code"], set_={c: stmt.excluded[c] for c in ("kind", "description", "active")}
     )

@@ -22,13 +22,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from softclock.formatting import utc_now
 from softclock.store.db import Store
-from softclock.store.models import Outbox
+from softclock.store.models import Outbox, table_of
 from softclock.sync import anchor, state
 from softclock.sync.central import CentralEntry, EntryConflict, SyncLog, content_hash
 from softclock.sync.outbox import PRIVATE_FIELDS
@@ -64,7 +65,7 @@ class PushResult:
         return self.sent + self.already
 
 
-def central_row(payload: dict, identity: str, privacy: bool, now: datetime) -> dict:  # type: ignore[type-arg]
+def central_row(payload: dict[str, Any], identity: str, privacy: bool, now: datetime) -> dict[str, Any]:
     """The central row of an approved version, with the hash of its content as the central store holds it."""
     row = {k: payload[k] for k in _ENTRY_COLUMNS}
     if privacy:
@@ -85,7 +86,7 @@ def central_row(payload: dict, identity: str, privacy: bool, now: datetime) -> d
     return row
 
 
-def pending(session: Session, limit: int = BATCH) -> Sequence:  # type: ignore[type-arg]
+def pending(session: Session, limit: int = BATCH) -> Sequence[Any]:
     return session.execute(
         select(Outbox.id, Outbox.entry_id, Outbox.version, Outbox.payload_json, Outbox.content_hash)
         .where(Outbox.state == "pending")
@@ -114,7 +115,7 @@ def push_batch(
         return PushResult()
     now = utc_now()
     # The newest pending version of each entry goes; older ones in the same batch are superseded.
-    newest: dict[str, tuple] = {}  # type: ignore[type-arg]
+    newest: dict[str, Any] = {}
     superseded: list[int] = []
     for row in rows:
         if row.entry_id in newest and newest[row.entry_id].version > row.version:
@@ -130,9 +131,9 @@ def push_batch(
     inserts, updates, conflicts = [], [], []
     sent_ids, already_ids, conflict_reasons = [], [], {}
     with central.begin() as conn:
-        t = CentralEntry.__table__
+        t = table_of(CentralEntry)
         ids = list(newest)
-        existing: dict[str, tuple] = {}  # type: ignore[type-arg]
+        existing: dict[str, Any] = {}
         for i in range(0, len(ids), _CHUNK):
             for rid, version, chash, st, owner in conn.execute(
                 select(t.c.id, t.c.version, t.c.content_hash, t.c.status, t.c.timekeeper_id).where(
@@ -203,9 +204,9 @@ def push_batch(
                     }
                 )
         if conflicts:
-            conn.execute(EntryConflict.__table__.insert(), conflicts)
+            conn.execute(table_of(EntryConflict).insert(), conflicts)
         conn.execute(
-            SyncLog.__table__.insert(),
+            table_of(SyncLog).insert(),
             [
                 {
                     "timekeeper_id": identity or next(iter(payloads.values()))["timekeeper"],
@@ -221,7 +222,7 @@ def push_batch(
 
     t_local = time.perf_counter()
     with store.session() as s, s.begin():
-        o = Outbox.__table__
+        o = table_of(Outbox)
         local = s.connection()
         stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite DateTime format
         done = [(stamp, i) for i in sent_ids + already_ids]
@@ -280,10 +281,10 @@ def push_anchor(store: Store, central: Engine, identity: str, device: anchor.Dev
     return True
 
 
-_ENTRY_TABLE_COLUMNS = [c.name for c in CentralEntry.__table__.columns]
+_ENTRY_TABLE_COLUMNS = [c.name for c in table_of(CentralEntry).columns]
 
 
-def _insert_many(conn: Connection, rows: list[dict]) -> dict[str, str]:  # type: ignore[type-arg]
+def _insert_many(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, str]:
     """One executemany of plain tuples (SQLAlchemy's per-row parameter processing cost as much as the insert),
     skipping ids the store already holds; returns the skipped ones with why."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
@@ -306,9 +307,9 @@ def _insert_many(conn: Connection, rows: list[dict]) -> dict[str, str]:  # type:
         return {}
     # Someone else's id (invisible under row-level security, or another timekeeper's row on SQLite), or a
     # version that another computer of ours inserted meanwhile: which rows are ours, as we sent them?
-    t = CentralEntry.__table__
+    t = table_of(CentralEntry)
     ids = [r["id"] for r in rows]
-    ours: dict[str, tuple] = {}  # type: ignore[type-arg]
+    ours: dict[str, Any] = {}
     for i in range(0, len(ids), _CHUNK):
         for rid, owner, version, chash in conn.execute(
             select(t.c.id, t.c.timekeeper_id, t.c.version, t.c.content_hash).where(t.c.id.in_(ids[i : i + _CHUNK]))

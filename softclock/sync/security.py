@@ -172,6 +172,7 @@ CREATE POLICY admin_all ON {s}.timekeepers FOR ALL TO softclock_admin USING (tru
 
 def _run(conn: Connection, script: str, **names: object) -> None:
     raw = conn.connection.driver_connection  # psycopg, no parameters: '%' in plpgsql stays as written
+    assert raw is not None
     for statement in _split(script.format(**names)):
         raw.execute(statement)
 
@@ -260,21 +261,29 @@ def _same_content_sql() -> str:
 _PG_FUNCTIONS_V2 = (
     """
 CREATE OR REPLACE FUNCTION {s}.softclock_entry_content(e {s}.entries) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, {s} AS $$ SELECT """ + _content_sql("e").replace("{", "{{").replace("}", "}}") + """ $$;
+LANGUAGE sql STABLE SET search_path = pg_catalog, {s} AS $$ SELECT """
+    + _content_sql("e").replace("{", "{{").replace("}", "}}")
+    + """ $$;
 CREATE OR REPLACE FUNCTION {s}.softclock_entry_hash(e {s}.entries) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, {s} AS $$ SELECT """ + _hash_sql("e").replace("{", "{{").replace("}", "}}") + """ $$;
+LANGUAGE sql STABLE SET search_path = pg_catalog, {s} AS $$ SELECT """
+    + _hash_sql("e").replace("{", "{{").replace("}", "}}")
+    + """ $$;
 CREATE OR REPLACE FUNCTION {s}.softclock_check_content() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, {s} AS $$
 BEGIN
   IF TG_OP = 'UPDATE' AND NEW.version = OLD.version AND NEW.content_hash = OLD.content_hash
-     AND """ + _same_content_sql() + """ THEN
+     AND """
+    + _same_content_sql()
+    + """ THEN
     RETURN NEW;  -- not a change of content (marking it invoiced, say)
   END IF;
   IF TG_OP = 'UPDATE' AND NEW.version <= OLD.version THEN
     RAISE EXCEPTION 'entry %: its content changes only with a higher version (% is not above %)',
       OLD.id, NEW.version, OLD.version;
   END IF;
-  IF NEW.content_hash IS DISTINCT FROM """ + _hash_sql("NEW").replace("{", "{{").replace("}", "}}") + """ THEN
+  IF NEW.content_hash IS DISTINCT FROM """
+    + _hash_sql("NEW").replace("{", "{{").replace("}", "}}")
+    + """ THEN
     RAISE EXCEPTION 'entry % version %: its content hash does not match its content', NEW.id, NEW.version;
   END IF;
   RETURN NEW;

@@ -40,7 +40,7 @@ BACKOFF_CAP_S = 300.0
 def backoff_s(failures: int, rng: Callable[[], float] = random.random) -> float:
     """Exponential backoff with jitter: half fixed, half random, capped."""
     ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, failures - 1))
-    return ceiling / 2 + rng() * ceiling / 2
+    return float(ceiling / 2 + rng() * ceiling / 2)
 
 
 # SQLSTATE classes and codes of a central store that is down, refusing, not set up or short of

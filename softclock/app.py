@@ -20,8 +20,9 @@ from softclock.capture import Capture
 from softclock.changes import ChangeBus
 from softclock.events import Event
 from softclock.facades import Facades, facades
-from softclock.phone import Phone
+from softclock.phone import Engine, Phone
 from softclock.settings import AccountSettings, Settings, SipSettings, load, split_host_port
+from softclock.sip.config import AccountConfig
 from softclock.store.db import Store, open_store
 from softclock.worker import DbWorker
 
@@ -36,7 +37,7 @@ class Core:
     store: Store
     capture: Capture
     phone: Phone
-    engine: object  # softclock.sip.engine.SipEngine; typed loosely to keep pjsua2 out of the core
+    engine: Engine  # softclock.sip.engine.SipEngine, seen through the protocol (no pjsua2 types leave sip/)
     # The acting person, decided once here: the owner of every entry, the name in the
     # trail for every change made in this app, and the timekeeper the central store knows.
     identity: Callable[[], str] = lambda: ""
@@ -112,9 +113,8 @@ def turn_password(sip: SipSettings) -> str:
     return password
 
 
-def engine_account(account: AccountSettings, password: str, sip: SipSettings | None = None) -> object:
+def engine_account(account: AccountSettings, password: str, sip: SipSettings | None = None) -> AccountConfig:
     """The SIP layer's account config for ``account``, with the NAT settings of ``sip``."""
-    from softclock.sip.config import AccountConfig
 
     sip = sip or SipSettings()
     relay = turn_password(sip)
@@ -138,6 +138,7 @@ def engine_account(account: AccountSettings, password: str, sip: SipSettings | N
         tls_ca_file=account.tls_ca_file,
         expires_s=account.register_expires_s,
         retry_interval_s=account.retry_interval_s,
+        allow_direct_calls=sip.allow_direct_calls,
     )
 
 

@@ -29,6 +29,7 @@ from softclock.ui.main_window import MainWindow
 if TYPE_CHECKING:
     from softclock.app import Core
     from softclock.notify import Notifier
+    from softclock.sip.config import AccountConfig
     from softclock.sync.service import SyncWorker
     from softclock.ui.sound_dialog import SoundController
 
@@ -208,7 +209,9 @@ class DesktopApp(QObject):
         if not sync.configured:
             return
         self.sync_worker = SyncWorker(
-            sync, on_status=lambda status: self.bridge.run_on_main(lambda: self.window.sync_status.show_status(status))
+            sync,
+            on_status=lambda status: self.bridge.run_on_main(lambda: self.window.sync_status.show_status(status)),
+            on_bug=self.bugs.report,  # a bug in a sync round is reported as a bug, not shown as a sentence
         )
         worker = self.sync_worker
         assert self._bus is not None
@@ -267,14 +270,14 @@ class DesktopApp(QObject):
 
     def demo_call_me(self) -> None:
         if self.core is not None and self._demo is not None and self._demo.running:
-            port = self.core.engine.local_port  # type: ignore[attr-defined]
+            port = self.core.engine.local_port
             self._demo.call_me(f"sip:you@127.0.0.1:{port}")
 
     # ------------------------------------------------------------------ internals
 
     def _register(self, account: AccountSettings, password: str) -> None:
         assert self.core is not None
-        self.core.engine.set_account(_engine_account(account, password, self.core.settings.sip))  # type: ignore[attr-defined]
+        self.core.engine.set_account(_engine_account(account, password, self.core.settings.sip))
         self.core.phone.domain = account.sip_domain
         self.core.phone.ready = True
         self.window.refresh_welcome()
@@ -285,9 +288,9 @@ class DesktopApp(QObject):
         self._runner.submit(self.core.facades.matters.seed_demo, lambda _: None)
         host = uri.split("@", 1)[1]
         self.window.known_names[f"demo@{host}"] = "Demo line"
-        port = self.core.engine.local_port  # type: ignore[attr-defined]
+        port = self.core.engine.local_port
         local = replace(AccountSettings(), user="you", domain=f"127.0.0.1:{port}", display_name="You")
-        self.core.engine.set_account(_engine_account(local, "", self.core.settings.sip))  # type: ignore[attr-defined]
+        self.core.engine.set_account(_engine_account(local, "", self.core.settings.sip))
         self.core.phone.domain = host
         self.core.phone.ready = True
         self.window.demo_button.setEnabled(True)
@@ -328,13 +331,11 @@ class DesktopApp(QObject):
         from softclock.recordings import recording_path
 
         path = recording_path(self.core.data_dir, call_id)
-        self.core.engine.start_recording(  # type: ignore[attr-defined]
-            handle, str(path), self.core.settings.recording.announcement
-        )
+        self.core.engine.start_recording(handle, str(path), self.core.settings.recording.announcement)
 
     def stop_recording(self, handle: int) -> None:
         if self.core is not None:
-            self.core.engine.stop_recording(handle)  # type: ignore[attr-defined]
+            self.core.engine.stop_recording(handle)
 
     def _on_server_dial_requested(self, uri: str) -> None:
         self._on_server_show_requested()
@@ -359,7 +360,7 @@ class DesktopApp(QObject):
             self.sound.close()
         if self.notifier is not None:
             self.notifier.stop()
-        self.core.engine.shutdown()  # type: ignore[attr-defined]
+        self.core.engine.shutdown()
         self._stop_demo()
         # Calls hung up by the shutdown reported their end to capture on the database worker,
         # which records them before the store closes.
@@ -425,7 +426,7 @@ def run_gui(settings_path: Path, data_dir: Path, dial: str | None = None) -> int
     return int(app.exec())
 
 
-def _engine_account(account: AccountSettings, password: str, sip: SipSettings) -> object:
+def _engine_account(account: AccountSettings, password: str, sip: SipSettings) -> AccountConfig:
     from softclock.app import engine_account
 
     return engine_account(account, password, sip)

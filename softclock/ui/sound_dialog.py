@@ -178,12 +178,10 @@ class SoundController:
         settings = self._core.settings
         old, settings.audio = settings.audio, audio
         save(settings, self._core.settings_path)
-        engine = self._core.engine
-        if hasattr(engine, "set_sound_devices"):
-            engine.set_sound_devices(
-                playback=audio.speaker if audio.speaker != old.speaker else None,
-                capture=audio.microphone if audio.microphone != old.microphone else None,
-            )
+        self._core.engine.set_sound_devices(
+            playback=audio.speaker if audio.speaker != old.speaker else None,
+            capture=audio.microphone if audio.microphone != old.microphone else None,
+        )
 
     def close(self) -> None:
         self.watcher.stop()

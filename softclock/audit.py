@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from softclock.formatting import utc_now
+from softclock.states import EntryStatus
 from softclock.store.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
@@ -569,7 +570,14 @@ _SPLIT_BIRTH = re.compile(r"split from \S+: (-?[0-9.]+) s on matter (\S+)\Z")
 _ROW = f"SELECT id, {', '.join(_COLUMNS)}, billed_by_hand FROM time_entries"
 _EVENT = "\x00"  # where a message names the event (values in messages are repr()-ed: never a NUL)
 # What an entry captured at the end of its call holds, until the trail says otherwise.
-_CAPTURED = {"billed_units": None, "flag": "", "billable": "True", "narrative": "", "status": "draft", "version": "1"}
+_CAPTURED = {
+    "billed_units": None,
+    "flag": "",
+    "billable": "True",
+    "narrative": "",
+    "status": EntryStatus.DRAFT,
+    "version": "1",
+}
 
 
 @dataclass
@@ -626,7 +634,7 @@ class _Fold:
         if split is not None:  # a piece of a split: its time and its matter (the rest was copied)
             matter = split.group(2)
             values["raw_seconds"], values["matter_id"] = split.group(1), None if matter == "None" else matter
-            values.setdefault("status", "draft")
+            values.setdefault("status", EntryStatus.DRAFT)
             values.setdefault("version", "1")
         else:  # captured: as capture writes an entry when its call ends
             values["raw_seconds"] = value
@@ -663,10 +671,14 @@ class _Fold:
             stored = row[_AT[name]]
             if _SAME[name](stored, written):
                 continue
-            if name == "status" and written == "approved" and stored in ("synced", "invoiced"):
+            if (
+                name == "status"
+                and written == EntryStatus.APPROVED
+                and stored in (EntryStatus.SYNCED, EntryStatus.INVOICED)
+            ):
                 # Sync moves an approved entry on; "synced" only for a version the outbox sent.
                 version = row[_AT["version"]]
-                if stored == "invoiced" or (entry_id, version) in sent:
+                if stored == EntryStatus.INVOICED or (entry_id, version) in sent:
                     continue
                 return (
                     f"it is marked synced but its version {version} was never sent "

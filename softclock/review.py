@@ -21,10 +21,11 @@ from softclock import audit
 from softclock.billing import ACTIVITY_CODES, Policy, PolicyError, billable_seconds, piece_units, split_units, units
 from softclock.errors import InputError
 from softclock.formatting import utc_now
+from softclock.states import EntryStatus
 from softclock.store.models import Client, Code, Matter, TimeEntry
 from softclock.sync import outbox
 
-LOCKED = ("synced", "invoiced")
+LOCKED = (EntryStatus.SYNCED, EntryStatus.INVOICED)
 EDITABLE = ("matter_id", "narrative", "activity_code", "task_code", "billable", "billed_units")
 
 
@@ -84,7 +85,7 @@ def edit(session: Session, entry_id: str, actor: str, reason: str = "", **change
     entry = _entry(session, entry_id)
     if entry.status in LOCKED:
         raise ReviewError(f"entry {_short(entry.id)} is {entry.status} and locked")
-    if entry.status != "draft":
+    if entry.status != EntryStatus.DRAFT:
         raise ReviewError(f"entry {_short(entry.id)} is {entry.status}: reopen it (with a reason) to change it")
     for name in changes:
         if name not in EDITABLE:
@@ -133,7 +134,7 @@ def _approval_problem(
     policy: Policy,
 ) -> str:
     """Why an entry with these values cannot be approved, or ``""``; ``matter`` is (code, status)."""
-    if status != "draft":
+    if status != EntryStatus.DRAFT:
         return f"it is {status}, not a draft"
     if billable and matter_id is None:
         return "a billable entry needs a matter"
@@ -312,7 +313,7 @@ def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> O
             )
             if billed != row.billed_units:
                 events.append((entry_id, "billed_units", row.billed_units, billed, "policy"))
-        events.append((entry_id, "status", row.status, "approved", ""))
+        events.append((entry_id, "status", row.status, EntryStatus.APPROVED, ""))
         updates.append((billed, entry_id))
         approved.append((entry_id, row.version))
         unit_minutes[entry_id] = policy.increment_min
@@ -363,12 +364,12 @@ def reopen(session: Session, entry_id: str, actor: str, reason: str) -> TimeEntr
         raise ReviewError("reopening needs a reason")
     if entry.status in LOCKED:
         raise ReviewError(f"entry {_short(entry.id)} is {entry.status} and locked")
-    if entry.status != "approved":
+    if entry.status != EntryStatus.APPROVED:
         raise ReviewError(f"entry {_short(entry.id)} is {entry.status}: only approved entries are reopened")
-    audit.record(session, actor, "time_entry", entry.id, "status", "approved", "draft", reason)
+    audit.record(session, actor, "time_entry", entry.id, "status", EntryStatus.APPROVED, EntryStatus.DRAFT, reason)
     audit.record(session, actor, "time_entry", entry.id, "version", entry.version, entry.version + 1, reason)
     outbox.withdraw(session, entry.id)
-    entry.status = "draft"
+    entry.status = EntryStatus.DRAFT
     entry.version += 1
     entry.updated_utc = utc_now()
     session.flush()
@@ -411,7 +412,7 @@ def split(
     and the units allocated).
     """
     entry = _entry(session, entry_id)
-    if entry.status != "draft":
+    if entry.status != EntryStatus.DRAFT:
         raise ReviewError(f"entry {_short(entry.id)} is {entry.status}: only drafts are split")
     if len(seconds) < 2 or any(s <= 0 for s in seconds):
         raise ReviewError(f"entry {_short(entry.id)}: a split needs at least two positive pieces")
@@ -463,7 +464,7 @@ def split(
             narrative=entry.narrative,
             billable=entry.billable,
             flag=entry.flag,
-            status="draft",
+            status=EntryStatus.DRAFT,
             created_utc=now,
             updated_utc=now,
         )
@@ -506,7 +507,7 @@ def merge(session: Session, ids: Sequence[str], actor: str, base: Policy, reason
     entries.sort(key=lambda e: (e.started_utc, e.created_utc, e.id))  # a split's pieces start together
     first, others = entries[0], entries[1:]
     for entry in entries:
-        if entry.status != "draft":
+        if entry.status != EntryStatus.DRAFT:
             raise ReviewError(f"entry {_short(entry.id)} is {entry.status}: only drafts are merged")
     for entry in others:
         if entry.matter_id != first.matter_id:
@@ -563,4 +564,6 @@ def _matter_label(entry: TimeEntry) -> str:
 
 
 def drafts_for_day(session: Session, day: object) -> list[str]:
-    return list(session.scalars(select(TimeEntry.id).where(TimeEntry.status == "draft", TimeEntry.work_date == day)))
+    return list(
+        session.scalars(select(TimeEntry.id).where(TimeEntry.status == EntryStatus.DRAFT, TimeEntry.work_date == day))
+    )

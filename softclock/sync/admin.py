@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, inspect, select, text, update
 from softclock.billing import ACTIVITY_CODES, Policy, PolicyError
 from softclock.errors import InputError
 from softclock.formatting import utc_now
+from softclock.states import EntryStatus
 from softclock.store.models import table_of
 from softclock.sync.central import (
     VERSION_TABLE,
@@ -308,6 +309,6 @@ def mark_invoiced(engine: Engine, ids: Iterable[str]) -> int:
         t = table_of(CentralEntry)
         return conn.execute(
             t.update()
-            .where(t.c.id.in_(wanted), t.c.status == "approved")
-            .values(status="invoiced", invoiced_utc=utc_now())
+            .where(t.c.id.in_(wanted), t.c.status == EntryStatus.APPROVED)
+            .values(status=EntryStatus.INVOICED, invoiced_utc=utc_now())
         ).rowcount

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, bindparam, delete, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from softclock.states import EntryStatus
 from softclock.store.db import Store
 from softclock.store.models import Client, Code, ContactNumber, Matter, TimeEntry, table_of
 from softclock.sync import state
@@ -83,11 +84,11 @@ def pull_invoiced(store: Store, central: Engine, identity: str) -> int:
     count = 0
     while True:
         with store.session() as s:
-            since = state.cursor(s, "invoiced")
+            since = state.cursor(s, EntryStatus.INVOICED)
         with central.connect() as conn:
             rows = conn.execute(
                 select(t.c.id, t.c.version, t.c.change_seq)
-                .where(t.c.timekeeper_id == identity, t.c.status == "invoiced", t.c.change_seq > since)
+                .where(t.c.timekeeper_id == identity, t.c.status == EntryStatus.INVOICED, t.c.change_seq > since)
                 .order_by(t.c.change_seq)
                 .limit(PAGE)
             ).all()
@@ -96,7 +97,8 @@ def pull_invoiced(store: Store, central: Engine, identity: str) -> int:
         with store.session() as s, s.begin():
             te = table_of(TimeEntry)
             s.execute(
-                te.update().where(te.c.id == bindparam("b")).values(status="invoiced"), [{"b": r.id} for r in rows]
+                te.update().where(te.c.id == bindparam("b")).values(status=EntryStatus.INVOICED),
+                [{"b": r.id} for r in rows],
             )
             state.put(s, "cursor:invoiced", str(rows[-1].change_seq))
         count += len(rows)

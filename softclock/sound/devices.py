@@ -23,7 +23,6 @@ stream is open.
 
 from __future__ import annotations
 
-import enum
 import logging
 import sys
 import threading
@@ -31,14 +30,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from softclock.states import DeviceKind  # one enum for the kinds, used everywhere
+
 log = logging.getLogger("softclock.sip.devices")  # the name it had in softclock.sip (log filters, tests)
 
 POLL_SECONDS = 2.0
-
-
-class DeviceKind(enum.Enum):
-    PLAYBACK = "playback"  # speakers, headphones; the ringer too
-    CAPTURE = "capture"  # microphones
 
 
 @dataclass(frozen=True)

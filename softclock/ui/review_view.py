@@ -60,6 +60,7 @@ class ReviewView(QWidget):
         self._matters: MatterCatalog | None = None
         self._runner: BackgroundRunner | None = None
         self._asked = 0  # generation of the newest read of the drafts
+        self._sized = False  # columns fitted to the first drafts shown
         self._shown: dict[str, DraftRow] = {}  # the drafts on screen, by id
         self.confirm_box: QMessageBox | None = None  # "before you approve" while it is open
         self._loading = False
@@ -149,7 +150,9 @@ class ReviewView(QWidget):
                     item.setBackground(QBrush(_HIGHLIGHT))
                 item.setData(Qt.ItemDataRole.UserRole, entry.id)
                 self.table.setItem(row, col, item)
-        self.table.resizeColumnsToContents()
+        if not self._sized and drafts:  # once: afterwards the widths are the person's (and remembered)
+            self._sized = True
+            self.table.resizeColumnsToContents()
         self._loading = False
         self.drafts_shown.emit()
 

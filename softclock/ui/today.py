@@ -33,6 +33,7 @@ class TodayList(QTreeWidget):
     def __init__(self, known_names: dict[str, str] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._names = known_names if known_names is not None else {}
+        self._sized = False
         self.setObjectName("todayList")
         self.setColumnCount(len(COLUMNS))
         self.setHeaderLabels(list(COLUMNS))
@@ -72,5 +73,7 @@ class TodayList(QTreeWidget):
                     ]
                 )
                 self.addTopLevelItem(item)
-        for col in (0, 1, 3, 4):
-            self.resizeColumnToContents(col)
+        if not self._sized and self.topLevelItemCount():  # once: afterwards the widths are the person's
+            self._sized = True
+            for col in (0, 1, 3, 4):
+                self.resizeColumnToContents(col)

@@ -267,3 +267,17 @@ def test_a_call_made_on_a_mobile_phone_is_added_by_hand_and_marked_so(qtbot, vie
         assert reasons == {"entered by hand: a call on a mobile phone with +12025550143"}
         assert audit.verify(s).ok  # the entry agrees with its trail
     assert view.table.item(0, 5).text() == "manual"
+
+
+def test_column_widths_stay_as_the_person_set_them_across_refreshes(qtbot, view, store) -> None:  # type: ignore[no-untyped-def]
+    make_entry(store, 300, make_matter(store, "M-1"))
+    refresh(qtbot, view)
+    view.table.setColumnWidth(2, 333)
+    make_entry(
+        store,
+        300,
+        make_matter(store, "A-VERY-LONG-MATTER-CODE-THAT-WOULD-WIDEN-IT"),
+        started=NOW + timedelta(minutes=5),
+    )
+    refresh(qtbot, view)
+    assert view.table.columnWidth(2) == 333

@@ -1,34 +1,58 @@
 #!/usr/bin/env python3
-"""Desktop benchmark: cold start, memory, idle CPU and INVITE -> ringing window.
+"""Desktop benchmark, measured from outside the process: Softclock beside Twinkle and a bare window.
 
-Runs the real desktop app (``.venv/bin/softclock``) under a private Xvfb with
-Qt's xcb platform, against a real Kamailio on 127.0.0.1 (tests/helpers), and
-measures per run (each run: a fresh data dir, the same Kamailio and Xvfb):
+What a person sees and what the wire carries, for three softphones in the same
+run, against one Kamailio on 127.0.0.1 (tests/helpers/kamailio.py), under one
+private Xvfb with one D-Bus session bus:
 
-1. process spawn -> ``main window shown`` log line;
-2. process spawn -> ``registration shown: Registered as`` log line;
-3. resident memory of the app (and any children) once registered; on the
-   first run also CPU use over ``--idle-seconds`` right after registration
-   (psutil user+system time delta / wall time, % of one core);
-4. an incoming call: sipp (bench/scenarios/desktop_uac_cancel.xml) calls
-   alice through Kamailio, logs the wall-clock time just before it sends the
-   INVITE, and CANCELs ~1 s after the 180 (a missed call). Latency is the
-   app's own log timestamp of ``ringing window shown for <Call-ID>`` minus
-   sipp's INVITE time (both wall clock; the app's stamp has 1 ms resolution
-   and is truncated), and, as a cross-check, the time the line arrived here.
+* **softclock**: the real desktop app (``.venv/bin/softclock``);
+* **twinkle**: Debian's Twinkle (``apt-get install twinkle``), when installed,
+  in a fresh HOME: ``~/.twinkle/twinkle.sys`` with ALSA's null device for
+  ringtone, speaker and microphone and no tray, and a user profile pointing at
+  the test Kamailio as registrar and outbound proxy, started ``twinkle -f
+  PROFILE``;
+* **bare**: bench/startup_bare.py, a PySide6 window and pjsua2 and nothing
+  else (window first, pjsua2 after it, a 10 ms libHandleEvents timer).
 
-Then the app is closed like a person would: WM_DELETE_WINDOW sent to its main
-window through X11 (quit on last window closed -> aboutToQuit -> shutdown);
-SIGTERM, then SIGKILL, only if that does not end it.
+Every run is a cold start of one of them with a fresh SIP user (no stale
+registrations), a fresh data directory or HOME; the rounds interleave the three
+(softclock, twinkle, bare, softclock, ...) so a change in the machine's load
+falls on all of them; one warm-up round first, then ``--runs`` (median of 5 by
+default). Per run:
 
-Log lines are timed by a reader thread on arrival (time.monotonic()); the
-spawn time is taken just before ``Popen``.
+1. **start -> main window mapped**: the X server's MapNotify of the program's
+   first managed top-level window (_NET_WM_PID = the process), seen by a
+   thread subscribed with SubstructureNotifyMask on the root window (no window
+   manager: top-level windows are the root's children), minus the time taken
+   just before ``Popen``; CreateNotify of its first window is kept too;
+2. **ready** = registered: the ``200`` answering its REGISTER, seen on the
+   loopback interface (an AF_PACKET socket, kernel timestamps; root needed);
+   **CPU until ready** is the process's utime + stime from /proc/PID/stat
+   read the moment that packet is seen (10 ms ticks);
+3. **idle RSS / USS** (psutil, smem's USS: pages only this process has) 2 s
+   after registering; on the first measured run of each, **idle CPU** over
+   ``--idle-seconds`` (30 by default) from per-thread schedstat (ns), with the
+   busiest threads' wake-ups;
+4. ``--calls`` incoming calls (2 by default; the first is the cold path):
+   sipp (bench/scenarios/desktop_uac_cancel.xml) calls the user through
+   Kamailio and CANCELs ~1 s after the 180 (a missed call). **INVITE -> 180
+   Ringing on the wire**: from Kamailio's INVITE to the phone to the phone's
+   180, both on the wire (kernel timestamps); **INVITE -> ringing window
+   mapped**: from that INVITE to the MapNotify of the phone's next top-level
+   window at least 50 px each way, override-redirect ones too (Twinkle's
+   popup is one) (X events are stamped on arrival here; both are
+   CLOCK_REALTIME);
+5. quit: Softclock's main window gets WM_DELETE_WINDOW (what a window
+   manager's close button sends), the others SIGTERM; SIGKILL if that fails.
 
-Usage::
+Usage (as root, from the project root)::
 
-    .venv/bin/python bench/desktop.py [--runs 5] [--idle-seconds 30] [--calls 2] [--json]
+    .venv/bin/python bench/desktop.py [--runs 5] [--idle-seconds 30] [--calls 2] [--only softclock,bare] [--json]
 
-It prints figures; it is not a test and asserts nothing about them.
+It prints a table with the medians and Softclock's ratio to each of the
+others, the machine, and how loaded it was (the kernel's CPU pressure, the
+share of time some task waited for a CPU: wall-clock figures stretch with it,
+CPU-time figures much less). It is not a test and asserts nothing.
 """
 
 from __future__ import annotations
@@ -42,15 +66,19 @@ import platform
 import re
 import shutil
 import signal
+import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -58,149 +86,139 @@ if str(ROOT) not in sys.path:
 
 import psutil  # noqa: E402
 
-from tests.helpers.kamailio import Kamailio  # noqa: E402
+from bench.startup import MapWatcher, Xvfb, proc_cpu  # noqa: E402
+from tests.helpers.kamailio import Kamailio, free_udp_port  # noqa: E402
 from tests.helpers.sipp import SippProcess  # noqa: E402
 
 SCENARIO = ROOT / "bench" / "scenarios" / "desktop_uac_cancel"  # .xml
-USERS = {"alice": "alicepass", "bob": "bobpass"}
 KEYRING_BACKEND = "tests.helpers.keyring_backend.MemoryKeyring"
+SUBJECTS = ("softclock", "twinkle", "bare")
 
-# Reference figures quoted in the issue, and its targets.
-REFERENCE = {
-    "window_s": {"linphone": 1.5, "twinkle": 0.3, "target": 0.5},
-    "rss_mb": {"linphone": 253.0, "twinkle": 111.0, "target": 120.0},
-    "idle_cpu_pct": {"linphone": 0.7, "twinkle": 0.0, "target": 0.2},
-    "ringing_ms": {"linphone": 590.0, "twinkle": 10.0, "target": 50.0},
+# Issue 13's goals for Softclock, printed beside the figures.
+GOALS = {
+    "map_s": "<= 0.29 s",
+    "ready_cpu_s": "< 0.3 s",
+    "rss_mb": "<= 100 MB",
+    "idle_cpu_pct": "<= 0.03 %",
+    "ring_window_ms": "<= 14 ms",
+    "ring_180_ms": "<= 2 ms",
 }
-
-_LOG_RE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) (\w+) ([\w.]+): (.*)$")
 
 
 def note(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
-def app_stamp(line: str) -> float | None:
-    """Wall-clock epoch of a log line's asctime (local time, ms, truncated)."""
-    m = _LOG_RE.match(line)
-    if not m:
-        return None
-    dt = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")
-    return time.mktime(dt.timetuple()) + int(m.group(2)) / 1000.0
-
-
-# --------------------------------------------------------------------------- log reader
+# --------------------------------------------------------------------------- the wire
 
 
 @dataclass
-class Line:
-    mono: float
-    wall: float
-    text: str
+class Packet:
+    wall: float  # kernel timestamp, CLOCK_REALTIME
+    src: int  # UDP ports
+    dst: int
+    first: str  # request or status line
+    call_id: str
+    cseq: str  # e.g. "1 INVITE"
+    to: str
     index: int = 0
 
 
-class LogReader:
-    """Reads the app's stderr in a thread, timing each line on arrival."""
+_HEADER = re.compile(rb"^(call-id|i|cseq|to|t)\s*:\s*(.*)$", re.I | re.M)
+SO_TIMESTAMPNS = 35
+PACKET_OUTGOING = 4
 
-    def __init__(self, stream, copy_to: Path) -> None:
-        self._stream = stream
-        self._copy = open(copy_to, "w", encoding="utf-8", errors="replace")
-        self.lines: list[Line] = []
+
+class Wire:
+    """SIP over UDP on the loopback interface, each packet once (as sent), with
+    the kernel's receive timestamp. Needs CAP_NET_RAW (root)."""
+
+    def __init__(self) -> None:
+        self.packets: list[Packet] = []
         self._cond = threading.Condition()
-        self.closed = False
-        self._thread = threading.Thread(target=self._run, name="app-stderr", daemon=True)
+        self._stop = False
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(0x0003))
+        self.sock.bind(("lo", 0))
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
+        self.sock.settimeout(0.2)
+        self._thread = threading.Thread(target=self._run, name="wire", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        for raw in iter(self._stream.readline, b""):
-            mono, wall = time.monotonic(), time.time()
-            text = raw.decode("utf-8", "replace").rstrip("\r\n")
-            self._copy.write(text + "\n")
-            self._copy.flush()
+        space = socket.CMSG_SPACE(16)
+        while not self._stop:
+            try:
+                data, anc, _flags, addr = self.sock.recvmsg(65535, space)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if addr[2] != PACKET_OUTGOING or len(data) < 42:
+                continue
+            wall = time.time()
+            for level, kind, payload in anc:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= 16:
+                    sec, nsec = struct.unpack("qq", payload[:16])
+                    wall = sec + nsec / 1e9
+            if data[12:14] != b"\x08\x00":  # IPv4 only
+                continue
+            ihl = (data[14] & 0x0F) * 4
+            if data[23] != 17:  # UDP
+                continue
+            udp = 14 + ihl
+            src, dst = struct.unpack("!HH", data[udp : udp + 4])
+            body = data[udp + 8 :]
+            line_end = body.find(b"\r\n")
+            if line_end < 0:
+                continue
+            first = body[:line_end]
+            if not (first.startswith(b"SIP/2.0 ") or first.endswith(b" SIP/2.0")):
+                continue
+            head = body[: body.find(b"\r\n\r\n")] if b"\r\n\r\n" in body else body
+            fields = {}
+            for name, value in _HEADER.findall(head):
+                key = {b"i": b"call-id", b"t": b"to"}.get(name.lower(), name.lower())
+                fields.setdefault(key, value.strip().decode("utf-8", "replace"))
+            pkt = Packet(
+                wall,
+                src,
+                dst,
+                first.decode("utf-8", "replace"),
+                fields.get(b"call-id", ""),
+                fields.get(b"cseq", ""),
+                fields.get(b"to", ""),
+            )
             with self._cond:
-                self.lines.append(Line(mono, wall, text, len(self.lines)))
+                pkt.index = len(self.packets)
+                self.packets.append(pkt)
                 self._cond.notify_all()
-        with self._cond:
-            self.closed = True
-            self._cond.notify_all()
-        self._copy.close()
 
     def mark(self) -> int:
         with self._cond:
-            return len(self.lines)
+            return len(self.packets)
 
-    def wait_for(self, needle: str, timeout: float, start: int = 0) -> Line:
+    def wait(self, pred: Callable[[Packet], bool], timeout: float, start: int = 0) -> Packet:
         deadline = time.monotonic() + timeout
         i = start
         with self._cond:
             while True:
-                while i < len(self.lines):
-                    if needle in self.lines[i].text:
-                        return self.lines[i]
+                while i < len(self.packets):
+                    if pred(self.packets[i]):
+                        return self.packets[i]
                     i += 1
-                if self.closed:
-                    raise RuntimeError(f"app exited before logging {needle!r}")
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(f"no {needle!r} in the app log within {timeout} s")
+                    raise TimeoutError("no such packet on the wire in time")
                 self._cond.wait(left)
 
-    def join(self, timeout: float = 5.0) -> None:
-        self._thread.join(timeout)
-
-    def tail(self, n: int = 30) -> str:
-        with self._cond:
-            return "\n".join(line.text for line in self.lines[-n:])
-
-
-# --------------------------------------------------------------------------- Xvfb and X11
-
-
-class Xvfb:
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.proc: subprocess.Popen | None = None
-        self.display = ""
-
-    def start(self) -> Xvfb:
-        r, w = os.pipe()
-        self._log = open(self.workdir / "xvfb.log", "wb")
-        self.proc = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"],
-            pass_fds=(w,),
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        os.close(w)
-        buf = b""
-        deadline = time.monotonic() + 15
-        with os.fdopen(r, "rb", buffering=0) as fh:
-            while not buf.endswith(b"\n") and time.monotonic() < deadline:
-                chunk = fh.read(16)
-                if not chunk:
-                    break
-                buf += chunk
-        if not buf.strip().isdigit():
-            self.stop()
-            raise RuntimeError(f"Xvfb did not report a display; see {self.workdir / 'xvfb.log'}")
-        self.display = f":{int(buf)}"
-        return self
-
     def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        self._log.close()
+        self._stop = True
+        self._thread.join(2)
+        self.sock.close()
+
+
+# --------------------------------------------------------------------------- closing a window like a window manager
 
 
 class _XClientMessage(ctypes.Structure):
@@ -360,44 +378,6 @@ def close_windows_of(display: str, pid: int) -> list[str]:
     return sent
 
 
-# --------------------------------------------------------------------------- the app
-
-
-def tree(proc: psutil.Process) -> list[psutil.Process]:
-    try:
-        return [proc, *proc.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def tree_cpu(procs: list[psutil.Process]) -> float:
-    total = 0.0
-    for p in procs:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
-def tree_mem(procs: list[psutil.Process]) -> dict[str, float]:
-    rss = pss = uss = 0
-    for p in procs:
-        try:
-            rss += p.memory_info().rss
-            try:
-                full = p.memory_full_info()
-                pss += getattr(full, "pss", 0)
-                uss += full.uss
-            except (psutil.AccessDenied, AttributeError):
-                pass
-        except psutil.NoSuchProcess:
-            pass
-    mb = 1024 * 1024
-    return {"rss_mb": rss / mb, "pss_mb": pss / mb, "uss_mb": uss / mb, "processes": len(procs)}
-
-
 def thread_snapshot(pid: int) -> dict[int, tuple[str, float, int]]:
     """tid -> (name, cpu seconds, context switches) from /proc; CPU from
     schedstat (ns resolution) when available, else stat (clock ticks)."""
@@ -422,345 +402,413 @@ def thread_snapshot(pid: int) -> dict[int, tuple[str, float, int]]:
     return out
 
 
-def softclock_bin() -> list[str]:
-    exe = ROOT / ".venv" / "bin" / "softclock"
-    if exe.exists():
-        return [str(exe)]
-    return [sys.executable, "-m", "softclock.cli"]
+# --------------------------------------------------------------------------- memory, threads
 
 
-class App:
-    def __init__(self, workdir: Path, config: Path, env: dict[str, str]) -> None:
-        self.workdir = workdir
-        self.data = workdir / "data"
-        self.cmd = [*softclock_bin(), "--config", str(config), "--data-dir", str(self.data)]
-        self.env = env
-        self.proc: subprocess.Popen | None = None
-        self.ps: psutil.Process | None = None
-        self.log: LogReader | None = None
-        self.t0_mono = 0.0
-        self.t0_wall = 0.0
-
-    def start(self) -> None:
-        self.t0_wall = time.time()
-        self.t0_mono = time.monotonic()
-        self.proc = subprocess.Popen(
-            self.cmd,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            cwd=str(self.workdir),
-            start_new_session=True,
-        )
-        self.ps = psutil.Process(self.proc.pid)
-        self.log = LogReader(self.proc.stderr, self.workdir / "app.stderr.log")
-
-    def all_pids(self) -> set[int]:
-        return {p.pid for p in tree(self.ps)} if self.ps else set()
-
-    def quit(self, display: str, timeout: float = 15.0) -> dict[str, object]:
-        """Close the main window; escalate to SIGTERM / SIGKILL if needed."""
-        assert self.proc is not None
-        pids = self.all_pids()
-        result: dict[str, object] = {"method": None, "exit_s": None, "returncode": None}
-        t = time.monotonic()
-        steps = [
-            ("close window", lambda: close_windows_of(display, self.proc.pid), timeout),
-            ("SIGTERM", lambda: self.proc.send_signal(signal.SIGTERM), 5.0),
-            ("SIGKILL", lambda: os.killpg(self.proc.pid, signal.SIGKILL), 5.0),
-        ]
-        for method, action, wait in steps:
-            if self.proc.poll() is not None:
-                break
-            try:
-                sent = action()
-            except ProcessLookupError:
-                sent = None
-            if method == "close window" and not sent:
-                note("no window of the app found to close; using SIGTERM")
-                continue
-            result["method"] = method
-            try:
-                self.proc.wait(wait)
-                break
-            except subprocess.TimeoutExpired:
-                note(f"app still running {wait:.0f} s after {method}")
-        result["exit_s"] = time.monotonic() - t
-        result["returncode"] = self.proc.poll()
-        if self.log:
-            self.log.join()
-        # nothing of it may survive
-        left = [p for p in pids if psutil.pid_exists(p) and _alive(p)]
-        for p in left:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        result["leftover_processes"] = len(left)
-        return result
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(5)
-
-
-def _alive(pid: int) -> bool:
+def tree(pid: int) -> list[psutil.Process]:
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        p = psutil.Process(pid)
+        return [p, *p.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return False
+        return []
+
+
+def tree_mem(pid: int) -> dict[str, float]:
+    rss = pss = uss = 0
+    procs = tree(pid)
+    for p in procs:
+        try:
+            full = p.memory_full_info()
+            rss += full.rss
+            pss += getattr(full, "pss", 0)
+            uss += full.uss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    mb = 1024 * 1024
+    return {"rss_mb": rss / mb, "pss_mb": pss / mb, "uss_mb": uss / mb, "processes": len(procs)}
+
+
+def cpu_pressure() -> float | None:
+    """The kernel's cumulative 'some' CPU pressure (us a task waited for a CPU)."""
+    try:
+        for line in Path("/proc/pressure/cpu").read_text().splitlines():
+            if line.startswith("some"):
+                return float(line.rsplit("total=", 1)[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+# --------------------------------------------------------------------------- the programs
+
+
+@dataclass
+class Ctx:
+    """One run's surroundings."""
+
+    work: Path
+    user: str
+    password: str
+    kam: Kamailio
+    env: dict[str, str]
+
+
+def softclock_cmd(ctx: Ctx) -> tuple[list[str], dict[str, str]]:
+    exe = ROOT / ".venv" / "bin" / "softclock"
+    base = [str(exe)] if exe.exists() else [sys.executable, "-m", "softclock"]
+    config = ctx.work / "settings.toml"
+    config.write_text(
+        "[account]\n"
+        f'server = "{ctx.kam.host}:{ctx.kam.port}"\n'
+        f'user = "{ctx.user}"\n'
+        f'domain = "{ctx.kam.domain}"\n'
+        "[sip]\n"
+        f'bind_address = "{ctx.kam.host}"\n'
+    )
+    keyring = ctx.work / "keyring.json"
+    old = os.environ.get("SOFTCLOCK_TEST_KEYRING")
+    os.environ["SOFTCLOCK_TEST_KEYRING"] = str(keyring)
+    try:
+        from tests.helpers.keyring_backend import MemoryKeyring
+
+        MemoryKeyring().set_password("softclock", f"sip:{ctx.user}@{ctx.kam.domain}", ctx.password)
+    finally:
+        if old is None:
+            os.environ.pop("SOFTCLOCK_TEST_KEYRING", None)
+        else:
+            os.environ["SOFTCLOCK_TEST_KEYRING"] = old
+    env = dict(
+        ctx.env,
+        PYTHON_KEYRING_BACKEND=KEYRING_BACKEND,
+        SOFTCLOCK_TEST_KEYRING=str(keyring),
+        PYTHONPATH=str(ROOT),
+        SOFTCLOCK_LOG_LEVEL="INFO",
+    )
+    return [*base, "--config", str(config), "--data-dir", str(ctx.work / "data")], env
+
+
+def twinkle_cmd(ctx: Ctx) -> tuple[list[str], dict[str, str]]:
+    home = ctx.work / "home"
+    conf = home / ".twinkle"
+    conf.mkdir(parents=True)
+    server = f"{ctx.kam.host}:{ctx.kam.port}"
+    (conf / "twinkle.sys").write_text(
+        "dev_ringtone=alsa:null\ndev_speaker=alsa:null\ndev_mic=alsa:null\n"
+        "gui_use_systray=no\ngui_hide_on_close=no\nstart_hidden=no\n"
+        f"sip_udp_port={free_udp_port()}\nrtp_port={free_udp_port() & ~1}\n"
+        "log_show_sip=no\nlog_show_debug=no\n"
+    )
+    (conf / f"{ctx.user}.cfg").write_text(
+        f"user_name={ctx.user}\nuser_domain={ctx.kam.domain}\nuser_display={ctx.user}\n"
+        f"auth_realm=\nauth_name={ctx.user}\nauth_pass={ctx.password}\n"
+        f"registrar={server}\nregister_at_startup=yes\nregistration_time=3600\n"
+        f"outbound_proxy=sip:{server}\nall_requests_to_proxy=yes\n"
+    )
+    return ["twinkle", "--force", "-f", ctx.user], dict(ctx.env, HOME=str(home))
+
+
+def bare_cmd(ctx: Ctx) -> tuple[list[str], dict[str, str]]:
+    return [
+        sys.executable,
+        str(ROOT / "bench" / "startup_bare.py"),
+        "--server",
+        f"{ctx.kam.host}:{ctx.kam.port}",
+        "--domain",
+        ctx.kam.domain,
+        "--user",
+        ctx.user,
+        "--password",
+        ctx.password,
+        "--bind",
+        ctx.kam.host,
+    ], ctx.env
+
+
+COMMANDS = {"softclock": softclock_cmd, "twinkle": twinkle_cmd, "bare": bare_cmd}
 
 
 # --------------------------------------------------------------------------- one run
 
 
-def incoming_call(kam: Kamailio, app: App, cancel_after_ms: int, keep: bool = False) -> dict[str, object]:
-    assert app.log is not None
-    mark = app.log.mark()
-    variables = {
-        "domain": kam.domain,
-        "from_user": "caller",
-        "from_domain": "external.test",
-        "display": '"Pat Caller" ',
-        "talk_ms": 0,
-        "cancel_after_ms": cancel_after_ms,
-    }
-    # scenario() joins SCENARIO_DIR with the name: an absolute name selects our file
-    sipp = SippProcess(
-        "bench-uac-cancel-alice",
-        str(SCENARIO),
-        f"{kam.host}:{kam.port}",
-        service="alice",
-        variables=variables,
-        timeout_s=30,
-    )
-    try:
-        ring = app.log.wait_for("ringing window shown for ", 15, mark)
-        rc = sipp.wait(30)
-        ended = app.log.wait_for(" ended: ", 10, mark)
-    except BaseException:
-        sipp.stop()
-        note(f"sipp log ({sipp.logdir}):\n{sipp.log_text()[-3000:]}")
-        raise
-    events = sipp.events()
-    messages = sipp.messages_text()
-    if not keep:
-        shutil.rmtree(sipp.logdir, ignore_errors=True)
-    call_id = ring.text.rsplit("ringing window shown for ", 1)[1].strip()
-    sent = events.get("INVITE_SENT")
-    stamp = app_stamp(ring.text)
-    out: dict[str, object] = {
-        "sipp_rc": rc,
-        "call_id_matches": call_id in messages,
-        "missed": "missed" in ended.text,
-        "app_end_line": ended.text.split(": ", 1)[-1],
-    }
-    if sent is not None:
-        out["ringing_ms_app_stamp"] = (stamp - sent) * 1000 if stamp is not None else None
-        out["ringing_ms_arrival"] = (ring.wall - sent) * 1000
-        if "RINGING_RECEIVED" in events:
-            out["invite_to_180_ms"] = (events["RINGING_RECEIVED"] - sent) * 1000
-    return out
+class Bench:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        base: Path,
+        kam: Kamailio,
+        xvfb: Xvfb,
+        watcher: MapWatcher,
+        wire: Wire,
+        env: dict[str, str],
+        users: list[tuple[str, str]],
+    ) -> None:
+        self.args, self.base, self.kam, self.xvfb = args, base, kam, xvfb
+        self.watcher, self.wire, self.env, self.users = watcher, wire, env, users
 
+    def run(self, subject: str, label: str, idle: bool) -> dict[str, Any]:
+        user, password = self.users.pop(0)
+        work = self.base / f"{label}-{subject}"
+        work.mkdir()
+        runtime = work / "xdg-runtime"
+        runtime.mkdir(mode=0o700)
+        ctx = Ctx(work, user, password, self.kam, dict(self.env, XDG_RUNTIME_DIR=str(runtime), HOME=str(work)))
+        cmd, env = COMMANDS[subject](ctx)
+        res: dict[str, Any] = {"subject": subject, "run": label, "user": user}
+        xmark, wmark = self.watcher.mark(), self.wire.mark()
+        stderr = open(work / "stderr.log", "wb")
+        wall0, mono0 = time.time(), time.monotonic()
+        proc = subprocess.Popen(
+            cmd, env=env, cwd=work, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, start_new_session=True
+        )
+        pid = proc.pid
+        try:
+            mapped = self.watcher.wait_map({pid}, 60, xmark)
+            res["map_s"] = mapped.mono - mono0
+            res["map_cpu_s"] = proc_cpu(pid)
+            res["main_window"] = f"{mapped.title!r} {mapped.width}x{mapped.height}"
+            created = self.watcher.first_create({pid}, xmark)
+            res["create_s"] = created.mono - mono0 if created else None
+            reg = self.wire.wait(
+                lambda p: (
+                    p.src == self.kam.port
+                    and p.first.startswith("SIP/2.0 200")
+                    and p.cseq.endswith("REGISTER")
+                    and f"sip:{user}@" in p.to
+                ),
+                60,
+                wmark,
+            )
+            res["ready_cpu_s"] = proc_cpu(pid)
+            res["registered_s"] = reg.wall - wall0
+            res["ready_s"] = max(res["registered_s"], mapped.wall - wall0)
+            time.sleep(2.0)
+            res["mem"] = tree_mem(pid)
+            if idle and self.args.idle_seconds > 0:
+                note(f"{subject}: idle for {self.args.idle_seconds:g} s ...")
+                res.update(self.idle(pid))
+            res["calls"] = [self.call(pid, user) for _ in range(self.args.calls)]
+            res["mem_after_calls"] = tree_mem(pid)
+        except BaseException:
+            note(
+                f"{label} {subject} failed; stderr tail:\n" + (work / "stderr.log").read_text(errors="replace")[-2500:]
+            )
+            raise
+        finally:
+            res["quit"] = self.quit(subject, proc)
+            stderr.close()
+        return res
 
-def one_run(i: int, kam: Kamailio, base: Path, config: Path, env: dict[str, str], args) -> dict[str, object]:
-    wd = base / f"run{i}"
-    wd.mkdir()
-    app = App(wd, config, env)
-    res: dict[str, object] = {"run": i}
-    app.start()
-    assert app.log is not None
-    try:
-        shown = app.log.wait_for("main window shown", 60)
-        res["window_s"] = shown.mono - app.t0_mono
-        reg = app.log.wait_for("registration shown: ", 30)
-        while "registration shown: Registered as" not in reg.text:
-            if "registration shown: Registering as" not in reg.text:
-                raise RuntimeError(f"registration failed: {reg.text}")
-            reg = app.log.wait_for("registration shown: ", 30, reg.index + 1)
-        res["registered_s"] = reg.mono - app.t0_mono
-        procs = tree(app.ps)
-        res["startup_cpu_s"] = tree_cpu(procs)
-        res["mem_registered"] = tree_mem(procs)
+    def idle(self, pid: int) -> dict[str, Any]:
+        wall = self.args.idle_seconds
+        th0 = thread_snapshot(pid)
+        c0, w0 = proc_cpu(pid) or 0.0, time.monotonic()
+        time.sleep(wall)
+        c1, w1 = proc_cpu(pid) or 0.0, time.monotonic()
+        th1 = thread_snapshot(pid)
+        wall = w1 - w0
+        threads = []
+        for tid, (name, cpu1, sw1) in th1.items():
+            _name0, cpu0, sw0 = th0.get(tid, (name, 0.0, 0))
+            threads.append(
+                {"thread": name, "cpu_pct": 100.0 * (cpu1 - cpu0) / wall, "wakeups_per_s": (sw1 - sw0) / wall}
+            )
+        threads.sort(key=lambda t: (-t["wakeups_per_s"], -t["cpu_pct"]))
+        return {
+            "idle_cpu_pct": sum(t["cpu_pct"] for t in threads),
+            "idle_cpu_pct_ticks": 100.0 * (c1 - c0) / wall,
+            "idle_wakeups_per_s": sum(t["wakeups_per_s"] for t in threads),
+            "idle_threads": threads[:6],
+            "idle_s": wall,
+            "mem_idle": tree_mem(pid),
+        }
 
-        if i == 1 and args.idle_seconds > 0:
-            note(f"run {i}: idle for {args.idle_seconds:g} s ...")
-            th0 = thread_snapshot(app.proc.pid)
-            c0, w0 = tree_cpu(procs), time.monotonic()
-            time.sleep(args.idle_seconds)
-            procs = tree(app.ps)
-            c1, w1 = tree_cpu(procs), time.monotonic()
-            th1 = thread_snapshot(app.proc.pid)
-            wall = w1 - w0
-            res["idle_cpu_pct"] = 100.0 * (c1 - c0) / wall
-            res["idle_wall_s"] = wall
-            threads = []
-            for tid, (name, cpu1, sw1) in th1.items():
-                name0, cpu0, sw0 = th0.get(tid, (name, 0.0, 0))
-                threads.append(
-                    {
-                        "thread": name,
-                        "tid": tid,
-                        "cpu_pct": 100.0 * (cpu1 - cpu0) / wall,
-                        "wakeups_per_s": (sw1 - sw0) / wall,
-                    }
-                )
-            threads.sort(key=lambda t: (-t["wakeups_per_s"], -t["cpu_pct"]))
-            res["idle_threads"] = threads
-            res["idle_wakeups_per_s"] = sum(t["wakeups_per_s"] for t in threads)
-            res["idle_cpu_pct_schedstat"] = sum(t["cpu_pct"] for t in threads)
-            res["mem_idle"] = tree_mem(procs)
+    def call(self, pid: int, user: str) -> dict[str, Any]:
+        kam = self.kam
+        xmark, wmark = self.watcher.mark(), self.wire.mark()
+        variables = {
+            "domain": kam.domain,
+            "from_user": "caller",
+            "from_domain": "external.test",
+            "display": '"Pat Caller" ',
+            "talk_ms": 0,
+            "cancel_after_ms": self.args.cancel_after_ms,
+        }
+        sipp = SippProcess(
+            f"bench-{user}", str(SCENARIO), f"{kam.host}:{kam.port}", service=user, variables=variables, timeout_s=30
+        )
+        out: dict[str, Any] = {}
+        try:
+            invite = self.wire.wait(lambda p: p.src == kam.port and p.first.startswith("INVITE "), 10, wmark)
+            ringing = self.wire.wait(
+                lambda p: (
+                    p.src == invite.dst
+                    and p.dst == kam.port
+                    and p.first.startswith("SIP/2.0 180")
+                    and p.call_id == invite.call_id
+                ),
+                10,
+                invite.index,
+            )
+            out["ring_180_ms"] = (ringing.wall - invite.wall) * 1000
+            try:
+                window = self.watcher.wait_map({pid}, 5, xmark, managed_only=False)
+                out["ring_window_ms"] = (window.wall - invite.wall) * 1000
+                out["ring_window"] = f"{window.title!r} {window.width}x{window.height}"
+            except TimeoutError:
+                out["ring_window_ms"] = None
+                out["ring_window"] = "no window mapped within 5 s"
+            out["sipp_rc"] = sipp.wait(30)
+        except BaseException:
+            sipp.stop()
+            note(f"sipp log ({sipp.logdir}):\n{sipp.log_text()[-3000:]}")
+            raise
+        if not self.args.keep:
+            shutil.rmtree(sipp.logdir, ignore_errors=True)
+        time.sleep(0.5)  # the ringing window goes; the next call is a new one
+        return out
 
-        calls = []
-        for _ in range(args.calls):
-            calls.append(incoming_call(kam, app, args.cancel_after_ms, args.keep))
-        res["calls"] = calls
-        res["mem_after_calls"] = tree_mem(tree(app.ps))
-    except BaseException:
-        note(f"run {i} failed; app log tail:\n{app.log.tail()}")
-        app.kill()
-        raise
-    res["quit"] = app.quit(env["DISPLAY"])
-    warnings = [
-        ln.text for ln in app.log.lines if " WARNING " in ln.text or " ERROR " in ln.text or "Traceback" in ln.text
-    ]
-    res["app_warnings"] = warnings[:10]
-    return res
+    def quit(self, subject: str, proc: subprocess.Popen) -> dict[str, Any]:
+        t = time.monotonic()
+        method = "gone"
+        if proc.poll() is None:
+            method = "SIGTERM"
+            if subject == "softclock" and close_windows_of(self.xvfb.display, proc.pid):
+                method = "close window"
+            else:
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                method += ", then SIGKILL"
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(5)
+        try:  # anything it left in its session
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        return {"method": method, "exit_s": time.monotonic() - t, "returncode": proc.returncode}
 
 
 # --------------------------------------------------------------------------- report
 
 
-def med(values: list[float | None]) -> float | None:
+def med(values: list[Any]) -> float | None:
     vals = [v for v in values if v is not None]
     return statistics.median(vals) if vals else None
 
 
-def summarize(runs: list[dict]) -> dict[str, object]:
-    first_calls = [r["calls"][0] for r in runs if r.get("calls")]
-    later = [c for r in runs for c in r.get("calls", [])[1:]]
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     idle = next((r for r in runs if "idle_cpu_pct" in r), None)
-    mem_key = "mem_idle" if idle else "mem_registered"
+    firsts = [r["calls"][0] for r in runs if r.get("calls")]
+    later = [c for r in runs for c in r.get("calls", [])[1:]]
     return {
         "runs": len(runs),
-        "window_s": med([r["window_s"] for r in runs]),
-        "registered_s": med([r["registered_s"] for r in runs]),
-        "startup_cpu_s": med([r["startup_cpu_s"] for r in runs]),
-        "rss_mb": (idle or {}).get(mem_key, {}).get("rss_mb")
-        if idle
-        else med([r["mem_registered"]["rss_mb"] for r in runs]),
-        "rss_registered_mb": med([r["mem_registered"]["rss_mb"] for r in runs]),
-        "pss_registered_mb": med([r["mem_registered"]["pss_mb"] for r in runs]),
-        "uss_registered_mb": med([r["mem_registered"]["uss_mb"] for r in runs]),
+        "map_s": med([r["map_s"] for r in runs]),
+        "map_range": (min(r["map_s"] for r in runs), max(r["map_s"] for r in runs)) if runs else None,
+        "create_s": med([r.get("create_s") for r in runs]),
+        "map_cpu_s": med([r["map_cpu_s"] for r in runs]),
+        "ready_s": med([r["ready_s"] for r in runs]),
+        "ready_cpu_s": med([r["ready_cpu_s"] for r in runs]),
+        "rss_mb": med([r["mem"]["rss_mb"] for r in runs]),
+        "uss_mb": med([r["mem"]["uss_mb"] for r in runs]),
+        "pss_mb": med([r["mem"]["pss_mb"] for r in runs]),
         "rss_after_calls_mb": med([r["mem_after_calls"]["rss_mb"] for r in runs]),
         "idle_cpu_pct": idle["idle_cpu_pct"] if idle else None,
-        "idle_seconds": idle["idle_wall_s"] if idle else None,
         "idle_wakeups_per_s": idle["idle_wakeups_per_s"] if idle else None,
-        "idle_cpu_pct_schedstat": idle.get("idle_cpu_pct_schedstat") if idle else None,
-        "ringing_ms": med([c.get("ringing_ms_app_stamp") for c in first_calls]),
-        "ringing_ms_arrival": med([c.get("ringing_ms_arrival") for c in first_calls]),
-        "ringing_ms_later_calls": med([c.get("ringing_ms_app_stamp") for c in later]),
-        "ringing_ms_later_calls_arrival": med([c.get("ringing_ms_arrival") for c in later]),
-        "invite_to_180_ms": med([c.get("invite_to_180_ms") for c in first_calls]),
+        "idle_threads": idle["idle_threads"] if idle else [],
+        "ring_window_ms": med([c.get("ring_window_ms") for c in firsts]),
+        "ring_window_later_ms": med([c.get("ring_window_ms") for c in later]),
+        "ring_180_ms": med([c.get("ring_180_ms") for c in firsts]),
+        "ring_180_later_ms": med([c.get("ring_180_ms") for c in later]),
         "quit_s": med([r["quit"]["exit_s"] for r in runs]),
     }
 
 
-def fmt(v: float | None, spec: str) -> str:
-    return "n/a" if v is None else format(v, spec)
+def fmt(v: float | None, spec: str, unit: str = "") -> str:
+    return "n/a" if v is None else format(v, spec) + unit
 
 
-def print_report(summary: dict, runs: list[dict], meta: dict) -> None:
+def print_report(summaries: dict[str, dict[str, Any]], runs: list[dict[str, Any]], meta: dict[str, Any]) -> None:
+    names = [s for s in SUBJECTS if s in summaries]
+    label = {"softclock": "Softclock", "twinkle": "Twinkle", "bare": "bare PySide6+pjsua2"}
     print(f"softclock desktop benchmark -- {meta['when']}")
+    print(f"  {meta['machine']}")
     print(
-        f"  {meta['machine']}; Xvfb {meta['display']} (xcb); Kamailio 127.0.0.1:{meta['kamailio_port']}; "
-        f"{summary['runs']} cold start(s), fresh data dir each"
+        f"  Xvfb (xcb, no window manager), one D-Bus session, Kamailio on 127.0.0.1:{meta['kamailio_port']}; "
+        f"median of {meta['runs']} after a warm-up, rounds interleaved; fresh SIP user and data each run"
     )
+    print(
+        f"  load during the runs: CPU pressure {fmt(meta.get('cpu_pressure_pct'), '.0f', ' %')} (share of time "
+        f"some task waited for a CPU), load average {meta['loadavg']}"
+    )
+    print(f"  command: {meta['command']}")
     print()
-    print("per run:")
-    print(
-        "  run  window  registered  start CPU  RSS reg.  PSS reg.  ring#1 (stamp/arrival)  ring#2+      "
-        "INVITE->180  quit"
-    )
+    print("per run (seconds from start; CPU = the process's user+system time):")
     for r in runs:
         calls = r.get("calls", [])
-        c1 = calls[0] if calls else {}
-        later = [c.get("ringing_ms_app_stamp") for c in calls[1:]]
-        later_s = ",".join(fmt(v, ".0f") for v in later) or "-"
-        q = r["quit"]
+        ring = ", ".join(f"{fmt(c.get('ring_window_ms'), '.0f')}/{fmt(c.get('ring_180_ms'), '.1f')}" for c in calls)
         print(
-            f"  {r['run']:>3}  {r['window_s']:5.3f}s  {r['registered_s']:9.3f}s  {r['startup_cpu_s']:8.2f}s "
-            f"{r['mem_registered']['rss_mb']:7.1f}MB {r['mem_registered']['pss_mb']:7.1f}MB  "
-            f"{fmt(c1.get('ringing_ms_app_stamp'), '6.0f')} / {fmt(c1.get('ringing_ms_arrival'), '6.1f')} ms"
-            f"       {later_s:>6} ms   {fmt(c1.get('invite_to_180_ms'), '6.1f')} ms  "
-            f"{q['exit_s']:.2f}s ({q['method']}, rc {q['returncode']})"
+            f"  {r['run']:>7} {r['subject']:<9} mapped {r['map_s']:.3f} (CPU {fmt(r['map_cpu_s'], '.2f')})  "
+            f"registered {r['registered_s']:.3f} (CPU {fmt(r['ready_cpu_s'], '.2f')})  RSS "
+            f"{r['mem']['rss_mb']:.0f} USS {r['mem']['uss_mb']:.0f} MB  ring window/180 ms: {ring}  "
+            f"quit {r['quit']['exit_s']:.2f} s ({r['quit']['method']})"
         )
-    bad = [
-        (r["run"], n, c)
-        for r in runs
-        for n, c in enumerate(r.get("calls", []), 1)
-        if c["sipp_rc"] != 0 or not c["call_id_matches"] or not c["missed"]
-    ]
-    for run, n, c in bad:
-        print(
-            f"  ! run {run} call {n}: sipp rc {c['sipp_rc']}, call-id match {c['call_id_matches']}, "
-            f"app: {c['app_end_line']}"
-        )
-    left = [r["run"] for r in runs if r["quit"]["leftover_processes"]]
-    if left:
-        print(f"  ! processes left after quit in run(s) {left} (killed)")
     print()
-    ref = REFERENCE
+    w = 40
+    head = f"  {'':<{w}}" + "".join(f"{label[n]:>22}" for n in names)
+    others = [n for n in names if n != "softclock"]
+    if "softclock" in names:
+        head += "".join(f"{'Softclock / ' + label[n].split()[0]:>22}" for n in others) + f"{'goal (issue 13)':>18}"
+    print("summary (medians):")
+    print(head)
 
-    def row(label: str, value: str, key: str, unit: str, spec: str) -> None:
-        rr = ref[key]
-        print(
-            f"  {label:<34} {value:>10}   {format(rr['linphone'], spec) + unit:>10}   "
-            f"{format(rr['twinkle'], spec) + unit:>10}   {'<= ' + format(rr['target'], spec) + unit:>11}"
-        )
+    def row(title: str, key: str, spec: str, unit: str, scale: float = 1.0, extra: Callable | None = None) -> None:
+        vals = {n: summaries[n].get(key) for n in names}
+        line = f"  {title:<{w}}"
+        for n in names:
+            v = vals[n]
+            cell = fmt(None if v is None else v * scale, spec, unit)
+            if extra is not None:
+                cell += extra(summaries[n])
+            line += f"{cell:>22}"
+        if "softclock" in names:
+            for n in others:
+                a, b = vals["softclock"], vals[n]
+                line += f"{(f'{a / b:.2f}x' if a is not None and b else 'n/a'):>22}"
+            line += f"{GOALS.get(key, ''):>18}"
+        print(line)
 
-    print(f"summary (median of {summary['runs']}):")
-    print(f"  {'':<34} {'softclock':>10}   {'Linphone 4.4':>10}   {'Twinkle':>10}   {'target':>11}")
-    row("start -> main window shown", fmt(summary["window_s"], ".2f") + " s", "window_s", " s", ".1f")
-    print(f"  {'start -> registered':<34} {fmt(summary['registered_s'], '.2f') + ' s':>10}")
-    row("RSS, idle after registration", fmt(summary["rss_mb"], ".0f") + " MB", "rss_mb", " MB", ".0f")
-    idle_label = f"idle CPU ({fmt(summary['idle_seconds'], '.0f')} s, run 1)"
-    row(idle_label, fmt(summary["idle_cpu_pct"], ".2f") + " %", "idle_cpu_pct", " %", ".1f")
-    row("INVITE -> ringing window (1st call)", fmt(summary["ringing_ms"], ".0f") + " ms", "ringing_ms", " ms", ".0f")
+    row(
+        "start -> main window mapped",
+        "map_s",
+        ".3f",
+        " s",
+        extra=lambda s: f" ({s['map_range'][0]:.2f}-{s['map_range'][1]:.2f})" if s.get("map_range") else "",
+    )
+    row("  CPU until the window was mapped", "map_cpu_s", ".2f", " s")
+    row("start -> ready (registered)", "ready_s", ".3f", " s")
+    row("CPU spent until ready", "ready_cpu_s", ".2f", " s")
+    row("idle RSS (2 s after registering)", "rss_mb", ".1f", " MB")
+    row("idle USS", "uss_mb", ".1f", " MB")
+    row(f"idle CPU ({meta['idle_seconds']:g} s, first run)", "idle_cpu_pct", ".3f", " %")
+    row("  wake-ups per second", "idle_wakeups_per_s", ".1f", "")
+    row("INVITE -> ringing window mapped (1st)", "ring_window_ms", ".1f", " ms")
+    row("  later calls", "ring_window_later_ms", ".1f", " ms")
+    row("INVITE -> 180 Ringing on the wire (1st)", "ring_180_ms", ".2f", " ms")
+    row("  later calls", "ring_180_later_ms", ".2f", " ms")
+    row("RSS after the calls", "rss_after_calls_mb", ".1f", " MB")
     print()
-    print("details:")
-    print(f"  ringing window, 1st call, by line arrival here:  {fmt(summary['ringing_ms_arrival'], '.1f')} ms")
-    print(
-        f"  ringing window, later calls (stamp / arrival):   {fmt(summary['ringing_ms_later_calls'], '.0f')} ms / "
-        f"{fmt(summary['ringing_ms_later_calls_arrival'], '.1f')} ms"
-    )
-    print(f"  INVITE -> 180 at sipp (SIP path only):           {fmt(summary['invite_to_180_ms'], '.1f')} ms")
-    print(f"  CPU time spent up to registration:               {fmt(summary['startup_cpu_s'], '.2f')} s")
-    print(
-        f"  memory once registered (RSS / PSS / USS):        {fmt(summary['rss_registered_mb'], '.0f')} / "
-        f"{fmt(summary['pss_registered_mb'], '.0f')} / {fmt(summary['uss_registered_mb'], '.0f')} MB"
-    )
-    print(f"  RSS after the incoming calls:                    {fmt(summary['rss_after_calls_mb'], '.0f')} MB")
-    print(f"  quit (close window -> process gone):             {fmt(summary['quit_s'], '.2f')} s")
-    idle = next((r for r in runs if "idle_threads" in r), None)
-    if idle:
-        print(f"  idle CPU by per-thread schedstat (ns clock):     {fmt(summary['idle_cpu_pct_schedstat'], '.3f')} %")
-        print(
-            f"  idle wake-ups (context switches, all threads):   {idle['idle_wakeups_per_s']:.1f} /s; busiest threads "
-            "(OS thread names; Python threads show as 'softclock'):"
-        )
-        for t in idle["idle_threads"][:6]:
-            print(f"    {t['thread']:<18} {t['wakeups_per_s']:7.1f} wake-ups/s  {t['cpu_pct']:6.3f} % CPU")
-    warns = sorted({w.split(": ", 1)[-1][:150] for r in runs for w in r.get("app_warnings", [])})
-    if warns:
-        print("  app warnings/errors seen in its log:")
-        for w in warns[:8]:
-            print(f"    {w}")
+    for n in names:
+        threads = summaries[n].get("idle_threads") or []
+        if threads:
+            busy = ", ".join(f"{t['thread']} {t['wakeups_per_s']:.1f}/s {t['cpu_pct']:.3f}%" for t in threads[:4])
+            print(f"  idle threads, {label[n]}: {busy}")
+    odd = [(r["run"], r["subject"], c) for r in runs for c in r.get("calls", []) if c.get("sipp_rc") != 0]
+    for run, subject, c in odd:
+        print(f"  ! {run} {subject}: sipp exited {c.get('sipp_rc')}")
 
 
 # --------------------------------------------------------------------------- main
@@ -768,95 +816,93 @@ def print_report(summary: dict, runs: list[dict], meta: dict) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=5, help="cold starts (default 5)")
-    ap.add_argument(
-        "--idle-seconds",
-        type=float,
-        default=30.0,
-        help="idle CPU window after registration, on run 1 (default 30; 0 skips)",
-    )
-    ap.add_argument("--calls", type=int, default=2, help="incoming calls per run (default 2; the first is reported)")
+    ap.add_argument("--runs", type=int, default=5, help="measured cold starts of each (after a warm-up round)")
+    ap.add_argument("--idle-seconds", type=float, default=30.0, help="idle CPU window, first measured run (0 skips)")
+    ap.add_argument("--calls", type=int, default=2, help="incoming calls per run (the first is reported)")
     ap.add_argument("--cancel-after-ms", type=int, default=1000, help="sipp CANCELs this long after the 180")
+    ap.add_argument("--only", default="", help="comma-separated subset of softclock,twinkle,bare")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
-    ap.add_argument(
-        "--log-level",
-        default="INFO",
-        help="SOFTCLOCK_LOG_LEVEL for the app (INFO is what the figures are read from; DEBUG "
-        "adds pjsip's log, for diagnosis only: it slows the app down)",
-    )
     args = ap.parse_args()
-    if args.runs < 1 or args.calls < 1:
-        ap.error("--runs and --calls must be >= 1")
+    subjects = [s for s in SUBJECTS if not args.only or s in args.only.split(",")]
+    if "twinkle" in subjects and not shutil.which("twinkle"):
+        note("Twinkle is not installed (apt-get install -y twinkle): measuring without it")
+        subjects.remove("twinkle")
     for tool in ("Xvfb", "sipp"):
         if not shutil.which(tool):
             ap.error(f"{tool} is not installed")
+    if os.geteuid() != 0:
+        ap.error("the wire is read with an AF_PACKET socket: run as root")
 
     base = Path(tempfile.mkdtemp(prefix="softclock-bench-desktop-"))
-    kam = Kamailio(base / "kamailio", USERS)
+    n_users = (args.runs + 1) * len(subjects) + 2
+    users = [(f"u{i:03d}", f"pw-{i:03d}-{os.getpid()}") for i in range(n_users)]
+    kam = Kamailio(base / "kamailio", dict(users))
     xvfb = Xvfb(base)
-    runs: list[dict] = []
+    bus: subprocess.Popen | None = None
+    watcher = wire = None
+    runs: list[dict[str, Any]] = []
     try:
         kam.start()
         xvfb.start()
-        note(f"Kamailio on {kam.host}:{kam.port}, Xvfb on {xvfb.display}, work dir {base}")
-
-        config = base / "settings.toml"
-        config.write_text(
-            "[account]\n"
-            f'server = "{kam.host}:{kam.port}"\n'
-            'user = "alice"\n'
-            f'domain = "{kam.domain}"\n'
-            "[sip]\n"
-            f'bind_address = "{kam.host}"\n'
-        )
-        keyring_file = base / "keyring.json"
-        os.environ["SOFTCLOCK_TEST_KEYRING"] = str(keyring_file)
-        from tests.helpers.keyring_backend import MemoryKeyring
-
-        MemoryKeyring().set_password("softclock", f"sip:alice@{kam.domain}", USERS["alice"])
-
-        runtime = base / "xdg-runtime"
-        runtime.mkdir(mode=0o700)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SOFTCLOCK_", "QT_"))}
-        env.update(
-            {
-                "DISPLAY": xvfb.display,
-                "QT_QPA_PLATFORM": "xcb",
-                "XDG_RUNTIME_DIR": str(runtime),
-                "PYTHONPATH": str(ROOT),
-                "PYTHON_KEYRING_BACKEND": KEYRING_BACKEND,
-                "SOFTCLOCK_TEST_KEYRING": str(keyring_file),
-                "SOFTCLOCK_LOG_LEVEL": args.log_level,
-            }
-        )
-
-        for i in range(1, args.runs + 1):
-            r = one_run(i, kam, base, config, env, args)
-            runs.append(r)
-            c1 = r["calls"][0]
-            note(
-                f"run {i}: window {r['window_s']:.3f} s, registered {r['registered_s']:.3f} s, "
-                f"RSS {r['mem_registered']['rss_mb']:.0f} MB, ringing {fmt(c1.get('ringing_ms_app_stamp'), '.0f')} ms"
-                + (f", idle CPU {r['idle_cpu_pct']:.2f} %" if "idle_cpu_pct" in r else "")
-                + f", quit {r['quit']['exit_s']:.2f} s ({r['quit']['method']})"
+        watcher = MapWatcher(xvfb.display)
+        wire = Wire()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SOFTCLOCK_", "QT_", "DBUS_"))}
+        env.update({"DISPLAY": xvfb.display, "QT_QPA_PLATFORM": "xcb"})
+        if shutil.which("dbus-daemon"):
+            r, w = os.pipe()
+            bus = subprocess.Popen(
+                ["dbus-daemon", "--session", "--nofork", f"--print-address={w}"],
+                pass_fds=(w,),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
             )
-        summary = summarize(runs)
+            os.close(w)
+            with os.fdopen(r) as fh:
+                env["DBUS_SESSION_BUS_ADDRESS"] = fh.readline().strip()
+        note(f"Kamailio {kam.host}:{kam.port}, Xvfb {xvfb.display}, subjects {subjects}, work dir {base}")
+        bench = Bench(args, base, kam, xvfb, watcher, wire, env, users)
+        p0, t0 = cpu_pressure(), time.monotonic()
+        for k in range(args.runs + 1):
+            label = "warm-up" if k == 0 else f"run {k}"
+            for subject in subjects:
+                r = bench.run(subject, label, idle=(k == 1))
+                note(
+                    f"{label} {subject}: mapped {r['map_s']:.3f} s, ready {r['ready_s']:.3f} s "
+                    f"(CPU {fmt(r['ready_cpu_s'], '.2f')} s), RSS {r['mem']['rss_mb']:.0f} MB, ring "
+                    f"{fmt(r['calls'][0].get('ring_window_ms'), '.1f')} ms / 180 {fmt(r['calls'][0].get('ring_180_ms'), '.2f')} ms"
+                )
+                if k:
+                    runs.append(r)
+        p1, t1 = cpu_pressure(), time.monotonic()
+        summaries = {s: summarize([r for r in runs if r["subject"] == s]) for s in subjects}
         meta = {
             "when": datetime.now().isoformat(timespec="seconds"),
-            "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python "
-            f"{platform.python_version()}",
-            "display": xvfb.display,
+            "machine": f"{platform.node()}: {platform.machine()}, {os.cpu_count()} CPUs, "
+            f"{psutil.virtual_memory().total / 2**30:.1f} GiB, Linux {platform.release()}, "
+            f"Python {platform.python_version()}",
             "kamailio_port": kam.port,
-            "command": " ".join([sys.executable, *sys.argv]),
-            "reference": REFERENCE,
+            "runs": args.runs,
+            "idle_seconds": args.idle_seconds,
+            "cpu_pressure_pct": (100.0 * (p1 - p0) / 1e6 / (t1 - t0)) if p0 is not None and p1 is not None else None,
+            "loadavg": " ".join(f"{v:.1f}" for v in os.getloadavg()),
+            "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
         }
         if args.json:
-            print(json.dumps({"meta": meta, "summary": summary, "runs": runs}, indent=1))
+            print(json.dumps({"meta": meta, "summaries": summaries, "runs": runs}, indent=1, default=str))
         else:
-            print_report(summary, runs, meta)
+            print_report(summaries, runs, meta)
         return 0
     finally:
+        if wire is not None:
+            wire.stop()
+        if watcher is not None:
+            watcher.stop()
+        if bus is not None:
+            bus.terminate()
+            bus.wait(5)
         xvfb.stop()
         kam.stop()
         if args.keep:

@@ -248,6 +248,39 @@ class CentralPbxCall(CentralBase):
     pbx_unique_id: Mapped[str | None] = mapped_column(String(64))
     timekeeper_id: Mapped[str | None] = mapped_column(String(63))
     imported_utc: Mapped[datetime] = mapped_column(DateTime)
+    # c0004: the firm-keyed HMAC of remote_e164, to match calls pushed with [central] privacy = true
+    remote_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class CentralCall(CentralBase):
+    """A call as a laptop captured it (c0004), pushed through the outbox by call id and version.
+
+    ``remote_number`` is E.164, or with ``number_hashed`` the firm-keyed HMAC-SHA256 (hex) of it
+    (``[central] privacy = true``). ``entries_json`` lists ``[entry id, status]`` of the entries made
+    from the call. Times are naive UTC.
+    """
+
+    __tablename__ = "calls"
+    __table_args__ = (Index("ix_calls_timekeeper_start", "timekeeper_id", "start_utc"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    timekeeper_id: Mapped[str] = mapped_column(String(63))
+    direction: Mapped[str] = mapped_column(String(16))
+    remote_number: Mapped[str] = mapped_column(String(64), default="")
+    number_hashed: Mapped[bool] = mapped_column(Boolean, default=False)
+    start_utc: Mapped[datetime] = mapped_column(DateTime)
+    answer_utc: Mapped[datetime | None] = mapped_column(DateTime)
+    end_utc: Mapped[datetime | None] = mapped_column(DateTime)
+    ring_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    talk_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    hold_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    disposition: Mapped[str] = mapped_column(String(16))
+    sip_call_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    recovered: Mapped[bool] = mapped_column(Boolean, default=False)
+    entries_json: Mapped[str] = mapped_column(Text, default="[]")
+    pushed_utc: Mapped[datetime] = mapped_column(DateTime)
 
 
 class ChainAnchor(CentralBase):

@@ -57,6 +57,7 @@ COLUMNS = (
     "pbx_unique_id",
     "timekeeper_id",
     "imported_utc",
+    "remote_hash",
 )
 _SQLITE_CHUNK = 20_000
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # as SQLAlchemy writes DateTime on SQLite
@@ -100,11 +101,30 @@ def _options(fmt: cdr.CdrFormat, timezone: str | None, gmt: bool, region: str) -
     return options
 
 
+def _hasher(key: str | None) -> Any:
+    """The firm-keyed hash of an E.164 number (cached: callers repeat), or None without a key."""
+    from functools import lru_cache
+
+    from softclock.sync.calls import number_hash
+
+    @lru_cache(maxsize=65536)
+    def hashed(number: str | None) -> str | None:
+        return number_hash(key, number) if key and number else None
+
+    return hashed
+
+
 def rows(
-    calls: Iterable[cdr.PbxCall], source_file: str, extensions: dict[str, str], now: datetime, counts: list[int]
+    calls: Iterable[cdr.PbxCall],
+    source_file: str,
+    extensions: dict[str, str],
+    now: datetime,
+    counts: list[int],
+    key: str | None = None,
 ) -> Iterator[tuple[object, ...]]:
     """The ``pbx_calls`` row of each call (in :data:`COLUMNS` order); counts[0] read, counts[1] mapped."""
     source = source_file[-300:]
+    hashed = _hasher(key)
     for call in calls:
         keeper = extensions.get(call.extension) if call.extension else None
         counts[0] += 1
@@ -130,6 +150,7 @@ def rows(
             call.pbx_unique_id[:64] if call.pbx_unique_id else None,
             keeper,
             now,
+            hashed(call.remote_e164),
         )
 
 
@@ -166,12 +187,18 @@ def _text(value: str | None) -> str:
 
 
 def copy_lines(
-    calls: Iterable[cdr.PbxCall], source_file: str, extensions: dict[str, str], now: datetime, counts: list[int]
+    calls: Iterable[cdr.PbxCall],
+    source_file: str,
+    extensions: dict[str, str],
+    now: datetime,
+    counts: list[int],
+    key: str | None = None,
 ) -> Iterator[str]:
     """The same rows as :func:`rows`, already in COPY's text format (the parser process's hot loop: times are
     aware UTC, whose +00:00 a timestamp column ignores)."""
     source = _text(source_file[-300:])
     stamp = now.isoformat()
+    hashed = _hasher(key)
     for call in calls:
         ext = call.extension
         keeper = extensions.get(ext) if ext else None
@@ -187,7 +214,7 @@ def copy_lines(
             f"{_NULL if billsec is None else billsec}\t{_text(call.caller[:128])}\t{_text(call.callee[:128])}\t"
             f"{_text(call.remote_e164)}\t{_text(ext)}\t{direction.value if direction is not None else _NULL}\t"
             f"{call.disposition.value}\t{_text(callid[:255]) if callid else _NULL}\t"
-            f"{_text(uid[:64]) if uid else _NULL}\t{_text(keeper)}\t{stamp}\n"
+            f"{_text(uid[:64]) if uid else _NULL}\t{_text(keeper)}\t{stamp}\t{_text(hashed(call.remote_e164))}\n"
         )
 
 
@@ -294,11 +321,12 @@ def import_file(
     try:
         with engine.begin() as conn:
             extensions = extension_map(conn)
+            key = conn.execute(text("SELECT value FROM firm_settings WHERE key = 'number_hash_key'")).scalar()
             if conn.dialect.name == "postgresql":
-                added = _import_piped(conn, name, form, options, extensions, counts)
+                added = _import_piped(conn, name, form, options, extensions, counts, key)
             else:
                 calls = cdr.parse_file(name, form, **options)
-                added = insert_rows(conn, rows(calls, name, extensions, utc_now(), counts))
+                added = insert_rows(conn, rows(calls, name, extensions, utc_now(), counts, key))
     except ValueError as exc:
         if isinstance(exc, InputError):
             raise
@@ -321,13 +349,21 @@ def _import_piped(
     options: dict[str, object],
     extensions: dict[str, str],
     counts: list[int],
+    key: str | None,
 ) -> int:
     cols = ", ".join(COLUMNS)
     raw: Any = conn.connection.driver_connection
     with tempfile.TemporaryDirectory(prefix="softclock-cdr-") as tmp:
         result_path = Path(tmp) / "result.json"
-        job = {"path": name, "format": form.value, "options": options, "extensions": extensions,
-               "now": utc_now().isoformat(), "result": str(result_path)}  # fmt: skip
+        job = {
+            "path": name,
+            "format": form.value,
+            "options": options,
+            "extensions": extensions,
+            "now": utc_now().isoformat(),
+            "result": str(result_path),
+            "key": key,
+        }
         proc = subprocess.Popen(
             [sys.executable, "-m", "softclock.sync.pbx"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
@@ -378,7 +414,9 @@ def _worker() -> int:
     try:
         calls = cdr.parse_file(job["path"], job["format"], **job["options"])
         batch: list[str] = []
-        for line in copy_lines(calls, job["path"], job["extensions"], datetime.fromisoformat(job["now"]), counts):
+        for line in copy_lines(
+            calls, job["path"], job["extensions"], datetime.fromisoformat(job["now"]), counts, job.get("key")
+        ):
             batch.append(line)
             if len(batch) >= 5000:
                 out.write("".join(batch).encode("utf-8", "surrogateescape"))

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from softclock.formatting import utc_now
 from softclock.store.db import Store
 from softclock.store.models import Outbox, table_of
-from softclock.sync import anchor, state
+from softclock.sync import anchor, calls, state
 from softclock.sync.central import CentralEntry, EntryConflict, SyncLog, content_hash
 from softclock.sync.outbox import PRIVATE_FIELDS
 
@@ -89,7 +89,7 @@ def central_row(payload: dict[str, Any], identity: str, privacy: bool, now: date
 def pending(session: Session, limit: int = BATCH) -> Sequence[Any]:
     return session.execute(
         select(Outbox.id, Outbox.entry_id, Outbox.version, Outbox.payload_json, Outbox.content_hash)
-        .where(Outbox.state == "pending")
+        .where(Outbox.state == "pending", ~Outbox.entry_id.like(calls.PREFIX + "%"))  # calls: softclock.sync.calls
         .order_by(Outbox.id)
         .limit(limit)
     ).all()
@@ -112,6 +112,8 @@ def push_batch(
         if head is not None and anchor.anchored(s) == head.key:
             head = None
     if not rows:
+        # Entries done: the calls follow (queued when they changed, then pushed by call id and version).
+        calls.push_calls(store, central, identity, privacy)
         return PushResult()
     now = utc_now()
     # The newest pending version of each entry goes; older ones in the same batch are superseded.

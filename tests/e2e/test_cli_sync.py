@@ -9,8 +9,11 @@ from pathlib import Path
 from sqlalchemy import text
 
 from softclock.store.db import open_store
+from softclock.sync.admin import head_revision
 from tests.helpers.app_process import cli_env, softclock
 from tests.helpers.entries import make_entry, matter_id
+
+HEAD = head_revision()
 
 
 def test_installer_and_timekeeper_set_up_approve_and_sync(pg_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -24,7 +27,7 @@ def test_installer_and_timekeeper_set_up_approve_and_sync(pg_db, tmp_path: Path)
 
     result = softclock(["admin", "init-store", f"postgresql://postgres@{base}"], installer, stdin=su_password + "\n")
     assert result.returncode == 0, result.stderr
-    assert "schema c0003 (created)" in result.stdout
+    assert f"schema {HEAD} (created)" in result.stdout
     admin_url = ["admin", "--url", f"postgresql://postgres@{base}"]
     result = softclock(
         [*admin_url, "add-timekeeper", alice, "--name", "Alice Example", "--office", "Boston"],
@@ -53,7 +56,7 @@ def test_installer_and_timekeeper_set_up_approve_and_sync(pg_db, tmp_path: Path)
         stdin="alice-pw-1\n",
     )
     assert result.returncode == 0, result.stderr
-    assert "reached (schema c0003); the password is in the keyring" in result.stdout
+    assert f"reached (schema {HEAD}); the password is in the keyring" in result.stdout
     settings = (tmp_path / "alice" / "settings.toml").read_text()
     assert "alice-pw-1" not in settings and 'sslmode = "verify-full"' in settings
     result = softclock(["sync", "--once"], laptop)
@@ -107,7 +110,7 @@ def test_an_installer_on_a_trusted_socket_needs_no_password_and_no_keyring(pg_db
     url = f"postgresql://postgres@/{pg_db.name}?host={cluster.socket_dir}&port={cluster.port}"
     result = softclock(["admin", "init-store", url], env, stdin="\n")
     assert result.returncode == 0, result.stderr
-    assert "schema c0003 (created)" in result.stdout
+    assert f"schema {HEAD} (created)" in result.stdout
 
 
 def _rewrite_chain(db: Path, from_id: int) -> None:

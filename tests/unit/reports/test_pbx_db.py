@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, text
 
 from softclock.cli.main import main
 from softclock.reports.cdr import CdrError
-from softclock.sync import admin, pbx
+from softclock.sync import admin, calls, pbx
 from tests.unit.reports.test_cdr import AST_IN, AST_INTERNAL, AST_OUT, acc
 
 
@@ -27,10 +27,15 @@ def central(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def _calls(engine) -> list[tuple]:  # type: ignore[no-untyped-def,type-arg]
     with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(
-            "SELECT source_line, timekeeper_id, extension, direction, disposition, remote_e164, sip_call_id, "
-            "start_utc, billsec FROM pbx_calls ORDER BY source_line"
-        ))]  # fmt: skip
+        return [
+            tuple(r)
+            for r in conn.execute(
+                text(
+                    "SELECT source_line, timekeeper_id, extension, direction, disposition, remote_e164, sip_call_id, "
+                    "start_utc, billsec FROM pbx_calls ORDER BY source_line"
+                )
+            )
+        ]
 
 
 def test_import_maps_extensions_and_a_second_import_adds_nothing(central, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -44,6 +49,10 @@ def test_import_maps_extensions_and_a_second_import_adds_nothing(central, tmp_pa
         (2, "bo", "202", "inbound", "no-answer", "+12025550100", None, "2026-01-15 15:00:00.000000", 0),
         (3, "ann", "201", "internal", "busy", None, "abc-1@pbx", "2026-01-15 16:00:00.000000", 0),
     ]
+    with engine.connect() as conn:  # the firm-keyed hash, to match calls pushed with privacy on
+        key = conn.scalar(text("SELECT value FROM firm_settings WHERE key = 'number_hash_key'"))
+        hashes = conn.execute(text("SELECT remote_hash FROM pbx_calls ORDER BY source_line")).scalars().all()
+    assert hashes == [calls.number_hash(key, "+12025550143"), calls.number_hash(key, "+12025550100"), None]
     again = pbx.import_file(engine, master, "asterisk", timezone="America/New_York")
     assert (again.read, again.added, again.already) == (3, 0, 3) and len(_calls(engine)) == 3
     # A rotated successor repeating the last row adds only what is new.

@@ -30,7 +30,9 @@ default). Per run:
    **CPU until ready** is the process's utime + stime from /proc/PID/stat
    read the moment that packet is seen (10 ms ticks);
 3. **idle RSS / USS** (psutil, smem's USS: pages only this process has) 2 s
-   after registering; on the first measured run of each, **idle CPU** over
+   after registering, and on the first measured run where it goes by mapping
+   (bench/startup_memory.py's groups: Qt, pjsua2, Python's heap ...);
+   on the first measured run of each, **idle CPU** over
    ``--idle-seconds`` (30 by default) from per-thread schedstat (ns), with the
    busiest threads' wake-ups;
 4. ``--calls`` incoming calls (2 by default; the first is the cold path):
@@ -87,6 +89,7 @@ if str(ROOT) not in sys.path:
 import psutil  # noqa: E402
 
 from bench.startup import MapWatcher, Xvfb, proc_cpu  # noqa: E402
+from bench.startup_memory import smaps_groups  # noqa: E402
 from tests.helpers.kamailio import Kamailio, free_udp_port  # noqa: E402
 from tests.helpers.sipp import SippProcess  # noqa: E402
 
@@ -583,6 +586,8 @@ class Bench:
             res["ready_s"] = max(res["registered_s"], mapped.wall - wall0)
             time.sleep(2.0)
             res["mem"] = tree_mem(pid)
+            if idle:
+                res["smaps"] = smaps_groups(pid)  # where the memory is, by mapping
             if idle and self.args.idle_seconds > 0:
                 note(f"{subject}: idle for {self.args.idle_seconds:g} s ...")
                 res.update(self.idle(pid))
@@ -719,6 +724,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "idle_cpu_pct": idle["idle_cpu_pct"] if idle else None,
         "idle_wakeups_per_s": idle["idle_wakeups_per_s"] if idle else None,
         "idle_threads": idle["idle_threads"] if idle else [],
+        "smaps": next((r["smaps"] for r in runs if "smaps" in r), {}),
         "ring_window_ms": med([c.get("ring_window_ms") for c in firsts]),
         "ring_window_later_ms": med([c.get("ring_window_ms") for c in later]),
         "ring_180_ms": med([c.get("ring_180_ms") for c in firsts]),
@@ -806,6 +812,14 @@ def print_report(summaries: dict[str, dict[str, Any]], runs: list[dict[str, Any]
         if threads:
             busy = ", ".join(f"{t['thread']} {t['wakeups_per_s']:.1f}/s {t['cpu_pct']:.3f}%" for t in threads[:4])
             print(f"  idle threads, {label[n]}: {busy}")
+    for n in names:
+        groups = summaries[n].get("smaps") or {}
+        if groups:
+            top = sorted(groups.items(), key=lambda kv: -kv[1][0])[:5]
+            print(
+                f"  memory by mapping, {label[n]} (RSS/USS MB): "
+                + "; ".join(f"{g} {rss:.0f}/{uss:.0f}" for g, (rss, uss) in top)
+            )
     odd = [(r["run"], r["subject"], c) for r in runs for c in r.get("calls", []) if c.get("sipp_rc") != 0]
     for run, subject, c in odd:
         print(f"  ! {run} {subject}: sipp exited {c.get('sipp_rc')}")

@@ -19,6 +19,7 @@ from softclock import events as ev
 from softclock.changes import ChangeKind
 from softclock.logs import register_secret
 from softclock.paths import runtime_socket_name
+from softclock.ui import qtstart  # noqa: F401 - first: the cheaper check of every module imported after PySide6
 from softclock.ui.bridge import EventBridge
 from softclock.ui.main_window import MainWindow
 

@@ -114,3 +114,29 @@ def test_a_running_app_is_found_without_qtnetwork(qtbot, tmp_path: Path) -> None
     finally:
         server.close()
     assert not _may_be_running(name)
+
+
+def test_the_cheaper_pyside_check_answers_as_pysides_own() -> None:
+    import importlib
+    import sys
+
+    from PySide6.support import feature
+
+    import softclock.ui.qtstart  # noqa: F401 - installs it
+
+    check = feature._mod_uses_pyside
+    assert getattr(check, "_softclock", False), "PySide6 changed: softclock.ui.qtstart no longer applies"
+    for name in (
+        "softclock.ui.main_window",
+        "softclock.ui.bridge",
+        "softclock.events",
+        "json",
+        "sys",
+        "PySide6.QtCore",
+    ):
+        module = importlib.import_module(name)
+        assert check(module) == check.original(module), name
+    samples = [m for m in list(sys.modules.values()) if getattr(m, "__file__", None)][:300]
+    assert [check(m) for m in samples] == [check.original(m) for m in samples]
+    assert check(importlib.import_module("softclock.ui.main_window")) is True
+    assert check(importlib.import_module("json")) is False

@@ -132,6 +132,9 @@ def _parser() -> argparse.ArgumentParser:
     from softclock.cli import export
 
     export.add_parsers(sub)
+    from softclock.cli import report
+
+    report.add_parsers(sub)
     return parser
 
 
@@ -170,6 +173,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             from softclock.cli import export
 
             return export.run(args, config, read_password)
+        if args.command == "report":
+            from softclock.cli import report
+
+            return report.run(args, config, read_password)
         from softclock.cli import records
 
         return records.run(args, data)

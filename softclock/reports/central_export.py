@@ -163,7 +163,8 @@ def fetch(conn: Connection, request: ExportRequest, *, lock: bool) -> list[Mappi
         if isinstance(row["started_utc"], str):
             row["started_utc"] = datetime.fromisoformat(row["started_utc"])
         row["billable"] = bool(row["billable"])
-    return rows
+    out: list[Mapping[str, Any]] = list(rows)
+    return out
 
 
 def _rate(value: object) -> Decimal | None:

@@ -93,7 +93,8 @@ def payloads(session: Session, timekeeper: str) -> dict[str, dict[str, object]]:
     for call_id, entry_id, status in session.execute(
         select(TimeEntry.call_id, TimeEntry.id, TimeEntry.status).where(TimeEntry.call_id.is_not(None))
     ):
-        entries.setdefault(call_id, []).append([entry_id, status])
+        if call_id is not None:
+            entries.setdefault(call_id, []).append([entry_id, status])
     out: dict[str, dict[str, object]] = {}
     for c in session.execute(select(Call).where(Call.disposition != "in_progress")).scalars():
         uid = call_uid(timekeeper, c.sip_call_id, c.dialog_tag)

@@ -30,6 +30,14 @@ if ! "$VENV/bin/python" -m pip install -q -e '.[test]' >"$VENV/pip.log" 2>&1; th
   cat "$VENV/pip.log" >&2; echo "pip install failed" >&2; exit 1
 fi
 
+# Static checks first (a few seconds): lint and format (ruff), types (mypy --strict, pyproject.toml).
+# SOFTCLOCK_SKIP_STATIC=1 skips them while iterating on one test.
+if [ "${SOFTCLOCK_SKIP_STATIC:-}" != 1 ]; then
+  "$VENV/bin/ruff" check softclock tests bench installers
+  "$VENV/bin/ruff" format --check softclock tests bench installers
+  "$VENV/bin/mypy" softclock
+fi
+
 export QT_QPA_PLATFORM=offscreen
 export PYTHON_KEYRING_BACKEND=tests.helpers.keyring_backend.MemoryKeyring
 exec "$VENV/bin/python" -m pytest "$@"

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from softclock.formatting import utc_now
+from softclock.states import EntryStatus
 from softclock.store.db import Store
 from softclock.store.models import Outbox, table_of
 from softclock.sync import anchor, calls, state
@@ -77,7 +78,7 @@ def central_row(payload: dict[str, Any], identity: str, privacy: bool, now: date
         timekeeper_id=identity,
         work_date=date.fromisoformat(payload["work_date"]),
         started_utc=datetime.fromisoformat(payload["started_utc"]),
-        status="approved",
+        status=EntryStatus.APPROVED,
         pushed_utc=now,
         invoiced_utc=None,
         change_seq=0,
@@ -153,7 +154,7 @@ def push_batch(
                 inserts.append(row)
             elif have[3] != who:
                 conflict_reasons[r.id] = _TAKEN
-            elif have[2] == "invoiced":
+            elif have[2] == EntryStatus.INVOICED:
                 conflict_reasons[r.id] = f"the central store has version {have[0]} invoiced; it cannot change"
             elif have[0] < r.version:
                 update_row = dict(row)

@@ -22,7 +22,7 @@ from types import ModuleType
 def install() -> bool:
     """Swap in the cheaper check; False if PySide6 has no such function."""
     try:
-        from PySide6.support import feature
+        from PySide6.support import feature  # type: ignore[attr-defined]  # not in the stubs
     except ImportError:
         return False
     original = getattr(feature, "_mod_uses_pyside", None)

@@ -52,7 +52,7 @@ if str(ROOT) not in sys.path:
 import psutil  # noqa: E402
 
 GROUPS = (
-    ("Qt + PySide6 libraries", re.compile(r"libQt6|/PySide6/|/shiboken6|libicu|libxcb|libX|libGL|libEGL|libxkb")),
+    ("Qt (+ PySide6) libraries", re.compile(r"libQt[56]|/PySide6/|/shiboken6|libicu|libxcb|libX|libGL|libEGL|libxkb")),
     ("pjsua2 (+ its OpenSSL)", re.compile(r"pjsua2")),
     ("SQLAlchemy extensions", re.compile(r"/sqlalchemy/")),
     ("Python extension modules", re.compile(r"site-packages/.*\.so|lib-dynload/")),

@@ -157,6 +157,10 @@ def main() -> int:
     ap.add_argument("--only", default="import,reconcile")
     ap.add_argument("--sqlite", action="store_true", help="also an SQLite central store")
     args = ap.parse_args()
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="# %(message)s")
+    logging.getLogger("softclock.sync.pbx").setLevel(logging.DEBUG)
     only = set(args.only.split(","))
     work = Path(tempfile.mkdtemp(prefix="softclock-bench-reports-"))
     cluster = PgCluster(tls_ca=make_test_ca(work / "ca"))

@@ -202,26 +202,29 @@ def push_calls(store: Store, central: Engine, identity: str | None, privacy: boo
     central commit. Without an identity (the timekeeper) calls are not pushed."""
     if not identity:
         return CallPush()
-    with store.session() as s, s.begin():
-        queued = enqueue_changed(s, identity)
-    with store.session() as s:
-        pending = s.execute(
-            select(Outbox.id, Outbox.entry_id, Outbox.version, Outbox.payload_json)
-            .where(Outbox.state == "pending", Outbox.entry_id.like(PREFIX + "%"))
-            .order_by(Outbox.id)
-        ).all()
-    if not pending:
-        return CallPush(queued, 0)
-    newest: dict[str, Any] = {}
-    for row in pending:
-        if row.entry_id not in newest or newest[row.entry_id].version < row.version:
-            newest[row.entry_id] = row
-    now = utc_now()
-    with central.begin() as conn:
-        key = _hash_key(conn) if privacy else None
-        rows = [central_row(json.loads(r.payload_json), r.version, identity, key, now) for r in newest.values()]
-        for i in range(0, len(rows), _CHUNK):
-            _upsert(conn, rows[i : i + _CHUNK])
+    # Reach the central store first: while it is unreachable nothing is queued (the outbox's waiting count is
+    # the entries').
+    with central.connect() as conn:
+        with store.session() as s, s.begin():
+            queued = enqueue_changed(s, identity)
+        with store.session() as s:
+            pending = s.execute(
+                select(Outbox.id, Outbox.entry_id, Outbox.version, Outbox.payload_json)
+                .where(Outbox.state == "pending", Outbox.entry_id.like(PREFIX + "%"))
+                .order_by(Outbox.id)
+            ).all()
+        if not pending:
+            return CallPush(queued, 0)
+        newest: dict[str, Any] = {}
+        for row in pending:
+            if row.entry_id not in newest or newest[row.entry_id].version < row.version:
+                newest[row.entry_id] = row
+        now = utc_now()
+        with conn.begin():
+            key = _hash_key(conn) if privacy else None
+            rows = [central_row(json.loads(r.payload_json), r.version, identity, key, now) for r in newest.values()]
+            for i in range(0, len(rows), _CHUNK):
+                _upsert(conn, rows[i : i + _CHUNK])
     stamp = now.strftime(_STAMP)
     sent = {r.id for r in newest.values()}
     with store.session() as s, s.begin():

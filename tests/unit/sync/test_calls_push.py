@@ -143,3 +143,17 @@ def test_call_ids_are_stable_and_never_an_entry_uuid() -> None:
         and calls.is_call(a)
         and not calls.is_call("6b1f9a52-3f0e-4c55-9a47-0c5a1d7e2b10")
     )
+
+
+def test_nothing_is_queued_while_the_central_store_is_unreachable(tmp_path: Path) -> None:
+    from softclock.sync.service import SyncFailed
+
+    store = open_memory_store()
+    _ended_call(store, "c-down", "answered", 60.0)
+    sync = Sync(store, CentralSettings(url=f"sqlite:///{tmp_path / 'no-such-dir' / 'central.db'}"), "alice")
+    with pytest.raises(SyncFailed):
+        sync.once()
+    assert sync.status().waiting == 0  # the waiting count stays the entries'
+    with store.session() as s:
+        assert s.scalar(select(text("count(*)")).select_from(Outbox)) == 0
+    sync.close()

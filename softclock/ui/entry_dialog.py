@@ -8,10 +8,8 @@ service, which records each change in the audit trail.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,39 +24,30 @@ from PySide6.QtWidgets import (
 )
 
 from softclock.billing import ACTIVITY_CODES
-from softclock.formatting import MatterRow, fmt_duration
+from softclock.formatting import fmt_duration
 from softclock.textsafe import printable
-from softclock.ui.background import BackgroundRunner
+from softclock.ui.matter_picker import MatterPicker, Search
 
 if TYPE_CHECKING:
     from softclock.facades import EntryRow
 
-Search = Callable[[str], list[MatterRow]]
-SEARCH_DELAY_MS = 150
 _BY_POLICY = -1  # the units box's "by policy" value
 
 
 class EntryDialog(QDialog):
-    """Signals: (QDialog's accepted / rejected); matters_offered(): a search's results are in the matter box."""
-
-    matters_offered = Signal()
+    """Signals: (QDialog's accepted / rejected); ``matters_offered`` is the matter picker's."""
 
     def __init__(self, entry: EntryRow, search: Search, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Edit entry")
         self.setObjectName("entryDialog")
         self.entry = entry
-        self._search = search
-        self._searches = 0
         head = QLabel(
             f"{entry.work_date.isoformat()} · {fmt_duration(entry.raw_seconds)} · {printable(entry.matter_text)}"
         )
-        self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Find a matter: client, code or name…")
-        self.filter_edit.setAccessibleName("Find a matter")
-        self.filter_edit.setClearButtonEnabled(True)
-        self.matter_box = QComboBox()
-        self.matter_box.setAccessibleName("Matter")
+        self.picker = MatterPicker(search, entry.matter)
+        self.matters_offered = self.picker.matters_offered
+        self.filter_edit, self.matter_box = self.picker.filter_edit, self.picker.matter_box
         self.activity_box = QComboBox()
         self.activity_box.setAccessibleName("Activity code")
         self.activity_box.addItem("(none)", "")
@@ -85,8 +74,7 @@ class EntryDialog(QDialog):
         self.problem.setObjectName("errorText")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         form = QFormLayout()
-        form.addRow("Matter", self.filter_edit)
-        form.addRow("", self.matter_box)
+        form.addRow("Matter", self.picker)
         form.addRow("Activity", self.activity_box)
         form.addRow("Task", self.task_edit)
         form.addRow("", self.billable_box)
@@ -97,12 +85,6 @@ class EntryDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.problem)
         layout.addWidget(self.buttons)
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(SEARCH_DELAY_MS)
-        self._offer(0, [])
-        self.filter_edit.textChanged.connect(self._timer.start)
-        self._timer.timeout.connect(self._on_timer_timeout)
         self.units_box.valueChanged.connect(self._check)
         self.reason_edit.textChanged.connect(self._check)
         self.buttons.accepted.connect(self.accept)
@@ -112,8 +94,7 @@ class EntryDialog(QDialog):
     def changes(self) -> dict[str, object]:
         """The fields that differ from the entry, as the review service names them."""
         out: dict[str, object] = {}
-        matter = self.matter_box.currentData()
-        matter_id = matter.id if isinstance(matter, MatterRow) else None
+        matter_id = self.picker.matter_id()
         if matter_id != (self.entry.matter.id if self.entry.matter else None):
             out["matter_id"] = matter_id
         if self.activity_box.currentData() != self.entry.activity_code:
@@ -135,24 +116,3 @@ class EntryDialog(QDialog):
         needs_reason = self.units_box.value() != _BY_POLICY and not self.reason()
         self.problem.setText("Billed units set by hand need a reason." if needs_reason else "")
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not needs_reason)
-
-    def _on_timer_timeout(self) -> None:
-        text = self.filter_edit.text()
-        self._searches += 1
-        generation = self._searches
-        BackgroundRunner.shared().submit(lambda: self._search(text), lambda rows: self._offer(generation, rows))
-
-    def _offer(self, generation: int, rows: list[MatterRow]) -> None:
-        if generation != self._searches:
-            return
-        current = self.matter_box.currentData() if self.matter_box.count() else self.entry.matter
-        keep = current if isinstance(current, MatterRow) else None
-        self.matter_box.blockSignals(True)
-        self.matter_box.clear()
-        self.matter_box.addItem("Unassigned", None)
-        shown = ([keep] if keep else []) + [r for r in rows if keep is None or r.id != keep.id]
-        for row in shown:
-            self.matter_box.addItem(printable(row.label), row)
-        self.matter_box.setCurrentIndex(1 if keep else 0)
-        self.matter_box.blockSignals(False)
-        self.matters_offered.emit()

@@ -4,12 +4,10 @@ its own call record, and its trail says it was entered by hand."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
-from PySide6.QtCore import QDateTime, QTimer, Signal
+from PySide6.QtCore import QDateTime
 from PySide6.QtWidgets import (
-    QComboBox,
     QDateTimeEdit,
     QDialog,
     QDialogButtonBox,
@@ -20,24 +18,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from softclock.formatting import MatterRow, parse_duration
-from softclock.textsafe import printable
-from softclock.ui.background import BackgroundRunner
-
-Search = Callable[[str], list[MatterRow]]
+from softclock.formatting import parse_duration
+from softclock.ui.matter_picker import MatterPicker, Search
 
 
 class ManualEntryDialog(QDialog):
-    """Signals: (QDialog's accepted / rejected); matters_offered(): a search's results are in the matter box."""
-
-    matters_offered = Signal()
+    """Signals: (QDialog's accepted / rejected); ``matters_offered`` is the matter picker's."""
 
     def __init__(self, search: Search, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Add a call made on a mobile phone")
         self.setObjectName("manualEntryDialog")
-        self._search = search
-        self._searches = 0
         self.started_edit = QDateTimeEdit(QDateTime.currentDateTime().addSecs(-3600))
         self.started_edit.setCalendarPopup(True)
         self.started_edit.setDisplayFormat("yyyy-MM-dd HH:mm")
@@ -48,12 +39,9 @@ class ManualEntryDialog(QDialog):
         self.number_edit = QLineEdit()
         self.number_edit.setPlaceholderText("+1 202 555 0143")
         self.number_edit.setAccessibleName("Number")
-        self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Find a matter: client, code or name…")
-        self.filter_edit.setAccessibleName("Find a matter")
-        self.matter_box = QComboBox()
-        self.matter_box.setAccessibleName("Matter")
-        self.matter_box.addItem("Unassigned", None)
+        self.picker = MatterPicker(search)
+        self.matters_offered = self.picker.matters_offered
+        self.filter_edit, self.matter_box = self.picker.filter_edit, self.picker.matter_box
         self.narrative_edit = QLineEdit()
         self.narrative_edit.setAccessibleName("Narrative")
         self.problem = QLabel("")
@@ -63,18 +51,12 @@ class ManualEntryDialog(QDialog):
         form.addRow("Started", self.started_edit)
         form.addRow("Duration", self.duration_edit)
         form.addRow("Number", self.number_edit)
-        form.addRow("Matter", self.filter_edit)
-        form.addRow("", self.matter_box)
+        form.addRow("Matter", self.picker)
         form.addRow("Narrative", self.narrative_edit)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.problem)
         layout.addWidget(self.buttons)
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(150)
-        self.filter_edit.textChanged.connect(self._timer.start)
-        self._timer.timeout.connect(self._on_timer_timeout)
         self.duration_edit.textChanged.connect(self._check)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
@@ -91,26 +73,9 @@ class ManualEntryDialog(QDialog):
         return value.astimezone()
 
     def matter_id(self) -> int | None:
-        row = self.matter_box.currentData()
-        return row.id if isinstance(row, MatterRow) else None
+        return self.picker.matter_id()
 
     def _check(self, *_args: object) -> None:
         ok = self.seconds() is not None
         self.problem.setText("" if ok else "Type how long the call took, e.g. 4:30.")
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
-
-    def _on_timer_timeout(self) -> None:
-        text = self.filter_edit.text()
-        self._searches += 1
-        generation = self._searches
-        BackgroundRunner.shared().submit(lambda: self._search(text), lambda rows: self._offer(generation, rows))
-
-    def _offer(self, generation: int, rows: list[MatterRow]) -> None:
-        if generation != self._searches:
-            return
-        self.matter_box.clear()
-        self.matter_box.addItem("Unassigned", None)
-        for row in rows:
-            self.matter_box.addItem(printable(row.label), row)
-        self.matter_box.setCurrentIndex(1 if rows else 0)
-        self.matters_offered.emit()

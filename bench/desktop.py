@@ -88,7 +88,7 @@ if str(ROOT) not in sys.path:
 
 import psutil  # noqa: E402
 
-from bench.startup import MapWatcher, Xvfb, proc_cpu  # noqa: E402
+from bench.startup import MapWatcher, Xvfb, _XWindowAttributes, proc_cpu  # noqa: E402
 from bench.startup_memory import smaps_groups  # noqa: E402
 from tests.helpers.kamailio import Kamailio, free_udp_port  # noqa: E402
 from tests.helpers.sipp import SippProcess  # noqa: E402
@@ -239,34 +239,6 @@ class _XClientMessage(ctypes.Structure):
 
 class _XEvent(ctypes.Union):
     _fields_ = [("xclient", _XClientMessage), ("pad", ctypes.c_long * 24)]
-
-
-class _XWindowAttributes(ctypes.Structure):
-    _fields_ = [
-        ("x", ctypes.c_int),
-        ("y", ctypes.c_int),
-        ("width", ctypes.c_int),
-        ("height", ctypes.c_int),
-        ("border_width", ctypes.c_int),
-        ("depth", ctypes.c_int),
-        ("visual", ctypes.c_void_p),
-        ("root", ctypes.c_ulong),
-        ("class_", ctypes.c_int),
-        ("bit_gravity", ctypes.c_int),
-        ("win_gravity", ctypes.c_int),
-        ("backing_store", ctypes.c_int),
-        ("backing_planes", ctypes.c_ulong),
-        ("backing_pixel", ctypes.c_ulong),
-        ("save_under", ctypes.c_int),
-        ("colormap", ctypes.c_ulong),
-        ("map_installed", ctypes.c_int),
-        ("map_state", ctypes.c_int),
-        ("all_event_masks", ctypes.c_long),
-        ("your_event_mask", ctypes.c_long),
-        ("do_not_propagate_mask", ctypes.c_long),
-        ("override_redirect", ctypes.c_int),
-        ("screen", ctypes.c_void_p),
-    ]
 
 
 def close_windows_of(display: str, pid: int) -> list[str]:

@@ -24,6 +24,8 @@ def test_echo_returns_without_a_canceller_and_not_with_pulseaudios(pulse, tmp_pa
     assert plain["played_dbfs"] > -20.0 and plain["erl_db"] < 6.0, info
     # With module-echo-cancel: the echo is at least 30 dB down (measured: ~60) ...
     assert cancelled["erl_db"] > 30.0, info
-    # ... and our talker is not: within 3 dB of the plain path.
+    # ... and our talker is not: WebRTC's residual-echo suppressor takes 0.1-3.0 dB
+    # off the talker during double talk (measured over 5 runs), against 60 dB off
+    # the echo, so the talker must stay within 6 dB of the plain path.
     assert plain["near_end_dbfs"] > -35.0, info
-    assert abs(cancelled["near_end_dbfs"] - plain["near_end_dbfs"]) < 3.0, info
+    assert abs(cancelled["near_end_dbfs"] - plain["near_end_dbfs"]) < 6.0, info

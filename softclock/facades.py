@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from softclock.changes import Change, ChangeBus, ChangeKind
@@ -515,13 +515,9 @@ class ReviewService:
         and its draft, flagged "manual" and born in the trail like any captured entry.
 
         ``started`` is aware (the person's local time); ``number`` is stored in E.164 when it parses."""
-        import uuid
-
-        from softclock import audit
+        from softclock import outside_calls
         from softclock.errors import InputError
         from softclock.matching import to_e164
-        from softclock.states import Disposition
-        from softclock.store.models import Call, TimeEntry
         from softclock.store.queries import utc_naive
 
         if seconds <= 0:
@@ -530,49 +526,22 @@ class ReviewService:
             raise InputError("the start needs a time zone")
         actor = self._identity()
         e164 = to_e164(number, region) if number.strip() else None
-        start_utc = utc_naive(started)
+        call = outside_calls.OutsideCall(
+            key=outside_calls.manual_key(),
+            account="manual",
+            direction="outgoing",
+            number=number,
+            e164=e164,
+            start_utc=utc_naive(started),
+            seconds=seconds,
+            work_date=started.date(),
+            reason="entered by hand",
+        )
+        why = f"entered by hand: a call on a mobile phone with {e164 or number.strip() or 'an unnamed number'}"
 
         def work(s: Session) -> EntryRow:
-            call = Call(
-                sip_call_id=f"manual-{uuid.uuid4()}",
-                direction="outgoing",
-                account="manual",
-                remote_uri=f"tel:{e164 or number.strip()}",
-                remote_number=e164,
-                display_name="",
-                invited_utc=start_utc,
-                answered_utc=start_utc,
-                ended_utc=start_utc + timedelta(seconds=seconds),
-                talk_seconds=seconds,
-                ring_seconds=0.0,
-                disposition=Disposition.ANSWERED.value,
-                sip_reason="entered by hand",
-            )
-            s.add(call)
-            s.flush()
-            entry = TimeEntry(
-                id=str(uuid.uuid4()),
-                call_id=call.id,
-                timekeeper=actor,
-                matter_id=matter_id,
-                work_date=started.date(),
-                started_utc=start_utc,
-                raw_seconds=seconds,
-                narrative="",
-                billable=True,
-                flag="manual",
-                created_utc=start_utc,
-                updated_utc=start_utc,
-            )
-            s.add(entry)
-            s.flush()
-            why = f"entered by hand: a call on a mobile phone with {e164 or number.strip() or 'an unnamed number'}"
-            audit.record(s, actor, "time_entry", entry.id, "created", None, f"{seconds:.3f}", why)
-            audit.record(s, actor, "time_entry", entry.id, "flag", "", "manual", why)
-            if narrative:  # born empty like a captured entry; the text is its first change
-                audit.record(s, actor, "time_entry", entry.id, "narrative", "", narrative, why)
-                entry.narrative = narrative
-            return entry_row(entry, call.sip_call_id)
+            record, entry = outside_calls.add(s, call, actor, "manual", why, matter_id, narrative)
+            return entry_row(entry, record.sip_call_id)
 
         row = self._write(work)
         self._changed(row.id)

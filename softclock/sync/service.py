@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlalchemy import exc as sa_exc
 
+from softclock.changes import Change, ChangeKind
 from softclock.errors import UserError
 from softclock.formatting import utc_now
 from softclock.settings import CentralSettings
 from softclock.store.db import Store
 from softclock.sync import anchor, state
 from softclock.sync.connect import Target, describe, parse_url
+from softclock.sync.proposals import pull_proposals
 from softclock.sync.pull import PullResult, pull
 from softclock.sync.push import PushResult, note_failure, push_anchor, push_batch
 
@@ -86,8 +88,17 @@ class SyncReport:
 class Sync:
     """Push and pull between one local store and the central store."""
 
-    def __init__(self, store: Store, central: CentralSettings, timekeeper: str, engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        central: CentralSettings,
+        timekeeper: str,
+        engine: Engine | None = None,
+        on_change: Callable[[Change], object] | None = None,
+    ) -> None:
         self.store = store
+        self.timekeeper = timekeeper
+        self.on_change = on_change
         self.settings = central
         self.configured = bool(central.url)
         self.target = Target(parse_url(central.url), central.sslmode, central.sslrootcert) if central.url else None
@@ -145,6 +156,12 @@ class Sync:
         try:
             pushed = self.push_all()
             pulled = pull(self.store, self.engine, self.identity) if pull_too else None
+            if pulled is not None:
+                proposed = pull_proposals(self.store, self.engine, self.identity, self.timekeeper, utc_now())
+                if proposed:
+                    pulled.rows["phone-system calls"] = proposed
+                    if self.on_change is not None:
+                        self.on_change(Change(ChangeKind.ENTRY_CHANGED, reason="calls from the phone system"))
         except Exception as exc:
             if not known_failure(exc):
                 raise

@@ -236,7 +236,8 @@ class DesktopApp(QObject):
         from softclock.sync.service import Sync, SyncWorker
 
         try:
-            sync = Sync(core.store, core.settings.central, core.identity())
+            bus = core.bus.publish if core.bus is not None else None
+            sync = Sync(core.store, core.settings.central, core.identity(), on_change=bus)
         except SettingsError as exc:
             self.window.sync_status.setText(f"Sync off: {exc}")
             return

@@ -173,6 +173,7 @@ modparam("auth_db", "calculate_ha1", yes)
 modparam("auth_db", "password_column", "password")
 modparam("auth_db", "load_credentials", "")
 modparam("auth_db", "use_domain", 0)
+__ACC_MODULE__
 
 request_route {
     if (!mf_process_maxfwd_header("10")) {
@@ -215,6 +216,7 @@ request_route {
     }
 
     route(AUTH);
+    __ACC_INVITE__
 
     remove_hf("Route");
     if (is_method("INVITE|SUBSCRIBE")) {
@@ -241,6 +243,7 @@ route[RELAY] {
 
 route[WITHINDLG] {
     if (!has_totag()) return;
+    __ACC_BYE__
     if (loose_route()) {
         route(RELAY);
         exit;
@@ -331,6 +334,19 @@ route[EXTERNAL] {
 """
 
 
+# The acc records as softclock/reports/cdr.py documents them for kamailio.cfg (the stock flags and log_extra).
+_ACC_MODULE = """loadmodule "acc.so"
+modparam("acc", "log_flag", 1)
+modparam("acc", "log_missed_flag", 2)
+modparam("acc", "failed_transaction_flag", 3)
+modparam("acc", "log_extra", "src_user=$fU;src_domain=$fd;src_ip=$si;dst_ouser=$tU;dst_user=$rU;dst_domain=$rd")
+"""
+_ACC_INVITE = """    if (is_method("INVITE")) { setflag(1); setflag(2); setflag(3); }
+"""
+_ACC_BYE = """    if (is_method("BYE")) { setflag(1); setflag(3); }
+"""
+
+
 class Kamailio(LoopbackServer):
     """A Kamailio registrar + proxy on 127.0.0.1 with a free UDP/TCP port.
 
@@ -344,8 +360,12 @@ class Kamailio(LoopbackServer):
         *,
         tls: bool = False,
         tls_ca: TestCA | None = None,
+        acc: bool = False,
     ):
         self.workdir = Path(workdir)
+        # acc: write the stock configuration's accounting records (softclock.reports.cdr's Kamailio acc
+        # format) to the log: INVITE answered / missed / failed, and each BYE
+        self.acc = acc
         # TLS: on if asked for or a CA is given; the CA defaults to make_test_ca(workdir/"tls")
         self._tls = bool(tls or tls_ca is not None)
         self._tls_ca = tls_ca
@@ -453,6 +473,9 @@ class Kamailio(LoopbackServer):
             .replace("__DOMAIN__", self._domain)
             .replace("__MPATH__", mpath)
             .replace("__DBDIR__", str(self.db_dir))
+            .replace("__ACC_MODULE__\n", _ACC_MODULE if self.acc else "")
+            .replace("__ACC_INVITE__\n", _ACC_INVITE if self.acc else "")
+            .replace("__ACC_BYE__\n", _ACC_BYE if self.acc else "")
         )
         self.cfg_path.write_text(cfg)
 

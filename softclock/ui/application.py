@@ -459,6 +459,9 @@ def run_gui(settings_path: Path, data_dir: Path, dial: str | None = None) -> int
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
     app.setApplicationName("Softclock")
+    from softclock.ui.branding import brand  # the .desktop entry and the window icon
+
+    brand(app)
     app.setStyleSheet(_style_sheet())
     desktop = DesktopApp(settings_path, data_dir, background=True)
     desktop.bugs.install()

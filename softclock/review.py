@@ -405,7 +405,10 @@ def split(
     The first piece keeps the entry; the others are new drafts on the same call,
     each starting where the one before it ends.
     ``matters`` (one per piece) moves pieces to other open matters; by default
-    every piece stays on the entry's matter. The pieces may miss the raw time by
+    every piece stays on the entry's matter. A piece moved to another matter starts
+    with an empty narrative (the entry's was written about its own matter; the
+    first piece, if moved, has it cleared in the trail); the pieces of an
+    unassigned entry all keep it. The pieces may miss the raw time by
     half a second (whole seconds typed for a fractional time): the last piece
     takes the difference, so the raw time is kept exactly. Billed units follow
     each piece's policy and its split rule (by default the call is rounded once
@@ -443,10 +446,18 @@ def split(
     why = reason or "split"
     by_hand = _hand_units_cleared(entry, reason, "a split")
     events: list[tuple[str, str, object, object, str]] = [(entry.id, "raw_seconds", entry.raw_seconds, seconds[0], why)]
+    own_matter, narrative = entry.matter_id, entry.narrative
+
+    def narrative_for(matter_id: int | None) -> str:
+        return narrative if own_matter is None or matter_id == own_matter else ""
+
     if matters[0] != entry.matter_id:
         events.append((entry.id, "matter_id", entry.matter_id, matters[0], why))
+        if narrative_for(matters[0]) != entry.narrative:
+            events.append((entry.id, "narrative", entry.narrative, "", why))
     if by_hand or billed[0] != entry.billed_units:
         events.append((entry.id, "billed_units", entry.billed_units, billed[0], why))
+    entry.narrative = narrative_for(matters[0])
     entry.raw_seconds, entry.matter_id, entry.billed_units = seconds[0], matters[0], billed[0]
     entry.updated_utc = now = utc_now()
     pieces = [entry]
@@ -461,7 +472,7 @@ def split(
             billed_units=units_,
             activity_code=entry.activity_code,
             task_code=entry.task_code,
-            narrative=entry.narrative,
+            narrative=narrative_for(matter_id),
             billable=entry.billable,
             flag=entry.flag,
             status=EntryStatus.DRAFT,

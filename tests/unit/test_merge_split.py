@@ -156,3 +156,28 @@ def test_split_of_hand_set_units_needs_a_reason_and_is_audited(store: Store) -> 
         first, second = review.split(s, entry_id, "alice", [360, 360], FIRM, "two matters after all")
         assert [(p.billed_units, p.billed_by_hand) for p in (first, second)] == [(1, False), (1, False)]
     assert ("billed_units", "9", "1", "two matters after all") in _events(store, entry_id)
+
+
+def test_a_piece_moved_to_another_matter_does_not_copy_the_entrys_narrative(store: Store) -> None:
+    lease, tax = make_matter(store), make_matter(store, "TAX", client="Beta")
+    entry_id = make_entry(store, 900, lease, narrative="Lease terms with the landlord")
+    with store.session() as s, s.begin():
+        pieces = review.split(s, entry_id, "alice", [300, 300, 300], FIRM, matters=[lease, tax, lease])
+        assert [(p.matter_id, p.narrative) for p in pieces] == [
+            (lease, "Lease terms with the landlord"),
+            (tax, ""),
+            (lease, "Lease terms with the landlord"),
+        ]
+    # The first piece moved: its narrative is cleared, and the trail says so; a piece left on the lease keeps it.
+    moved = make_entry(store, 600, lease, started=NOW + timedelta(hours=1), narrative="Rent review")
+    with store.session() as s, s.begin():
+        first, second = review.split(s, moved, "alice", [200, 400], FIRM, "tax part first", matters=[tax, lease])
+        assert (first.narrative, second.narrative) == ("", "Rent review")
+    assert ("narrative", "Rent review", "", "tax part first") in _events(store, moved)
+    # An unassigned entry's narrative is no matter's: every piece keeps it.
+    loose = make_entry(store, 600, None, started=NOW + timedelta(hours=2), narrative="Call about both")
+    with store.session() as s, s.begin():
+        pieces = review.split(s, loose, "alice", [300, 300], FIRM, matters=[lease, tax])
+        assert [p.narrative for p in pieces] == ["Call about both", "Call about both"]
+    with store.session() as s:
+        assert audit.verify(s, full=True).ok

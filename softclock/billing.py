@@ -139,3 +139,28 @@ def piece_units(seconds: Sequence[float], policies: Sequence[Policy], billable: 
     if not billable:
         return [0] * len(seconds)
     return [split_units(seconds, policy)[i] for i, policy in enumerate(policies)]
+
+
+def zero_piece_reasons(seconds: Sequence[float], policies: Sequence[Policy], billable: bool = True) -> list[str]:
+    """Why each piece of a split bills no units ("" for a piece that bills some, or when
+    nothing is billable): the sentence the split dialog shows beside "0 units"."""
+    reasons = []
+    for count, policy, raw in zip(piece_units(seconds, policies, billable), policies, seconds, strict=True):
+        if count or not billable:
+            reasons.append("")
+        elif policy.split_rounding == "per_entry":
+            reasons.append(
+                f"each piece is rounded on its own, to the nearest {policy.increment_min}-minute unit with no "
+                f"minimum, and {raw / 60:.1f} min is under half of one"
+            )
+        else:
+            total = units(sum(seconds), policy)
+            if total == 0:
+                reasons.append(f"the whole call rounds to no {policy.increment_min}-minute units")
+            else:
+                reasons.append(
+                    f"the call is rounded once, to {total} unit{'s' if total != 1 else ''} of "
+                    f"{policy.increment_min} min, shared by length, and the longer pieces take "
+                    f"{'them' if total != 1 else 'it'}"
+                )
+    return reasons

@@ -351,20 +351,22 @@ class ReviewView(QWidget):
         self.split_dialog.accepted.connect(self._on_split_dialog_accepted)
         self.split_dialog.open()
 
-    def _piece_units(self, billable: bool) -> Callable[[list[float], list[int | None]], list[int]]:
-        """Billed units of split pieces, as the split will set them, from the policies
-        read on the worker (the entry's matter's, and each matter the search offered)."""
-        from softclock.billing import piece_units
+    def _piece_units(self, billable: bool) -> Callable[[list[float], list[int | None]], list[tuple[int, str]]]:
+        """Billed units of split pieces, as the split will set them, and why a piece bills none,
+        from the policies read on the worker (the entry's matter's, and each matter the search offered)."""
+        from softclock.billing import Policy, piece_units, zero_piece_reasons
 
         review = self._review
         assert review is not None
 
-        def units(seconds: list[float], matters: list[int | None]) -> list[int]:
+        def units(seconds: list[float], matters: list[int | None]) -> list[tuple[int, str]]:
             base = review.known_policy(None)
-            policies = [review.known_policy(m) or base for m in matters]
-            if any(p is None for p in policies):
-                return [0] * len(seconds)
-            return piece_units(seconds, policies, billable)  # type: ignore[arg-type]
+            found = [review.known_policy(m) or base for m in matters]
+            policies = [p for p in found if isinstance(p, Policy)]
+            if len(policies) != len(found):
+                return [(0, "")] * len(seconds)
+            counts = piece_units(seconds, policies, billable)
+            return list(zip(counts, zero_piece_reasons(seconds, policies, billable), strict=True))
 
         return units
 

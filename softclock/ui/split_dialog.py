@@ -1,10 +1,12 @@
 """Split one draft into pieces: durations typed as m:ss, a matter per piece,
-and the billed units of each piece shown as they are typed."""
+and the billed units of each piece shown as they are typed (a piece that bills
+none says why). The last piece takes what the others leave."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
@@ -42,8 +44,9 @@ class SplitTarget:
     billable: bool
 
 
-# (seconds of each piece, matter id of each piece) -> billed units of each piece
-Units = Callable[[list[float], list[int | None]], list[int]]
+# (seconds of each piece, matter id of each piece) -> billed units of each piece, and for a
+# piece that bills none why not (billing.zero_piece_reasons; "" otherwise)
+Units = Callable[[list[float], list[int | None]], list[tuple[int, str]]]
 Search = Callable[[str], list[MatterRow]]
 
 
@@ -117,6 +120,11 @@ class SplitDialog(QDialog):
         self.remove_button = QPushButton("Remove last piece")
         self.total_label = QLabel("")
         self.total_label.setObjectName("hint")
+        self.zero_label = QLabel("")  # why a piece bills 0 units
+        self.zero_label.setObjectName("hint")
+        self.zero_label.setWordWrap(True)
+        self.zero_label.hide()
+        self._filling = False  # the dialog itself is writing the last piece's duration
         self.reason_edit = QLineEdit()
         self.reason_edit.setPlaceholderText("Reason (needed when billed units were set by hand)")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -131,6 +139,7 @@ class SplitDialog(QDialog):
         layout.addLayout(self._grid)
         layout.addLayout(row)
         layout.addWidget(self.total_label)
+        layout.addWidget(self.zero_label)
         layout.addWidget(self.reason_edit)
         layout.addWidget(self.buttons)
         whole = round(target.raw_seconds)  # whole seconds shown; within the tolerance of the raw time
@@ -172,24 +181,51 @@ class SplitDialog(QDialog):
         self._grid.addWidget(piece.duration, row, 0)
         self._grid.addWidget(piece.matter, row, 1)
         self._grid.addWidget(piece.billed, row, 2)
-        piece.duration.textChanged.connect(self._on_piece_changed)
+        piece.duration.textChanged.connect(partial(self._on_piece_duration_edited, piece))
         piece.matter.currentIndexChanged.connect(self._on_piece_changed)
         self._pieces.append(piece)
 
+    def _set_duration(self, piece: _Piece, seconds: float) -> None:
+        self._filling = True
+        try:
+            piece.duration.setText(fmt_minutes(seconds))
+        finally:
+            self._filling = False
+
     def _on_add_button_clicked(self) -> None:
-        seconds = [p.seconds() for p in self._pieces]
-        left = self._target.raw_seconds - sum(s for s in seconds if s is not None)
-        self._add_piece(max(0.0, float(int(left))))
+        """The new piece takes half of the last one, so the pieces still add up."""
+        last = self._pieces[-1].seconds()
+        if last is None:
+            seconds = [p.seconds() for p in self._pieces]
+            self._add_piece(max(0.0, float(int(self._target.raw_seconds - sum(s for s in seconds if s)))))
+        else:
+            self._set_duration(self._pieces[-1], last - last // 2)
+            self._add_piece(float(int(last // 2)))
         self._on_search_timer_timeout()
         self._update()
 
     def _on_remove_button_clicked(self) -> None:
+        """The removed piece's time goes back to the one before it."""
         if len(self._pieces) <= 2:
             return
         piece = self._pieces.pop()
+        removed, last = piece.seconds(), self._pieces[-1].seconds()
         for widget in (piece.duration, piece.matter, piece.billed):
             self._grid.removeWidget(widget)
             widget.deleteLater()
+        if removed is not None and last is not None:
+            self._set_duration(self._pieces[-1], last + removed)
+        self._update()
+
+    def _on_piece_duration_edited(self, piece: _Piece, _text: str) -> None:
+        """A piece before the last was typed: the last piece takes what the others leave
+        (when that is a second or more; else the total says the pieces are too long)."""
+        if not self._filling and piece is not self._pieces[-1]:
+            others = [p.seconds() for p in self._pieces[:-1]]
+            if all(s is not None and s > 0 for s in others):
+                left = round(self._target.raw_seconds) - sum(s for s in others if s is not None)
+                if left >= 1:
+                    self._set_duration(self._pieces[-1], float(left))
         self._update()
 
     def _on_search_timer_timeout(self) -> None:
@@ -224,14 +260,22 @@ class SplitDialog(QDialog):
             self.total_label.setText(f"Piece {bad[0]}: type a duration above zero as m:ss, e.g. 4:30.")
             for piece in self._pieces:
                 piece.billed.setText("")
+                piece.billed.setToolTip("")
+            self.zero_label.hide()
             ok_button.setEnabled(False)
             return
         valid = [s for s in seconds if s is not None]
-        units = self._units(valid, [p.matter_id() for p in self._pieces])
-        for piece, count in zip(self._pieces, units, strict=True):
+        bills = self._units(valid, [p.matter_id() for p in self._pieces])
+        zero = []
+        for number, (piece, (count, why)) in enumerate(zip(self._pieces, bills, strict=True), start=1):
             piece.billed.setText(
                 f"{count} unit{'s' if count != 1 else ''}" if self._target.billable else "not billable"
             )
+            piece.billed.setToolTip(f"0 units: {why}." if why else "")
+            if why:
+                zero.append(f"Piece {number} bills 0 units: {why}.")
+        self.zero_label.setText("\n".join(zero))
+        self.zero_label.setVisible(bool(zero))
         diff = self._target.raw_seconds - sum(valid)
         raw = fmt_minutes(self._target.raw_seconds)
         if abs(diff) <= TOLERANCE_S:

@@ -111,3 +111,21 @@ def test_two_five_minute_fragments_are_not_two_quarter_hours() -> None:
     quarter = Policy(increment_min=15)
     assert split_units([300, 300], quarter) == [1, 0]
     assert split_units([300, 300], Policy(increment_min=15, split_rounding="per_entry")) == [1, 1]
+
+
+def test_zero_piece_reasons_say_why_a_piece_bills_nothing() -> None:
+    from softclock.billing import zero_piece_reasons
+
+    firm = Policy()
+    assert zero_piece_reasons([360, 40], [firm, firm]) == [
+        "",
+        "the call is rounded once, to 2 units of 6 min, shared by length, and the longer pieces take them",
+    ]
+    assert zero_piece_reasons([360, 40], [firm, firm], billable=False) == ["", ""]
+    nearest = Policy(rounding="nearest", minimum_units=0, split_rounding="per_entry")
+    assert zero_piece_reasons([360, 90], [firm, nearest]) == [
+        "",
+        "each piece is rounded on its own, to the nearest 6-minute unit with no minimum, and 1.5 min is under half of one",
+    ]
+    tiny = Policy(rounding="nearest", minimum_units=0)
+    assert zero_piece_reasons([60, 60], [tiny, tiny]) == ["the whole call rounds to no 6-minute units"] * 2

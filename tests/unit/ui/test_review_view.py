@@ -82,11 +82,15 @@ def test_split_dialog_shows_each_piece_billed_live_and_splits_across_matters(qtb
     assert (first.duration.text(), second.duration.text()) == ("8:20", "8:20")
     assert (first.billed.text(), second.billed.text()) == ("2 units", "1 unit") and ok.isEnabled()
 
-    _type(qtbot, first.duration, "4:00")
-    assert not ok.isEnabled()
-    assert dialog.total_label.text() == "4:20 of the entry's 16:40 is not in a piece yet."
+    _type(qtbot, first.duration, "4:00")  # the last piece takes the rest
+    assert second.duration.text() == "12:40" and ok.isEnabled()
+    assert dialog.total_label.text() == "The pieces add up to the entry's 16:40."
+    assert (first.billed.text(), second.billed.text()) == ("1 unit", "2 units")
+    _type(qtbot, second.duration, "12:20")  # the last piece typed itself: nothing fills it
+    assert not ok.isEnabled() and first.duration.text() == "4:00"
+    assert dialog.total_label.text() == "0:20 of the entry's 16:40 is not in a piece yet."
     _type(qtbot, second.duration, "12:40")
-    assert ok.isEnabled() and (first.billed.text(), second.billed.text()) == ("1 unit", "2 units")
+    assert ok.isEnabled()
 
     with qtbot.waitSignal(dialog.matters_offered, timeout=2000):  # once typing pauses
         qtbot.keyClicks(dialog.filter_edit, "beta")
@@ -106,6 +110,48 @@ def test_split_dialog_shows_each_piece_billed_live_and_splits_across_matters(qtb
     assert view.message.text().startswith("Split ") and view.table.rowCount() == 2
     with store.session() as s:
         assert audit.verify(s, full=True).ok
+
+
+def _open_split(qtbot, view: ReviewView):  # type: ignore[no-untyped-def]
+    refresh(qtbot, view)
+    view.table.selectRow(0)
+    qtbot.mouseClick(view.split_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.split_dialog is not None, timeout=5000)
+    return view.split_dialog
+
+
+def test_split_dialog_explains_a_piece_that_bills_no_units(qtbot, view, store) -> None:  # type: ignore[no-untyped-def]
+    make_entry(store, 400, make_matter(store, "LEASE-1"))
+    dialog = _open_split(qtbot, view)
+    first, second = dialog.piece_rows
+    assert dialog.zero_label.isHidden()
+    _type(qtbot, first.duration, "6:00")  # 400 s rounds up to 2 units of 6 min; 6:00 and 0:40 share them
+    assert second.duration.text() == "0:40"
+    assert (first.billed.text(), second.billed.text()) == ("2 units", "0 units")
+    said = (
+        "Piece 2 bills 0 units: the call is rounded once, to 2 units of 6 min, shared by length, "
+        "and the longer pieces take them."
+    )
+    assert not dialog.zero_label.isHidden() and dialog.zero_label.text() == said
+    assert second.billed.toolTip().startswith("0 units: the call is rounded once")
+    _type(qtbot, first.duration, "3:20")
+    assert dialog.zero_label.isHidden() and second.billed.text() == "1 unit"
+
+
+def test_split_dialog_add_and_remove_pieces_keep_the_total(qtbot, view, store) -> None:  # type: ignore[no-untyped-def]
+    make_entry(store, 600, make_matter(store, "LEASE-1"))
+    dialog = _open_split(qtbot, view)
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    _type(qtbot, dialog.piece_rows[0].duration, "2:00")
+    qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)  # the new piece halves the last one
+    assert [p.duration.text() for p in dialog.piece_rows] == ["2:00", "4:00", "4:00"] and ok.isEnabled()
+    _type(qtbot, dialog.piece_rows[1].duration, "1:30")  # a middle piece: the last takes the rest
+    assert [p.duration.text() for p in dialog.piece_rows] == ["2:00", "1:30", "6:30"] and ok.isEnabled()
+    qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)  # its time goes back to the one before
+    assert [p.duration.text() for p in dialog.piece_rows] == ["2:00", "8:00"] and ok.isEnabled()
+    dialog.piece_rows[0].duration.setText("11:00")  # nothing left for the last piece: said, not filled
+    assert dialog.piece_rows[1].duration.text() == "8:00" and not ok.isEnabled()
+    assert dialog.total_label.text() == "The pieces are 9:00 longer than the entry's 10:00."
 
 
 def test_merge_selected_rows_and_a_refusal_names_the_entry(qtbot, view, store) -> None:  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from softclock.changes import Change, ChangeBus, ChangeKind
 from softclock.formatting import MatterRow
-from softclock.states import EntryStatus
+from softclock.states import Disposition, EntryStatus
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -74,7 +74,8 @@ class DraftRow:
 
 @dataclass(frozen=True)
 class CallRow:
-    """A recorded call, with the entries made from it (oldest first)."""
+    """A recorded call, with the entries made from it (oldest first), and for a call
+    whose entries were merged away the entries now holding its time."""
 
     sip_call_id: str
     direction: str
@@ -90,6 +91,12 @@ class CallRow:
     sip_status: int | None
     recovered: bool
     entries: tuple[EntryRow, ...] = ()
+    merged_into: tuple[EntryRow, ...] = ()
+
+    @property
+    def merged_away(self) -> bool:
+        """Answered, and none of its entries left: a merge took them (nothing else removes one)."""
+        return not self.entries and self.disposition == Disposition.ANSWERED
 
 
 def _matter(entry: TimeEntry) -> MatterRow | None:
@@ -121,7 +128,7 @@ def entry_row(entry: TimeEntry, sip_call_id: str | None = None, with_call: bool 
     )
 
 
-def call_row(call: Call, entries: Iterable[TimeEntry] = ()) -> CallRow:
+def call_row(call: Call, entries: Iterable[TimeEntry] = (), merged_into: tuple[EntryRow, ...] = ()) -> CallRow:
     return CallRow(
         sip_call_id=call.sip_call_id,
         direction=str(call.direction),
@@ -139,7 +146,52 @@ def call_row(call: Call, entries: Iterable[TimeEntry] = ()) -> CallRow:
         entries=tuple(
             entry_row(e, call.sip_call_id) for e in sorted(entries, key=lambda e: e.started_utc or call.invited_utc)
         ),
+        merged_into=merged_into,
     )
+
+
+def merged_into(session: Session, call_ids: Sequence[int]) -> dict[int, tuple[EntryRow, ...]]:
+    """For calls whose entries were merged away: the entries holding their time now.
+
+    Read from the trail (review.merge's ``entry_merged_into`` events on the call, then
+    each later ``merged_into`` of the surviving entry), by indexed entity id."""
+    from sqlalchemy import select
+
+    from softclock.store.models import AuditEvent, TimeEntry
+
+    if not call_ids:
+        return {}
+    moved = session.execute(
+        select(AuditEvent.entity_id, AuditEvent.new_value)
+        .where(
+            AuditEvent.entity_id.in_([str(i) for i in call_ids]),
+            AuditEvent.entity == "call",
+            AuditEvent.field == "entry_merged_into",
+        )
+        .order_by(AuditEvent.id)
+    ).all()
+    found: dict[int, tuple[EntryRow, ...]] = {}
+    for call_id, survivor_id in moved:
+        entry = None
+        for _ in range(100):  # the survivor may have been merged on since
+            entry = session.get(TimeEntry, survivor_id) if survivor_id else None
+            if entry is not None or not survivor_id:
+                break
+            survivor_id = session.scalars(
+                select(AuditEvent.new_value)
+                .where(
+                    AuditEvent.entity_id == survivor_id,
+                    AuditEvent.entity == "time_entry",
+                    AuditEvent.field == "merged_into",
+                )
+                .order_by(AuditEvent.id.desc())
+                .limit(1)
+            ).first()
+        if entry is not None:
+            rows = found.get(int(call_id), ())
+            if all(r.id != entry.id for r in rows):
+                found[int(call_id)] = (*rows, entry_row(entry, with_call=True))
+    return found
 
 
 @dataclass(frozen=True)
@@ -183,7 +235,11 @@ class CallLog:
         from softclock.store import queries
 
         with self._store.session() as s:
-            return [call_row(c, entries) for c, entries in queries.today_calls(s, day)]
+            calls = queries.today_calls(s, day)
+            merged = merged_into(
+                s, [c.id for c, entries in calls if not entries and c.disposition == Disposition.ANSWERED]
+            )
+            return [call_row(c, entries, merged.get(c.id, ())) for c, entries in calls]
 
     def all(self) -> list[CallRow]:
         """Every call, oldest first."""

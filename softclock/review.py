@@ -501,7 +501,10 @@ def merge(session: Session, ids: Sequence[str], actor: str, base: Policy, reason
     the deletion: each removed entry gets a ``merged_into`` event (its raw
     seconds -> the surviving id) and the survivor one event per changed field
     plus ``merged`` (the ids it absorbed). The survivor keeps its own call;
-    the other calls' records are untouched (captured calls are never edited).
+    the other calls' records are untouched (captured calls are never edited),
+    and the trail says where each one's time went: an ``entry_merged_into``
+    event on the call (its store id; the removed entry -> the surviving id),
+    which the Today list reads to say "merged into ...".
 
     Refused, naming the entry: fewer than two entries, an entry that is not a
     draft, another matter, another work day, billable and non-billable time
@@ -551,6 +554,11 @@ def merge(session: Session, ids: Sequence[str], actor: str, base: Policy, reason
         "flag": "recovered" if "recovered" in flags else (first.flag if len(flags) == 1 else ""),
     }
     events: list[tuple[str, str, object, object, str]] = []
+    calls: list[tuple[str, str, object, object, str]] = [
+        (str(e.call_id), "entry_merged_into", e.id, first.id, why)
+        for e in others
+        if e.call_id is not None and e.call_id != first.call_id
+    ]
     for entry in others:
         events.append((entry.id, "merged_into", entry.raw_seconds, first.id, why))
         session.delete(entry)
@@ -566,6 +574,7 @@ def merge(session: Session, ids: Sequence[str], actor: str, base: Policy, reason
     events.append((first.id, "merged", None, ",".join(e.id for e in others), why))
     first.updated_utc = utc_now()
     audit.record_many(session, actor, "time_entry", events)
+    audit.record_many(session, actor, "call", calls)
     session.flush()
     return first
 

@@ -40,10 +40,10 @@ log = logging.getLogger("softclock.ui")
 
 
 def _style_sheet() -> str:
-    """The style sheet shipped as package data (softclock/resources/style.qss)."""
-    from importlib.resources import files
+    """The style sheet shipped as package data (softclock/resources/style.qss; its dark variant in dark themes)."""
+    from softclock.ui.palette import style_sheet
 
-    return files("softclock.resources").joinpath("style.qss").read_text(encoding="utf-8")
+    return style_sheet()
 
 
 class DesktopApp(QObject):

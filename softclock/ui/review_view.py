@@ -8,8 +8,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from softclock.formatting import MatterRow, as_local, fmt_duration
 from softclock.textsafe import printable
+from softclock.ui import palette
 from softclock.ui.background import BackgroundRunner
 from softclock.ui.split_dialog import SplitDialog, SplitTarget
 
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 COLUMNS = ("Date", "Start", "Matter", "Raw", "Billed", "Flag", "Narrative")
-_HIGHLIGHT = QColor("#fff4ce")
 PAGE = 200  # newest drafts shown; approving makes room for the next
 
 
@@ -106,6 +106,7 @@ class ReviewView(QWidget):
         self.merge_button.clicked.connect(self._on_merge_button_clicked)
         self.select_all_button.clicked.connect(self.table.selectAll)
         self.table.itemChanged.connect(self._on_table_item_changed)
+        self.table.installEventFilter(self)
 
     def attach(self, review: ReviewService, matters: MatterCatalog, runner: BackgroundRunner) -> None:
         """The review service and matter catalogue (softclock.facades), run on ``runner``'s database worker."""
@@ -146,15 +147,37 @@ class ReviewView(QWidget):
                 item = QTableWidgetItem(value)
                 if col != len(COLUMNS) - 1:
                     item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-                if flag:
-                    item.setBackground(QBrush(_HIGHLIGHT))
                 item.setData(Qt.ItemDataRole.UserRole, entry.id)
                 self.table.setItem(row, col, item)
+        self._colour_flagged()
         if not self._sized and drafts:  # once: afterwards the widths are the person's (and remembered)
             self._sized = True
             self.table.resizeColumnsToContents()
         self._loading = False
         self.drafts_shown.emit()
+
+    def _colour_flagged(self) -> None:
+        """Flagged rows in the palette's own colours (readable in dark themes too)."""
+        background, text = palette.flagged(self.table.palette())
+        was, self._loading = self._loading, True  # colouring is not an edit
+        try:
+            for row in range(self.table.rowCount()):
+                flag = self.table.item(row, COLUMNS.index("Flag"))
+                if flag is None or not flag.text():
+                    continue
+                for col in range(self.table.columnCount()):
+                    item = self.table.item(row, col)
+                    if item is not None:
+                        item.setBackground(QBrush(background))
+                        item.setForeground(QBrush(text))
+        finally:
+            self._loading = was
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """The table's palette changed (a theme switched while the tab is open): recolour the flagged rows."""
+        if watched is self.table and event.type() == QEvent.Type.PaletteChange:
+            self._colour_flagged()
+        return super().eventFilter(watched, event)
 
     def _selected_ids(self) -> list[str]:
         rows = sorted({index.row() for index in self.table.selectedIndexes()})

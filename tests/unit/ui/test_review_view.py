@@ -327,3 +327,79 @@ def test_column_widths_stay_as_the_person_set_them_across_refreshes(qtbot, view,
     )
     refresh(qtbot, view)
     assert view.table.columnWidth(2) == 333
+
+
+def _palette(window: str, text: str, base: str, highlight: str):  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QColor, QPalette
+
+    pal = QPalette()
+    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
+        pal.setColor(group, QPalette.ColorRole.Window, QColor(window))
+        pal.setColor(group, QPalette.ColorRole.WindowText, QColor(text))
+        pal.setColor(group, QPalette.ColorRole.Base, QColor(base))
+        pal.setColor(group, QPalette.ColorRole.AlternateBase, QColor(base).lighter(115))
+        pal.setColor(group, QPalette.ColorRole.Text, QColor(text))
+        pal.setColor(group, QPalette.ColorRole.Highlight, QColor(highlight))
+    return pal
+
+
+DARK = ("#353535", "#ffffff", "#2a2a2a", "#2a82da")  # Fusion's usual dark palette
+DARK_PALE_ACCENT = ("#202020", "#e0e0e0", "#1c1c1c", "#ffd54f")  # an accent that would wash the text out
+
+
+@pytest.mark.parametrize("colours", [DARK, DARK_PALE_ACCENT], ids=["dark", "dark-pale-accent"])
+def test_flagged_rows_stay_readable_in_a_dark_theme(qtbot, view, store, colours) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QPalette
+
+    from softclock.ui.palette import contrast
+
+    make_entry(store, 10)  # unassigned
+    make_entry(store, 400, make_matter(store, "LEASE-1"), started=NOW + timedelta(minutes=5))  # nothing to flag
+    refresh(qtbot, view)
+
+    def colours_of(row: int) -> tuple[object, object]:
+        item = view.table.item(row, 0)
+        return item.background().color(), item.foreground().color()
+
+    flagged = next(r for r in range(2) if view.table.item(r, 5).text() == "unassigned")
+    light_bg, light_text = colours_of(flagged)
+    assert contrast(light_bg, light_text) >= 4.5  # type: ignore[arg-type]
+
+    view.setPalette(_palette(*colours))  # the theme switches while the tab is open
+    background, text = colours_of(flagged)
+    base = view.table.palette().color(QPalette.ColorRole.Base)
+    assert text == view.table.palette().color(QPalette.ColorRole.Text)
+    assert contrast(background, text) >= 4.5  # type: ignore[arg-type]
+    assert background != light_bg
+    if colours == DARK:
+        assert background != base  # and it still stands out from the other rows
+    refresh(qtbot, view)  # drafts shown afresh under the dark palette: the same colours
+    assert colours_of(flagged) == (background, text)
+    assert view.table.item(1 - flagged, 0).background().style() == Qt.BrushStyle.NoBrush
+
+
+def test_the_style_sheets_colours_keep_their_contrast_in_light_and_dark_themes(qtbot) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    from PySide6.QtGui import QColor, QPalette
+
+    from softclock.ui.palette import contrast, is_dark, style_sheet
+
+    light, dark = QPalette(QColor("#efefef")), _palette(*DARK)
+    assert not is_dark(light) and is_dark(dark)
+    light_sheet, dark_sheet = style_sheet(light), style_sheet(dark)
+    assert dark_sheet.startswith(light_sheet) and len(dark_sheet) > len(light_sheet)
+
+    def text_colours(sheet: str) -> dict[str, str]:  # selector -> its last text colour (later rules win)
+        found: dict[str, str] = {}
+        for selectors, body in re.findall(r"([^{}/]+)\{([^}]*)\}", re.sub(r"/\*.*?\*/", "", sheet, flags=re.S)):
+            colour = re.search(r"(?<!-)color:\s*(#[0-9a-fA-F]{6})", body)
+            if colour and "background" not in body:
+                for selector in selectors.split(","):
+                    found[selector.strip()] = colour.group(1)
+        return found
+
+    for pal, sheet in ((light, light_sheet), (dark, dark_sheet)):
+        window = pal.color(QPalette.ColorRole.Window)
+        for selector, colour in text_colours(sheet).items():
+            assert contrast(QColor(colour), window) >= 4.5, (selector, colour, window.name())

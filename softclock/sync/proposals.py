@@ -20,13 +20,14 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, bindparam, select, text
+from sqlalchemy import Engine, func, select
 
 from softclock import outside_calls
 from softclock.reports.central_reconcile import reconcile
 from softclock.store.db import Store
 from softclock.store.models import Call
 from softclock.sync import state
+from softclock.sync.central import CentralPbxCall
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +37,15 @@ FLAG = "phone system"
 
 def pull_proposals(store: Store, central: Engine, identity: str, timekeeper: str, now: datetime) -> int:
     """Propose this timekeeper's PBX-only answered calls imported since the last look; how many were new."""
+    p = CentralPbxCall.__table__.c
     with store.session() as s:
         seen = state.get(s, SEEN)
     with central.connect() as conn:
         since = datetime.fromisoformat(seen) if seen else datetime.min
         newest, first, last = conn.execute(
-            text(
-                "SELECT max(imported_utc), min(start_utc), max(start_utc) FROM pbx_calls "
-                "WHERE imported_utc > :since AND timekeeper_id = :me"
-            ),
-            {"since": since, "me": identity},
+            select(func.max(p.imported_utc), func.min(p.start_utc), func.max(p.start_utc)).where(
+                p.imported_utc > since, p.timekeeper_id == identity
+            )
         ).one()
     if newest is None:
         return 0
@@ -62,13 +62,7 @@ def pull_proposals(store: Store, central: Engine, identity: str, timekeeper: str
     if wanted:
         with central.connect() as conn:
             details = list(
-                conn.execute(
-                    text(
-                        "SELECT id, dedup_key, direction, caller, callee, remote_e164, answer_utc, start_utc, "
-                        "billsec, extension, source_format FROM pbx_calls WHERE id IN :ids ORDER BY start_utc"
-                    ).bindparams(bindparam("ids", expanding=True)),
-                    {"ids": wanted},
-                ).mappings()
+                conn.execute(select(CentralPbxCall.__table__).where(p.id.in_(wanted)).order_by(p.start_utc)).mappings()
             )
     added = 0
     with store.session() as s, s.begin():

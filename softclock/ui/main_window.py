@@ -34,6 +34,7 @@ from softclock.states import Disposition
 from softclock.textsafe import printable
 from softclock.ui.background import BackgroundRunner
 from softclock.ui.call_widget import CallWidget
+from softclock.ui.fit import fit_to_screen, scrollable
 from softclock.ui.history_view import HistoryView
 from softclock.ui.incoming import IncomingCallWindow
 from softclock.ui.matter_prompt import MatterPrompt
@@ -237,11 +238,11 @@ class MainWindow(QMainWindow):
         self.history = HistoryView()
         self.tabs.addTab(self.history, "History")
         self._history_stale = False  # a change arrived while another tab was shown
-        self.setCentralWidget(self.tabs)
+        self.setCentralWidget(scrollable(self.tabs))  # a small screen scrolls; the prompt never grows the window
         self.setStatusBar(QStatusBar())
         self.sync_status = SyncStatusLabel()
         self.statusBar().addPermanentWidget(self.sync_status)
-        self.resize(760, 620)
+        fit_to_screen(self, 760, 620)  # at 200 % a laptop screen may be 683x384
 
         # Ticks only while a call is live: an idle phone must not wake the CPU.
         self._ticker = QTimer(self)

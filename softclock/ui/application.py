@@ -21,6 +21,7 @@ from softclock.logs import register_secret
 from softclock.paths import runtime_socket_name
 from softclock.ui import qtstart  # noqa: F401 - first: the cheaper check of every module imported after PySide6
 from softclock.ui.bridge import EventBridge
+from softclock.ui.incoming import IncomingCallWindow
 from softclock.ui.main_window import MainWindow
 
 # Start-up: only what the window needs is imported before it shows (run_gui); the
@@ -220,6 +221,9 @@ class DesktopApp(QObject):
 
             self.sound = SoundController(core, self.bridge.run_on_main)
         self._start_sync(core)
+        # The next ringing window is built now and after each call rang, not when the INVITE comes.
+        IncomingCallWindow.prepare()
+        self.window.incoming_over.connect(lambda _handle: QTimer.singleShot(0, IncomingCallWindow.prepare))
         self.core_ready.emit()
 
     def _start_sync(self, core: Core) -> None:

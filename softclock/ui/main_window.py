@@ -602,25 +602,29 @@ class MainWindow(QMainWindow):
             if view is not None:
                 view.widget.set_state("Ringing…")
             return
-        view = self._add_view(event.handle, event.call_id, event.remote_uri, event.display_name, True)
         if self.dnd_action.isChecked():
+            view = self._add_view(event.handle, event.call_id, event.remote_uri, event.display_name, True)
             view.widget.set_state("Declined: do not disturb")
             self.show_message(f"Declined a call from {view.who}: do not disturb is on.")
             if self._phone is not None:
                 self._phone.decline(event.handle, busy=True)
             return
-        view.widget.set_state("Incoming call")
-        view.widget.set_ringing_in(True)
+        # The ringing window first (built ahead: IncomingCallWindow.prepare), then the call's
+        # panel here: building the panel took 10-50 ms the caller's window waited for.
+        who, _number, detail = self._who(event.remote_uri, event.display_name)
         name = event.display_name or display_name(event.remote_uri)
-        window = IncomingCallWindow(event.handle, name, view.widget.detail_label.text() or view.who, "")
+        window = IncomingCallWindow.take(event.handle, name, detail or who, "")
         if not name:
-            window.name_label.setText(view.who)
+            window.name_label.setText(who)
         window.answer_clicked.connect(self._on_answer_clicked)
         window.decline_clicked.connect(self._on_decline_clicked)
         self._incoming[event.handle] = window
         window.show()
         window.raise_()
         window.activateWindow()
+        view = self._add_view(event.handle, event.call_id, event.remote_uri, event.display_name, True)
+        view.widget.set_state("Incoming call")
+        view.widget.set_ringing_in(True)
         log.info("ringing window shown for %s", event.call_id)
         self.ringing_shown.emit(event.call_id)
         self.incoming_ringing.emit(event.handle, view.who, view.widget.detail_label.text())

@@ -101,7 +101,12 @@ class HistoryModel(QAbstractTableModel):
             return started.strftime("%H:%M") if started else ""
         if index.column() == 2:
             arrow = {"outgoing": "→ ", "incoming": "← "}.get(row.direction or "", "")
-            return arrow + printable(row.who or "manual entry")
+            who = row.who
+            if who and who == row.number:  # no name: the number as the Today list shows it
+                from softclock.matching import pretty
+
+                who = pretty(who)
+            return arrow + printable(who or "manual entry")
         if index.column() == 3:
             return printable(entry.matter.label) if entry.matter else "Unassigned"
         if index.column() == 4:

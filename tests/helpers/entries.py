@@ -21,9 +21,17 @@ def make_matter(store: Store, code: str = "M-1", closed: bool = False, client: s
         return matter.id
 
 
-def make_call(store: Store, sip_call_id: str = "c") -> int:
+def make_call(store: Store, sip_call_id: str = "c", **fields: object) -> int:
+    """A call record; ``fields`` (remote_number, disposition, answered_utc ...) set on top of the defaults."""
     with store.session() as s, s.begin():
-        call = Call(sip_call_id=sip_call_id, direction="outgoing", account="a", remote_uri="sip:x@y", invited_utc=NOW)
+        values: dict[str, object] = {
+            "direction": "outgoing",
+            "account": "a",
+            "remote_uri": "sip:x@y",
+            "invited_utc": NOW,
+            **fields,
+        }
+        call = Call(sip_call_id=sip_call_id, **values)
         s.add(call)
         s.flush()
         return call.id

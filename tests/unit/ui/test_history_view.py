@@ -17,7 +17,7 @@ from softclock.store.db import Store, open_store
 from softclock.store.models import AuditEvent, TimeEntry
 from softclock.ui.background import BackgroundRunner
 from softclock.ui.history_view import PAGE, HistoryView
-from tests.helpers.entries import NOW, make_entry, make_matter
+from tests.helpers.entries import NOW, make_call, make_entry, make_matter
 
 
 @pytest.fixture
@@ -128,3 +128,10 @@ def test_a_day_range_of_one_day_keeps_only_that_day(qtbot, store) -> None:  # ty
     with qtbot.waitSignal(view.model.page_shown, timeout=5000):
         view.to_edit.setDate(QDate(day.year, day.month, day.day))
     assert view.model.rowCount() == 1 and view.model.row(0).entry.work_date == day
+
+
+def test_a_caller_without_a_name_is_shown_by_the_number_as_the_today_list_writes_it(qtbot, store) -> None:  # type: ignore[no-untyped-def]
+    call = make_call(store, direction="incoming", remote_uri="sip:+442079460958@x", remote_number="+442079460958")
+    make_entry(store, 300, call=call, day=NOW.date())
+    view = _view(qtbot, store)
+    assert view.model.index(0, 2).data() == "← +44 20 7946 0958"

@@ -14,9 +14,8 @@ from softclock.changes import ChangeBus
 from softclock.facades import Facades, facades
 from softclock.formatting import as_local
 from softclock.store.db import Store, open_store
-from softclock.store.models import Call
 from softclock.ui.today import TodayList
-from tests.helpers.entries import NOW, make_entry, make_matter
+from tests.helpers.entries import NOW, make_call, make_entry, make_matter
 
 
 @pytest.fixture
@@ -32,22 +31,17 @@ def views(store: Store) -> Facades:
 
 
 def _call(store: Store, sip_call_id: str, answered: datetime, seconds: float, name: str) -> int:
-    with store.session() as s, s.begin():
-        call = Call(
-            sip_call_id=sip_call_id,
-            direction="outgoing",
-            account="a",
-            remote_uri=f"sip:{name.lower()}@sip.test",
-            display_name=name,
-            invited_utc=answered - timedelta(seconds=5),
-            answered_utc=answered,
-            ended_utc=answered + timedelta(seconds=seconds),
-            talk_seconds=seconds,
-            disposition="answered",
-        )
-        s.add(call)
-        s.flush()
-        return call.id
+    return make_call(
+        store,
+        sip_call_id,
+        remote_uri=f"sip:{name.lower()}@sip.test",
+        display_name=name,
+        invited_utc=answered - timedelta(seconds=5),
+        answered_utc=answered,
+        ended_utc=answered + timedelta(seconds=seconds),
+        talk_seconds=seconds,
+        disposition="answered",
+    )
 
 
 def _hhmm(utc: datetime) -> str:

@@ -233,12 +233,12 @@ class MainWindow(QMainWindow):
         phone_page.setLayout(body)
         self.review = ReviewView()
         self.tabs = QTabWidget()
-        self.tabs.addTab(phone_page, "Phone")
+        self.tabs.addTab(scrollable(phone_page, follow=self.prompt), "Phone")  # scrolls to the prompt as it opens
         self.tabs.addTab(self.review, "Review")
         self.history = HistoryView()
         self.tabs.addTab(self.history, "History")
         self._history_stale = False  # a change arrived while another tab was shown
-        self.setCentralWidget(scrollable(self.tabs))  # a small screen scrolls; the prompt never grows the window
+        self.setCentralWidget(scrollable(self.tabs))  # a narrow screen scrolls; nothing shown grows the window
         self.setStatusBar(QStatusBar())
         self.sync_status = SyncStatusLabel()
         self.statusBar().addPermanentWidget(self.sync_status)

@@ -60,7 +60,7 @@ class MatterPrompt(QFrame):
         self.filter_edit.setPlaceholderText("Type a client, matter code or name…")
         self.filter_edit.setClearButtonEnabled(True)
         self.results = QListWidget()
-        self.results.setMinimumWidth(320)
+        self.results.setMinimumWidth(260)  # beside a call on a 683 px wide screen (200 % scaling)
         self.later_button = QPushButton("Decide later")
         self._hint = QLabel("Enter picks · Esc decides later")
         self._hint.setObjectName("hint")

@@ -30,7 +30,7 @@ def _settle() -> None:
         QApplication.processEvents()
 
 
-def test_opening_the_matter_prompt_does_not_grow_the_window(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_opening_the_matter_prompt_does_not_grow_the_window_and_brings_it_into_view(qtbot) -> None:  # type: ignore[no-untyped-def]
     window = MainWindow(_Controller())  # type: ignore[arg-type]
     qtbot.addWidget(window, before_close_func=lambda w: setattr(w, "quitting", True))
     window.show()
@@ -44,6 +44,8 @@ def test_opening_the_matter_prompt_does_not_grow_the_window(qtbot) -> None:  # t
             window.prompt.open_for("7", "Pat")
         _settle()
         assert window.prompt.isVisible() and window.size() == before
+        later = window.prompt.later_button  # scrolled into view where the window is small
+        qtbot.waitUntil(lambda: not later.visibleRegion().isEmpty(), timeout=2000)  # noqa: B023 - waited here
         window.prompt.close_prompt()
 
 
@@ -67,6 +69,7 @@ def settle():
         QApplication.processEvents()
 
 window = MainWindow(Controller())
+window.refresh_welcome()  # an account is set up: no welcome panel
 window.show()
 settle()
 free = app.primaryScreen().availableGeometry()
@@ -80,7 +83,13 @@ seen["pages"] = []
 for i in range(window.tabs.count()):
     page = window.tabs.widget(i).minimumSizeHint()
     seen["pages"].append([window.tabs.tabText(i), page.width()])
-seen["tabs width"] = window.tabs.parentWidget().width()  # the scroll area's viewport
+seen["tabs width"] = window.tabs.parentWidget().width()  # the window's scroll area's viewport
+phone = window.tabs.widget(0)  # the Phone page's own scroll area
+seen["phone content"] = phone.widget().minimumSizeHint().width()
+seen["phone viewport"] = phone.viewport().width()
+seen["prompt in view"] = all(
+    not w.visibleRegion().isEmpty() for w in (window.prompt.filter_edit, window.prompt.later_button)
+)
 window.quitting = True
 print(json.dumps(seen))
 """
@@ -105,5 +114,7 @@ def test_the_default_window_fits_a_laptop_screen_at_200_percent(tmp_path: Path) 
     assert width <= 683 - 20 and height <= 384 * 0.9  # room left for the title bar and borders
     assert seen["minimum"][0] <= width and seen["minimum"][1] <= height
     assert seen["with prompt"] == seen["window"]
-    for name, page_width in seen["pages"]:  # no page needs a horizontal scroll bar
+    for name, page_width in seen["pages"]:  # no page needs a horizontal scroll bar ...
         assert page_width <= seen["tabs width"], name
+    assert seen["phone content"] <= seen["phone viewport"]  # ... not even with a call and the prompt open
+    assert seen["prompt in view"]  # the Phone page scrolled to the prompt, its search box and Decide later

@@ -834,6 +834,9 @@ def main() -> int:
         watcher = MapWatcher(xvfb.display)
         wire = Wire()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SOFTCLOCK_", "QT_", "DBUS_"))}
+        # An installed app has its bytecode compiled: a shell that turns writing it off would
+        # measure compiling softclock at every start.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         env.update({"DISPLAY": xvfb.display, "QT_QPA_PLATFORM": "xcb"})
         if shutil.which("dbus-daemon"):
             r, w = os.pipe()

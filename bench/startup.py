@@ -511,6 +511,9 @@ def main() -> int:
     xvfb = Xvfb(base).start()
     watcher = MapWatcher(xvfb.display)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOFTCLOCK_", "QT_"))}
+    # An installed app has its bytecode compiled: a shell that turns writing it off would
+    # measure compiling softclock at every start.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(
         {
             "DISPLAY": xvfb.display,

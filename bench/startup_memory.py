@@ -152,6 +152,10 @@ def layers(null_audio: bool) -> None:
     while time.monotonic() < deadline:
         app.processEvents()
     step("7 core built (store open, SIP engine started, capture, worker)" + (" + sound" if not null_audio else ""))
+    import ctypes
+
+    ctypes.CDLL(None).malloc_trim(0)
+    step("8 malloc_trim(0): free heap pages handed back")
     print("Softclock's memory, layer by layer (one process, after gc.collect()):")
     step.print()
     print()

@@ -12,6 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+# First, before PySide6 itself: the cheaper PySide6 check of every module imported after it.
+from softclock.ui import qtstart  # noqa: F401
+
+# isort: split
 from PySide6.QtCore import QEvent, QObject, QSocketNotifier, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -19,7 +23,6 @@ from softclock import events as ev
 from softclock.changes import ChangeKind
 from softclock.logs import register_secret
 from softclock.paths import runtime_socket_name
-from softclock.ui import qtstart  # noqa: F401 - first: the cheaper check of every module imported after PySide6
 from softclock.ui.bridge import EventBridge
 from softclock.ui.incoming import IncomingCallWindow
 from softclock.ui.main_window import MainWindow

@@ -9,22 +9,28 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from softclock import events as ev
 from softclock import paths
 from softclock.billing import Policy
-from softclock.capture import Capture
 from softclock.changes import ChangeBus
 from softclock.events import Event
-from softclock.facades import Facades, facades
 from softclock.phone import Engine, Phone
 from softclock.settings import AccountSettings, Settings, SipSettings, load, split_host_port
 from softclock.sip.config import AccountConfig
-from softclock.store.db import Store, open_store
 from softclock.worker import DbWorker
+
+# SQLAlchemy, the store, capture and the facades are imported by build_core once the
+# SIP engine is up (start-up, issue 13: the REGISTER leaves before ~0.4 s of imports).
+if TYPE_CHECKING:
+    from softclock.capture import Capture
+    from softclock.facades import Facades
+    from softclock.store.db import Store
 
 log = logging.getLogger("softclock.app")
 
@@ -77,7 +83,26 @@ _CALL_EVENTS = (
 )
 
 
-def event_pipeline(worker: DbWorker, capture: Capture, sink: Callable[[Event], None]) -> Callable[[Event], None]:
+class Recorder(Protocol):
+    """What the pipeline hands call events to (capture)."""
+
+    def handle(self, event: Event) -> None: ...
+
+
+class _LateCapture:
+    """Capture before it exists: the engine starts (and registers) before the store opens,
+    and its call events are queued on the database worker behind a job that waits for
+    capture and runs crash recovery first (build_core)."""
+
+    def __init__(self) -> None:
+        self.capture: Capture | None = None
+
+    def handle(self, event: Event) -> None:
+        if self.capture is not None:  # None only if building the core failed
+            self.capture.handle(event)
+
+
+def event_pipeline(worker: DbWorker, capture: Recorder, sink: Callable[[Event], None]) -> Callable[[Event], None]:
     """What the SIP engine calls (on its threads) with each event."""
 
     def record(event: Event) -> None:
@@ -158,11 +183,16 @@ def build_core(
     bus: ChangeBus | None = None,
     settings: Settings | None = None,
     worker: DbWorker | None = None,
+    on_engine: Callable[[Engine, Phone], None] | None = None,
 ) -> Core:
-    """Open the store, recover crashed calls, start the SIP engine.
+    """Start the SIP engine, then open the store, recover crashed calls and build capture.
 
-    ``sink`` gets every SIP event, call events after capture recorded them;
-    ``bus`` carries every change of the store (capture's and the facades').
+    ``sink`` gets every SIP event, call events after capture recorded them (an
+    incoming call's ringing before); ``bus`` carries every change of the store
+    (capture's and the facades'). ``on_engine(engine, phone)`` runs as soon as
+    the engine is up, before SQLAlchemy is imported: the desktop registers there.
+    Call events that come before capture exists wait on the database worker
+    behind crash recovery, so recovery never sees a call of this run.
     """
     from softclock.sip.config import EngineConfig
     from softclock.sip.engine import SipEngine
@@ -170,7 +200,62 @@ def build_core(
     settings = settings or load(settings_path)
     # Everything the app writes (store, log, recordings) is for its user alone.
     os.umask(0o077)
+    bus = bus or ChangeBus()
+    worker = worker or DbWorker()
+    late = _LateCapture()
+    opened = threading.Event()
+
+    def recover_first() -> int:
+        opened.wait()  # set by this function below, whatever happens
+        return late.capture.recover() if late.capture is not None else 0
+
+    recovery = worker.submit(recover_first)
+    engine: SipEngine | None = None
+    try:
+        port = settings.sip.local_port or remembered_sip_port(data_dir, settings.sip.bind_address)
+        engine = SipEngine(
+            event_pipeline(worker, late, sink),
+            EngineConfig(
+                bind_address=settings.sip.bind_address,
+                local_port=port,
+                null_audio=settings.sip.null_audio,
+                playback_device=settings.audio.speaker,
+                capture_device=settings.audio.microphone,
+                log_level=settings.sip.log_level,
+                stun_servers=tuple(settings.sip.stun_servers),
+                keepalive_s=settings.sip.keepalive_seconds,
+            ),
+        )
+        engine.start()
+        if not settings.sip.local_port:
+            _remember_sip_port(data_dir, engine.local_port)
+        phone = Phone(engine, settings.account.sip_domain if settings.account.configured else "")
+        if on_engine is not None:
+            on_engine(engine, phone)
+        store, capture, identity = _open_capture(settings, data_dir, bus, worker)
+        late.capture = capture
+    except BaseException:
+        if engine is not None:
+            engine.shutdown()
+        raise
+    finally:
+        opened.set()
+    recovered = recovery.result()
+    if recovered:
+        log.warning("%d call(s) left open by a crash were closed and flagged", recovered)
+    from softclock.facades import facades
+
+    views = facades(store, identity, lambda: firm_policy(store, settings), bus)
+    return Core(settings, settings_path, data_dir, store, capture, phone, engine, identity, worker, bus, views)
+
+
+def _open_capture(
+    settings: Settings, data_dir: Path, bus: ChangeBus, worker: DbWorker
+) -> tuple[Store, Capture, Callable[[], str]]:
+    """The store (or a holding store in memory if it cannot be opened) and capture on it."""
+    from softclock.capture import Capture
     from softclock.errors import StoreError
+    from softclock.store.db import open_store
 
     try:
         store = open_store(data_dir)
@@ -182,8 +267,6 @@ def build_core(
         log.error("%s; calls are held in memory until it can be written", exc)
         store, holding = open_memory_store(), str(exc)
     identity = acting_person(settings)
-    bus = bus or ChangeBus()
-    worker = worker or DbWorker()
     capture = Capture(
         store,
         timekeeper=identity,
@@ -195,33 +278,11 @@ def build_core(
     )
     if holding:
         capture.hold_until(lambda: open_store(data_dir), holding)
-    from softclock.recordings import apply_retention
+    else:
+        from softclock.recordings import apply_retention
 
-    if not holding:
         apply_retention(store, data_dir, settings.recording.retention_days)
-    recovered = worker.call(capture.recover)
-    if recovered:
-        log.warning("%d call(s) left open by a crash were closed and flagged", recovered)
-    port = settings.sip.local_port or remembered_sip_port(data_dir, settings.sip.bind_address)
-    engine = SipEngine(
-        event_pipeline(worker, capture, sink),
-        EngineConfig(
-            bind_address=settings.sip.bind_address,
-            local_port=port,
-            null_audio=settings.sip.null_audio,
-            playback_device=settings.audio.speaker,
-            capture_device=settings.audio.microphone,
-            log_level=settings.sip.log_level,
-            stun_servers=tuple(settings.sip.stun_servers),
-            keepalive_s=settings.sip.keepalive_seconds,
-        ),
-    )
-    engine.start()
-    if not settings.sip.local_port:
-        _remember_sip_port(data_dir, engine.local_port)
-    phone = Phone(engine, settings.account.sip_domain if settings.account.configured else "")
-    views = facades(store, identity, lambda: firm_policy(store, settings), bus)
-    return Core(settings, settings_path, data_dir, store, capture, phone, engine, identity, worker, bus, views)
+    return store, capture, identity
 
 
 def acting_person(settings: Settings) -> Callable[[], str]:
@@ -278,6 +339,7 @@ def remembered_sip_port(data_dir: Path, bind_address: str = "") -> int:
 
 def _remember_sip_port(data_dir: Path, port: int) -> None:
     try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the engine starts before the store makes it
         (data_dir / _PORT_FILE).write_text(f"{port}\n")
     except OSError as exc:
         log.warning("cannot remember the SIP port: %s", exc.strerror)

@@ -33,7 +33,8 @@ from softclock.ui.main_window import MainWindow
 if TYPE_CHECKING:
     from softclock.app import Core
     from softclock.notify import Notifier
-    from softclock.settings import AccountSettings, SipSettings
+    from softclock.phone import Engine, Phone
+    from softclock.settings import AccountSettings, Settings, SipSettings
     from softclock.sip.config import AccountConfig
     from softclock.sip.demo import DemoLine
     from softclock.sync.service import SyncWorker
@@ -74,6 +75,8 @@ class DesktopApp(QObject):
         self.bridge = EventBridge(self)
         self._demo: DemoLine | None = None
         self.core: Core | None = None
+        self._settings: Settings | None = None  # read by the start-up thread, before the core
+        self._early_events: list[ev.Event] = []  # SIP events before the core was attached
         self.sync_worker: SyncWorker | None = None
         self.sound: SoundController | None = None  # ringer, device list, Sound dialog (None: no sound)
         self.notifier: Notifier | None = None  # desktop notifications, once started
@@ -179,25 +182,56 @@ class DesktopApp(QObject):
         self.window.dial_edit.setFocus()
 
     def _build(self) -> tuple[Core, str | None, str]:
-        """Build the core; returns it, the SIP password (if any) and a problem sentence."""
-        from softclock import secrets
-        from softclock.app import build_core
+        """Build the core; returns it, the SIP password (if any) and a problem sentence.
 
-        core = build_core(self._settings_path, self._data_dir, self.bridge.sink, self._bus, worker=self._runner.worker)
-        account = core.settings.account
+        The account registers as soon as the SIP engine is up (on this thread,
+        before SQLAlchemy and the store are imported): the password is then
+        returned as None, the REGISTER being on its way already."""
+        from softclock.app import build_core
+        from softclock.settings import load
+
+        settings = load(self._settings_path)
+        self._settings = settings
+        problem = ""
+
+        def register_now(engine: Engine, phone: Phone) -> None:
+            nonlocal problem
+            password, problem = self._password(settings.account)
+            if password is not None:
+                register_secret(password)
+                engine.set_account(_engine_account(settings.account, password, settings.sip))
+                phone.domain = settings.account.sip_domain
+                phone.ready = True
+
+        core = build_core(
+            self._settings_path,
+            self._data_dir,
+            self.bridge.sink,
+            self._bus,
+            settings=settings,
+            worker=self._runner.worker,
+            on_engine=register_now,
+        )
+        return core, None, problem
+
+    @staticmethod
+    def _password(account: AccountSettings) -> tuple[str | None, str]:
+        """The account's SIP password from the keyring, or a sentence saying why there is none."""
+        from softclock import secrets
+
         if not account.configured:
-            return core, None, ""
+            return None, ""
         try:
             password = secrets.get_sip_password(account.address)
         except secrets.KeyringUnavailable as exc:
-            return core, None, str(exc)
+            return None, str(exc)
         except Exception:
             # A keyring backend bug must not keep the phone from starting.
             log.exception("reading the keyring failed")
-            return core, None, "The keyring could not be read (details in the log): open Account… to retry."
+            return None, "The keyring could not be read (details in the log): open Account… to retry."
         if password is None:
-            return core, None, f"No password for {account.address} in the keyring: open Account… to enter it."
-        return core, password, ""
+            return None, f"No password for {account.address} in the keyring: open Account… to enter it."
+        return password, ""
 
     def _build_in_background(self) -> None:
         try:
@@ -213,6 +247,9 @@ class DesktopApp(QObject):
         self.core = core
         assert core.facades is not None
         self.window.attach(core.phone, core.facades, core.capture)
+        early, self._early_events = self._early_events, []
+        for event in early:  # what the engine said before the core was attached
+            self._on_bridge_event_arrived(event)
         # Registering first: the REGISTER is on its way while sound and sync start.
         if password is not None:
             register_secret(password)
@@ -265,7 +302,8 @@ class DesktopApp(QObject):
 
     @property
     def account_configured(self) -> bool:
-        return self.core is not None and self.core.settings.account.configured
+        settings = self.core.settings if self.core is not None else self._settings
+        return settings is not None and settings.account.configured
 
     @property
     def demo_running(self) -> bool:
@@ -356,8 +394,15 @@ class DesktopApp(QObject):
             self._demo = None
 
     def _on_bridge_event_arrived(self, event: ev.Event) -> None:
-        """A SIP event on the main thread; a call's events come after capture recorded them."""
+        """A SIP event on the main thread; a call's events come after capture recorded them
+        (an incoming call's ringing before)."""
         if self.core is None:
+            # The engine registers before the store is open: the registration is shown at
+            # once (and again after the window's attach, which says "No account set up"),
+            # everything once the core is attached.
+            if isinstance(event, ev.RegistrationChanged):
+                self.window.on_sip_event(event)
+            self._early_events.append(event)
             return
         if self.sound is not None:
             self.sound.handle(event)  # rings incoming calls on the ringer device

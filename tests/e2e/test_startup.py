@@ -53,6 +53,13 @@ _PROBE = textwrap.dedent(
         QTimer.singleShot(0, QApplication.instance().quit)
 
     application.DesktopApp.start_background = probe
+    password = application.DesktopApp._password
+
+    def at_engine(account):  # asked on the start-up thread once the SIP engine is up
+        seen["at_engine"] = sorted(m for m in HEAVY if m in sys.modules)
+        return password(account)
+
+    application.DesktopApp._password = staticmethod(at_engine)
     original_attach = application.DesktopApp._attach
 
     def attach(self, *args):
@@ -83,6 +90,8 @@ def test_the_window_is_painted_before_the_heavy_imports_and_the_core_follows(tmp
     seen = json.loads(line[len("PROBE ") :])
     assert seen["window_visible"] is True
     assert seen["at_first_paint"] == []
+    # The account registers before SQLAlchemy and the store are imported.
+    assert "pjsua2" in seen["at_engine"] and not {"sqlalchemy", "softclock.store"} & set(seen["at_engine"])
     assert seen.get("core_built") is True, out.stderr[-3000:]
     assert {"sqlalchemy", "pjsua2", "softclock.store"} <= set(seen["after_core"])
 

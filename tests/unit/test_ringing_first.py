@@ -32,11 +32,12 @@ class SlowStore:
         return self._store.session()
 
 
-def _ringing(handle: int) -> ev.CallRinging:
+def ringing(handle: int, call_id: str = "") -> ev.CallRinging:
+    """An incoming call from Bob's number ringing here (Call-ID call-HANDLE unless given)."""
     return ev.CallRinging(
         mono=time.monotonic(),
         utc=datetime.now(UTC),
-        call_id=f"call-{handle}",
+        call_id=call_id or f"call-{handle}",
         handle=handle,
         direction=ev.Direction.INCOMING,
         account="sip:me@example.com",
@@ -71,7 +72,7 @@ def test_the_ringing_window_is_told_before_the_store_write_and_the_end_after(tmp
             log.append(f"window: {type(event).__name__}")
 
         pipeline = event_pipeline(worker, capture, sink)
-        pipeline(_ringing(1))
+        pipeline(ringing(1))
         # The window has the ringing call although the store has not been asked yet,
         # let alone written (the worker is held at the store's door until the gate opens).
         assert log[0] == "window: CallRinging"

@@ -50,6 +50,11 @@ default). Per run:
 Usage (as root, from the project root)::
 
     .venv/bin/python bench/desktop.py [--runs 5] [--idle-seconds 30] [--calls 2] [--only softclock,bare] [--json]
+        [--store DATA_DIR]
+
+``--store``: each Softclock run starts with a copy of that data directory's
+``softclock.db`` (issue 13's memory goal is with 1,000,000 entries: build one
+with ``bench/store_scale.py --calls 1000000 --runs 1 --keep``).
 
 It prints a table with the medians and Softclock's ratio to each of the
 others, the machine, and how loaded it was (the kernel's CPU pressure, the
@@ -426,6 +431,7 @@ class Ctx:
     password: str
     kam: Kamailio
     env: dict[str, str]
+    store: Path | None = None  # a data directory whose softclock.db Softclock starts with (--store)
 
 
 def softclock_cmd(ctx: Ctx) -> tuple[list[str], dict[str, str]]:
@@ -440,6 +446,10 @@ def softclock_cmd(ctx: Ctx) -> tuple[list[str], dict[str, str]]:
         "[sip]\n"
         f'bind_address = "{ctx.kam.host}"\n'
     )
+    if ctx.store is not None:  # a copy: the run writes its calls into it
+        data = ctx.work / "data"
+        data.mkdir(mode=0o700)
+        shutil.copyfile(ctx.store / "softclock.db", data / "softclock.db")
     keyring = ctx.work / "keyring.json"
     old = os.environ.get("SOFTCLOCK_TEST_KEYRING")
     os.environ["SOFTCLOCK_TEST_KEYRING"] = str(keyring)
@@ -526,7 +536,14 @@ class Bench:
         work.mkdir()
         runtime = work / "xdg-runtime"
         runtime.mkdir(mode=0o700)
-        ctx = Ctx(work, user, password, self.kam, dict(self.env, XDG_RUNTIME_DIR=str(runtime), HOME=str(work)))
+        ctx = Ctx(
+            work,
+            user,
+            password,
+            self.kam,
+            dict(self.env, XDG_RUNTIME_DIR=str(runtime), HOME=str(work)),
+            Path(self.args.store) if self.args.store else None,
+        )
         cmd, env = COMMANDS[subject](ctx)
         res: dict[str, Any] = {"subject": subject, "run": label, "user": user}
         xmark, wmark = self.watcher.mark(), self.wire.mark()
@@ -809,6 +826,12 @@ def main() -> int:
     ap.add_argument("--only", default="", help="comma-separated subset of softclock,twinkle,bare")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    ap.add_argument(
+        "--store",
+        default="",
+        help="a data directory whose softclock.db each Softclock run starts with, copied "
+        "(e.g. 1,000,000 entries: bench/store_scale.py --keep prints one)",
+    )
     args = ap.parse_args()
     subjects = [s for s in SUBJECTS if not args.only or s in args.only.split(",")]
     if "twinkle" in subjects and not shutil.which("twinkle"):

@@ -13,11 +13,12 @@ cd "$(dirname "$0")/.."
 # throwaway clusters of the central-store tests (tests/helpers/pgcluster.py runs
 # its own initdb'd server on a free port; the machine's own server is not used),
 # desktop-file-utils, appstream and xdg-utils to check the desktop entries and
-# the link handler, nsis to compile the Windows installer script (tests/e2e/test_installers.py).
+# the link handler, nsis to compile the Windows installer script (tests/e2e/test_installers.py),
+# poppler-utils (pdftotext, pdftoppm) to read back the report PDFs (tests/unit/ui/test_report_pdf.py).
 PACKAGES="python3-venv iproute2 libportaudio2 pulseaudio pulseaudio-utils kamailio kamailio-extra-modules kamailio-tls-modules sip-tester baresip postgresql
   xvfb xauth libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
   libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-cursor0
-  desktop-file-utils appstream xdg-utils nsis"
+  desktop-file-utils appstream xdg-utils nsis poppler-utils"
 apt_ensure $PACKAGES
 
 . scripts/python-pick.sh

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from softclock.ui import qtstart  # noqa: F401
 
 # isort: split
-from PySide6.QtCore import QEvent, QObject, QSocketNotifier, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSocketNotifier, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
 from softclock import events as ev
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from softclock.sip.demo import DemoLine
     from softclock.sync.service import SyncWorker
     from softclock.ui.ipc import InstanceServer
+    from softclock.ui.reports_window import ReportsWindow
     from softclock.ui.sound_dialog import SoundController
 
 log = logging.getLogger("softclock.ui")
@@ -79,6 +80,7 @@ class DesktopApp(QObject):
         self._early_events: list[ev.Event] = []  # SIP events before the core was attached
         self.sync_worker: SyncWorker | None = None
         self.sound: SoundController | None = None  # ringer, device list, Sound dialog (None: no sound)
+        self.reports_window: ReportsWindow | None = None  # Billing > Reports…, made when first asked for
         self.notifier: Notifier | None = None  # desktop notifications, once started
         self.window = MainWindow(self)
         from softclock.ui.ui_state import UiState
@@ -133,6 +135,7 @@ class DesktopApp(QObject):
     def _connect_signals(self) -> None:
         self.bridge.event_arrived.connect(self._on_bridge_event_arrived)
         self.window.sound_action.triggered.connect(self._on_window_sound_action_triggered)
+        self.window.reports_action.triggered.connect(self._on_window_reports_action_triggered)
 
     def start_notifications(self, bus: str = "SESSION") -> None:
         """Incoming calls also raise a desktop notification with Answer and Decline
@@ -415,6 +418,26 @@ class DesktopApp(QObject):
             self.sound.open_dialog(self.window)
         else:
             self.window.show_message("Sound is off on this computer ([sip] null_audio = true in the settings).")
+
+    def _on_window_reports_action_triggered(self) -> None:
+        """Billing > Reports…: one Reports window at a time, on the person's own central-store login."""
+        settings = self.core.settings if self.core is not None else self._settings
+        if settings is None:
+            self.window.show_message("Reports open once Softclock has read its settings.")
+            return
+        if self.reports_window is None:
+            from softclock.reports.service import ReportsService
+            from softclock.ui.reports_window import ReportsWindow
+
+            self.reports_window = ReportsWindow(ReportsService(settings.central))
+            self.reports_window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # its thread ends at close
+            self.reports_window.destroyed.connect(self._on_reports_window_destroyed)
+        self.reports_window.show()
+        self.reports_window.raise_()
+        self.reports_window.activateWindow()
+
+    def _on_reports_window_destroyed(self) -> None:
+        self.reports_window = None
 
     @property
     def recording_policy(self) -> str:

@@ -149,6 +149,9 @@ class MainWindow(QMainWindow):
         self.quit_action = self._action(phone_menu, "&Quit", "Ctrl+Q", self.quit)
         # Settings > Sound…: microphone, speaker, ringer, test sound (the application handles it).
         self.sound_action = QAction("&Sound…", self)
+        # Billing > Reports…: the central store's reports (the application opens the Reports window).
+        self.reports_action = QAction("&Reports…", self)
+        self.menuBar().addMenu("&Billing").addAction(self.reports_action)
         self.menuBar().addMenu("&Settings").addAction(self.sound_action)
         self.about_action = QAction("&About Softclock", self)
         self.menuBar().addMenu("&Help").addAction(self.about_action)

@@ -57,6 +57,20 @@ def _start_xvfb() -> subprocess.Popen[bytes] | None:
     return proc
 
 
+def choose_platform(platform: str, script: str) -> tuple[str, subprocess.Popen[bytes] | None]:
+    """Qt's platform for ``--platform auto|xcb|offscreen`` (set in QT_QPA_PLATFORM), and the Xvfb
+    started for it when there was no DISPLAY (the caller terminates it)."""
+    xvfb = None
+    if platform in ("auto", "xcb") and not os.environ.get("DISPLAY"):
+        xvfb = _start_xvfb()
+        if xvfb is None and platform == "xcb":
+            raise SystemExit(f"{script}: --platform xcb needs a DISPLAY or Xvfb")
+    if platform == "auto":
+        platform = "xcb" if os.environ.get("DISPLAY") else "offscreen"
+    os.environ["QT_QPA_PLATFORM"] = platform
+    return platform, xvfb
+
+
 # ---------------------------------------------------------------------- the seeded store
 
 
@@ -360,15 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images", help="where the PNGs go")
     parser.add_argument("--platform", choices=("auto", "xcb", "offscreen"), default="auto")
     args = parser.parse_args(argv)
-    xvfb = None
-    platform = args.platform
-    if platform in ("auto", "xcb") and not os.environ.get("DISPLAY"):
-        xvfb = _start_xvfb()
-        if xvfb is None and platform == "xcb":
-            raise SystemExit("screenshots: --platform xcb needs a DISPLAY or Xvfb")
-    if platform == "auto":
-        platform = "xcb" if os.environ.get("DISPLAY") else "offscreen"
-    os.environ["QT_QPA_PLATFORM"] = platform
+    platform, xvfb = choose_platform(args.platform, "screenshots")
     os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")  # never the person's keyring
     args.out.mkdir(parents=True, exist_ok=True)
     try:

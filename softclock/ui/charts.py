@@ -28,13 +28,13 @@ def series_colour(index: int) -> QColor:
 
 
 def nice_ticks(top: float, most: int = 6) -> list[float]:
-    """Tick values from 0 to at least ``top``: steps of 1, 2, 2.5 or 5 times a power of ten,
+    """Tick values from 0 to at least ``top``: steps of 1, 2 or 5 times a power of ten (whole hours from 1 h up),
     at most ``most`` of them after zero (``top`` <= 0 gives 0 and 1)."""
     if top <= 0 or not math.isfinite(top):
         return [0.0, 1.0]
     rough = top / most
     power = 10 ** math.floor(math.log10(rough))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= rough)
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= rough)
     count = math.ceil(top / step - 1e-9)
     return [round(i * step, 10) for i in range(count + 1)]
 

@@ -147,11 +147,11 @@ class MainWindow(QMainWindow):
         phone_menu.addAction(self.dnd_action)
         phone_menu.addSeparator()
         self.quit_action = self._action(phone_menu, "&Quit", "Ctrl+Q", self.quit)
-        # Settings > Sound…: microphone, speaker, ringer, test sound (the application handles it).
-        self.sound_action = QAction("&Sound…", self)
         # Billing > Reports…: the central store's reports (the application opens the Reports window).
         self.reports_action = QAction("&Reports…", self)
         self.menuBar().addMenu("&Billing").addAction(self.reports_action)
+        # Settings > Sound…: microphone, speaker, ringer, test sound (the application handles it).
+        self.sound_action = QAction("&Sound…", self)
         self.menuBar().addMenu("&Settings").addAction(self.sound_action)
         self.about_action = QAction("&About Softclock", self)
         self.menuBar().addMenu("&Help").addAction(self.about_action)

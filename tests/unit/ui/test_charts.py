@@ -73,6 +73,7 @@ def test_many_long_categories_still_draw_every_bar(qapp) -> None:  # type: ignor
 
 def test_the_axis_ticks_are_round_hours() -> None:
     assert nice_ticks(7.3) == [0, 2, 4, 6, 8]
+    assert nice_ticks(12.6) == [0, 5, 10, 15]  # whole hours, no 2.5 h steps
     assert nice_ticks(41) == [0, 10, 20, 30, 40, 50]
     assert nice_ticks(0) == [0.0, 1.0]
 

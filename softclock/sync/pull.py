@@ -9,13 +9,17 @@ come back as ``invoiced`` and are locked.
 
 from __future__ import annotations
 
+import json
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine, bindparam, delete, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from softclock.states import EntryStatus
+from softclock.store import search_index
 from softclock.store.db import Store
 from softclock.store.models import Client, Code, ContactNumber, Matter, TimeEntry, table_of
 from softclock.sync import state
@@ -30,6 +34,7 @@ from softclock.sync.central import (
 )
 
 PAGE = 20000
+_BULK = 1000  # matters in a page from which the search index's triggers stand aside (search_index.bulk)
 _TABLES = {
     "clients": CentralClient,
     "matters": CentralMatter,
@@ -57,16 +62,17 @@ def pull(store: Store, central: Engine, identity: str, page: int = PAGE) -> Pull
             with store.session() as s:
                 since = state.cursor(s, name)
             with central.connect() as conn:
-                rows = (
-                    conn.execute(
-                        select(table_of(model))
-                        .where(table_of(model).c.change_seq > since)
-                        .order_by(table_of(model).c.change_seq)
-                        .limit(page)
-                    )
-                    .mappings()
-                    .all()
+                found = conn.execute(
+                    select(table_of(model))
+                    .where(table_of(model).c.change_seq > since)
+                    .order_by(table_of(model).c.change_seq)
+                    .limit(page)
                 )
+                keys = list(found.keys())
+                # The driver's rows as plain dicts: SQLAlchemy's row objects cost more than the fetch (100,000
+                # matters); these tables' columns need no result processing (SQLite's booleans stay 0/1).
+                rows = [dict(zip(keys, row, strict=True)) for row in found.cursor.fetchall()]
+                found.close()
             if not rows:
                 break
             with store.session() as s, s.begin():
@@ -107,25 +113,30 @@ def pull_invoiced(store: Store, central: Engine, identity: str) -> int:
 
 
 def _apply_clients(s: Session, rows) -> None:  # type: ignore[no-untyped-def]
-    by_central = dict(s.execute(select(Client.central_id, Client.id).where(Client.central_id.is_not(None))).all())
-    by_name = dict(s.execute(select(Client.name, Client.id)).all())
+    conn = s.connection()
+    by_central = _lookup(conn, "SELECT central_id, id FROM clients WHERE central_id IN", [r["id"] for r in rows])
+    by_name = _lookup(conn, "SELECT name, id FROM clients WHERE name IN", [r["name"] for r in rows])
     inserts, updates = [], []
     for r in rows:
         local = by_central.get(r["id"]) or by_name.get(r["name"])
-        values = {"name": r["name"], "policy_json": r["policy_json"], "central_id": r["id"]}
+        values = (r["name"], r["policy_json"], r["id"])
         if local is None:
             inserts.append(values)
         else:
-            updates.append({"b": local, **values})
-    _write(s, table_of(Client), inserts, updates)
-
-
-def _write(s: Session, t, inserts: list, updates: list) -> None:  # type: ignore[no-untyped-def,type-arg]
-    """Rows keyed ``b`` (the local id) are updated, the others inserted; one executemany each."""
+            updates.append((*values, local))
+    # Plain executemany of tuples: SQLAlchemy's per-row parameter processing cost more than the writes.
     if updates:
-        s.execute(t.update().where(t.c.id == bindparam("b")), updates)
+        conn.exec_driver_sql("UPDATE clients SET name = ?, policy_json = ?, central_id = ? WHERE id = ?", updates)
     if inserts:
-        s.execute(t.insert(), inserts)
+        conn.exec_driver_sql("INSERT INTO clients (name, policy_json, central_id) VALUES (?, ?, ?)", inserts)
+
+
+def _lookup(conn: Any, select_in: str, keys: list[Any]) -> dict[Any, int]:
+    """``SELECT key, id ... IN (keys)`` as a dict, the keys passed as one JSON array."""
+    if not keys:
+        return {}
+    found = conn.exec_driver_sql(f"{select_in} (SELECT value FROM json_each(?))", (json.dumps(keys),))
+    return dict(found.cursor.fetchall())  # the driver's tuples: no row objects for 20,000 keys a page
 
 
 def _client_map(s: Session) -> dict[int, int]:
@@ -134,29 +145,35 @@ def _client_map(s: Session) -> dict[int, int]:
 
 
 def _apply_matters(s: Session, rows) -> None:  # type: ignore[no-untyped-def]
-    clients = _client_map(s)
-    by_central = dict(s.execute(select(Matter.central_id, Matter.id).where(Matter.central_id.is_not(None))).all())
-    codes = {r["code"] for r in rows}
-    by_code: dict[str, int] = {}
-    code_list = list(codes)
-    for i in range(0, len(code_list), 900):
-        by_code.update(s.execute(select(Matter.code, Matter.id).where(Matter.code.in_(code_list[i : i + 900]))).all())
+    conn = s.connection()
+    clients = _lookup(
+        conn, "SELECT central_id, id FROM clients WHERE central_id IN", list({r["client_id"] for r in rows})
+    )
+    by_central = _lookup(conn, "SELECT central_id, id FROM matters WHERE central_id IN", [r["id"] for r in rows])
+    by_code = _lookup(conn, "SELECT code, id FROM matters WHERE code IN", [r["code"] for r in rows])
     inserts, updates = [], []
     for r in rows:
-        values = {
-            "code": r["code"],
-            "name": r["name"],
-            "client_id": clients[r["client_id"]],
-            "status": r["status"],
-            "policy_json": r["policy_json"],
-            "central_id": r["id"],
-        }
+        values = (r["code"], r["name"], clients[r["client_id"]], r["status"], r["policy_json"], r["id"])
         local = by_central.get(r["id"]) or by_code.get(r["code"])
         if local is None:
             inserts.append(values)
         else:
-            updates.append({"b": local, **values})
-    _write(s, table_of(Matter), inserts, updates)
+            updates.append((*values, local))
+    # Many matters (a new laptop's first pull): the search index's per-row triggers stand aside
+    # (search_index.bulk); the matters written are marked for the index in one statement each.
+    with search_index.bulk(conn) if len(rows) >= _BULK else nullcontext(search_index.BulkMarks()) as marks:
+        if updates:
+            conn.exec_driver_sql(
+                "UPDATE matters SET code = ?, name = ?, client_id = ?, status = ?, policy_json = ?, central_id = ? "
+                "WHERE id = ?",
+                updates,
+            )
+            marks.updated.extend(u[-1] for u in updates)
+        if inserts:
+            conn.exec_driver_sql(
+                "INSERT INTO matters (code, name, client_id, status, policy_json, central_id) VALUES (?, ?, ?, ?, ?, ?)",
+                inserts,
+            )
 
 
 def _apply_numbers(s: Session, rows) -> None:  # type: ignore[no-untyped-def]

@@ -209,3 +209,51 @@ def test_pulled_task_codes_are_what_entries_may_use(central_url: str) -> None:
         for bad in ("L130", "L999"):
             with pytest.raises(review.ReviewError, match=f"unknown task code '{bad}'"):
                 review.edit(s, entry_id, "alice", task_code=bad)
+
+
+def test_a_big_pull_is_searchable_at_once_and_keeps_the_search_triggers(
+    central_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of many matters is written with the search index's triggers set aside (search_index.bulk):
+    the pulled matters are found by the search, renamed ones by their new name, and the triggers are back."""
+    from softclock.store import queries, search_index
+    from softclock.sync import pull
+
+    monkeypatch.setattr(pull, "_BULK", 2)  # the bulk path from two matters a page
+    store = open_memory_store()
+    if not search_index.supported(store.engine.connect()):
+        pytest.skip("SQLite without FTS5 trigram")
+    sync = _sync(store, central_url)
+    admin.import_matters(
+        sync.engine,
+        "code,name,client\nM-100,Lease of Harbour House,Globex\nM-101,Audit,Globex\nM-102,Merger,Initech\n",
+    )
+
+    def codes(words: str) -> list[str]:
+        with store.session() as s:
+            return [m.code for m in queries.search_matters(s, words)]
+
+    def triggers() -> set[str]:
+        with store.engine.connect() as conn:
+            return {n for (n,) in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+
+    before = triggers()
+    assert sync.once().pull.rows["matters"] == 3  # type: ignore[union-attr]
+    assert triggers() == before
+    assert codes("harbour") == ["M-100"]
+    assert codes("initech") == ["M-102"]
+    # Renamed centrally: the next pull (bulk again) marks the updated matters stale; the search finds the new name.
+    admin.import_matters(
+        sync.engine,
+        "code,name,client\nM-100,Lease of Dock House,Globex\nM-101,Tax audit,Globex\nM-102,Merger,Initech\n",
+    )
+    assert sync.once().pull.rows["matters"] == 2  # type: ignore[union-attr]
+    assert codes("harbour") == []
+    assert codes("dock house") == ["M-100"]
+    assert codes("tax aud") == ["M-101"]
+    assert triggers() == before
+    # A matter written by hand afterwards is still marked by the trigger.
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE matters SET name = 'Quayside' WHERE code = 'M-102'")
+        assert conn.exec_driver_sql("SELECT count(*) FROM matter_search_dirty").scalar() >= 1
+    assert codes("quayside") == ["M-102"]

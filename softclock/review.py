@@ -22,7 +22,7 @@ from softclock.billing import ACTIVITY_CODES, Policy, PolicyError, billable_seco
 from softclock.errors import InputError
 from softclock.formatting import utc_now
 from softclock.states import EntryStatus
-from softclock.store.models import Client, Code, Matter, TimeEntry
+from softclock.store.models import Call, Client, Code, Matter, TimeEntry
 from softclock.sync import outbox
 
 LOCKED = (EntryStatus.SYNCED, EntryStatus.INVOICED)
@@ -180,7 +180,21 @@ _APPROVAL_COLUMNS = (
     TimeEntry.billed_units,
     TimeEntry.billed_by_hand,
     TimeEntry.version,
+    # the rest of the outbox's payload (outbox.PAYLOAD_COLUMNS), so approval reads each entry once
+    TimeEntry.timekeeper,
+    TimeEntry.work_date,
+    TimeEntry.started_utc,
+    TimeEntry.activity_code,
+    TimeEntry.task_code,
+    Matter.code,
+    Client.name,
+    Call.remote_number,
+    Call.direction,
 )
+
+
+def _approval_select() -> Any:
+    return outbox.with_payload_joins(select(*_APPROVAL_COLUMNS))
 
 
 def _approval_rows(session: Session, wanted: list[str], refused: dict[str, str]) -> dict[str, Row[*tuple[Any, ...]]]:
@@ -188,9 +202,7 @@ def _approval_rows(session: Session, wanted: list[str], refused: dict[str, str])
     query, short ids resolved one by one; unknown ids go to ``refused``."""
     found: dict[str, Row[*tuple[Any, ...]]] = {}
     for chunk in _chunks(list(dict.fromkeys(wanted))):
-        found.update(
-            (row.id, row) for row in session.execute(select(*_APPROVAL_COLUMNS).where(TimeEntry.id.in_(chunk)))
-        )
+        found.update((row.id, row) for row in session.execute(_approval_select().where(TimeEntry.id.in_(chunk))))
     rows: dict[str, Row[*tuple[Any, ...]]] = {}
     for entry_id in wanted:
         if entry_id not in found:
@@ -199,7 +211,7 @@ def _approval_rows(session: Session, wanted: list[str], refused: dict[str, str])
             except ReviewError as exc:
                 refused[entry_id] = str(exc)
                 continue
-            found[full] = session.execute(select(*_APPROVAL_COLUMNS).where(TimeEntry.id == full)).one()
+            found[full] = session.execute(_approval_select().where(TimeEntry.id == full)).one()
             entry_id = full
         rows.setdefault(entry_id, found[entry_id])
     return rows
@@ -294,6 +306,7 @@ def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> O
     updates: list[tuple[int | None, str]] = []  # (billed units, id)
     events: list[tuple[str, str, object, object, str]] = []
     approved: list[tuple[str, int]] = []  # (id, version): what an outbox takes
+    payloads: list[tuple[Any, ...]] = []  # outbox.PAYLOAD_COLUMNS of each, as approved
     unit_minutes: dict[str, int] = {}
     for entry_id, row in rows.items():
         policy = base if row.matter_id is None else policies.get(row.matter_id, base)
@@ -316,6 +329,11 @@ def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> O
         events.append((entry_id, "status", row.status, EntryStatus.APPROVED, ""))
         updates.append((billed, entry_id))
         approved.append((entry_id, row.version))
+        payloads.append(
+            (entry_id, row.timekeeper, row.work_date, row.started_utc, row.raw_seconds, row.hold_seconds, billed)
+            + (row.activity_code, row.task_code, row.narrative, row.billable, row.code, row.name)
+            + (row.remote_number, row.direction)
+        )
         unit_minutes[entry_id] = policy.increment_min
     if updates:
         # Straight to the driver: one executemany, no per-row parameter processing.
@@ -328,7 +346,7 @@ def approve(session: Session, ids: Iterable[str], actor: str, base: Policy) -> O
         _expire_loaded(session, [entry_id for entry_id, _ in approved])
     audit.record_many(session, actor, "time_entry", events)
     # The approved versions wait in the outbox for the central store: same transaction.
-    outbox.enqueue(session, approved, unit_minutes)
+    outbox.enqueue(session, approved, unit_minutes, payloads)
     session.flush()
     return Outcome([entry_id for entry_id, _ in approved], refused, approved)
 
@@ -351,9 +369,10 @@ def _policy_units(
 
 
 def _expire_loaded(session: Session, entry_ids: list[str]) -> None:
-    for entry_id in entry_ids:
-        loaded = session.identity_map.get(session.identity_key(TimeEntry, entry_id))
-        if loaded is not None:
+    # The session's loaded objects are few next to a batch of ids (an identity key a id cost ~10 us).
+    wanted = set(entry_ids)
+    for loaded in list(session.identity_map.values()):
+        if isinstance(loaded, TimeEntry) and loaded.id in wanted:
             session.expire(loaded)
 
 

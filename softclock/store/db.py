@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from softclock.errors import StoreError
 from softclock.paths import ensure_private_dir
+from softclock.store.checkpoint import Checkpointer
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -99,10 +100,11 @@ def run_migrations(engine: Engine) -> None:
 class Store:
     """The local database; hands out sessions."""
 
-    def __init__(self, engine: Engine, path: Path | None) -> None:
+    def __init__(self, engine: Engine, path: Path | None, checkpointer: Checkpointer | None = None) -> None:
         self.engine = engine
         self.path = path
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._checkpointer = checkpointer
 
     def session(self) -> Session:
         return self._sessions()
@@ -110,11 +112,16 @@ class Store:
     def adopt(self, other: Store) -> None:
         """Become ``other`` in place (every holder of this object follows): a
         holding store is replaced by the real one once it can be opened."""
-        old = self.engine
+        old, old_checkpointer = self.engine, self._checkpointer
         self.engine, self.path, self._sessions = other.engine, other.path, other._sessions
+        self._checkpointer = other._checkpointer
+        if old_checkpointer is not None:
+            old_checkpointer.close()
         old.dispose()
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self.engine.dispose()
 
 
@@ -139,6 +146,11 @@ def open_store(data: Path) -> Store:
         raise StoreError(f"Cannot write the data directory {data}: {exc.strerror}") from None
     engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
     event.listen(engine, "connect", _on_connect)
+    # WAL checkpoints run on a thread of their own, not inside a writer's COMMIT (softclock.store.checkpoint);
+    # a connection coming back to the pool (after its commit) is when the WAL's length is looked at.
+    checkpointer = Checkpointer(path)
+    event.listen(engine, "connect", _no_autocheckpoint)
+    event.listen(engine, "checkin", lambda _conn, _record: checkpointer.after_commit())
     try:
         migrate(engine)
     except Exception as exc:  # sqlite3/SQLAlchemy errors, named for the user
@@ -149,7 +161,11 @@ def open_store(data: Path) -> Store:
         for side in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             if side.exists():
                 os.chmod(side, 0o600)
-    return Store(engine, path)
+    return Store(engine, path, checkpointer)
+
+
+def _no_autocheckpoint(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
 
 
 def open_memory_store() -> Store:

@@ -254,3 +254,29 @@ def test_without_the_index_every_word_uses_like(tmp_path: Path) -> None:
     assert _codes(store, "ACME") == ["M-1", "M-3"]
     assert _codes(store, "ac") == ["M-1", "M-3", "M-5"]
     store.close()
+
+
+def test_a_big_import_sets_the_triggers_aside_and_is_searchable_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An import of many matters writes them with the index's triggers set aside (search_index.bulk): the
+    imported and the updated matters are found at once, and the triggers are back afterwards."""
+    monkeypatch.setattr(queries, "_BULK_MATTERS", 2)
+    store = open_memory_store()
+
+    def triggers() -> set[str]:
+        with store.engine.connect() as conn:
+            return {n for (n,) in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+
+    before = triggers()
+    _seed(store)
+    assert triggers() == before
+    assert _codes(store, "harbour") == ["M-2"]
+    assert _codes(store, "zeta") == ["X-12"]
+    with store.session() as s, s.begin():
+        result = queries.import_matters(
+            s, "M-1,Contract review,Acme Corp\nM-2,Lease of Dock House,Beta LLC\nM-3,Patent,Gamma AG\n", update=True
+        )
+    assert (result.added, result.updated) == (0, 2)
+    assert triggers() == before
+    assert _codes(store, "harbour") == []
+    assert _codes(store, "dock") == ["M-2"]
+    assert _codes(store, "gamma") == ["M-3"]

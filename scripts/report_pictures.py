@@ -34,57 +34,49 @@ from softclock.reports.model import BarChart, Column, Kind, Report, ReportReques
 
 START = date(2026, 11, 2)  # a Monday
 WEEKS = 4
-PEOPLE = (("Smith, Alice", Decimal(350)), ("Okafor, Ben", Decimal(280)), ("Lindqvist, Cara", Decimal(220)))
-# Captured hours a week for each person, and the share approved: made up, but shaped like a month at a firm.
+PEOPLE = ("Alice Smith", "Ben Okafor", "Cara Lindqvist")
+# Captured hours a week for each person, and the share approved: made up, shaped like a month at a firm.
 CAPTURED = ((9.4, 11.2, 8.1, 12.6), (6.2, 7.9, 5.5, 8.8), (4.1, 3.6, 5.2, 4.4))
 APPROVED = ((0.95, 0.9, 0.97, 0.62), (0.88, 0.92, 0.8, 0.55), (0.9, 1.0, 0.85, 0.4))
 
 
 def hours_report() -> Report:
-    """Captured, approved and unlogged hours per timekeeper per week, with the chart."""
-    request = ReportRequest("hours-chart", START, START + timedelta(days=7 * WEEKS - 1), by=("timekeeper", "week"))
+    """Captured, approved and unlogged hours per timekeeper per week, with the chart, in the columns, chart
+    and words of ``central_reports``' hours-chart report."""
+    end = START + timedelta(days=7 * WEEKS - 1)
+    request = ReportRequest("hours-chart", START, end, by=("timekeeper", "week"))
     two = Decimal("0.01")
     rows: list[tuple[Any, ...]] = []
-    categories: list[str] = []
-    captured: list[float] = []
-    approved: list[float] = []
-    unlogged: list[float] = []
-    for (name, rate), hours, shares in zip(PEOPLE, CAPTURED, APPROVED, strict=True):
+    for name, hours, shares in zip(PEOPLE, CAPTURED, APPROVED, strict=True):
         for week, (h, share) in enumerate(zip(hours, shares, strict=True)):
-            day = START + timedelta(days=7 * week)
             got = Decimal(str(h)).quantize(two)
             ok = (got * Decimal(str(share))).quantize(two)
-            left = got - ok
-            rows.append((name, day, got, ok, left, (left * rate).quantize(two)))
-            categories.append(f"{name.split(',')[0]} {day:%d %b}")
-            captured.append(float(got))
-            approved.append(float(ok))
-            unlogged.append(float(left))
-    totals = (None, None, *(sum((r[i] for r in rows), Decimal(0)) for i in range(2, 6)))
+            rows.append((name, START + timedelta(days=7 * week), got, ok, got - ok))
+    totals = (None, None, *(sum((r[i] for r in rows), Decimal("0.00")) for i in range(2, 5)))
+    series = tuple(
+        Series(title, tuple(float(r[i]) for r in rows))
+        for i, title in ((2, "Captured"), (3, "Approved"), (4, "Unlogged"))
+    )
     return Report(
         request,
-        "Captured, approved and unlogged hours by timekeeper and week",
+        f"Captured, approved and unlogged hours by timekeeper and week, {START} to {end}",
         (
             Column("timekeeper", "Timekeeper"),
-            Column("week", "Week of", Kind.DATE),
-            Column("captured_hours", "Captured h", Kind.HOURS),
-            Column("approved_hours", "Approved h", Kind.HOURS),
-            Column("unlogged_hours", "Unlogged h", Kind.HOURS),
-            Column("unlogged_value", "Unlogged value", Kind.MONEY),
+            Column("week", "Week", Kind.DATE),
+            Column("captured_hours", "Captured hours", Kind.HOURS),
+            Column("approved_hours", "Approved hours", Kind.HOURS),
+            Column("unlogged_hours", "Unlogged hours", Kind.HOURS),
         ),
         tuple(rows),
         totals=totals,
         chart=BarChart(
-            "Hours per timekeeper per week",
-            tuple(categories),
-            (
-                Series("Captured", tuple(captured)),
-                Series("Approved", tuple(approved)),
-                Series("Unlogged", tuple(unlogged)),
-            ),
+            "Captured, approved and unlogged hours",
+            tuple(f"{r[0]}, week of {r[1]:%Y-%m-%d}" for r in rows),
+            series,
         ),
         notes=(
-            "Unlogged: answered calls above the short-call threshold without an approved entry, valued at the timekeeper's rate.",
+            "Captured: talk time of answered calls. Approved: raw time of approved entries by work date. "
+            "Unlogged: talk time of answered calls of 30 s or more without an approved entry. Weeks start on Monday.",
         ),
     )
 

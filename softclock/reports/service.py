@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,15 +28,24 @@ if TYPE_CHECKING:
     from softclock.settings import CentralSettings
     from softclock.sync.connect import Target
 
-# The reports the window offers, in its order, with what a person calls them.
-REPORT_TITLES: tuple[tuple[str, str], ...] = (
-    ("calls", "Call history"),
-    ("time", "Time (raw, billed, value)"),
-    ("leakage", "Leakage (calls without time)"),
-    ("unbilled", "Unbilled, aged"),
-    ("reconciliation", "Reconciliation with the phone system"),
-    ("hours-chart", "Hours chart (captured, approved, unlogged)"),
-)
+
+@dataclass(frozen=True)
+class ReportChoice:
+    """A report the window offers: its name, what a person calls it, the groupings it takes."""
+
+    name: str
+    title: str
+    description: str
+    by: tuple[str, ...]
+    default_by: tuple[str, ...]
+
+
+def report_choices() -> tuple[ReportChoice, ...]:
+    """Every report of :mod:`softclock.reports.central_reports`, in its order."""
+    from softclock.reports.central_reports import REPORTS
+
+    return tuple(ReportChoice(name, i.title, i.description, i.by, i.default_by) for name, i in REPORTS.items())
+
 
 NOT_SET_UP = (
     "No central store is set up, and reports come from it: set [central] url in the settings "
@@ -114,9 +124,6 @@ class ReportsService:
 
 
 def _run_report(engine: Engine, request: ReportRequest) -> Report:
-    try:
-        from softclock.reports import central_reports  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:  # the report queries are not in this build yet
-        raise ReportsUnavailable("The report queries are not installed in this version of Softclock.") from None
-    report: Report = central_reports.run_report(engine, request)
-    return report
+    from softclock.reports.central_reports import run_report
+
+    return run_report(engine, request)

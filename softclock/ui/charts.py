@@ -114,13 +114,18 @@ def _paint(painter: QPainter, rect: QRectF, chart: BarChart, palette: QPalette) 
 
     # Room for the value labels on the left and the category labels under the plot.
     label_w = max(fm.horizontalAdvance(_tick_text(t, chart.unit)) for t in ticks) + pad
+    slant = math.radians(-_ROTATE_DEGREES)
+    widest = max(fm.horizontalAdvance(c) for c in chart.categories)
+    max_label = min(widest, rect.height() * 0.35 / math.sin(slant))
     plot_left = rect.left() + label_w
+    group_w = max(1.0, rect.right() - plot_left - pad) / n
+    slanted = widest > group_w * 0.9 - pad
+    if slanted:  # the first label reaches left of its bar by its width along the slant: keep it inside
+        first = fm.horizontalAdvance(fm.elidedText(chart.categories[0], Qt.TextElideMode.ElideMiddle, max_label))
+        plot_left = max(plot_left, rect.left() + first * math.cos(slant) - group_w / 2)
     plot_w = max(1.0, rect.right() - plot_left - pad)
     group_w = plot_w / n
-    widest = max(fm.horizontalAdvance(c) for c in chart.categories)
-    slanted = widest > group_w * 0.9 - pad
-    max_label = min(widest, rect.height() * 0.3 / math.sin(math.radians(-_ROTATE_DEGREES)))
-    below = (max_label * math.sin(math.radians(-_ROTATE_DEGREES)) + line) if slanted else line * 1.2
+    below = (max_label * math.sin(slant) + line) if slanted else line * 1.2
     plot_top = top + line * 0.5  # half a line above the top tick, for its label
     plot_bottom = rect.bottom() - below
     plot_h = max(1.0, plot_bottom - plot_top)
@@ -169,7 +174,8 @@ def _paint(painter: QPainter, rect: QRectF, chart: BarChart, palette: QPalette) 
                 text,
             )
             continue
-        text = fm.elidedText(chart.categories[ci], Qt.TextElideMode.ElideRight, max_label)
+        # Elided in the middle: "Alice Smith, w…2026-11-09" keeps the person and the week apart.
+        text = fm.elidedText(chart.categories[ci], Qt.TextElideMode.ElideMiddle, max_label)
         painter.save()
         painter.translate(centre, base_y + pad * 0.3)
         painter.rotate(_ROTATE_DEGREES)

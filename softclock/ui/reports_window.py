@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 from softclock.errors import UserError
 from softclock.reports.cells import NUMERIC, cell_text, period_text, totals_cells
 from softclock.reports.model import Column, Kind, Report, ReportRequest
-from softclock.reports.service import REPORT_TITLES
+from softclock.reports.service import ReportChoice, report_choices
 from softclock.ui import background
 from softclock.ui.background import BackgroundRunner
 from softclock.ui.charts import BarChartView
@@ -48,7 +48,6 @@ from softclock.worker import DbWorker
 
 log = logging.getLogger("softclock.ui")
 
-GROUPINGS = ("timekeeper", "department", "office", "client", "matter", "day", "week", "month")
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -156,9 +155,13 @@ class ReportsWindow(QWidget):
         self.ask_path: Callable[[str, str, str], str] = self._ask_path
         today = today or date.today()
 
+        self._choices = {choice.name: choice for choice in report_choices()}
         self.report_combo = QComboBox()
-        for name, title in REPORT_TITLES:
-            self.report_combo.addItem(title, name)
+        for choice in self._choices.values():
+            self.report_combo.addItem(choice.title, choice.name)
+            self.report_combo.setItemData(
+                self.report_combo.count() - 1, choice.description, Qt.ItemDataRole.ToolTipRole
+            )
         self.from_edit = QDateEdit(_qdate(today.replace(day=1)))
         self.to_edit = QDateEdit(_qdate(today))
         for edit in (self.from_edit, self.to_edit):
@@ -166,10 +169,6 @@ class ReportsWindow(QWidget):
             edit.setDisplayFormat("yyyy-MM-dd")
         self.by_combo = QComboBox()
         self.then_combo = QComboBox()
-        for combo in (self.by_combo, self.then_combo):
-            combo.addItem("—", "")
-            for grouping in GROUPINGS:
-                combo.addItem(grouping.capitalize(), grouping)
         self.timekeeper_edit = QLineEdit()
         self.office_edit = QLineEdit()
         self.department_edit = QLineEdit()
@@ -258,6 +257,7 @@ class ReportsWindow(QWidget):
         layout.addWidget(self.status_label)
         layout.addWidget(self.splitter, 1)
         self.resize(900, 640)
+        self._offer_groupings()
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -265,6 +265,23 @@ class ReportsWindow(QWidget):
         self.pdf_button.clicked.connect(self._on_pdf_button_clicked)
         self.csv_button.clicked.connect(self._on_csv_button_clicked)
         self.search_edit.returnPressed.connect(self._on_run_button_clicked)
+        self.report_combo.currentIndexChanged.connect(self._on_report_combo_changed)
+
+    def _on_report_combo_changed(self, _index: int) -> None:
+        self._offer_groupings()
+
+    def _offer_groupings(self) -> None:
+        """Only the groupings the chosen report takes, its own default chosen."""
+        choice: ReportChoice | None = self._choices.get(str(self.report_combo.currentData()))
+        allowed = choice.by if choice else ()
+        default = choice.default_by if choice else ()
+        for position, combo in enumerate((self.by_combo, self.then_combo)):
+            combo.clear()
+            combo.addItem("—", "")
+            for grouping in allowed:
+                combo.addItem(grouping.capitalize(), grouping)
+            combo.setCurrentIndex(max(0, combo.findData(default[position])) if position < len(default) else 0)
+            combo.setEnabled(bool(allowed))
 
     # ------------------------------------------------------------------ asking
 

@@ -210,3 +210,13 @@ def test_closing_lets_go_of_the_store(qtbot) -> None:  # type: ignore[no-untyped
 def test_without_a_central_store_the_service_says_so() -> None:
     with pytest.raises(ReportsUnavailable, match="No central store is set up"):
         ReportsService(CentralSettings()).run(ReportRequest("time", date(2026, 11, 1), date(2026, 11, 30)))
+
+
+def test_each_report_offers_only_the_groupings_it_takes(qtbot) -> None:  # type: ignore[no-untyped-def]
+    window = _window(qtbot, FakeBackend())
+    window.select_report("unbilled")
+    groupings = [window.by_combo.itemData(i) for i in range(window.by_combo.count())]
+    assert groupings == ["", "client", "matter"]
+    assert (window.by_combo.currentData(), window.then_combo.currentData()) == ("client", "matter")
+    window.select_report("calls")
+    assert window.by_combo.count() == 1 and not window.by_combo.isEnabled() and window.request().by == ()

@@ -13,6 +13,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from softclock.states import DeviceKind
+
 
 class Direction(enum.Enum):
     OUTGOING = "outgoing"
@@ -171,6 +173,6 @@ class CallFailed(Event):
 class SoundDeviceChanged(Event):
     """A direction of the sound bridge moved to another device mid-call (or failed to)."""
 
-    kind: str  # "playback" | "capture"
+    kind: DeviceKind
     device: str  # the device identity now in use ("" = the system default)
     error: str = ""  # why the requested device is not the one in use, in words; "" if it is

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from softclock import paths
 from softclock.cli.common import UsageError
+from softclock.states import EntryStatus
 
 if TYPE_CHECKING:
     from softclock.facades import CallRow, EntryRow, Facades, ReviewService
@@ -308,7 +309,7 @@ def _draft(review: ReviewService, entry_id: str) -> EntryRow:
     entry = review.entry(entry_id)
     if entry is not None:
         return entry
-    matches = [e for e in review.entries(status="draft") if e.id.startswith(entry_id)] if entry_id else []
+    matches = [e for e in review.entries(status=EntryStatus.DRAFT) if e.id.startswith(entry_id)] if entry_id else []
     if len(matches) > 1:
         raise UsageError(f"{entry_id!r} matches more than one entry: give more of the id.")
     if not matches:

@@ -72,6 +72,7 @@ import pjsua2 as pj
 from softclock.sound.jitter import FRAME_MS, SAMPLE_BYTES
 from softclock.sound.portaudio import CAPTURE_BLOCK_MS, PLAYBACK_BLOCK_MS, SoundUnavailable
 from softclock.sound.streams import DeviceStreams
+from softclock.states import DeviceKind
 
 log = logging.getLogger("softclock.sip.audio")
 
@@ -282,7 +283,7 @@ class SoundBridge:
             FAST_FRAME_COPY,
         )
 
-    def switch_device(self, kind: str, device: str | None) -> None:
+    def switch_device(self, kind: DeviceKind, device: str | None) -> None:
         """Move one direction (``"playback"`` or ``"capture"``) to another device.
 
         Only that stream is reopened; the conference port stays connected to
@@ -290,7 +291,7 @@ class SoundBridge:
         :class:`SoundUnavailable` (the old device stays in use) if the new one
         cannot be opened. Run on the engine's command thread.
         """
-        if kind not in ("playback", "capture"):
+        if kind not in (DeviceKind.PLAYBACK, DeviceKind.CAPTURE):
             raise ValueError(kind)
         if self._port is None:
             self._streams.set_device(kind, device)
@@ -382,9 +383,12 @@ class SoundBridge:
             "underruns": pb.get("underruns", 0) + cp.get("underruns", 0),
             "overruns": pb.get("overruns", 0) + cp.get("overruns", 0),
             "frames": {"from_call": pb.get("frames", 0), "to_call": port.tx_frames if port else self._last_tx_frames},
-            "buffer_ms": {"playback": pb.get("level_ms", 0.0), "capture": cp.get("level_ms", 0.0)},
-            "playback": pb,
-            "capture": cp,
+            "buffer_ms": {
+                DeviceKind.PLAYBACK.value: pb.get("level_ms", 0.0),
+                DeviceKind.CAPTURE.value: cp.get("level_ms", 0.0),
+            },
+            DeviceKind.PLAYBACK.value: pb,
+            DeviceKind.CAPTURE.value: cp,
             "device": self._streams.device_xruns,
             "latency_ms": self.latency_ms(),
             "callback_errors": port.errors if port else self._last_errors,

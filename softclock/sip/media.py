@@ -22,6 +22,7 @@ from softclock.sip.config import EngineConfig
 from softclock.sip.pjwrap import Call
 from softclock.sip.runtime import CallTable, Dispatcher, now
 from softclock.sound.portaudio import SoundUnavailable
+from softclock.states import DeviceKind
 
 log = logging.getLogger("softclock.sip")
 
@@ -119,7 +120,7 @@ class CallSound:
     def set_devices(self, playback: str | None, capture: str | None) -> None:
         """On the command thread: switch the bridge's devices; each direction's outcome is an event."""
         bridge = self._bridge
-        for kind, device in (("playback", playback), ("capture", capture)):
+        for kind, device in ((DeviceKind.PLAYBACK, playback), (DeviceKind.CAPTURE, capture)):
             if device is None:
                 continue
             error = ""
@@ -135,13 +136,13 @@ class CallSound:
             mono, utc = now()
             self._dispatcher.emit(ev.SoundDeviceChanged(mono, utc, kind, current, error))
 
-    def _report_move(self, kind: str) -> None:
+    def _report_move(self, kind: DeviceKind) -> None:
         """The sound server moved a stream of the call (its device was unplugged)."""
         bridge = self._bridge
         if bridge is None or not bridge.is_open:
             return
         current = bridge.current_devices().get(kind, "")
-        wanted = bridge.playback_device if kind == "playback" else bridge.capture_device
+        wanted = bridge.playback_device if kind == DeviceKind.PLAYBACK else bridge.capture_device
         error = f"{wanted} is gone; the call continues on {current}" if wanted and wanted != current else ""
         log.info("sound %s moved by the sound server to %s", kind, current)
         mono, utc = now()

@@ -42,6 +42,7 @@ from typing import Any
 
 # The same adaptive-target steps as the capture ring's, for the server-side playback queue.
 from softclock.sound.jitter import RELAX_AFTER_S, SAMPLE_BYTES, TARGET_MAX_MS, TARGET_STEP_MS, JitterRing
+from softclock.states import DeviceKind
 
 log = logging.getLogger("softclock.sip.audio")  # the sound bridge's log, as before the split
 
@@ -151,9 +152,9 @@ def available() -> bool:
 class PulseStream:
     """One playback or capture stream of a :class:`PulseContext`."""
 
-    def __init__(self, ctx: PulseContext, kind: str, ptr: int) -> None:
+    def __init__(self, ctx: PulseContext, kind: DeviceKind, ptr: int) -> None:
         self.ctx = ctx
-        self.kind = kind  # "playback" | "capture"
+        self.kind = kind  # DeviceKind.PLAYBACK | DeviceKind.CAPTURE
         self.ptr: int | None = ptr
         self._cbs: list[Any] = []
 
@@ -238,7 +239,7 @@ class PulseContext:
 
     def open_stream(
         self,
-        kind: str,
+        kind: DeviceKind,
         device: str | None,
         rate: int,
         attr: dict[str, int],
@@ -272,7 +273,7 @@ class PulseContext:
                     cb = _STREAM_CB(lambda _s, _u, fn=fn: fn())
                     stream._cbs.append(cb)
                     setter(ptr, cb, None)
-            if kind == "playback":
+            if kind == DeviceKind.PLAYBACK:
                 rc = lib.pa_stream_connect_playback(ptr, dev, ctypes.byref(battr), PA_STREAM_ADJUST_LATENCY, None, None)
             else:
                 rc = lib.pa_stream_connect_record(ptr, dev, ctypes.byref(battr), PA_STREAM_ADJUST_LATENCY)
@@ -376,9 +377,9 @@ class PulseDuplex:
         self.capture_device = capture_device
         # A remembered device that is not there now (a headset left at home):
         # that direction opens on the default instead (logged).
-        self.play = self._open_or_default("playback", playback_device, self._open_playback)
+        self.play = self._open_or_default(DeviceKind.PLAYBACK, playback_device, self._open_playback)
         try:
-            self.rec = self._open_or_default("capture", capture_device, self._open_capture)
+            self.rec = self._open_or_default(DeviceKind.CAPTURE, capture_device, self._open_capture)
         except PulseUnavailable:
             self.ctx.close_stream(self.play)
             raise
@@ -395,7 +396,7 @@ class PulseDuplex:
         }
 
     def _open_or_default(
-        self, kind: str, device: str | None, opener: Callable[[str | None], PulseStream]
+        self, kind: DeviceKind, device: str | None, opener: Callable[[str | None], PulseStream]
     ) -> PulseStream:
         try:
             return opener(device)
@@ -410,35 +411,35 @@ class PulseDuplex:
 
     def _open_playback(self, device: str | None) -> PulseStream:
         return self.ctx.open_stream(
-            "playback",
+            DeviceKind.PLAYBACK,
             device,
             self.rate,
             self._playback_attr(),
             on_underflow=self._on_underflow,
-            on_moved=lambda: self._on_moved("playback"),
+            on_moved=lambda: self._on_moved(DeviceKind.PLAYBACK),
         )
 
     def _open_capture(self, device: str | None) -> PulseStream:
         return self.ctx.open_stream(
-            "capture",
+            DeviceKind.CAPTURE,
             device,
             self.rate,
             {"fragsize": CAPTURE_FRAGMENT_MS * self.bytes_per_ms},
-            on_moved=lambda: self._on_moved("capture"),
+            on_moved=lambda: self._on_moved(DeviceKind.CAPTURE),
         )
 
     def _on_underflow(self) -> None:  # runs inside pa_mainloop_iterate
         self.underflows += 1
         self._raise_target = True
 
-    def _on_moved(self, kind: str) -> None:  # the server moved a stream (its device went away, or pavucontrol)
+    def _on_moved(self, kind: DeviceKind) -> None:  # the server moved a stream (its device went away, or pavucontrol)
         self.moved += 1
         if self._moved_hook is not None:
             self._moved_hook(kind)
 
-    def switch(self, kind: str, device: str | None) -> None:
+    def switch(self, kind: DeviceKind, device: str | None) -> None:
         """Reopen only one direction on another device; the other keeps running."""
-        if kind == "playback":
+        if kind == DeviceKind.PLAYBACK:
             new = self._open_playback(device)
             with self.ctx.locked():
                 old, self.play = self.play, new

@@ -25,6 +25,7 @@ from typing import Any
 from softclock.sound import portaudio
 from softclock.sound.jitter import FRAME_MS, MARGIN_MS, JitterRing
 from softclock.sound.portaudio import CAPTURE_BLOCK_MS, PLAYBACK_BLOCK_MS, SoundUnavailable
+from softclock.states import DeviceKind
 
 log = logging.getLogger("softclock.sip.audio")  # the bridge's log, as before the split
 
@@ -79,7 +80,7 @@ class DeviceStreams:
 
         # The capture ring is written and read on the same (clock) thread, in
         # whatever pieces the server delivered (20 ms fragments asked for).
-        self._capture = JitterRing("capture", self.rate, FRAME_MS, FRAME_MS, MARGIN_MS)
+        self._capture = JitterRing(DeviceKind.CAPTURE, self.rate, FRAME_MS, FRAME_MS, MARGIN_MS)
         try:
             ctx = pulse_io.PulseContext()
         except pulse_io.PulseUnavailable as exc:
@@ -101,14 +102,14 @@ class DeviceStreams:
         self._pulse_ctx, self._duplex, self.backend = ctx, duplex, "pulse"
         return duplex.write, duplex.read
 
-    def set_device(self, kind: str, device: str | None) -> None:
+    def set_device(self, kind: DeviceKind, device: str | None) -> None:
         """Remember the device for ``kind`` (used from the next :meth:`open` or :meth:`switch`)."""
-        if kind == "playback":
+        if kind == DeviceKind.PLAYBACK:
             self.playback_device = device
         else:
             self.capture_device = device
 
-    def switch(self, kind: str, device: str | None) -> None:
+    def switch(self, kind: DeviceKind, device: str | None) -> None:
         """Reopen only the ``kind`` stream (``"playback"`` or ``"capture"``) on ``device``.
 
         Raises :class:`SoundUnavailable` (the old device stays in use) if it cannot be opened.
@@ -128,13 +129,19 @@ class DeviceStreams:
         """Where the streams are now (PulseAudio names; after a server-side move too)."""
         if self.backend == "pulse" and self._duplex is not None:
             d = self._duplex
-            return {"playback": d.play.device_name() if d.play else "", "capture": d.rec.device_name() if d.rec else ""}
-        return {"playback": self.playback_device or "", "capture": self.capture_device or ""}
+            return {
+                DeviceKind.PLAYBACK.value: d.play.device_name() if d.play else "",
+                DeviceKind.CAPTURE.value: d.rec.device_name() if d.rec else "",
+            }
+        return {
+            DeviceKind.PLAYBACK.value: self.playback_device or "",
+            DeviceKind.CAPTURE.value: self.capture_device or "",
+        }
 
     def _open_portaudio(self) -> tuple[Any, Any]:
         sd = portaudio.load()
-        self._playback = JitterRing("playback", self.rate, FRAME_MS, self.playback_block_ms, MARGIN_MS)
-        self._capture = JitterRing("capture", self.rate, self.capture_block_ms, FRAME_MS, MARGIN_MS)
+        self._playback = JitterRing(DeviceKind.PLAYBACK, self.rate, FRAME_MS, self.playback_block_ms, MARGIN_MS)
+        self._capture = JitterRing(DeviceKind.CAPTURE, self.rate, self.capture_block_ms, FRAME_MS, MARGIN_MS)
         playback, capture, xruns = self._playback, self._capture, self._device_xruns
 
         def out_cb(outdata, frames, _time, status):  # type: ignore[no-untyped-def]  # PortAudio's thread: no logging, no waiting
@@ -165,11 +172,11 @@ class DeviceStreams:
         self.backend = "portaudio"
         return playback.write, capture.read
 
-    def _switch_portaudio(self, kind: str, device: str | None) -> None:
+    def _switch_portaudio(self, kind: DeviceKind, device: str | None) -> None:
         sd = portaudio.load()
         out_cb, in_cb = self._callbacks
         with portaudio.LOCK:
-            if kind == "playback":
+            if kind == DeviceKind.PLAYBACK:
                 new = portaudio.open_stream(sd, "output", device, self.rate, self.playback_block_ms, out_cb)
                 new.start()
                 old, self._out = self._out, new
@@ -231,16 +238,19 @@ class DeviceStreams:
         """
         out, inp = self._out, self._in
         pb, cp = self._playback, self._capture
-        result = {}
+        result: dict[str, float] = {}
         duplex = self._duplex
         if duplex is not None and cp is not None:
             # Server-side queue as the clock thread saw it (PulseAudio's device
             # latency not included), capture ring + one 20 ms fragment.
-            return {"playback": duplex.level_ms(), "capture": round(cp.snapshot()["avg_level_ms"] + FRAME_MS, 1)}
+            return {
+                DeviceKind.PLAYBACK.value: duplex.level_ms(),
+                DeviceKind.CAPTURE.value: round(cp.snapshot()["avg_level_ms"] + FRAME_MS, 1),
+            }
         if out is not None and pb is not None:
-            result["playback"] = round(pb.snapshot()["avg_level_ms"] + out.latency * 1000, 1)
+            result[DeviceKind.PLAYBACK.value] = round(pb.snapshot()["avg_level_ms"] + out.latency * 1000, 1)
         if inp is not None and cp is not None:
-            result["capture"] = round(cp.snapshot()["avg_level_ms"] + inp.latency * 1000, 1)
+            result[DeviceKind.CAPTURE.value] = round(cp.snapshot()["avg_level_ms"] + inp.latency * 1000, 1)
         return result
 
     def direction_stats(self) -> tuple[dict[str, Any], dict[str, Any]]:

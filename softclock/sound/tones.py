@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from softclock import events as ev
+from softclock.states import DeviceKind
 
 log = logging.getLogger("softclock.sip.tones")  # the name it had in softclock.sip (log filters)
 
@@ -80,7 +81,7 @@ class _PulseOut:
             b = rate * 2 // 1000
             # 200 ms queued: the worker refills when the server asks (every 100 ms).
             self.stream = self.ctx.open_stream(
-                "playback",
+                DeviceKind.PLAYBACK,
                 device or None,
                 rate,
                 {"tlength": 200 * b, "prebuf": 20 * b, "minreq": 100 * b},

@@ -34,6 +34,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from softclock.states import EntryStatus
+
 VERSION_TABLE = "softclock_central_version"
 
 # Tables whose rows laptops pull by change cursor, in the order they are applied.
@@ -142,7 +144,7 @@ class CentralEntry(CentralBase):
     billable: Mapped[bool] = mapped_column(Boolean)
     remote_number: Mapped[str] = mapped_column(String(64), default="")
     direction: Mapped[str] = mapped_column(String(16), default="")
-    status: Mapped[str] = mapped_column(String(16), default="approved")  # approved | invoiced
+    status: Mapped[str] = mapped_column(String(16), default=EntryStatus.APPROVED)  # approved | invoiced
     pushed_utc: Mapped[datetime] = mapped_column(DateTime)
     invoiced_utc: Mapped[datetime | None] = mapped_column(DateTime)
     change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
@@ -226,7 +228,10 @@ class CentralPbxCall(CentralBase):
     """
 
     __tablename__ = "pbx_calls"
-    __table_args__ = (Index("ix_pbx_calls_timekeeper_start", "timekeeper_id", "start_utc"),)
+    __table_args__ = (
+        Index("ix_pbx_calls_timekeeper_start", "timekeeper_id", "start_utc"),
+        Index("ix_pbx_calls_start", "start_utc"),  # c0006
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     dedup_key: Mapped[str] = mapped_column(String(80), unique=True)
@@ -261,7 +266,11 @@ class CentralCall(CentralBase):
     """
 
     __tablename__ = "calls"
-    __table_args__ = (Index("ix_calls_timekeeper_start", "timekeeper_id", "start_utc"),)
+    # c0006 adds ix_calls_start and, on PostgreSQL, ix_calls_entry_ids (GIN over the entry ids of entries_json)
+    __table_args__ = (
+        Index("ix_calls_timekeeper_start", "timekeeper_id", "start_utc"),
+        Index("ix_calls_start", "start_utc"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)

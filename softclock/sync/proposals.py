@@ -24,6 +24,7 @@ from sqlalchemy import Engine, func, select
 
 from softclock import outside_calls
 from softclock.reports.central_reconcile import reconcile
+from softclock.states import Disposition
 from softclock.store.db import Store
 from softclock.store.models import Call
 from softclock.sync import state
@@ -55,7 +56,7 @@ def pull_proposals(store: Store, central: Engine, identity: str, timekeeper: str
         int(row["pbx_call"])
         for row in result.samples.get("pbx_only", [])
         if row["timekeeper_id"] == identity
-        and row["disposition"] == "answered"
+        and row["disposition"] == Disposition.ANSWERED
         and (row["talk_s"] or 0) >= result.short_call_s
     ]
     details = []

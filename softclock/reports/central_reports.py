@@ -35,7 +35,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, text
+from sqlalchemy import Connection, Engine, String, bindparam, text
 from sqlalchemy.sql.elements import TextClause
 
 from softclock.errors import InputError
@@ -216,18 +216,24 @@ class _Where:
     def clause(self, sql: str) -> TextClause:
         clause = text(sql)
         if self.lists:
-            clause = clause.bindparams(*(bindparam(k, expanding=True) for k in sorted(self.lists)))
+            clause = clause.bindparams(*(bindparam(k, expanding=True, type_=String()) for k in sorted(self.lists)))
         return clause
 
 
-def _people(where: _Where, request: ReportRequest, tk_col: str) -> None:
-    """Timekeeper (id or name), office and department filters on a query joined to ``timekeepers t``."""
+def _people(conn: Connection, where: _Where, request: ReportRequest, tk_col: str) -> None:
+    """Timekeeper (id or name), office and department filters as the ids of the timekeepers they leave
+    (looked up first, so the query can use its timekeeper indexes)."""
+    if not (request.timekeeper or request.office or request.department):
+        return
+    people = _Where()
     if request.timekeeper:
-        where.add(f"({tk_col} IN :f_tk OR t.name IN :f_tk)", f_tk=request.timekeeper)
+        people.add("(id IN :f_tk OR name IN :f_tk)", f_tk=request.timekeeper)
     if request.office:
-        where.add("t.office IN :f_office", f_office=request.office)
+        people.add("office IN :f_office", f_office=request.office)
     if request.department:
-        where.add("t.department IN :f_dept", f_dept=request.department)
+        people.add("department IN :f_dept", f_dept=request.department)
+    ids = conn.execute(people.clause(f"SELECT id FROM timekeepers WHERE 1 = 1{people.sql()}"), people.params)
+    where.add(f"{tk_col} IN :f_tk_ids", f_tk_ids=[str(i) for (i,) in ids])
 
 
 def _work(where: _Where, request: ReportRequest) -> None:
@@ -255,10 +261,23 @@ def _filter_notes(request: ReportRequest, *, search: bool, work: bool) -> tuple[
 # ------------------------------------------------------------------ calls
 
 
-def _entry_ids_sql(dialect: str) -> str:
+def _lists_entry(dialect: str, conditions: str) -> str:
+    """SQL true for a call ``c`` that lists an entry (``e``, its matter ``m`` and client ``cl``) meeting
+    ``conditions``. On PostgreSQL the matching entries' ids are found first and the calls listing them
+    through the GIN index of each call's entry ids (c0006), not by reading every call's JSON."""
     if dialect == "postgresql":
-        return "SELECT j.value ->> 0 FROM json_array_elements(CAST(c.entries_json AS json)) AS j"
-    return "SELECT json_extract(j.value, '$[0]') FROM json_each(c.entries_json) AS j"
+        return (
+            f"c.id IN (SELECT c2.id FROM calls c2 WHERE {_CALL_ENTRY_IDS} ?| ARRAY("
+            f"SELECT CAST(e.id AS text) FROM entries e {_ENTRY_JOINS} WHERE {conditions}))"
+        )
+    return (
+        "EXISTS (SELECT 1 FROM json_each(c.entries_json) AS j JOIN entries e ON e.id = json_extract(j.value, '$[0]') "
+        f"{_ENTRY_JOINS} WHERE {conditions})"
+    )
+
+
+# the expression of c0006's index ix_calls_entry_ids, on the calls of the subquery (c2)
+_CALL_ENTRY_IDS = "jsonb_path_query_array(CAST(c2.entries_json AS jsonb), '$[*][0]')"
 
 
 _CALL_COLUMNS = (
@@ -282,8 +301,7 @@ def _calls(engine: Engine, request: ReportRequest) -> Report:
         d = conn.dialect.name
         where = _Where()
         where.add("c.start_utc >= :lo AND c.start_utc < :hi", lo=lo, hi=hi)
-        _people(where, request, "c.timekeeper_id")
-        ids = _entry_ids_sql(d)
+        _people(conn, where, request, "c.timekeeper_id")
         work = []
         if request.client:
             work.append("(cl.code IN :f_client OR cl.name IN :f_client OR e.client_name IN :f_client)")
@@ -294,7 +312,7 @@ def _calls(engine: Engine, request: ReportRequest) -> Report:
             where.params["f_matter"] = list(request.matter)
             where.lists.add("f_matter")
         if work:
-            where.add(f"EXISTS (SELECT 1 FROM entries e {_ENTRY_JOINS} WHERE e.id IN ({ids}) AND {' AND '.join(work)})")
+            where.add(_lists_entry(d, " AND ".join(work)))
         if request.search.strip():
             needle = request.search.strip().lower()
             words = [
@@ -306,11 +324,13 @@ def _calls(engine: Engine, request: ReportRequest) -> Report:
                 words.append("(NOT c.number_hashed AND c.remote_number LIKE :s_digits ESCAPE '\\')")
                 params["s_digits"] = like_pattern(digits)
             words.append(
-                f"EXISTS (SELECT 1 FROM entries e {_ENTRY_JOINS} WHERE e.id IN ({ids}) AND ("
-                "lower(e.narrative) LIKE :s_text ESCAPE '\\' OR lower(e.client_name) LIKE :s_text ESCAPE '\\' "
-                "OR lower(coalesce(e.matter_code, '')) LIKE :s_text ESCAPE '\\' "
-                "OR lower(coalesce(m.name, '')) LIKE :s_text ESCAPE '\\' "
-                "OR lower(coalesce(cl.name, '')) LIKE :s_text ESCAPE '\\'))"
+                _lists_entry(
+                    d,
+                    "lower(e.narrative) LIKE :s_text ESCAPE '\\' OR lower(e.client_name) LIKE :s_text ESCAPE '\\' "
+                    "OR lower(coalesce(e.matter_code, '')) LIKE :s_text ESCAPE '\\' "
+                    "OR lower(coalesce(m.name, '')) LIKE :s_text ESCAPE '\\' "
+                    "OR lower(coalesce(cl.name, '')) LIKE :s_text ESCAPE '\\'",
+                )
             )
             where.add("(" + " OR ".join(words) + ")", **params)
         limit = "" if request.limit is None else f" LIMIT {int(request.limit) + 1}"
@@ -439,8 +459,25 @@ def _groups(dialect: str, by: Iterable[str]) -> tuple[list[str], list[int], list
 
 
 def _value_sql() -> str:
-    """One entry's value: billed hours (to 4 places, as LEDES writes them) x the timekeeper's rate, to cents."""
-    return "round(round(e.billed_units * e.unit_minutes / 60.0, 4) * coalesce(t.rate, 0), 2)"
+    """One entry's value in cents: billed hours rounded half-up to 4 places (as LEDES writes them) x the
+    timekeeper's rate, rounded half-up to cents; in integers (``rate_c`` is the rate in cents, see
+    :func:`_keepers_cte`), which PostgreSQL sums much faster than numerics and SQLite without floats."""
+    hours4 = "((CAST(e.billed_units AS bigint) * e.unit_minutes * 10000 + 30) / 60)"
+    return f"(({hours4} * t.rate_c + 5000) / 10000)"
+
+
+def _keepers_cte(dialect: str) -> str:
+    """``WITH t AS (...)``: the timekeepers this login reads, with their rate in cents, computed once."""
+    materialized = "MATERIALIZED " if dialect == "postgresql" else ""
+    return (
+        f"WITH t AS {materialized}(SELECT id, name, office, department, rate, "
+        "CAST(round(coalesce(rate, 0) * 100) AS bigint) AS rate_c FROM timekeepers) "
+    )
+
+
+def _cents(value: object) -> Decimal:
+    """A sum of cents from the database (an int, or a Decimal on PostgreSQL's bigint sums) as money."""
+    return (Decimal(str(value or 0)) / 100).quantize(_CENT)
 
 
 def _time(engine: Engine, request: ReportRequest) -> Report:
@@ -449,16 +486,16 @@ def _time(engine: Engine, request: ReportRequest) -> Report:
         exprs, shown, columns, kinds = _groups(d, request.by)
         where = _Where()
         where.add("e.work_date >= :start AND e.work_date <= :end", start=request.start, end=request.end)
-        _people(where, request, "e.timekeeper_id")
+        _people(conn, where, request, "e.timekeeper_id")
         _work(where, request)
         keys = ", ".join(f"{x} AS g{i}" for i, x in enumerate(exprs))
         group = ", ".join(f"g{i}" for i in range(len(exprs)))
         sql = (
-            f"SELECT {keys}, count(*) AS n, sum(e.raw_seconds) AS raw_s, "
+            f"{_keepers_cte(d)}SELECT {keys}, count(*) AS n, sum(e.raw_seconds) AS raw_s, "
             "sum(CASE WHEN e.billable THEN e.billed_units * e.unit_minutes ELSE 0 END) AS billed_min, "
             f"sum(CASE WHEN e.billable THEN {_value_sql()} ELSE 0 END) AS value, "
             "sum(CASE WHEN e.billable AND t.rate IS NULL THEN 1 ELSE 0 END) AS no_rate "
-            f"FROM entries e LEFT JOIN timekeepers t ON t.id = e.timekeeper_id {_ENTRY_JOINS} "
+            f"FROM entries e LEFT JOIN t ON t.id = e.timekeeper_id {_ENTRY_JOINS} "
             f"WHERE 1 = 1{where.sql()} GROUP BY {group} ORDER BY {group}"
         )
         result = conn.execute(where.clause(sql), where.params).all()
@@ -470,7 +507,7 @@ def _time(engine: Engine, request: ReportRequest) -> Report:
         for index, kind in zip(shown, kinds, strict=True):
             value = r[index]
             keys_out.append(_as_date(value) if kind in ("day", "week", "month") else str(value or ""))
-        n, raw_s, billed_min, value = int(r.n), Decimal(str(r.raw_s or 0)), int(r.billed_min or 0), _money(r.value)
+        n, raw_s, billed_min, value = int(r.n), Decimal(str(r.raw_s or 0)), int(r.billed_min or 0), _cents(r.value)
         no_rate += int(r.no_rate or 0)
         count_total, raw_total = count_total + n, raw_total + raw_s
         minutes_total, value_total = minutes_total + billed_min, value_total + value
@@ -658,7 +695,7 @@ def _unbilled(engine: Engine, request: ReportRequest) -> Report:
             start=request.start,
             end=request.end,
         )
-        _people(where, request, "e.timekeeper_id")
+        _people(conn, where, request, "e.timekeeper_id")
         _work(where, request)
         ages = []
         for index, (lo, hi, _, _) in enumerate(_AGES):
@@ -671,10 +708,11 @@ def _unbilled(engine: Engine, request: ReportRequest) -> Report:
         keys = ", ".join(f"{x} AS g{i}" for i, x in enumerate(exprs))
         group = ", ".join(f"g{i}" for i in range(len(exprs)))
         sql = (
-            f"SELECT {', '.join(f'g{i}' for i in range(len(exprs)))}, count(*) AS n, sum(minutes) AS billed_min, "
+            f"{_keepers_cte(d)}SELECT {', '.join(f'g{i}' for i in range(len(exprs)))}, count(*) AS n, "
+            "sum(minutes) AS billed_min, "
             f"sum(v) AS value, {', '.join(ages)} FROM ("
             f"SELECT {keys}, e.work_date AS work_date, e.billed_units * e.unit_minutes AS minutes, {_value_sql()} AS v "
-            f"FROM entries e LEFT JOIN timekeepers t ON t.id = e.timekeeper_id {_ENTRY_JOINS} "
+            f"FROM entries e LEFT JOIN t ON t.id = e.timekeeper_id {_ENTRY_JOINS} "
             f"WHERE 1 = 1{where.sql()}) x GROUP BY {group} ORDER BY {group}"
         )
         result = conn.execute(where.clause(sql), where.params).all()
@@ -683,7 +721,7 @@ def _unbilled(engine: Engine, request: ReportRequest) -> Report:
     count_total, minutes_total, money_totals = 0, 0, [Decimal("0.00")] * 5
     for r in result:
         n, minutes = int(r[width]), int(r[width + 1] or 0)
-        money = [_money(x) for x in r[width + 2 : width + 7]]
+        money = [_cents(x) for x in r[width + 2 : width + 7]]
         rows.append((*(str(r[i] or "") for i in shown), n, _hours_of_minutes(minutes), *money))
         count_total, minutes_total = count_total + n, minutes_total + minutes
         money_totals = [a + b for a, b in zip(money_totals, money, strict=True)]
@@ -727,9 +765,9 @@ def _hours_chart(engine: Engine, request: ReportRequest) -> Report:
         _, short = central_reconcile._policy(conn)
         calls_where, entries_where = _Where(), _Where()
         calls_where.add("c.start_utc >= :lo AND c.start_utc < :hi AND c.disposition = 'answered'", lo=lo, hi=hi)
-        _people(calls_where, request, "c.timekeeper_id")
+        _people(conn, calls_where, request, "c.timekeeper_id")
         entries_where.add("e.work_date >= :start AND e.work_date <= :end", start=request.start, end=request.end)
-        _people(entries_where, request, "e.timekeeper_id")
+        _people(conn, entries_where, request, "e.timekeeper_id")
         approved = central_reconcile._APPROVED_LIKE
         calls_where.params["short"] = short
         week_c, week_e = _bucket(d, "week", "c.start_utc"), _bucket(d, "week", "e.work_date")

@@ -184,3 +184,21 @@ def test_a_pdf_of_the_hours_chart(store, capsys, tmp_path: Path, qapp) -> None: 
     assert capsys.readouterr().out == f"Wrote {out} (6 rows)\n"
     text = pdf_text(out)
     assert "Captured, approved and unlogged hours by timekeeper and week" in text and "2026-03-09" in text
+
+
+def test_value_is_rounded_per_entry_as_a_ledes_line_is(store) -> None:  # type: ignore[no-untyped-def]
+    from softclock.reports.ledes import hours, money
+    from tests.helpers.central_seed import entry_row, insert_entries
+
+    engine, _ = store
+    admin.add_timekeeper(engine, admin.NewTimekeeper("cy", "Cy", rate=333.33), None)
+    day = AS_OF.date()
+    lines = [(1, 6), (1, 6), (1, 6), (1, 10), (7, 15)]  # 33.333 x3 -> 33.33 each; 0.1667 h; 1.75 h
+    with engine.begin() as conn:
+        insert_entries(
+            conn, [entry_row(f"cy{i}", "cy", "M-1", day, u, unit_minutes=m) for i, (u, m) in enumerate(lines)]
+        )
+    expected = sum((money(hours(u, m) * Dec("333.33")) for u, m in lines), Dec("0.00"))
+    assert expected == Dec("33.33") * 3 + Dec("55.57") + Dec("583.33")
+    report = cr.run_report(engine, ask("time", day, day, timekeeper=("cy",)))
+    assert report.rows == (("Cy", 5, report.rows[0][2], Dec("2.2167"), expected),)

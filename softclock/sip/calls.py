@@ -131,6 +131,16 @@ class CallControl:
     # ------------------------------------------------------------------ incoming
 
     def on_incoming_call(self, account: Account, prm: pj.OnIncomingCallParam) -> None:
+        """An INVITE: refused by the inbound guard, or answered 180 at once, then announced.
+
+        pjsua sends an answer given inside this callback only after it returns, and
+        logs it through our (Python) log writer first. Announcing the call hands the
+        event to the sink (the UI's bridge wakes the Qt thread, which then holds the
+        GIL for the ringing window for milliseconds), so the 180 waited for the
+        window (bench/desktop.py: INVITE to 180 on the wire). The call is announced
+        once pjsip's poll has returned, the 180 on the wire.
+        """
+        mono, utc = now()
         message = parse_message(from_wire(prm.rdata.wholeMsg))
         source = str(prm.rdata.srcAddress)
         inbound = self._registration.inbound
@@ -143,11 +153,16 @@ class CallControl:
         handle = self.next_handle()
         call = Call(self, account, handle, prm.callId)
         self._calls.add(call)
+        ringing = pj.CallOpParam()
+        ringing.statusCode = 180
+        try:
+            call.answer(ringing)  # its EARLY state change waits in call.pending until the announce
+        except pj.Error as exc:  # e.g. already cancelled: the call is still announced, then ends
+            log.info("180 Ringing not sent: %s", clean(exc.info()))
         info = call.getInfo()
         who = incoming_caller(message, info)
         call.sip_call_id = who.call_id
-        mono, utc = now()
-        ringing = ev.CallRinging(
+        ringing_event = ev.CallRinging(
             mono,
             utc,
             who.call_id,
@@ -158,10 +173,7 @@ class CallControl:
             who.display_name,
             who.tag,
         )
-        self._dispatcher.announce(call, ringing)
-        answer = pj.CallOpParam()
-        answer.statusCode = 180
-        call.answer(answer)
+        self._dispatcher.after_poll(lambda: self._dispatcher.announce(call, ringing_event))
         if account.config.auto_answer:
             self._dispatcher.submit(lambda: self.answer(handle))
 

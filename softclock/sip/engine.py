@@ -19,10 +19,14 @@ Threading (chosen by measurement on the 2-core test machine; ``bench/call_setup.
   caller's (the UI's) thread.
 * pjsua2 runs with ``threadCnt=0`` and media on the SIP ioqueue
   (``hasIoqueue=False``, no media thread); an *event thread* of ours polls
-  ``libHandleEvents(500)``. Timers still fire on time (the poll waits for the
-  next timer at most) and packets wake it at once, but an idle engine wakes
-  twice a second instead of the ~150 times of pjsua's worker, media and
-  sound-clock threads (measured: idle CPU 0.83 % -> under 0.1 % of a core).
+  ``libHandleEvents``, which blocks in pjsip's own ioqueue (``select``) until
+  a packet comes or pjsip's next timer is due (at most ``EVENT_WAIT_MS``).
+  pjsip does not re-read its timers or sockets while blocked, so after each
+  command (which may schedule a retransmission or open a socket) the command
+  thread wakes the poll with a 2-byte datagram to our own SIP port, which
+  pjsip drops unlogged (UDP packets under 32 bytes are ignored). An idle
+  registered engine then wakes only for pjsip's keep-alives and refreshes
+  (every 12-14 s) instead of twice a second.
 * The sound device, even the null one, is open only while a call has media.
 * Callbacks run on those two threads. They never block: they turn the
   callback into a frozen event (:mod:`softclock.events`) and hand it to the
@@ -34,6 +38,7 @@ from __future__ import annotations
 import gc
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -52,6 +57,11 @@ from softclock.sip.runtime import CallTable, Dispatcher
 from softclock.sip.sipmsg import clean
 
 log = logging.getLogger("softclock.sip")
+
+# The longest the event thread blocks in pjsip's poll when no timer is due sooner
+# (a safety net: commands wake it, see the module's doc).
+EVENT_WAIT_MS = 30_000
+_WAKE = b"\r\n"  # under pjsip's 32-byte minimum for a UDP packet: dropped unparsed and unlogged
 
 
 class SipEngine:
@@ -83,6 +93,8 @@ class SipEngine:
         self._start_error: BaseException | None = None
         self._cmd_thread = threading.Thread(target=self._command_loop, name="sip-command", daemon=True)
         self._evt_thread: threading.Thread | None = None
+        self._wake_sock: socket.socket | None = None
+        self._wake_to: tuple[str, int] | None = None
 
     # ------------------------------------------------------------------ life cycle
 
@@ -125,7 +137,18 @@ class SipEngine:
                 log.error("SIP command failed: %s", clean(exc.info()) if hasattr(exc, "info") else exc)
             except Exception:
                 log.exception("SIP command raised")
+            self._wake_events()  # the job may have scheduled a pjsip timer or opened a socket
         self._destroy_endpoint()
+
+    def _wake_events(self) -> None:
+        """Make the event thread's blocked poll return, so it re-reads pjsip's timers and sockets."""
+        sock, to = self._wake_sock, self._wake_to
+        if sock is None or to is None:
+            return
+        try:
+            sock.sendto(_WAKE, to)
+        except OSError as exc:  # e.g. the address went away: the poll's own limit still holds
+            log.debug("could not wake the SIP event thread: %s", exc)
 
     def _create_endpoint(self) -> None:
         cfg = self._config
@@ -135,6 +158,7 @@ class SipEngine:
         ep.libInit(builders.endpoint_config(cfg, self._writer))
         udp_id = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, builders.transport_config(cfg, cfg.local_port))
         self._udp_port = int(ep.transportGetInfo(udp_id).localName.rsplit(":", 1)[1])
+        self._open_wake_socket()
         ep.libStart()
         self._sound.start(ep)
         self._registration.attach(ep)
@@ -147,11 +171,28 @@ class SipEngine:
             self._net_watch.start()
         log.info("SIP engine started on UDP port %d", self._udp_port)
 
+    def _open_wake_socket(self) -> None:
+        """A datagram socket aimed at our own SIP UDP port (see :meth:`_wake_events`)."""
+        host = self._config.bind_address or "127.0.0.1"
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+        try:
+            family = socket.getaddrinfo(host, self._udp_port, type=socket.SOCK_DGRAM)[0][0]
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+        except OSError as exc:
+            log.warning("no wake-up socket for the SIP event thread (%s): it polls every %d ms", exc, EVENT_WAIT_MS)
+            return
+        sock.setblocking(False)
+        self._wake_sock, self._wake_to = sock, (host, self._udp_port)
+
     def _event_loop(self) -> None:
         assert self._ep is not None
         self._ep.libRegisterThread("sip-events")
+        # Without a way to wake it, poll as before: twice a second.
+        wait_ms = EVENT_WAIT_MS if self._wake_sock is not None else 500
         while self._running.is_set():
-            self._ep.libHandleEvents(500)
+            self._ep.libHandleEvents(wait_ms)
+            self._dispatcher.run_after_poll()
 
     def _destroy_endpoint(self) -> None:
         ep = self._ep
@@ -172,8 +213,12 @@ class SipEngine:
         self._run_pending_until(lambda: False, timeout=0.0)
         self._sound.close()
         self._running.clear()
+        self._wake_events()
         if self._evt_thread is not None:
             self._evt_thread.join(2.0)
+        if self._wake_sock is not None:
+            self._wake_sock.close()
+            self._wake_sock = None
         self._control.clear()
         self._registration.forget()
         self._sound.detach()
@@ -199,6 +244,7 @@ class SipEngine:
                     job()
                 except Exception:
                     log.exception("SIP job failed during shutdown")
+                self._wake_events()
 
     def _verify_uri(self, uri: str) -> int:
         assert self._ep is not None

@@ -3,7 +3,8 @@
 pjsip re-registers only when a registration expires or a request fails, so a
 dead registrar would go unnoticed for minutes. A small watcher thread sends
 OPTIONS (plain sockets, no pjsua2) to every configured server every few
-second; two misses in a row (0.7 s each) mark a server down, one answer marks
+seconds (3.7 s, 1.7 s with backups); a miss is confirmed by a second OPTIONS 0.3 s
+later, two misses in a row (0.7 s each) mark a server down, one answer marks
 it up, so a silent primary is left within about 3.5 s. The engine registers
 with the first server that is up: the primary as soon as it answers again.
 
@@ -33,6 +34,12 @@ NO_NETWORK = "no network"
 REFUSED = "refused"
 NO_ANSWER = "no answer"
 UNKNOWN_HOST = "unknown host"
+
+# Seconds between a server's first unanswered OPTIONS and the one that confirms it is down.
+CONFIRM_S = 0.3
+# Seconds between rounds while every server answers: one registrar / with backups.
+QUIET_S = 3.7
+QUIET_WITH_BACKUPS_S = 1.7
 
 # Errors that mean this host has no route to the server (cable out, Wi-Fi off).
 _NO_NETWORK_ERRNOS = frozenset(
@@ -124,6 +131,11 @@ class RegistrarWatch(Poller):
 
     def _wait_s(self) -> float:
         # While a server is down, look more often: its return is what the user waits for.
+        # After a first miss, ask again at once instead of a whole interval later: a dead
+        # server is then told within interval + 2 timeouts + CONFIRM_S, no later than with
+        # half the interval and two misses a whole interval apart, at half the idle pings.
+        if any(up and misses == 1 for up, misses in zip(self._up, self._misses, strict=True)):
+            return min(self._interval, CONFIRM_S)
         return self._interval if all(self._up) else min(self._interval, 0.5)
 
     def _join_s(self) -> float:

@@ -22,7 +22,15 @@ import pjsua2 as pj
 from softclock import events as ev
 from softclock.sip import builders, messages
 from softclock.sip.config import AccountConfig, EngineConfig
-from softclock.sip.failover import NO_ANSWER, NO_NETWORK, REFUSED, UNKNOWN_HOST, RegistrarWatch
+from softclock.sip.failover import (
+    NO_ANSWER,
+    NO_NETWORK,
+    QUIET_S,
+    QUIET_WITH_BACKUPS_S,
+    REFUSED,
+    UNKNOWN_HOST,
+    RegistrarWatch,
+)
 from softclock.sip.inbound import InboundGuard
 from softclock.sip.pjwrap import Account
 from softclock.sip.runtime import Dispatcher, now
@@ -112,7 +120,7 @@ class Registration:
             servers,
             config.transport,
             lambda index: submit(lambda: self._switch_server(account, index)),
-            interval_s=1.0 if config.backup_servers else 2.0,
+            interval_s=QUIET_WITH_BACKUPS_S if config.backup_servers else QUIET_S,
             on_status=lambda index, up, why: submit(lambda: self._on_server_status(account, servers[index], up, why)),
         )
         self._watch.start()

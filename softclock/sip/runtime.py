@@ -35,6 +35,21 @@ class Dispatcher:
         self._sink = sink
         self._commands: queue.Queue[Job | None] = queue.Queue()
         self._stopping = threading.Event()
+        self._after_poll: list[Job] = []  # event thread only
+
+    def after_poll(self, job: Job) -> None:
+        """Run ``job`` on the event thread once the current ``libHandleEvents`` has returned
+        (call only from a callback on the event thread: pjsua sends what it queued first)."""
+        self._after_poll.append(job)
+
+    def run_after_poll(self) -> None:
+        """On the event thread, after each poll: the jobs :meth:`after_poll` queued."""
+        while self._after_poll:
+            job = self._after_poll.pop(0)
+            try:
+                job()
+            except Exception:
+                log.exception("SIP job after the poll raised")
 
     @property
     def stopping(self) -> bool:

@@ -1,4 +1,4 @@
-from softclock.sip.failover import NO_NETWORK, REFUSED, RegistrarWatch, options_probe
+from softclock.sip.failover import NO_ANSWER, NO_NETWORK, REFUSED, RegistrarWatch, options_probe
 
 
 def test_two_misses_switch_to_the_backup_and_one_answer_switches_back() -> None:
@@ -66,3 +66,20 @@ def test_tls_probe_is_a_tcp_connect() -> None:
         port = listening.getsockname()[1]
         assert options_probe(f"127.0.0.1:{port}", "tls", 0.5) == ""
     assert options_probe(f"127.0.0.1:{port}", "tls", 0.5) == REFUSED
+
+
+def test_a_first_miss_is_confirmed_at_once_not_a_whole_interval_later() -> None:
+    from softclock.sip.failover import CONFIRM_S
+
+    answer = {"p:5060": ""}
+    watch = RegistrarWatch(["p:5060"], "udp", lambda index: None, interval_s=4.0, probe=lambda s, t, to: answer[s])
+    watch.check_once()
+    assert watch._wait_s() == 4.0  # quiet while it answers
+    answer["p:5060"] = NO_ANSWER
+    watch.check_once()
+    assert watch._wait_s() == CONFIRM_S  # one miss: ask again at once
+    watch.check_once()
+    assert watch._wait_s() == 0.5  # down: watched for its return
+    answer["p:5060"] = ""
+    watch.check_once()
+    assert watch._wait_s() == 4.0

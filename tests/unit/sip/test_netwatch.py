@@ -23,7 +23,12 @@ class FakeHost:
 
 def _watch(host: FakeHost, changes: list[str]) -> NetworkWatch:
     return NetworkWatch(
-        changes.append, interval_s=2.0, jump_s=5.0, clocks=host.clocks, addresses=lambda: host.addresses
+        changes.append,
+        interval_s=2.0,
+        jump_s=5.0,
+        clocks=host.clocks,
+        addresses=lambda: host.addresses,
+        notifications=None,
     )
 
 
@@ -115,7 +120,7 @@ def test_an_os_error_listing_interfaces_is_not_a_change() -> None:
             raise OSError("netlink busy")
         return host.addresses
 
-    watch = NetworkWatch(changes.append, clocks=host.clocks, addresses=addresses)
+    watch = NetworkWatch(changes.append, clocks=host.clocks, addresses=addresses, notifications=None)
     host.tick()
     assert watch.check_once() == ""
 
@@ -129,3 +134,49 @@ def test_the_real_address_source_lists_loopback_cheaply() -> None:
     per_poll = (time.perf_counter() - started) / 100
     print(f"host_addresses(): {per_poll * 1e6:.0f} us per poll")
     assert per_poll < 0.005
+
+
+def test_with_netlink_only_the_clocks_are_read_until_the_kernel_says_something_changed() -> None:
+    import socket
+    import struct
+
+    host, changes = FakeHost(), []
+    reads = []
+
+    def addresses() -> frozenset[tuple[str, str]]:
+        reads.append(1)
+        return host.addresses
+
+    kernel, ours = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ours.setblocking(False)
+    watch = NetworkWatch(
+        changes.append, interval_s=0.0, clocks=host.clocks, addresses=addresses, notifications=ours, clock_check_s=5.0
+    )
+    try:
+        reads.clear()
+        for _ in range(3):
+            host.tick(5.0)
+            assert watch.check_once() == ""
+        assert reads == []  # quiet: no address poll at all
+        host.addresses = host.addresses | {("wlan0", "10.0.0.9")}
+        kernel.send(struct.pack("=IHHII", 16, 20, 0, 0, 0))  # RTM_NEWADDR
+        watch.on_readable(ours)
+        assert watch._wait_s() == 0.0  # settled at once (interval 0)
+        assert watch.check_once() == "network addresses changed (+10.0.0.9)"
+        assert changes == ["network addresses changed (+10.0.0.9)"]
+    finally:
+        kernel.close()
+        watch.stop()
+
+
+def test_a_real_netlink_socket_opens_on_linux() -> None:
+    import sys
+
+    from softclock.sip.netwatch import netlink_socket
+
+    sock = netlink_socket()
+    if sys.platform.startswith("linux"):
+        assert sock is not None
+        sock.close()
+    else:
+        assert sock is None

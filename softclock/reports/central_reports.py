@@ -29,7 +29,7 @@ Days are UTC days of a call's start; entries count on their work date. Money is
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -237,11 +237,9 @@ def _people(conn: Connection, where: _Where, request: ReportRequest, tk_col: str
 
 
 def _work(where: _Where, request: ReportRequest) -> None:
-    """Client (code or name) and matter (code) filters on entries ``e`` joined to ``matters m`` and ``clients cl``."""
+    """Client (code or name) and matter (code) filters on entries ``e``."""
     if request.client:
-        where.add(
-            "(cl.code IN :f_client OR cl.name IN :f_client OR e.client_name IN :f_client)", f_client=request.client
-        )
+        where.add(f"(e.client_name IN :f_client OR e.matter_code IN ({_CLIENTS_MATTERS}))", f_client=request.client)
     if request.matter:
         where.add("e.matter_code IN :f_matter", f_matter=request.matter)
 
@@ -266,14 +264,66 @@ def _lists_entry(dialect: str, conditions: str) -> str:
     ``conditions``. On PostgreSQL the matching entries' ids are found first and the calls listing them
     through the GIN index of each call's entry ids (c0006), not by reading every call's JSON."""
     if dialect == "postgresql":
-        return (
-            f"c.id IN (SELECT c2.id FROM calls c2 WHERE {_CALL_ENTRY_IDS} ?| ARRAY("
-            f"SELECT CAST(e.id AS text) FROM entries e {_ENTRY_JOINS} WHERE {conditions}))"
-        )
+        return f"c.id IN ({_calls_listing(conditions)})"
     return (
         "EXISTS (SELECT 1 FROM json_each(c.entries_json) AS j JOIN entries e ON e.id = json_extract(j.value, '$[0]') "
-        f"{_ENTRY_JOINS} WHERE {conditions})"
+        f"WHERE {conditions})"
     )
+
+
+def _calls_listing(conditions: str) -> str:
+    """PostgreSQL: the ids of the calls listing an entry ``e`` that meets ``conditions`` (c0006's GIN index)."""
+    return (
+        f"SELECT c2.id FROM calls c2 WHERE {_CALL_ENTRY_IDS} ?| "
+        f"ARRAY(SELECT CAST(e.id AS text) FROM entries e WHERE {conditions})"
+    )
+
+
+# the codes of the matters of the clients named (by code or name) in :f_client
+_CLIENTS_MATTERS = (
+    "SELECT m2.code FROM matters m2 JOIN clients c3 ON c3.id = m2.client_id "
+    "WHERE c3.code IN :f_client OR c3.name IN :f_client"
+)
+_LIKE = "LIKE :s_text ESCAPE '\\'"
+
+
+def _search(conn: Connection, where: _Where, needle: str) -> None:
+    """Calls whose timekeeper's name, number (digits) or one of whose entries' narrative, client or matter
+    (code or name) holds ``needle``. On PostgreSQL the three are found apart (the timekeepers first, the
+    entries and then the calls listing them through c0006's index, the numbers within the period) and
+    the call must be one of them."""
+    pattern = like_pattern(needle)
+    keepers = [
+        str(i)
+        for (i,) in conn.execute(text(f"SELECT id FROM timekeepers WHERE lower(name) {_LIKE}"), {"s_text": pattern})
+    ]
+    digits = number_digits(needle)
+    entry_match = (
+        f"lower(e.narrative) {_LIKE} OR lower(e.client_name) {_LIKE} OR lower(coalesce(e.matter_code, '')) {_LIKE} "
+        "OR e.matter_code IN (SELECT m2.code FROM matters m2 LEFT JOIN clients c3 ON c3.id = m2.client_id "
+        f"WHERE lower(m2.name) {_LIKE} OR lower(coalesce(c3.name, '')) {_LIKE})"
+    )
+    params: dict[str, object] = {"s_text": pattern}
+    if keepers:
+        params["s_tk"] = keepers
+    if digits:
+        params["s_digits"] = like_pattern(digits)
+    number = "NOT {c}.number_hashed AND {c}.remote_number LIKE :s_digits ESCAPE '\\'"
+    if conn.dialect.name == "postgresql":
+        period = "c2.start_utc >= :lo AND c2.start_utc < :hi"
+        parts = [_calls_listing(entry_match)]
+        if keepers:
+            parts.append(f"SELECT c2.id FROM calls c2 WHERE {period} AND c2.timekeeper_id IN :s_tk")
+        if digits:
+            parts.append(f"SELECT c2.id FROM calls c2 WHERE {period} AND {number.format(c='c2')}")
+        where.add(f"c.id IN ({' UNION '.join(parts)})", **params)
+        return
+    words = [_lists_entry("sqlite", entry_match)]
+    if keepers:
+        words.append("c.timekeeper_id IN :s_tk")
+    if digits:
+        words.append(f"({number.format(c='c')})")
+    where.add("(" + " OR ".join(words) + ")", **params)
 
 
 # the expression of c0006's index ix_calls_entry_ids, on the calls of the subquery (c2)
@@ -298,13 +348,14 @@ _CALL_COLUMNS = (
 def _calls(engine: Engine, request: ReportRequest) -> Report:
     lo, hi = _bounds(request)
     with engine.connect() as conn:
+        _work_memory(conn)
         d = conn.dialect.name
         where = _Where()
         where.add("c.start_utc >= :lo AND c.start_utc < :hi", lo=lo, hi=hi)
         _people(conn, where, request, "c.timekeeper_id")
         work = []
         if request.client:
-            work.append("(cl.code IN :f_client OR cl.name IN :f_client OR e.client_name IN :f_client)")
+            work.append(f"(e.client_name IN :f_client OR e.matter_code IN ({_CLIENTS_MATTERS}))")
             where.params["f_client"] = list(request.client)
             where.lists.add("f_client")
         if request.matter:
@@ -314,25 +365,7 @@ def _calls(engine: Engine, request: ReportRequest) -> Report:
         if work:
             where.add(_lists_entry(d, " AND ".join(work)))
         if request.search.strip():
-            needle = request.search.strip().lower()
-            words = [
-                "lower(coalesce(t.name, '')) LIKE :s_text ESCAPE '\\'",
-            ]
-            params: dict[str, object] = {"s_text": like_pattern(needle)}
-            digits = number_digits(needle)
-            if digits:
-                words.append("(NOT c.number_hashed AND c.remote_number LIKE :s_digits ESCAPE '\\')")
-                params["s_digits"] = like_pattern(digits)
-            words.append(
-                _lists_entry(
-                    d,
-                    "lower(e.narrative) LIKE :s_text ESCAPE '\\' OR lower(e.client_name) LIKE :s_text ESCAPE '\\' "
-                    "OR lower(coalesce(e.matter_code, '')) LIKE :s_text ESCAPE '\\' "
-                    "OR lower(coalesce(m.name, '')) LIKE :s_text ESCAPE '\\' "
-                    "OR lower(coalesce(cl.name, '')) LIKE :s_text ESCAPE '\\'",
-                )
-            )
-            where.add("(" + " OR ".join(words) + ")", **params)
+            _search(conn, where, request.search.strip().lower())
         limit = "" if request.limit is None else f" LIMIT {int(request.limit) + 1}"
         sql = (
             "SELECT c.timekeeper_id, coalesce(t.name, c.timekeeper_id) AS name, c.start_utc, c.direction, "
@@ -423,56 +456,94 @@ def _entries_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, Mapping[st
 # ------------------------------------------------------------------ time
 
 
-def _group_sql(dialect: str, grouping: str, date_col: str) -> tuple[tuple[str, ...], tuple[Column, ...]]:
-    """The SQL expressions a grouping groups by (the last one shown) and the columns it shows."""
-    if grouping == "timekeeper":
-        return ("e.timekeeper_id", "coalesce(t.name, e.timekeeper_id)"), (Column("timekeeper", "Timekeeper"),)
-    if grouping == "department":
-        return ("coalesce(t.department, '')",), (Column("department", "Department"),)
-    if grouping == "office":
-        return ("coalesce(t.office, '')",), (Column("office", "Office"),)
-    if grouping == "client":
-        return ("coalesce(cl.name, e.client_name, '')",), (Column("client", "Client"),)
-    if grouping == "matter":
-        return ("coalesce(e.matter_code, '')", "coalesce(m.name, '')"), (
-            Column("matter", "Matter"),
-            Column("matter_name", "Matter name"),
-        )
-    return (_bucket(dialect, grouping, date_col),), (Column(grouping, grouping.capitalize(), Kind.DATE),)
+# Per grouping: the keys the entries are first summed by (plain columns, whose statistics the planner
+# knows), and the expressions of the outer query over those sums (names joined in after summing).
+_INNER_KEYS = {
+    "timekeeper": (("tk", "e.timekeeper_id"),),
+    "department": (("dept", "coalesce(t.department, '')"),),
+    "office": (("office", "coalesce(t.office, '')"),),
+    "client": (("mc", "e.matter_code"), ("cn", "e.client_name")),
+    "matter": (("mc", "e.matter_code"),),
+}
+_OUTER = {
+    "timekeeper": (("x.tk", "coalesce(t2.name, x.tk)"), (Column("timekeeper", "Timekeeper"),)),
+    "department": (("x.dept",), (Column("department", "Department"),)),
+    "office": (("x.office",), (Column("office", "Office"),)),
+    "client": (("coalesce(cl.name, x.cn, '')",), (Column("client", "Client"),)),
+    "matter": (
+        ("coalesce(x.mc, '')", "coalesce(m.name, '')"),
+        (Column("matter", "Matter"), Column("matter_name", "Matter name")),
+    ),
+}
 
 
-def _groups(dialect: str, by: Iterable[str]) -> tuple[list[str], list[int], list[Column], list[str]]:
-    """For entries grouped ``by``: the SQL expressions, the index of each shown one, the shown columns and the
-    grouping each shown column comes from."""
-    exprs: list[str] = []
+@dataclass(frozen=True)
+class _Grouped:
+    sql: str
+    shown: list[int]  # index among the outer group expressions (g0...) of each shown column
+    columns: list[Column]
+    kinds: list[str]  # the grouping each shown column comes from
+    keys: int  # outer group expressions (g0...) before the measures
+
+
+def _grouped_entries(dialect: str, by: Iterable[str], measures: Sequence[tuple[str, str]], where: _Where) -> _Grouped:
+    """SQL summing ``measures`` (alias, SQL over ``e`` and ``t``) of the entries meeting ``where``, grouped
+    ``by``: first by plain keys of the entries (and their timekeeper ``t``, with ``rate_c``, their rate in
+    cents), then by the names joined to those sums; rows ``g0...`` (the outer keys), then the measures."""
+    inner: dict[str, str] = {}
+    outer: list[str] = []
     shown: list[int] = []
     columns: list[Column] = []
     kinds: list[str] = []
     for grouping in by:
-        group_sql, cols = _group_sql(dialect, grouping, "e.work_date")
-        start = len(exprs)
-        exprs.extend(group_sql)
-        shown.extend((start, start + 1) if grouping == "matter" else (start + len(group_sql) - 1,))
+        if grouping in _INNER_KEYS:
+            inner.update(_INNER_KEYS[grouping])
+            exprs, cols = _OUTER[grouping]
+        else:
+            inner[grouping] = _bucket(dialect, grouping, "e.work_date")
+            exprs, cols = (f"x.{grouping}",), (Column(grouping, grouping.capitalize(), Kind.DATE),)
+        start = len(outer)
+        outer.extend(exprs)
+        shown.extend(range(start, start + len(exprs)) if grouping == "matter" else (start + len(exprs) - 1,))
         columns.extend(cols)
         kinds.extend(grouping for _ in cols)
-    return exprs, shown, columns, kinds
+    joins = ""
+    if "tk" in inner:
+        joins += " LEFT JOIN timekeepers t2 ON t2.id = x.tk"
+    if "mc" in inner:
+        joins += " LEFT JOIN matters m ON m.code = x.mc LEFT JOIN clients cl ON cl.id = m.client_id"
+    inner_keys = ", ".join(f"{sql} AS {alias}" for alias, sql in inner.items())
+    inner_sums = ", ".join(f"sum({sql}) AS {alias}" for alias, sql in measures)
+    outer_keys = ", ".join(f"{sql} AS g{i}" for i, sql in enumerate(outer))
+    outer_sums = ", ".join(f"sum(x.{alias}) AS {alias}" for alias, _ in measures)
+    group = ", ".join(f"g{i}" for i in range(len(outer)))
+    # the rate in cents is computed once a timekeeper (a subquery on the nullable side of the join), not once an entry
+    keepers = (
+        "(SELECT id, office, department, rate, coalesce(CAST(round(rate * 100) AS bigint), 0) AS rate_c "
+        "FROM timekeepers)"
+    )
+    sql = (
+        f"SELECT {outer_keys}, {outer_sums} FROM (SELECT {inner_keys}, {inner_sums} "
+        f"FROM entries e LEFT JOIN {keepers} t ON t.id = e.timekeeper_id WHERE 1 = 1{where.sql()} "
+        f"GROUP BY {', '.join(inner)}) x{joins} GROUP BY {group} ORDER BY {group}"
+    )
+    return _Grouped(sql, shown, columns, kinds, len(outer))
+
+
+def _work_memory(conn: Connection) -> None:
+    """PostgreSQL, this transaction only: room for the report's sorts and hashes in memory, and no JIT
+    compilation (it cost 100-160 ms of a year's report of 1,500,000 entries and saved less)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL work_mem = '64MB'"))
+        conn.execute(text("SET LOCAL jit = off"))
 
 
 def _value_sql() -> str:
     """One entry's value in cents: billed hours rounded half-up to 4 places (as LEDES writes them) x the
-    timekeeper's rate, rounded half-up to cents; in integers (``rate_c`` is the rate in cents, see
-    :func:`_keepers_cte`), which PostgreSQL sums much faster than numerics and SQLite without floats."""
+    timekeeper's rate, rounded half-up to cents; in integers (``t.rate_c`` is the rate in cents, see
+    :func:`_grouped_entries`), which PostgreSQL sums much faster than numerics and SQLite without floats."""
     hours4 = "((CAST(e.billed_units AS bigint) * e.unit_minutes * 10000 + 30) / 60)"
     return f"(({hours4} * t.rate_c + 5000) / 10000)"
-
-
-def _keepers_cte(dialect: str) -> str:
-    """``WITH t AS (...)``: the timekeepers this login reads, with their rate in cents, computed once."""
-    materialized = "MATERIALIZED " if dialect == "postgresql" else ""
-    return (
-        f"WITH t AS {materialized}(SELECT id, name, office, department, rate, "
-        "CAST(round(coalesce(rate, 0) * 100) AS bigint) AS rate_c FROM timekeepers) "
-    )
 
 
 def _cents(value: object) -> Decimal:
@@ -482,23 +553,21 @@ def _cents(value: object) -> Decimal:
 
 def _time(engine: Engine, request: ReportRequest) -> Report:
     with engine.connect() as conn:
-        d = conn.dialect.name
-        exprs, shown, columns, kinds = _groups(d, request.by)
+        _work_memory(conn)
         where = _Where()
         where.add("e.work_date >= :start AND e.work_date <= :end", start=request.start, end=request.end)
         _people(conn, where, request, "e.timekeeper_id")
         _work(where, request)
-        keys = ", ".join(f"{x} AS g{i}" for i, x in enumerate(exprs))
-        group = ", ".join(f"g{i}" for i in range(len(exprs)))
-        sql = (
-            f"{_keepers_cte(d)}SELECT {keys}, count(*) AS n, sum(e.raw_seconds) AS raw_s, "
-            "sum(CASE WHEN e.billable THEN e.billed_units * e.unit_minutes ELSE 0 END) AS billed_min, "
-            f"sum(CASE WHEN e.billable THEN {_value_sql()} ELSE 0 END) AS value, "
-            "sum(CASE WHEN e.billable AND t.rate IS NULL THEN 1 ELSE 0 END) AS no_rate "
-            f"FROM entries e LEFT JOIN t ON t.id = e.timekeeper_id {_ENTRY_JOINS} "
-            f"WHERE 1 = 1{where.sql()} GROUP BY {group} ORDER BY {group}"
+        measures = (
+            ("n", "1"),
+            ("raw_s", "e.raw_seconds"),
+            ("billed_min", "CASE WHEN e.billable THEN e.billed_units * e.unit_minutes ELSE 0 END"),
+            ("value", f"CASE WHEN e.billable THEN {_value_sql()} ELSE 0 END"),
+            ("no_rate", "CASE WHEN e.billable AND t.rate IS NULL THEN 1 ELSE 0 END"),
         )
-        result = conn.execute(where.clause(sql), where.params).all()
+        grouped = _grouped_entries(conn.dialect.name, request.by, measures, where)
+        result = conn.execute(where.clause(grouped.sql), where.params).all()
+    shown, columns, kinds = grouped.shown, grouped.columns, grouped.kinds
     rows: list[tuple[Cell, ...]] = []
     no_rate = 0
     count_total, raw_total, minutes_total, value_total = 0, Decimal(0), 0, Decimal("0.00")
@@ -687,8 +756,7 @@ def _unbilled(engine: Engine, request: ReportRequest) -> Report:
     assert request.as_of is not None
     today = request.as_of.date()
     with engine.connect() as conn:
-        d = conn.dialect.name
-        exprs, shown, columns, _ = _groups(d, request.by)
+        _work_memory(conn)
         where = _Where()
         where.add(
             "e.status = 'approved' AND e.billable AND e.work_date >= :start AND e.work_date <= :end",
@@ -697,26 +765,18 @@ def _unbilled(engine: Engine, request: ReportRequest) -> Report:
         )
         _people(conn, where, request, "e.timekeeper_id")
         _work(where, request)
-        ages = []
-        for index, (lo, hi, _, _) in enumerate(_AGES):
+        value = _value_sql()
+        measures = [("n", "1"), ("billed_min", "e.billed_units * e.unit_minutes"), ("value", value)]
+        for index, (lo, hi, _, key) in enumerate(_AGES):
             where.params[f"a{index}"] = today - timedelta(days=hi)
             where.params[f"b{index}"] = today - timedelta(days=lo)
-            upper = f" AND work_date <= :b{index}" if index else ""  # a work date after as_of is 0-30 days old
-            ages.append(f"sum(CASE WHEN work_date >= :a{index}{upper} THEN v ELSE 0 END)")
+            upper = f" AND e.work_date <= :b{index}" if index else ""  # a work date after as_of is 0-30 days old
+            measures.append((key, f"CASE WHEN e.work_date >= :a{index}{upper} THEN {value} ELSE 0 END"))
         where.params["old"] = today - timedelta(days=91)
-        ages.append("sum(CASE WHEN work_date <= :old THEN v ELSE 0 END)")
-        keys = ", ".join(f"{x} AS g{i}" for i, x in enumerate(exprs))
-        group = ", ".join(f"g{i}" for i in range(len(exprs)))
-        sql = (
-            f"{_keepers_cte(d)}SELECT {', '.join(f'g{i}' for i in range(len(exprs)))}, count(*) AS n, "
-            "sum(minutes) AS billed_min, "
-            f"sum(v) AS value, {', '.join(ages)} FROM ("
-            f"SELECT {keys}, e.work_date AS work_date, e.billed_units * e.unit_minutes AS minutes, {_value_sql()} AS v "
-            f"FROM entries e LEFT JOIN t ON t.id = e.timekeeper_id {_ENTRY_JOINS} "
-            f"WHERE 1 = 1{where.sql()}) x GROUP BY {group} ORDER BY {group}"
-        )
-        result = conn.execute(where.clause(sql), where.params).all()
-    width = len(exprs)
+        measures.append(("age_over_90", f"CASE WHEN e.work_date <= :old THEN {value} ELSE 0 END"))
+        grouped = _grouped_entries(conn.dialect.name, request.by, measures, where)
+        result = conn.execute(where.clause(grouped.sql), where.params).all()
+    shown, columns, width = grouped.shown, grouped.columns, grouped.keys
     rows: list[tuple[Cell, ...]] = []
     count_total, minutes_total, money_totals = 0, 0, [Decimal("0.00")] * 5
     for r in result:
@@ -761,6 +821,7 @@ def _unbilled(engine: Engine, request: ReportRequest) -> Report:
 def _hours_chart(engine: Engine, request: ReportRequest) -> Report:
     lo, hi = _bounds(request)
     with engine.connect() as conn:
+        _work_memory(conn)
         d = conn.dialect.name
         _, short = central_reconcile._policy(conn)
         calls_where, entries_where = _Where(), _Where()

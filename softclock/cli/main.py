@@ -131,6 +131,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--server", default="", help="TURN relay HOST[:PORT]")
     t.add_argument("--user", default="", help="TURN user name")
     t.add_argument("--off", action="store_true", help="stop using a TURN relay")
+    p = sub.add_parser("autostart", help="start Softclock at login (an XDG autostart entry)")
+    p.add_argument("state", choices=("on", "off", "status"), nargs="?", default="status")
     from softclock.cli import sync
 
     sync.add_parsers(sub)
@@ -205,6 +207,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(config, data, None)
     if args.command == "dial":
         return _dial(config, data, args.uri)
+    if args.command == "autostart":
+        return _autostart(args.state)
     if args.command == "account":
         from softclock.cli import account
 
@@ -236,6 +240,16 @@ def _run(config: Path, data: Path, dial: str | None) -> int:
     from softclock.ui.application import run_gui
 
     return run_gui(config, data, dial)
+
+
+def _autostart(state: str) -> int:
+    from softclock import autostart
+
+    if state != "status":
+        autostart.set_enabled(state == "on")
+    where = autostart.entry_path()
+    print(f"Start at login is {'on' if autostart.enabled() else 'off'} ({where}).")
+    return 0
 
 
 def _dial(config: Path, data: Path, uri: str) -> int:

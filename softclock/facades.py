@@ -389,6 +389,15 @@ class ReviewService:
             self._policies[matter_id] = policy
         return policy
 
+    def base_policy(self) -> Policy:
+        """The firm's policy in force, before client and matter overrides (reads the store)."""
+        return self._base_policy()
+
+    def forget_policies(self) -> None:
+        """Drop the policies read so far (the base policy was changed in the settings)."""
+        with self._policies_lock:
+            self._policies.clear()
+
     def known_policy(self, matter_id: int | None) -> Policy | None:
         """The policy for ``matter_id`` if it was read before (no store access: safe on any thread)."""
         with self._policies_lock:

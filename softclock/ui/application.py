@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from softclock.sync.service import SyncWorker
     from softclock.ui.ipc import InstanceServer
     from softclock.ui.reports_window import ReportsWindow
+    from softclock.ui.settings_dialog import SettingsDialog
     from softclock.ui.sound_dialog import SoundController
 
 log = logging.getLogger("softclock.ui")
@@ -81,6 +82,7 @@ class DesktopApp(QObject):
         self.sync_worker: SyncWorker | None = None
         self.sound: SoundController | None = None  # ringer, device list, Sound dialog (None: no sound)
         self.reports_window: ReportsWindow | None = None  # Billing > Reports…, made when first asked for
+        self.settings_dialog: SettingsDialog | None = None  # Settings > Preferences…, while open
         self.notifier: Notifier | None = None  # desktop notifications, once started
         self.window = MainWindow(self)
         from softclock.ui.ui_state import UiState
@@ -135,6 +137,7 @@ class DesktopApp(QObject):
     def _connect_signals(self) -> None:
         self.bridge.event_arrived.connect(self._on_bridge_event_arrived)
         self.window.sound_action.triggered.connect(self._on_window_sound_action_triggered)
+        self.window.preferences_action.triggered.connect(self._on_window_preferences_action_triggered)
         self.window.reports_action.triggered.connect(self._on_window_reports_action_triggered)
 
     def start_notifications(self, bus: str = "SESSION") -> None:
@@ -418,6 +421,50 @@ class DesktopApp(QObject):
             self.sound.open_dialog(self.window)
         else:
             self.window.show_message("Sound is off on this computer ([sip] null_audio = true in the settings).")
+
+    def _on_window_preferences_action_triggered(self) -> None:
+        """Settings > Preferences…: start at login, and the billing policy (editable without a central store)."""
+        from softclock import autostart
+        from softclock.settings import save
+        from softclock.ui.background import BackgroundRunner
+        from softclock.ui.settings_dialog import SettingsDialog
+
+        core = self.core
+        if core is None or core.facades is None:
+            self.window.show_message("Preferences open once Softclock has read its settings.")
+            return
+        review = core.facades.review
+        dialog = SettingsDialog(
+            autostart.enabled(),
+            bool(core.settings.central.url),
+            lambda done: BackgroundRunner.shared().submit(review.base_policy, done),
+            self.window,
+        )
+        self.settings_dialog = dialog
+        if not dialog.exec():
+            return
+        if dialog.autostart.isChecked() != autostart.enabled():
+            try:
+                autostart.set_enabled(dialog.autostart.isChecked())
+            except OSError as exc:
+                self.window.show_message(f"Start at login could not be changed: {exc.strerror or exc}.")
+        choice = dialog.policy_choice()
+        billing = core.settings.billing
+        if choice is not None and (
+            billing.increment_min,
+            billing.rounding,
+            billing.minimum_units,
+            billing.short_call_s,
+        ) != (
+            choice.increment_min,
+            choice.rounding,
+            choice.minimum_units,
+            choice.short_call_s,
+        ):
+            billing.increment_min, billing.rounding = choice.increment_min, choice.rounding
+            billing.minimum_units, billing.short_call_s = choice.minimum_units, choice.short_call_s
+            save(core.settings, core.settings_path)
+            review.forget_policies()
 
     def _on_window_reports_action_triggered(self) -> None:
         """Billing > Reports…: one Reports window at a time, on the person's own central-store login."""

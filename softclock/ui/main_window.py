@@ -152,7 +152,11 @@ class MainWindow(QMainWindow):
         self.menuBar().addMenu("&Billing").addAction(self.reports_action)
         # Settings > Sound…: microphone, speaker, ringer, test sound (the application handles it).
         self.sound_action = QAction("&Sound…", self)
-        self.menuBar().addMenu("&Settings").addAction(self.sound_action)
+        settings_menu = self.menuBar().addMenu("&Settings")
+        settings_menu.addAction(self.sound_action)
+        # Settings > Preferences…: start at login and the billing policy (the application handles it).
+        self.preferences_action = QAction("&Preferences…", self)
+        settings_menu.addAction(self.preferences_action)
         self.about_action = QAction("&About Softclock", self)
         self.menuBar().addMenu("&Help").addAction(self.about_action)
         self.about_action.triggered.connect(self._on_about_action_triggered)

@@ -391,7 +391,7 @@ class DesktopApp(QObject):
         self.window.demo_button.setEnabled(True)
         self.window.refresh_welcome()
         self.window.dial_edit.setText("demo")
-        self.window.show_message("Demo line ready: press Call to ring it, or have it call you.")
+        self.window.show_message("Demo line ready: press Call to ring it, or have it call you.", until_call=True)
         self.demo_ready.emit(uri)
 
     def _stop_demo(self) -> None:

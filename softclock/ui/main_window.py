@@ -129,6 +129,7 @@ class MainWindow(QMainWindow):
         self._pending_dial: str | None = None
         self.known_names: dict[str, str] = {}  # bare address -> name (e.g. the demo line)
         self.bug_box: QMessageBox | None = None  # "Something went wrong", once a run
+        self._hint: str | None = None  # a status-bar hint that a call makes stale (see show_message)
 
         self.reg_label = QLabel("No account set up")
         self.reg_label.setObjectName("regLabel")
@@ -346,8 +347,10 @@ class MainWindow(QMainWindow):
         box.show()
         self.bug_box = box
 
-    def show_message(self, text: str) -> None:
+    def show_message(self, text: str, until_call: bool = False) -> None:
+        """``text`` in the status bar for 10 s; ``until_call``: a hint that goes once a call starts."""
         self.statusBar().showMessage(text, 10000)
+        self._hint = text if until_call else None
 
     def live_calls(self) -> list[int]:
         """Engine handles of calls not yet ended (ringing, being placed or up)."""
@@ -586,6 +589,8 @@ class MainWindow(QMainWindow):
         widget.record_toggled.connect(self._on_call_record_toggled)
         widget.record_button.setVisible(self._controller.recording_policy == "on_demand")
         self._clear_finished()
+        if self._hint is not None and self.statusBar().currentMessage() == self._hint:
+            self.statusBar().clearMessage()  # "Demo line ready: press Call" is wrong once a call is up
         self.calls_box.insertWidget(0, widget)
         view = _CallView(handle, call_id, widget, who, number, incoming)
         self._views[handle] = view

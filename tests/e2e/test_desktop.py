@@ -175,8 +175,10 @@ def test_demo_line_rings_and_answers(qtbot, make_app) -> None:  # type: ignore[n
     with qtbot.waitSignal(app.demo_ready, timeout=15000):
         qtbot.mouseClick(app.window.demo_button, Qt.MouseButton.LeftButton)
     assert not app.window.welcome.isVisible()
+    assert app.window.statusBar().currentMessage().startswith("Demo line ready")
     qtbot.mouseClick(app.window.call_button, Qt.MouseButton.LeftButton)
     (view,) = app.window._views.values()
+    assert app.window.statusBar().currentMessage() == ""  # "press Call" is stale once the call is up
     qtbot.waitUntil(lambda: view.connected, timeout=10000)
     qtbot.mouseClick(view.widget.hangup_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: view.ended, timeout=10000)

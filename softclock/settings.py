@@ -160,6 +160,7 @@ class CentralSettings:
 @dataclass
 class DemoSettings:
     ring_ms: int = 1500  # how long the demo line rings before it answers
+    call_s: int = 30  # how long the demo client talks when it calls you before it hangs up (0 = until you do)
 
 
 @dataclass
@@ -255,6 +256,7 @@ _RANGES: dict[tuple[str, str], tuple[int, int, str]] = {
     ("recording", "retention_days"): (0, 36500, "0 (keep them) to 36500"),
     ("central", "interval_s"): (1, 86400, "1 to 86400 (seconds)"),
     ("demo", "ring_ms"): (0, 600000, "0 to 600000 (milliseconds)"),
+    ("demo", "call_s"): (0, 86400, "0 to 86400 (seconds)"),
 }
 
 

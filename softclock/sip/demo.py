@@ -23,10 +23,13 @@ class DemoLine:
         on_error: called (on a helper thread) with a sentence if it fails to start.
     """
 
-    def __init__(self, on_ready: Callable[[str], None], on_error: Callable[[str], None], ring_ms: int = 1500) -> None:
+    def __init__(
+        self, on_ready: Callable[[str], None], on_error: Callable[[str], None], ring_ms: int = 1500, call_s: int = 30
+    ) -> None:
         self._on_ready = on_ready
         self._on_error = on_error
         self._ring_ms = ring_ms
+        self._call_s = call_s  # the demo client's calls end by themselves after this much talk (0 = never)
         self._proc: subprocess.Popen[str] | None = None
         self.uri = ""
         self._lock = threading.Lock()
@@ -40,6 +43,7 @@ class DemoLine:
 
     def _run(self) -> None:
         cmd = [sys.executable, "-m", "softclock.sip.demo_peer", "--ring-ms", str(self._ring_ms)]
+        cmd += ["--call-talk-s", str(self._call_s)]
         try:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1

@@ -356,6 +356,7 @@ class DesktopApp(QObject):
             on_ready=lambda uri: self.bridge.run_on_main(lambda: self._on_demo_ready(uri)),
             on_error=lambda text: self.bridge.run_on_main(lambda: self.window.reg_label.setText(text)),
             ring_ms=self.core.settings.demo.ring_ms,
+            call_s=self.core.settings.demo.call_s,
         )
         self._demo.start()
 

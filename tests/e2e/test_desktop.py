@@ -20,10 +20,11 @@ from tests.helpers import sipp
 from tests.helpers.qt import answer_when_shown
 
 
-def _settings(tmp_path: Path, account: AccountSettings | None = None) -> Path:
+def _settings(tmp_path: Path, account: AccountSettings | None = None, demo_call_s: int = 30) -> Path:
     settings = Settings()
     settings.sip.bind_address = "127.0.0.1"
     settings.sip.null_audio = True
+    settings.demo.call_s = demo_call_s
     if account is not None:
         settings.account = account
     path = tmp_path / "settings.toml"
@@ -44,10 +45,10 @@ def _account(kamailio, **kw: object) -> AccountSettings:  # type: ignore[no-unty
 def make_app(qtbot, tmp_path: Path) -> Iterator:  # type: ignore[no-untyped-def,type-arg]
     apps: list[DesktopApp] = []
 
-    def make(account: AccountSettings | None = None, password: str | None = None) -> DesktopApp:
+    def make(account: AccountSettings | None = None, password: str | None = None, demo_call_s: int = 30) -> DesktopApp:
         if account is not None and password is not None:
             secrets.set_sip_password(account.address, password)
-        app = DesktopApp(_settings(tmp_path, account), tmp_path / "data")
+        app = DesktopApp(_settings(tmp_path, account, demo_call_s), tmp_path / "data")
         qtbot.addWidget(app.window, before_close_func=lambda w: setattr(w, "quitting", True))  # no question at teardown
         app.window.show()
         apps.append(app)
@@ -191,6 +192,20 @@ def test_demo_line_rings_and_answers(qtbot, make_app) -> None:  # type: ignore[n
     with app.core.store.session() as s:
         dispositions = sorted(c.disposition for c in s.scalars(select(Call)))
     assert dispositions == ["answered", "declined"]
+
+
+def test_the_demo_client_hangs_up_after_its_call_length(qtbot, make_app) -> None:  # type: ignore[no-untyped-def]
+    """[demo] call_s: the demo client's call to us ends by itself (it used to talk until we hung up)."""
+    app = make_app(demo_call_s=1)
+    with qtbot.waitSignal(app.demo_ready, timeout=15000):
+        qtbot.mouseClick(app.window.demo_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(app.window.ringing_shown, timeout=10000):
+        qtbot.mouseClick(app.window.demo_call_me_button, Qt.MouseButton.LeftButton)
+    (handle,) = app.window._incoming
+    qtbot.mouseClick(app.window._incoming[handle].answer_button, Qt.MouseButton.LeftButton)
+    view = app.window._views[handle]
+    qtbot.waitUntil(lambda: view.connected, timeout=10000)
+    qtbot.waitUntil(lambda: view.ended, timeout=10000)  # nobody here pressed Hang up
 
 
 def test_quitting_mid_call_keeps_the_call(qtbot, make_app, kamailio, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -51,7 +51,7 @@ class TodayList(QTreeWidget):
         for call in rows:
             entries = call.entries
             bare = bare_address(call.remote_uri)
-            who = printable(call.display_name or pretty(call.remote_number) or self._names.get(bare, bare))
+            who = printable(call.display_name or pretty(call.remote_number) or self._names.get(bare) or _demo(bare))
             arrow = "→ " if call.direction == Direction.OUTGOING.value else "← "
             status = _DISPOSITIONS.get(call.disposition, call.disposition)
             if call.recovered:
@@ -110,3 +110,8 @@ def _hhmm(utc: datetime | None) -> str:
 def _into(entry: EntryRow) -> str:
     """The surviving entry as a person knows it: its start (a merge keeps to one day)."""
     return _hhmm(entry.started_utc) or "another entry"
+
+
+def _demo(bare: str) -> str:
+    """ "Demo line" for the demo peer at any port (it takes a new one each start), else ``bare``."""
+    return "Demo line" if bare.startswith("demo@127.0.0.1:") else bare

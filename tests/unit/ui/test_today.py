@@ -101,3 +101,20 @@ def test_a_merged_away_call_says_which_entry_holds_its_time(qtbot, store, views)
     today = views.calls.today(as_local(NOW).date())  # type: ignore[union-attr]
     assert [c.merged_away for c in today] == [True, True, False]
     assert today[0].merged_into[0].id == kept and today[0].merged_into[0].raw_seconds == 600
+
+
+def test_the_demo_line_keeps_its_name_after_a_restart(qtbot, store, views) -> None:  # type: ignore[no-untyped-def]
+    """A call to the demo line made before a restart: the peer then listened on another port,
+    which this run's names do not know; it is still "Demo line", not its address."""
+    make_call(
+        store,
+        "d1",
+        remote_uri="sip:demo@127.0.0.1:40123",
+        invited_utc=NOW,
+        answered_utc=NOW,
+        ended_utc=NOW + timedelta(seconds=60),
+        talk_seconds=60,
+        disposition="answered",
+    )
+    (row,) = _shown(qtbot, views)
+    assert row[1] == "→ Demo line"

@@ -194,6 +194,18 @@ def test_demo_line_rings_and_answers(qtbot, make_app) -> None:  # type: ignore[n
     assert dispositions == ["answered", "declined"]
 
 
+def test_the_demo_lines_buttons_go_once_an_account_exists(qtbot, make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    with qtbot.waitSignal(app.demo_ready, timeout=15000):
+        qtbot.mouseClick(app.window.demo_button, Qt.MouseButton.LeftButton)
+    assert app.window.demo_call_me_button.isVisible()
+    # A registrar that is not there: the account exists all the same.
+    app.apply_account(AccountSettings(server="127.0.0.1:9", user="alice", domain="sip.test"), "alicepass")
+    assert not app.demo_running
+    assert not app.window.demo_call_me_button.isVisible()
+    assert not app.window.demo_button.isVisible() and not app.window.welcome.isVisible()
+
+
 def test_the_demo_client_hangs_up_after_its_call_length(qtbot, make_app) -> None:  # type: ignore[no-untyped-def]
     """[demo] call_s: the demo client's call to us ends by itself (it used to talk until we hung up)."""
     app = make_app(demo_call_s=1)

@@ -67,6 +67,7 @@ def test_a_bad_line_imports_and_updates_nothing(store: Store) -> None:
 def test_the_number_of_statements_does_not_grow_with_the_file(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     # Both sizes take the bulk path (search_index.bulk: 7 statements set the index's triggers aside and back).
     monkeypatch.setattr(queries, "_BULK_MATTERS", 1)
+
     def csv(count: int, name: str) -> str:
         return "".join(f"M-{i:05d},{name} {i},Client {i % 7}\n" for i in range(count))
 

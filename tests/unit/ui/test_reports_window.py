@@ -14,7 +14,7 @@ from softclock.reports.model import Report, ReportRequest
 from softclock.reports.service import NOT_SET_UP, ReportsService, ReportsUnavailable
 from softclock.settings import CentralSettings
 from softclock.ui import background
-from softclock.ui.reports_window import ReportsWindow
+from softclock.ui.reports_window import CALLS_SHOWN, ReportsWindow
 from tests.helpers.reports import pdf_text, time_report
 
 
@@ -220,3 +220,11 @@ def test_each_report_offers_only_the_groupings_it_takes(qtbot) -> None:  # type:
     assert (window.by_combo.currentData(), window.then_combo.currentData()) == ("client", "matter")
     window.select_report("calls")
     assert window.by_combo.count() == 1 and not window.by_combo.isEnabled() and window.request().by == ()
+
+
+def test_the_call_history_lists_the_first_calls_and_the_sums_take_every_row(qtbot) -> None:  # type: ignore[no-untyped-def]
+    window = _window(qtbot, FakeBackend())
+    window.select_report("calls")
+    assert window.request().limit == CALLS_SHOWN
+    window.select_report("time")
+    assert window.request().limit is None
